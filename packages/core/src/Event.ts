@@ -1,0 +1,203 @@
+/**
+ * What an event is: any value with a string `_tag`, usually an instance of a `Schema.TaggedClass`.
+ * Routing is by exact `_tag`. This module also holds the built-in events: `StartEvent` (carries the
+ * workflow's input), `StopEvent` (ends the run with its `result`), and the human-in-the-loop pair
+ * `InputRequiredEvent` / `HumanResponseEvent`.
+ *
+ * @since 0.1.0
+ */
+import { Predicate, Schema } from "effect"
+
+/**
+ * Any event: a value whose `_tag` names its type.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AnyEvent {
+  readonly _tag: string
+}
+
+/**
+ * A class whose instances are events, for example a `Schema.TaggedClass`:
+ *
+ * ```ts
+ * class ItemEvent extends Schema.TaggedClass<ItemEvent>()("ItemEvent", { item: Schema.String }) {}
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EventClass<E extends AnyEvent = AnyEvent> = abstract new(...args: any) => E
+
+/**
+ * The instance type of an event class.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type InstanceOf<C> = C extends abstract new(...args: any) => infer E ? E : never
+
+const StartEventTypeId: unique symbol = Symbol.for("@effect-flow/core/StartEvent") as any
+const StopEventTypeId: unique symbol = Symbol.for("@effect-flow/core/StopEvent") as any
+
+/**
+ * The event every run begins with. It carries the workflow's decoded input fields, so a step that
+ * accepts `StartEvent` reads them directly (`ev.items`).
+ *
+ * @example
+ * ```ts
+ * defineWorkflow({ input: Schema.Struct({ items: Schema.Array(Schema.String) }) })
+ *   .step(StartEvent, (ev) => Effect.log(ev.items.length))
+ * ```
+ *
+ * @since 0.1.0
+ * @category built-in events
+ */
+export type StartEvent<Input = {}> = { readonly _tag: "StartEvent" } & Readonly<Input>
+
+/**
+ * The class of {@link StartEvent}; pass it to `.step(StartEvent, ...)`.
+ *
+ * @since 0.1.0
+ * @category built-in events
+ */
+export interface StartEventClass {
+  readonly [StartEventTypeId]: typeof StartEventTypeId
+  readonly _tag: "StartEvent"
+  new<Input extends object = {}>(input: Input): StartEvent<Input>
+}
+
+/**
+ * @since 0.1.0
+ * @category built-in events
+ */
+export const StartEvent: StartEventClass = class StartEvent {
+  static readonly [StartEventTypeId] = StartEventTypeId
+  static readonly _tag = "StartEvent"
+  readonly _tag = "StartEvent"
+  constructor(input: object) {
+    Object.assign(this, input)
+  }
+} as any
+
+/**
+ * The event that ends a run: the first `StopEvent` routed wins, its `result` is the run's result,
+ * and every other invocation of the run is interrupted.
+ *
+ * @example
+ * ```ts
+ * .step(ProcessedEvent, (ev) => Effect.succeed(new StopEvent({ result: ev.result })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category built-in events
+ */
+export interface StopEvent<out Result = unknown> {
+  readonly _tag: "StopEvent"
+  readonly result: Result
+}
+
+/**
+ * The class of {@link StopEvent}.
+ *
+ * @since 0.1.0
+ * @category built-in events
+ */
+export interface StopEventClass {
+  readonly [StopEventTypeId]: typeof StopEventTypeId
+  readonly _tag: "StopEvent"
+  new<Result>(props: { readonly result: Result }): StopEvent<Result>
+}
+
+/**
+ * @since 0.1.0
+ * @category built-in events
+ */
+export const StopEvent: StopEventClass = class StopEvent {
+  static readonly [StopEventTypeId] = StopEventTypeId
+  static readonly _tag = "StopEvent"
+  readonly _tag = "StopEvent"
+  readonly result: unknown
+  constructor(props: { readonly result: unknown }) {
+    this.result = props.result
+  }
+} as any
+
+/**
+ * Published to the caller's event stream when a step needs outside input. It needs no consuming step:
+ * the caller answers by sending a {@link HumanResponseEvent} (or any event) into the run.
+ *
+ * @since 0.1.0
+ * @category built-in events
+ */
+export class InputRequiredEvent extends Schema.TaggedClass<InputRequiredEvent>()("InputRequiredEvent", {
+  prefix: Schema.String,
+  id: Schema.optional(Schema.String),
+  payload: Schema.optional(Schema.Unknown)
+}) {}
+
+/**
+ * The caller's answer to an {@link InputRequiredEvent}.
+ *
+ * @since 0.1.0
+ * @category built-in events
+ */
+export class HumanResponseEvent extends Schema.TaggedClass<HumanResponseEvent>()("HumanResponseEvent", {
+  response: Schema.String,
+  id: Schema.optional(Schema.String)
+}) {}
+
+/**
+ * Is this value an event (an object with a string `_tag`)?
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isEvent = (u: unknown): u is AnyEvent => Predicate.hasProperty(u, "_tag") && typeof u._tag === "string"
+
+/**
+ * Is this event a {@link StopEvent}?
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isStopEvent = (u: AnyEvent): u is StopEvent => u._tag === "StopEvent"
+
+const tags = new WeakMap<object, string | undefined>()
+
+/**
+ * The `_tag` an event class gives its instances, read from a `Schema.TaggedClass`'s `_tag` field or a
+ * static `_tag`; `undefined` when the class is not an event class.
+ *
+ * @example
+ * ```ts
+ * class Ping extends Schema.TaggedClass<Ping>()("Ping", {}) {}
+ * Event.tagOf(Ping) // "Ping"
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const tagOf = (cls: EventClass): string | undefined => {
+  if (!Predicate.isFunction(cls)) return undefined
+  if (tags.has(cls)) return tags.get(cls)
+  let tag: string | undefined
+  const c = cls as unknown as {
+    readonly _tag?: unknown
+    readonly fields?: { readonly _tag?: { readonly ast?: { readonly _tag?: unknown; readonly literal?: unknown } } }
+  }
+  const ast = c.fields?._tag?.ast
+  if (typeof c._tag === "string") tag = c._tag
+  else if (ast?._tag === "Literal" && typeof ast.literal === "string") tag = ast.literal
+  tags.set(cls, tag)
+  return tag
+}
+
+/**
+ * A readable name for an event class, for messages: its tag, or its JavaScript name.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const nameOf = (cls: EventClass): string => tagOf(cls) ?? (cls?.name || String(cls))

@@ -1,0 +1,178 @@
+/**
+ * A step as plain data: what it accepts, what it may emit, its handler, how many workers run it at once,
+ * and its retry schedule and per-invocation timeout. Steps are usually added with `.step(...)` on a
+ * workflow; `Step.make` defines one on its own, to add it to several workflows.
+ *
+ * @since 0.1.0
+ */
+import type { Duration, Effect, Schedule } from "effect"
+import type { AnyEvent, EventClass, InstanceOf, StartEvent, StartEventClass, StopEvent } from "./Event.ts"
+import { nameOf } from "./Event.ts"
+import type { StepContext } from "./StepContext.ts"
+
+/**
+ * What a step can accept: one event class, `StartEvent`, or an array of classes (the handler then gets
+ * their union).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Accepts = EventClass<any> | StartEventClass | ReadonlyArray<EventClass<any> | StartEventClass>
+
+/**
+ * The event type a handler receives for `accepts`, given the workflow's decoded input.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type EventOf<A, Input = {}> = A extends ReadonlyArray<infer C> ? EventOfClass<C, Input> : EventOfClass<A, Input>
+
+/**
+ * @since 0.1.0
+ * @category type-level
+ */
+export type EventOfClass<C, Input> = C extends StartEventClass ? StartEvent<Input> : InstanceOf<C>
+
+/**
+ * The events a step may send or return, from its `emits` option (any event when it has none).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type EmitsOf<Em> = [Em] extends [never] ? AnyEvent
+  : Em extends ReadonlyArray<infer C> ? InstanceOf<C>
+  : AnyEvent
+
+/**
+ * The result type of the `StopEvent`s in a union of events.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ResultOf<Out> = Out extends StopEvent<infer R> ? R : never
+
+/**
+ * The non-`StopEvent` events in a union (what a step routes on).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type RoutedOf<Out> = Exclude<Out, StopEvent<any> | void | undefined>
+
+/**
+ * Options of a step.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<Em extends ReadonlyArray<EventClass<any>> = ReadonlyArray<EventClass<any>>> {
+  /** Unique within the workflow. Default: the handler's function name, else `handle` + the accepted tags. */
+  readonly name?: string | undefined
+  /** How many invocations of this step may run at once (an integer >= 1). Default 1. */
+  readonly workers?: number | undefined
+  /**
+   * The event classes the step may return or send. When given, returning or sending anything else is a
+   * type error, and graph checks and diagrams use it.
+   */
+  readonly emits?: Em | undefined
+  /** Retry a failed invocation, with the same event, on this schedule. */
+  readonly retry?: Schedule.Schedule<any, any, any, any> | undefined
+  /** Fail one invocation that runs longer than this with `StepTimeoutError`. */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * A handler: from the event and the step context to an Effect of the next event, a `StopEvent`, or nothing.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handler<In, Out, E, R, State = any, Emits extends AnyEvent = AnyEvent> = (
+  event: In,
+  ctx: StepContext<State, Emits>
+) => Effect.Effect<Out, E, R>
+
+/**
+ * A step: plain data, readable back.
+ *
+ * The type parameters record what the handler receives (`In`), what it returns (`Out`), its error `E`
+ * and requirements `R`, and the state and input it expects of the workflow it is added to.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Step<in out In = any, out Out = any, out E = any, out R = any, in State = any> {
+  readonly name: string
+  /** The accepted classes, as given (`StartEvent` included). */
+  readonly accepts: ReadonlyArray<EventClass<any> | StartEventClass>
+  /** The declared `emits`, or `undefined` when the step declared none. */
+  readonly emits: ReadonlyArray<EventClass<any>> | undefined
+  readonly workers: number
+  readonly retry: Schedule.Schedule<any, any, any, any> | undefined
+  readonly timeout: Duration.Input | undefined
+  readonly handler: Handler<In, Out | void | undefined, E, R, State, any>
+}
+
+/**
+ * Any step.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Any = Step<any, any, any, any, any>
+
+const asArray = (accepts: Accepts): ReadonlyArray<EventClass<any> | StartEventClass> =>
+  Array.isArray(accepts) ? accepts : [accepts as EventClass<any>]
+
+const defaultName = (accepts: ReadonlyArray<EventClass<any> | StartEventClass>, handler: Function): string => {
+  const fn = handler.name
+  if (fn && fn !== "anonymous" && fn !== "handler") return fn
+  return `handle${accepts.map((c) => nameOf(c as EventClass)).join("Or")}`
+}
+
+/**
+ * Build a step's data from `.step(...)`'s arguments. Nothing is checked here: `Workflow.validate`
+ * reports every problem at once.
+ *
+ * @internal
+ */
+export const fromArgs = (accepts: Accepts, handler: Function, options: Options<any> | undefined): Any => {
+  const list = asArray(accepts)
+  return {
+    name: options?.name ?? defaultName(list, handler),
+    accepts: list,
+    emits: options?.emits,
+    workers: options?.workers ?? 1,
+    retry: options?.retry,
+    timeout: options?.timeout,
+    handler: handler as Any["handler"]
+  }
+}
+
+/**
+ * Define a step on its own, to add it to several workflows with `.step(step)`. Annotate `ctx` to give
+ * the step a typed store: `(ev, ctx: StepContext<{ count: number }>) => ...`.
+ *
+ * @example
+ * ```ts
+ * const double = Step.make(NumberEvent, (ev) => Effect.succeed(new NumberEvent({ n: ev.n * 2 })), { name: "double" })
+ * const a = defineWorkflow().step(StartEvent, start).step(double)
+ * const b = defineWorkflow().step(StartEvent, other).step(double)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <
+  const A extends Accepts,
+  Out extends ([Em] extends [never] ? AnyEvent : EmitsOf<Em>) | void | undefined,
+  E = never,
+  R = never,
+  State = any,
+  const Em extends ReadonlyArray<EventClass<any>> = never
+>(
+  accepts: A,
+  handler: (event: EventOf<A, any>, ctx: StepContext<State, EmitsOf<Em>>) => Effect.Effect<Out, E, R>,
+  options?: Options<Em>
+): Step<EventOf<A, any>, Exclude<Out, void | undefined>, E, R, State> =>
+  fromArgs(accepts, handler, options) as Step<EventOf<A, any>, Exclude<Out, void | undefined>, E, R, State>

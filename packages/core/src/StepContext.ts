@@ -1,0 +1,87 @@
+/**
+ * What a handler gets besides its event: `send` (fan-out), `collect` (fan-in), the typed `store`,
+ * and where it runs (`runId`, `step`, `attempt`, `worker`).
+ *
+ * @since 0.1.0
+ */
+import type { Effect, Option } from "effect"
+import type { AnyEvent, EventClass, InstanceOf } from "./Event.ts"
+import type { UnhandledEventError } from "./WorkflowError.ts"
+
+/**
+ * Options of `ctx.send`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SendOptions {
+  /** Deliver the event only to this step, instead of every step that accepts its tag. */
+  readonly step?: string | undefined
+}
+
+/**
+ * The run's typed state, described by the workflow's `state` schema and started from `initialState`.
+ *
+ * `edit` is the atomic read-modify-write: edits, sets and updates of one run never interleave, so
+ * concurrent workers that accumulate through `edit` lose no update. Calling `edit`, `set` or `update`
+ * inside an `edit` would wait for itself: the run dies with a `NestedStoreEditError` instead.
+ *
+ * @example
+ * ```ts
+ * yield* ctx.store.edit((s) => Effect.succeed({ ...s, results: [...s.results, ev.index] }))
+ * const n = yield* ctx.store.get("total_items")
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Store<State> {
+  /** The whole state. */
+  readonly getAll: Effect.Effect<State>
+  /** One field of the state. */
+  get<K extends keyof State>(key: K): Effect.Effect<State[K]>
+  /** Replace one field; waits for an `edit` in progress. */
+  set<K extends keyof State>(key: K, value: State[K]): Effect.Effect<void>
+  /** Replace one field with a function of its value, atomically. */
+  update<K extends keyof State>(key: K, f: (value: State[K]) => State[K]): Effect.Effect<void>
+  /** Atomic, effectful read-modify-write of the whole state. If `f` fails, the state is unchanged. */
+  edit<E = never, R = never>(f: (state: State) => Effect.Effect<State, E, R>): Effect.Effect<void, E, R>
+}
+
+/**
+ * The context a handler runs in.
+ *
+ * `Emits` is the union of events the step declared in `emits` (any event when it declared none);
+ * `send` only takes those.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StepContext<State = unknown, Emits extends AnyEvent = AnyEvent> {
+  /** The run this invocation belongs to. */
+  readonly runId: string
+  /** The step's name. */
+  readonly step: string
+  /** 1 for the first attempt, counting up with each retry. */
+  readonly attempt: number
+  /** The worker slot (0 to workers - 1) running this invocation. */
+  readonly worker: number
+  /**
+   * Route an event now: to every step that accepts its tag, or only to `options.step`. Fails with
+   * `UnhandledEventError` when no step accepts it, or the named step does not exist or does not accept it.
+   */
+  send(event: Emits, options?: SendOptions): Effect.Effect<void, UnhandledEventError>
+  /**
+   * Fan-in: buffer `event` in this step's collect buffer and return `Option.some` of exactly `n` events,
+   * in arrival order, once `n` are held (else `Option.none()`). Surplus events stay for the next round.
+   * With a list of classes, waits for one event per listed class (a class listed k times waits for k)
+   * and returns them in the listed order.
+   */
+  collect<E extends AnyEvent>(event: E, n: number): Effect.Effect<Option.Option<ReadonlyArray<E>>>
+  collect<E extends AnyEvent, const Classes extends ReadonlyArray<EventClass>>(
+    event: E,
+    classes: Classes
+  ): Effect.Effect<Option.Option<ReadonlyArray<InstanceOf<Classes[number]>>>>
+  /** The run's typed state. */
+  readonly store: Store<State>
+}

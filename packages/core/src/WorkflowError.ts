@@ -1,0 +1,182 @@
+/**
+ * The errors a run can end with, besides a handler's own typed failure. Each is a `Schema.TaggedError`:
+ * yieldable, matchable with `Effect.catchTag`, and serialisable. Messages say what happened, where
+ * (workflow, step, event) and what to do.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * One problem found in a workflow's definition.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Problem extends Schema.Class<Problem>("@effect-flow/core/Problem")({
+  /** The name of the check that found it, e.g. `"unique-step-names"`. */
+  check: Schema.String,
+  /** What is wrong and how to fix it. */
+  message: Schema.String,
+  steps: Schema.Array(Schema.String),
+  events: Schema.Array(Schema.String)
+}) {}
+
+/**
+ * The definition is wrong. `problems` lists every problem found, not just the first.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WorkflowValidationError extends Schema.TaggedError<WorkflowValidationError>()("WorkflowValidationError", {
+  workflow: Schema.String,
+  problems: Schema.Array(Problem)
+}) {
+  override get message() {
+    return `Workflow "${this.workflow}" is not valid (${this.problems.length} problem${
+      this.problems.length === 1 ? "" : "s"
+    }):\n${this.problems.map((p) => `  - [${p.check}] ${p.message}`).join("\n")}`
+  }
+}
+
+/**
+ * The input does not decode with the workflow's `input` schema.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WorkflowInputError extends Schema.TaggedError<WorkflowInputError>()("WorkflowInputError", {
+  workflow: Schema.String,
+  issue: Schema.String
+}) {
+  override get message() {
+    return `Input of workflow "${this.workflow}" does not match its input schema:\n${this.issue}`
+  }
+}
+
+/**
+ * The run's `timeout` elapsed before a `StopEvent`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WorkflowTimeoutError extends Schema.TaggedError<WorkflowTimeoutError>()("WorkflowTimeoutError", {
+  workflow: Schema.String,
+  timeout: Schema.String,
+  activeSteps: Schema.Array(Schema.String)
+}) {
+  override get message() {
+    return `Workflow "${this.workflow}" timed out after ${this.timeout}; active steps: ${
+      this.activeSteps.join(", ") || "none"
+    }`
+  }
+}
+
+/**
+ * What one step's collect buffer held when a run stalled.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class PartialCollect extends Schema.Class<PartialCollect>("@effect-flow/core/PartialCollect")({
+  step: Schema.String,
+  /** The held events, counted by tag, e.g. `{ SuccessEvent: 3 }`. */
+  holds: Schema.Record(Schema.String, Schema.Number),
+  /** What the last `collect` call asked for, e.g. `"3 events"` or `"3 SuccessEvent, 3 ErrorEvent"`. */
+  needs: Schema.String
+}) {}
+
+const describeHolds = (holds: Readonly<Record<string, number>>): string => {
+  const entries = Object.entries(holds)
+  return entries.length === 0 ? "nothing" : entries.map(([tag, n]) => `${n} ${tag}`).join(", ")
+}
+
+/**
+ * Nothing is queued, running or waiting for outside input, and no `StopEvent` came. The run can never
+ * finish, so it fails at once instead of hanging. `collects` says what each partial collect holds and needs.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WorkflowStalledError extends Schema.TaggedError<WorkflowStalledError>()("WorkflowStalledError", {
+  workflow: Schema.String,
+  collects: Schema.Array(PartialCollect)
+}) {
+  override get message() {
+    const head = `Workflow "${this.workflow}" stalled: no event is queued, running or waiting for input, and no StopEvent was returned.`
+    if (this.collects.length === 0) {
+      return `${head} No step is collecting; check that some step returns a StopEvent.`
+    }
+    return `${head}\n${this.collects
+      .map((c) => `  - step "${c.step}" is collecting: it holds ${describeHolds(c.holds)} but needs ${c.needs}`)
+      .join("\n")}\nCheck the count or the event classes passed to ctx.collect.`
+  }
+}
+
+/**
+ * A step emitted an event that no step accepts, or sent an event to a step that does not exist or does
+ * not accept it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnhandledEventError extends Schema.TaggedError<UnhandledEventError>()("UnhandledEventError", {
+  workflow: Schema.String,
+  step: Schema.String,
+  event: Schema.String,
+  /** Set when the event was sent to one named step. */
+  target: Schema.optional(Schema.String),
+  reason: Schema.String
+}) {
+  override get message() {
+    return `Workflow "${this.workflow}": step "${this.step}" emitted ${this.event}, ${this.reason}`
+  }
+}
+
+/**
+ * One invocation exceeded its step's `timeout`. A step's `retry` schedule may retry it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StepTimeoutError extends Schema.TaggedError<StepTimeoutError>()("StepTimeoutError", {
+  workflow: Schema.String,
+  step: Schema.String,
+  event: Schema.String,
+  timeout: Schema.String
+}) {
+  override get message() {
+    return `Workflow "${this.workflow}": step "${this.step}" handling ${this.event} timed out after ${this.timeout}`
+  }
+}
+
+/**
+ * `ctx.store.edit`, `set` or `update` was called inside an `edit` of the same run's store, which would wait
+ * for itself forever. The run dies with this defect; return the new state from the outer `edit` instead.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class NestedStoreEditError extends Schema.TaggedError<NestedStoreEditError>()("NestedStoreEditError", {
+  workflow: Schema.String,
+  step: Schema.String,
+  operation: Schema.String
+}) {
+  override get message() {
+    return `Workflow "${this.workflow}": step "${this.step}" called store.${this.operation} inside store.edit, which would deadlock. Return the new state from the outer edit instead.`
+  }
+}
+
+/**
+ * Every error a run can end with, besides the handlers' own.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type WorkflowError =
+  | WorkflowValidationError
+  | WorkflowInputError
+  | WorkflowTimeoutError
+  | WorkflowStalledError
+  | UnhandledEventError
+  | StepTimeoutError

@@ -1,0 +1,30 @@
+/**
+ * effect-flow: event-driven workflows on Effect v4. Declare a workflow as data with
+ * `defineWorkflow().step(...)`, run it as an Effect (`Workflow.run`) or a Promise (`Workflow.runPromise`).
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as Event from "./Event.ts"
+/** @since 0.1.0 */
+export * as Step from "./Step.ts"
+/** @since 0.1.0 */
+export * as StepContext from "./StepContext.ts"
+/** @since 0.1.0 */
+export * as Workflow from "./Workflow.ts"
+/** @since 0.1.0 */
+export * as WorkflowError from "./WorkflowError.ts"
+
+export { HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent } from "./Event.ts"
+export type { StepContext as Context } from "./StepContext.ts"
+export { defineWorkflow } from "./Workflow.ts"
+export {
+  NestedStoreEditError,
+  StepTimeoutError,
+  UnhandledEventError,
+  WorkflowInputError,
+  WorkflowStalledError,
+  WorkflowTimeoutError,
+  WorkflowValidationError
+} from "./WorkflowError.ts"
