@@ -75,9 +75,11 @@ export interface StartEventClass {
 export const StartEvent: StartEventClass = class StartEvent {
   static readonly [StartEventTypeId] = StartEventTypeId
   static readonly _tag = "StartEvent"
-  readonly _tag = "StartEvent"
+  declare readonly _tag: "StartEvent"
   constructor(input: object) {
     Object.assign(this, input)
+    // The tag wins over an input field of the same name: routing must not depend on the input.
+    ;(this as { _tag: string })._tag = "StartEvent"
   }
 } as any
 
@@ -108,6 +110,8 @@ export interface StopEventClass {
   readonly [StopEventTypeId]: typeof StopEventTypeId
   readonly _tag: "StopEvent"
   new<Result>(props: { readonly result: Result }): StopEvent<Result>
+  // A non-generic signature too, so `emits: [StopEvent]` can be inferred as a list of event classes.
+  new(props: { readonly result: unknown }): StopEvent<unknown>
 }
 
 /**

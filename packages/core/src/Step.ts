@@ -8,6 +8,7 @@
 import type { Duration, Effect, Schedule } from "effect"
 import type { AnyEvent, EventClass, InstanceOf, StartEvent, StartEventClass, StopEvent } from "./Event.ts"
 import { nameOf } from "./Event.ts"
+import type { IgnorableCheck } from "./internal/graph.ts"
 import type { StepContext } from "./StepContext.ts"
 
 /**
@@ -79,6 +80,11 @@ export interface Options<Em extends ReadonlyArray<EventClass<any>> = ReadonlyArr
   readonly retry?: Schedule.Schedule<any, any, any, any> | undefined
   /** Fail one invocation that runs longer than this with `StepTimeoutError`. */
   readonly timeout?: Duration.Input | undefined
+  /**
+   * Graph checks this step opts out of, e.g. `["dead-end"]` for a side branch that logs and returns
+   * nothing. See `Workflow.validate`.
+   */
+  readonly ignoreChecks?: ReadonlyArray<IgnorableCheck> | undefined
 }
 
 /**
@@ -110,6 +116,8 @@ export interface Step<in out In = any, out Out = any, out E = any, out R = any, 
   readonly workers: number
   readonly retry: Schedule.Schedule<any, any, any, any> | undefined
   readonly timeout: Duration.Input | undefined
+  /** The graph checks this step opts out of (`Workflow.validate`). */
+  readonly ignoreChecks?: ReadonlyArray<IgnorableCheck> | undefined
   readonly handler: Handler<In, Out | void | undefined, E, R, State, any>
 }
 
@@ -145,6 +153,7 @@ export const fromArgs = (accepts: Accepts, handler: Function, options: Options<a
     workers: options?.workers ?? 1,
     retry: options?.retry,
     timeout: options?.timeout,
+    ignoreChecks: options?.ignoreChecks,
     handler: handler as Any["handler"]
   }
 }

@@ -4,9 +4,9 @@
  *
  * @since 0.1.0
  */
-import type { Effect, Option } from "effect"
+import type { Duration, Effect, Option } from "effect"
 import type { AnyEvent, EventClass, InstanceOf } from "./Event.ts"
-import type { UnhandledEventError } from "./WorkflowError.ts"
+import type { StepTimeoutError, UnhandledEventError } from "./WorkflowError.ts"
 
 /**
  * Options of `ctx.send`.
@@ -17,6 +17,23 @@ import type { UnhandledEventError } from "./WorkflowError.ts"
 export interface SendOptions {
   /** Deliver the event only to this step, instead of every step that accepts its tag. */
   readonly step?: string | undefined
+}
+
+/**
+ * Options of `ctx.waitFor`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WaitForOptions<E> {
+  /** Published to the caller's event stream when the wait begins, e.g. an `InputRequiredEvent`. */
+  readonly request?: AnyEvent | undefined
+  /** Only an event whose `id` field equals this answers the wait. */
+  readonly id?: string | undefined
+  /** Only an event for which this holds answers the wait. */
+  readonly match?: ((event: E) => boolean) | undefined
+  /** Fail the invocation with `StepTimeoutError` when no answer came in time. */
+  readonly timeout?: Duration.Input | undefined
 }
 
 /**
@@ -84,4 +101,15 @@ export interface StepContext<State = unknown, Emits extends AnyEvent = AnyEvent>
   ): Effect.Effect<Option.Option<ReadonlyArray<InstanceOf<Classes[number]>>>>
   /** The run's typed state. */
   readonly store: Store<State>
+  /** Publish an event to the caller's event stream (`Workflow.stream`, a handle's `events`); not routed to steps. */
+  write(event: AnyEvent): Effect.Effect<void>
+  /**
+   * Human in the loop: publish `options.request` to the caller's stream and suspend this invocation (only
+   * this one: other steps go on) until an event of class `cls` matching `id` / `match` is sent into the
+   * run, and return it. Side effects before the wait happen once. Several waits can be open at once.
+   */
+  waitFor<C extends EventClass>(
+    cls: C,
+    options?: WaitForOptions<InstanceOf<C>>
+  ): Effect.Effect<InstanceOf<C>, StepTimeoutError>
 }

@@ -4,15 +4,22 @@
  *
  * @since 0.1.0
  */
-import { Cause, type Duration, Effect, Exit, Predicate, Schema } from "effect"
+import { Cause, Deferred, type Duration, Effect, Exit, Fiber, Predicate, Queue, Schema, Scope, Stream } from "effect"
 import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type { AnyEvent, EventClass, StartEventClass } from "./Event.ts"
-import { nameOf, tagOf } from "./Event.ts"
-import { type Compiled, compile as compileRuntime, runCompiled } from "./internal/runtime.ts"
+import { nameOf } from "./Event.ts"
+import * as Graph from "./internal/graph.ts"
+import { type Compiled, compile as compileRuntime, type Run, runCompiled } from "./internal/runtime.ts"
 import * as Step from "./Step.ts"
 import type { StepContext } from "./StepContext.ts"
-import { Problem, type WorkflowError, WorkflowInputError, WorkflowValidationError } from "./WorkflowError.ts"
+import {
+  type Problem,
+  type UnhandledEventError,
+  type WorkflowError,
+  WorkflowInputError,
+  WorkflowValidationError
+} from "./WorkflowError.ts"
 
 const TypeId: unique symbol = Symbol.for("@effect-flow/core/Workflow") as any
 
@@ -35,6 +42,17 @@ export interface Config<Input = {}, InputEncoded = {}, Output = never, State = {
   readonly initialState?: State | undefined
   /** Fail a run that has no result after this long with `WorkflowTimeoutError`. No default. */
   readonly timeout?: Duration.Input | undefined
+  /**
+   * Events the caller sends into a run (through a handle's `send`) besides `HumanResponseEvent`. Graph
+   * checks treat them like `StartEvent`: a step accepting one is reachable, and it needs no producing step.
+   * Diagrams draw them as coming from the caller.
+   */
+  readonly outsideInput?: ReadonlyArray<EventClass<any>> | undefined
+  /**
+   * Graph checks this workflow opts out of, for every step (a step can opt out alone with its own
+   * `ignoreChecks`). Structural checks cannot be ignored. See `Workflow.validate`.
+   */
+  readonly ignoreChecks?: ReadonlyArray<Graph.IgnorableCheck> | undefined
 }
 
 /**
@@ -54,7 +72,7 @@ export interface Config<Input = {}, InputEncoded = {}, Output = never, State = {
  */
 export interface Workflow<
   out Input = {},
-  in out InputEncoded = {},
+  in InputEncoded = {},
   out Output = never,
   in out State = {},
   out Handled = never,
@@ -255,94 +273,109 @@ export const describe = (
 // -------------------------------------------------------------------------------------------------
 // validation and compilation
 
-const problem = (check: string, message: string, steps: ReadonlyArray<string>, events: ReadonlyArray<string>) =>
-  new Problem({ check, message, steps, events })
-
 /**
- * Every problem in a workflow's definition (empty when it is valid).
+ * The name of a check `Workflow.validate` runs, as in `Problem.check`.
+ *
+ * Structural checks (a definition that cannot run at all) are `"event-class"`, `"workers"`,
+ * `"stop-event-accepted"`, `"start-step"`, `"unique-step-names"` and `"ignore-checks"` (an unknown name in
+ * `ignoreChecks`); the graph checks are listed at {@link IgnorableCheck}.
  *
  * @since 0.1.0
  * @category validation
  */
-export const problems = (self: Any): ReadonlyArray<Problem> => {
-  const out: Array<Problem> = []
-  const steps = self.steps
-  const classOk = (c: unknown) => tagOf(c as EventClass) !== undefined
-  for (const s of steps) {
-    for (const c of s.accepts) {
-      if (!classOk(c)) {
-        out.push(
-          problem(
-            "event-class",
-            `step "${s.name}" accepts ${nameOf(c as EventClass)}, which is not an event class: use a Schema.TaggedClass (or StartEvent).`,
-            [s.name],
-            [nameOf(c as EventClass)]
-          )
-        )
-      }
-    }
-    if (s.accepts.length === 0) {
-      out.push(problem("event-class", `step "${s.name}" accepts no event: pass an event class.`, [s.name], []))
-    }
-    for (const c of s.emits ?? []) {
-      if (!classOk(c)) {
-        out.push(
-          problem(
-            "event-class",
-            `step "${s.name}" emits ${nameOf(c)}, which is not an event class: list Schema.TaggedClass classes in emits.`,
-            [s.name],
-            [nameOf(c)]
-          )
-        )
-      }
-    }
-    if (!Number.isInteger(s.workers) || s.workers < 1) {
-      out.push(
-        problem(
-          "workers",
-          `step "${s.name}" has workers: ${s.workers}; workers must be an integer >= 1.`,
-          [s.name],
-          s.accepts.map((c) => nameOf(c as EventClass))
-        )
-      )
-    }
-    if (s.accepts.some((c) => tagOf(c as EventClass) === "StopEvent")) {
-      out.push(
-        problem(
-          "stop-event-accepted",
-          `step "${s.name}" accepts StopEvent, but a StopEvent ends the run and is never delivered to a step.`,
-          [s.name],
-          ["StopEvent"]
-        )
-      )
-    }
-  }
-  if (!steps.some((s) => s.accepts.some((c) => tagOf(c as EventClass) === "StartEvent"))) {
-    out.push(
-      problem(
-        "start-step",
-        "no step accepts StartEvent, so a run could never begin: add .step(StartEvent, ...).",
-        [],
-        ["StartEvent"]
-      )
-    )
-  }
-  const seen = new Map<string, number>()
-  for (const s of steps) seen.set(s.name, (seen.get(s.name) ?? 0) + 1)
-  for (const [name, n] of seen) {
-    if (n > 1) {
-      out.push(
-        problem(
-          "unique-step-names",
-          `${n} steps are named "${name}"; step names must be unique: give each a distinct { name }.`,
-          [name],
-          []
-        )
-      )
-    }
-  }
-  return out
-}
+export type Check = Graph.Check
+
+/**
+ * A graph check that a workflow (`defineWorkflow({ ignoreChecks })`) or one step
+ * (`.step(A, handler, { ignoreChecks })`) may opt out of:
+ *
+ * - `"unhandled-event"`: a step declares in `emits` an event no step accepts (`StopEvent` and
+ *   `InputRequiredEvent` go to the caller and need none).
+ * - `"never-emitted"`: a step accepts an event no step emits and the caller does not send.
+ * - `"unreachable"`: a step no path from `StartEvent` or outside input leads to.
+ * - `"dead-end"`: a step from which no path leads to a `StopEvent`.
+ *
+ * @example
+ * ```ts
+ * defineWorkflow({ ignoreChecks: ["dead-end"] })
+ *   .step(ItemEvent, audit, { emits: [], ignoreChecks: ["dead-end"] })
+ * ```
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export type IgnorableCheck = Graph.IgnorableCheck
+
+/**
+ * Every problem in a workflow's definition (empty when it is valid). See {@link validate} for the checks.
+ *
+ * @example
+ * ```ts
+ * Workflow.problems(wf).map((p) => `[${p.check}] ${p.message}`)
+ * ```
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const problems = (self: Any): ReadonlyArray<Problem> =>
+  Graph.problems({
+    steps: self.steps,
+    outsideInput: self.config.outsideInput,
+    ignoreChecks: self.config.ignoreChecks
+  })
+
+type LiteralTagOf<E> = E extends { readonly _tag: infer T extends string } ? (string extends T ? never : T) : never
+
+/**
+ * The tags of the events a workflow's steps emit (return, or declare in `emits`) that no step accepts,
+ * as the types know them. `StopEvent` and `InputRequiredEvent` go to the caller and are never listed;
+ * events typed only as "some event" (a step without `emits` that returns `AnyEvent`) cannot be told apart
+ * and are not listed either.
+ *
+ * @example
+ * ```ts
+ * type Missing = Workflow.UnhandledEvents<typeof wf> // "ProcessedEvent"
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type UnhandledEvents<W> = W extends Workflow<any, any, any, any, infer H, infer Em, any, any>
+  ? Exclude<LiteralTagOf<Em>, LiteralTagOf<H> | "StopEvent" | "InputRequiredEvent">
+  : never
+
+/**
+ * `W` itself when every event its steps emit has a step, else a sentence naming what is missing:
+ * `` `Event has no step: ${Tag}` ``. Used by {@link assertComplete}.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type Checked<W> = [UnhandledEvents<W>] extends [never] ? W : `Event has no step: ${UnhandledEvents<W>}`
+
+/**
+ * Have the compiler check that every event the workflow's steps emit is accepted by some step. When one
+ * is not, the call does not compile, and the error names the event:
+ * `Argument of type 'Workflow<...>' is not assignable to parameter of type '"Event has no step: ProcessedEvent"'`.
+ *
+ * It checks what the types know: the events handlers return and the `emits` lists. A step without `emits`
+ * may also `ctx.send` events its type does not record; `Workflow.validate` checks the declared `emits` at
+ * run time too (`unhandled-event`). At run time this returns the workflow unchanged.
+ *
+ * @example
+ * ```ts
+ * export const parallel = Workflow.assertComplete(
+ *   defineWorkflow({ name: "parallel" })
+ *     .step(StartEvent, dispatch, { emits: [ItemEvent] })
+ *     .step(ItemEvent, process, { emits: [ProcessedEvent] })
+ *     .step(ProcessedEvent, collect, { emits: [StopEvent] })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const assertComplete = <W extends Any>(self: Checked<W>): W => self as W
 
 const compiledCache = new WeakMap<object, Compiled | WorkflowValidationError>()
 
@@ -361,11 +394,29 @@ const compiled = (self: Any): Compiled | WorkflowValidationError => {
 
 /**
  * Check a workflow's definition, failing with one `WorkflowValidationError` that lists every problem.
- * Runs (once, cached) whenever a workflow is compiled or run.
+ * Runs (once, cached) whenever a workflow is compiled or run. Each `Problem` names its `check`, the steps
+ * and events involved, and says how to fix it.
+ *
+ * Structural checks (cannot be ignored): `event-class` (accepts/emits/outsideInput list event classes),
+ * `workers` (an integer >= 1), `stop-event-accepted` (no step accepts StopEvent), `start-step` (some step
+ * accepts StartEvent), `unique-step-names`, `ignore-checks` (only ignorable check names are ignored).
+ *
+ * Graph checks (ignorable, see {@link IgnorableCheck}): `unhandled-event`, `never-emitted`, `unreachable`,
+ * `dead-end`. They read each step's `emits`, so declare it: a step without `emits` may emit any event, and
+ * - its own emits are never checked (`unhandled-event` cannot see them);
+ * - once such a step is reachable, `never-emitted` and `unreachable` stay silent for the whole workflow,
+ *   since it could produce any event and so reach any step;
+ * - it counts as able to return a StopEvent, so neither it nor a step leading to it is a `dead-end`.
+ *
+ * Outside input (`HumanResponseEvent` and the config's `outsideInput`) counts as emitted, and a step
+ * accepting it as reachable; `StopEvent` and `InputRequiredEvent` go to the caller and need no step.
  *
  * @example
  * ```ts
- * yield* Workflow.validate(parallel)
+ * const checked = yield* Workflow.validate(parallel)
+ * // or opt out of a graph check for a whole workflow, or for one step:
+ * defineWorkflow({ ignoreChecks: ["dead-end"] })
+ * wf.step(AuditEvent, audit, { emits: [], ignoreChecks: ["dead-end"] })
  * ```
  *
  * @since 0.1.0
@@ -435,9 +486,7 @@ export const run: {
   <W extends Any>(self: W, input: Workflow.InputEncoded<W>): RunEffect<W>
 } = dual(
   (args) => isWorkflow(args[0]),
-  (self: Any, input: unknown) =>
-    Effect.flatMap(validate(self), () =>
-      Effect.flatMap(decodeInput(self, input), (decoded) => runCompiled(compiled(self) as Compiled, decoded)))
+  (self: Any, input: unknown) => Effect.flatMap(prepare(self, input), ([c, decoded]) => runCompiled(c, decoded))
 )
 
 /**
@@ -471,4 +520,190 @@ const causeToError = (cause: Cause.Cause<unknown>): unknown => {
   const found = Cause.findError(cause)
   if (found._tag === "Success") return found.success
   return Cause.squash(cause)
+}
+
+const prepare = (self: Any, input: unknown): Effect.Effect<[Compiled, object], WorkflowValidationError | WorkflowInputError> =>
+  Effect.flatMap(validate(self), () =>
+    Effect.map(decodeInput(self, input), (decoded) => [compiled(self) as Compiled, decoded] as [Compiled, object]))
+
+/**
+ * Options for watching a run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WatchOptions {
+  /** Also publish lifecycle events (`StepStarted`, `StepCompleted`, `StepFailed`, `StepRetrying`, `EventQueued`). */
+  readonly lifecycle?: boolean | undefined
+}
+
+/**
+ * A running workflow, from `Workflow.start`.
+ *
+ * - `events`: the run's event stream (writes, input requests, lifecycle events if asked for, then the
+ *   `StopEvent`), ending when the run ends, failing with its error. One consumer: the events are queued
+ *   for it from the start, so none is missed by subscribing late.
+ * - `send(event)`: inject an event from outside: it answers an open `ctx.waitFor`, or is routed to the
+ *   steps that accept it (e.g. a `HumanResponseEvent`).
+ * - `result`: the run's result or error. `cancel`: interrupt every fiber of the run; `result` then
+ *   reports the interruption.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Handle<Output, E> {
+  readonly runId: string
+  readonly events: Stream.Stream<AnyEvent, E>
+  send(event: AnyEvent): Effect.Effect<void, UnhandledEventError>
+  readonly result: Effect.Effect<Output, E>
+  readonly cancel: Effect.Effect<void>
+}
+
+/**
+ * Start a run and get a {@link Handle} to watch it, feed it outside input, await or cancel it. The run
+ * lives in the caller's scope: closing the scope interrupts it.
+ *
+ * @example
+ * ```ts
+ * Effect.scoped(Effect.gen(function*() {
+ *   const handle = yield* Workflow.start(approval, { amount: 100 })
+ *   yield* handle.events.pipe(Stream.runForEach((ev) =>
+ *     ev._tag === "InputRequiredEvent" ? handle.send(new HumanResponseEvent({ response: "yes" })) : Effect.void))
+ *   return yield* handle.result
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const start = <W extends Any>(
+  self: W,
+  input: Workflow.InputEncoded<W>,
+  options?: WatchOptions
+): Effect.Effect<
+  Handle<Workflow.Output<W>, Workflow.Error<W> | WorkflowError>,
+  WorkflowValidationError | WorkflowInputError,
+  Workflow.Services<W> | Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const [c, decoded] = yield* prepare(self, input)
+    const queue = yield* Queue.unbounded<AnyEvent, unknown>()
+    const ready = Deferred.makeUnsafe<Run>()
+    const fiber = yield* Effect.forkScoped(
+      Effect.onExit(
+        runCompiled(c, decoded, {
+          publish: (ev) => {
+            Queue.offerUnsafe(queue, ev)
+          },
+          lifecycle: options?.lifecycle,
+          outsideInput: true,
+          onRun: (run) => Deferred.doneUnsafe(ready, Exit.succeed(run))
+        }),
+        (exit) =>
+          Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)
+            ? Queue.end(queue)
+            : Queue.failCause(queue, exit.cause)
+      ),
+      { startImmediately: true }
+    )
+    const run = yield* Deferred.await(ready)
+    return {
+      runId: run.id,
+      events: Stream.fromQueue(queue),
+      send: (event: AnyEvent) => Effect.suspend(() => run.sendFromOutside(event)),
+      result: Fiber.join(fiber),
+      cancel: Fiber.interrupt(fiber)
+    } as Handle<Workflow.Output<W>, Workflow.Error<W> | WorkflowError>
+  }) as any
+
+/**
+ * The run's events as an Effect `Stream`: what steps `ctx.write`, the `InputRequiredEvent`s they publish,
+ * lifecycle events with `{ lifecycle: true }`, and last the `StopEvent`. Fails with the run's error
+ * (a handler's error, a timeout, a stall). It cannot hang once the run has ended; stopping the stream
+ * early interrupts the run.
+ *
+ * @example
+ * ```ts
+ * yield* Workflow.stream(scraper, { urls }, { lifecycle: true }).pipe(
+ *   Stream.runForEach((ev) => ev._tag === "StepCompleted" ? progress.tick : Effect.void)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const stream = <W extends Any>(
+  self: W,
+  input: Workflow.InputEncoded<W>,
+  options?: WatchOptions
+): Stream.Stream<AnyEvent, Workflow.Error<W> | WorkflowError, Workflow.Services<W>> =>
+  Stream.unwrap(Effect.map(start(self, input, options), (handle) => handle.events))
+
+/**
+ * A {@link Handle} for Promise code: iterate `events` with `for await`, `await result`, `send`, `cancel`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PromiseHandle<Output> {
+  readonly runId: string
+  readonly events: AsyncIterable<AnyEvent>
+  send(event: AnyEvent): Promise<void>
+  /** Resolves with the result; rejects with the original error instance, or a `WorkflowCancelled` error after `cancel`. */
+  readonly result: Promise<Output>
+  cancel(): Promise<void>
+}
+
+/**
+ * Start a run from plain Promise code.
+ *
+ * @example
+ * ```ts
+ * const handle = await Workflow.startPromise(approval, { amount: 100 })
+ * for await (const ev of handle.events) {
+ *   if (ev._tag === "InputRequiredEvent") await handle.send(new HumanResponseEvent({ response: "yes" }))
+ * }
+ * console.log(await handle.result)
+ * ```
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const startPromise = async <W extends Workflow<any, any, any, any, any, any, any, never>>(
+  self: W,
+  input: Workflow.InputEncoded<W>,
+  options?: WatchOptions
+): Promise<PromiseHandle<Workflow.Output<W>>> => {
+  const scope = Scope.makeUnsafe()
+  const exit = await Effect.runPromiseExit(Scope.provide(start(self, input, options), scope) as Effect.Effect<
+    Handle<Workflow.Output<W>, unknown>,
+    unknown
+  >)
+  if (Exit.isFailure(exit)) {
+    await Effect.runPromise(Scope.close(scope, exit))
+    throw causeToError(exit.cause)
+  }
+  const handle = exit.value
+  const result = Effect.runPromiseExit(handle.result).then(async (exit) => {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    if (Exit.isSuccess(exit)) return exit.value
+    if (Cause.hasInterruptsOnly(exit.cause)) {
+      const error = new Error(`Workflow "${self.name}" run ${handle.runId} was cancelled`)
+      error.name = "WorkflowCancelled"
+      throw error
+    }
+    throw causeToError(exit.cause)
+  })
+  // A rejection nobody awaited yet must not crash the process.
+  result.catch(() => {})
+  return {
+    runId: handle.runId,
+    events: Stream.toAsyncIterable(Stream.catchCause(handle.events, () => Stream.empty)),
+    send: (event) =>
+      Effect.runPromiseExit(handle.send(event)).then((exit) => {
+        if (Exit.isFailure(exit)) throw causeToError(exit.cause)
+      }),
+    result,
+    cancel: () => Effect.runPromise(handle.cancel)
+  }
 }

@@ -92,24 +92,53 @@ const describeHolds = (holds: Readonly<Record<string, number>>): string => {
 }
 
 /**
+ * A step suspended in `ctx.waitFor` when a run stalled.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class WaitingStep extends Schema.Class<WaitingStep>("@effect-flow/core/WaitingStep")({
+  step: Schema.String,
+  /** The tag of the event it waits for. */
+  event: Schema.String
+}) {}
+
+/**
  * Nothing is queued, running or waiting for outside input, and no `StopEvent` came. The run can never
- * finish, so it fails at once instead of hanging. `collects` says what each partial collect holds and needs.
+ * finish, so it fails at once instead of hanging. `collects` says what each partial collect holds and
+ * needs; `waiting` lists steps suspended in `ctx.waitFor` in a run that cannot receive outside input
+ * (started with `Workflow.run` rather than `Workflow.start`); `awaitingInput` counts unanswered
+ * `InputRequiredEvent`s.
  *
  * @since 0.1.0
  * @category errors
  */
 export class WorkflowStalledError extends Schema.TaggedError<WorkflowStalledError>()("WorkflowStalledError", {
   workflow: Schema.String,
-  collects: Schema.Array(PartialCollect)
+  collects: Schema.Array(PartialCollect),
+  waiting: Schema.Array(WaitingStep),
+  awaitingInput: Schema.Number
 }) {
   override get message() {
-    const head = `Workflow "${this.workflow}" stalled: no event is queued, running or waiting for input, and no StopEvent was returned.`
-    if (this.collects.length === 0) {
-      return `${head} No step is collecting; check that some step returns a StopEvent.`
+    const lines = [
+      `Workflow "${this.workflow}" stalled: no event is queued or running, and no StopEvent was returned.`
+    ]
+    for (const c of this.collects) {
+      lines.push(`  - step "${c.step}" is collecting: it holds ${describeHolds(c.holds)} but needs ${c.needs}`)
     }
-    return `${head}\n${this.collects
-      .map((c) => `  - step "${c.step}" is collecting: it holds ${describeHolds(c.holds)} but needs ${c.needs}`)
-      .join("\n")}\nCheck the count or the event classes passed to ctx.collect.`
+    for (const w of this.waiting) {
+      lines.push(
+        `  - step "${w.step}" waits for ${w.event}, but this run cannot receive outside input: start it with Workflow.start and answer through the handle's send`
+      )
+    }
+    if (this.awaitingInput > 0) {
+      lines.push(
+        `  - ${this.awaitingInput} InputRequiredEvent(s) were published, but this run cannot receive outside input: start it with Workflow.start`
+      )
+    }
+    if (this.collects.length > 0) lines.push("Check the count or the event classes passed to ctx.collect.")
+    if (lines.length === 1) lines.push("No step is collecting or waiting; check that some step returns a StopEvent.")
+    return lines.join("\n")
   }
 }
 

@@ -6,7 +6,11 @@
  */
 
 /** @since 0.1.0 */
+export * as Diagram from "./Diagram.ts"
+/** @since 0.1.0 */
 export * as Event from "./Event.ts"
+/** @since 0.1.0 */
+export * as RunEvent from "./RunEvent.ts"
 /** @since 0.1.0 */
 export * as Step from "./Step.ts"
 /** @since 0.1.0 */

@@ -7,20 +7,45 @@
  * so an idle step costs no fiber, a busy step never runs more than `workers` invocations, and the
  * per-event path is: push, handler, route. Every fiber is forked into the run's scope.
  *
- * `active` counts events queued or being handled. When it drops to zero without a StopEvent, nothing can
- * ever happen again: the run fails at once with `WorkflowStalledError`.
+ * `active` counts events queued, being handled or waiting to be retried; `waiting` the invocations
+ * suspended in `ctx.waitFor`. When nothing is active but waiters, and no outside input can come, nothing
+ * can ever happen again: the run fails at once with `WorkflowStalledError`.
  *
  * All run state (mailboxes, in-flight events, collect buffers, store) is plain data, read by `snapshot`.
  */
-import { Cause, Context, Deferred, Duration, Effect, Exit, Option, Scope, Semaphore } from "effect"
+import {
+  Cause,
+  Clock,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Option,
+  Pull,
+  Result,
+  Schedule,
+  Scope,
+  Semaphore
+} from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { isEvent, StartEvent, tagOf } from "../Event.ts"
+import {
+  EventQueued,
+  StepCompleted,
+  StepFailed,
+  StepFailedEvent,
+  StepRetrying,
+  StepStarted
+} from "../RunEvent.ts"
 import type * as Step from "../Step.ts"
-import type { StepContext, Store } from "../StepContext.ts"
+import type { StepContext, Store, WaitForOptions } from "../StepContext.ts"
 import {
   NestedStoreEditError,
   PartialCollect,
+  StepTimeoutError,
   UnhandledEventError,
+  WaitingStep,
   WorkflowStalledError,
   WorkflowTimeoutError
 } from "../WorkflowError.ts"
@@ -43,6 +68,7 @@ export interface CompiledStep {
   readonly name: string
   readonly workers: number
   readonly acceptsTags: ReadonlySet<string>
+  readonly timeout: Duration.Duration | undefined
   readonly def: Step.Any
 }
 
@@ -58,7 +84,14 @@ export const compile = (
   const byName = new Map<string, CompiledStep>()
   steps.forEach((def, index) => {
     const acceptsTags = new Set(def.accepts.map((c) => tagOf(c as any)!))
-    const step: CompiledStep = { index, name: def.name, workers: def.workers, acceptsTags, def }
+    const step: CompiledStep = {
+      index,
+      name: def.name,
+      workers: def.workers,
+      acceptsTags,
+      timeout: def.timeout === undefined ? undefined : Duration.fromInputUnsafe(def.timeout),
+      def
+    }
     compiledSteps.push(step)
     byName.set(def.name, step)
     for (const tag of acceptsTags) {
@@ -77,18 +110,72 @@ export const compile = (
   }
 }
 
+/** How a run is watched and fed. @internal */
+export interface Hooks {
+  /** Receives what the caller's stream shows: writes, input requests, lifecycle events, the StopEvent. */
+  readonly publish?: ((event: AnyEvent) => void) | undefined
+  /** Also publish lifecycle events. */
+  readonly lifecycle?: boolean | undefined
+  /** The caller can send events in (a handle): waiting for outside input is not a stall. */
+  readonly outsideInput?: boolean | undefined
+  /** Called with the run as soon as it exists, before its first event. */
+  readonly onRun?: ((run: Run) => void) | undefined
+  /** Receives a record of everything the run does, for the testing kit's traces. */
+  readonly trace?: ((entry: TraceEntry) => void) | undefined
+  /** Make every step-context operation a scheduling point, so a controlled scheduler can interleave them. */
+  readonly yieldPoints?: boolean | undefined
+}
+
+/** One thing a run did, in order. @internal */
+export type TraceEntry =
+  | { readonly _tag: "Routed"; readonly from: string; readonly to: string; readonly event: AnyEvent }
+  | {
+    readonly _tag: "Started"
+    readonly step: string
+    readonly event: AnyEvent
+    readonly attempt: number
+    readonly worker: number
+  }
+  | {
+    readonly _tag: "Ended"
+    readonly step: string
+    readonly event: AnyEvent
+    readonly attempt: number
+    readonly worker: number
+    readonly outcome: "returned" | "failed" | "interrupted" | "retrying"
+  }
+  | { readonly _tag: "Written"; readonly step: string; readonly event: AnyEvent }
+
 /** The current store edit, per fiber, to tell a nested edit from a waiting one. @internal */
 const EditingRun = Context.Reference<Run | undefined>("@effect-flow/core/internal/EditingRun", {
   defaultValue: () => undefined
 })
 
+/** An event on its way back to its step after a failed attempt. @internal */
+class Retry {
+  readonly event: AnyEvent
+  readonly attempt: number
+  readonly next: (now: number, input: unknown) => Pull.Pull<[unknown, Duration.Duration], unknown, unknown>
+  constructor(event: AnyEvent, attempt: number, next: Retry["next"]) {
+    this.event = event
+    this.attempt = attempt
+    this.next = next
+  }
+}
+
+type Item = AnyEvent | Retry
+
+const eventOf = (item: Item): AnyEvent => (item instanceof Retry ? item.event : item)
+
 class StepRun {
-  /** Mailbox: events from `head` on are waiting. */
-  queue: Array<AnyEvent> = []
+  /** Mailbox: items from `head` on are waiting. */
+  queue: Array<Item> = []
   head = 0
   running = 0
-  /** The event each worker slot is handling, for snapshots and timeouts. */
-  readonly current: Array<AnyEvent | undefined>
+  /** Events waiting out a retry backoff. */
+  backingOff = 0
+  /** What each worker slot is handling, for snapshots and timeouts. */
+  readonly current: Array<Item | undefined>
   /** One context per worker slot, made on first use. */
   readonly contexts: Array<Context_ | undefined>
   readonly freeSlots: Array<number>
@@ -104,9 +191,9 @@ class StepRun {
   get queued(): number {
     return this.queue.length - this.head
   }
-  shift(): AnyEvent | undefined {
+  shift(): Item | undefined {
     if (this.head === this.queue.length) return undefined
-    const ev = this.queue[this.head]!
+    const item = this.queue[this.head]!
     this.queue[this.head] = undefined as any
     this.head++
     if (this.head === this.queue.length) {
@@ -116,8 +203,16 @@ class StepRun {
       this.queue = this.queue.slice(this.head)
       this.head = 0
     }
-    return ev
+    return item
   }
+}
+
+interface Waiter {
+  readonly tag: string
+  readonly step: string
+  readonly id: string | undefined
+  readonly match: ((event: any) => boolean) | undefined
+  readonly deferred: Deferred.Deferred<AnyEvent>
 }
 
 /** The state of one run, as plain data. @internal */
@@ -130,10 +225,13 @@ export interface Snapshot {
     readonly collecting: ReadonlyArray<AnyEvent>
     readonly need: Need | undefined
   }>
+  readonly waiting: ReadonlyArray<{ readonly step: string; readonly event: string }>
   readonly state: unknown
 }
 
 let runCounter = 0
+
+const OUTSIDE = "(outside)"
 
 /** @internal */
 export class Run {
@@ -141,21 +239,40 @@ export class Run {
   readonly steps: Array<StepRun>
   readonly done: Deferred.Deferred<unknown, unknown>
   finished = false
+  /** Events queued, being handled, or backing off before a retry. */
   active = 0
+  /** Invocations suspended in `ctx.waitFor`. */
+  waiting = 0
+  /** InputRequiredEvents published and not yet answered. */
+  awaitingInput = 0
+  readonly waiters: Array<Waiter> = []
   state: unknown
   readonly lock = Semaphore.makeUnsafe(1)
   readonly compiled: Compiled
   readonly scope: Scope.Scope
   readonly context: Context.Context<never>
+  readonly publish: ((event: AnyEvent) => void) | undefined
+  readonly lifecycle: boolean
+  readonly outsideInput: boolean
+  readonly trace: ((entry: TraceEntry) => void) | undefined
+  readonly yieldPoints: boolean
+  /** Set when a step accepts StepFailedEvent. */
+  readonly recovers: boolean
 
-  constructor(compiled: Compiled, scope: Scope.Scope, context: Context.Context<never>) {
+  constructor(compiled: Compiled, scope: Scope.Scope, context: Context.Context<never>, hooks: Hooks) {
     this.compiled = compiled
     this.scope = scope
     this.context = context
+    this.publish = hooks.publish
+    this.lifecycle = hooks.lifecycle === true && hooks.publish !== undefined
+    this.outsideInput = hooks.outsideInput === true
+    this.trace = hooks.trace
+    this.yieldPoints = hooks.yieldPoints === true
+    this.recovers = compiled.routes.has("StepFailedEvent")
     this.id = `${compiled.name}-${(++runCounter).toString(36)}-${Math.random().toString(36).slice(2, 8)}`
     this.steps = compiled.steps.map((s) => new StepRun(s))
     this.done = Deferred.makeUnsafe()
-    this.state = compiled.initialState
+    this.state = clonePlain(compiled.initialState)
   }
 
   snapshot(): Snapshot {
@@ -163,26 +280,35 @@ export class Run {
       runId: this.id,
       steps: this.steps.map((sr) => ({
         step: sr.step.name,
-        queued: sr.queue.slice(sr.head),
-        inFlight: sr.current.filter((e): e is AnyEvent => e !== undefined),
+        queued: sr.queue.slice(sr.head).map(eventOf),
+        inFlight: sr.current.filter((e): e is Item => e !== undefined).map(eventOf),
         collecting: [...sr.buffer.items],
         need: sr.buffer.lastNeed
       })),
+      waiting: this.waiters.map((w) => ({ step: w.step, event: w.tag })),
       state: this.state
     }
   }
 
   activeSteps(): Array<string> {
-    return this.steps.filter((sr) => sr.running > 0 || sr.queued > 0).map((sr) => sr.step.name)
+    return this.steps
+      .filter((sr) => sr.running > 0 || sr.queued > 0 || sr.backingOff > 0)
+      .map((sr) => sr.step.name)
+  }
+
+  /** Publish to the caller's stream, unless the run has ended. */
+  emit(event: AnyEvent): void {
+    if (this.publish !== undefined && !this.finished) this.publish(event)
   }
 
   // ---------------------------------------------------------------------------------------------
   // ending the run
 
-  stop(result: unknown): void {
+  stop(event: AnyEvent): void {
     if (this.finished) return
+    this.emit(event)
     this.finished = true
-    Deferred.doneUnsafe(this.done, Exit.succeed(result))
+    Deferred.doneUnsafe(this.done, Exit.succeed((event as { result?: unknown }).result))
   }
 
   failCause(cause: Cause.Cause<unknown>): void {
@@ -191,14 +317,27 @@ export class Run {
     Deferred.doneUnsafe(this.done, Exit.failCause(cause))
   }
 
-  private stalled(): void {
+  /** Called whenever work may have run out: fail the run if nothing can ever happen again. */
+  checkIdle(): void {
+    if (this.finished || this.active > this.waiting) return
+    if (this.outsideInput && (this.waiting > 0 || this.awaitingInput > 0)) return
     const collects = this.steps
       .filter((sr) => sr.buffer.size > 0)
       .map(
         (sr) =>
           new PartialCollect({ step: sr.step.name, holds: sr.buffer.holds(), needs: describeNeed(sr.buffer.lastNeed) })
       )
-    this.failCause(Cause.fail(new WorkflowStalledError({ workflow: this.compiled.name, collects })))
+    const waiting = this.waiters.map((w) => new WaitingStep({ step: w.step, event: w.tag }))
+    this.failCause(
+      Cause.fail(
+        new WorkflowStalledError({
+          workflow: this.compiled.name,
+          collects,
+          waiting,
+          awaitingInput: this.awaitingInput
+        })
+      )
+    )
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -209,37 +348,57 @@ export class Run {
     const ev = new StartEvent(input)
     const targets = this.compiled.routes.get(ev._tag) ?? []
     let effect: Effect.Effect<void> = Effect.void
-    for (const i of targets) effect = this.deliverAll(effect, this.steps[i]!, ev)
+    for (const i of targets) effect = this.deliverAll(effect, this.steps[i]!, ev, "(start)")
     return effect
   }
 
+  /** An event sent in from outside the run (a handle's `send`): answers a waiter, or is routed. */
+  sendFromOutside(ev: AnyEvent): Effect.Effect<void, UnhandledEventError> {
+    if (this.finished) {
+      return Effect.fail(
+        new UnhandledEventError({
+          workflow: this.compiled.name,
+          step: OUTSIDE,
+          event: isEvent(ev) ? ev._tag : describeValue(ev),
+          reason: "but the run has already ended."
+        })
+      )
+    }
+    if (this.awaitingInput > 0) this.awaitingInput--
+    const effect = this.route(OUTSIDE, ev, undefined)
+    // An answer that nothing takes leaves the run idle.
+    return Effect.andThen(effect, Effect.sync(() => this.checkIdle()))
+  }
+
   /**
-   * Route an event emitted by `from` (returned, or sent with `ctx.send`). A StopEvent ends the run.
-   * Returns the effect that starts any worker fibers the event needs.
+   * Route an event emitted by step `from` (returned, or sent with `ctx.send`). A StopEvent ends the run;
+   * an open `waitFor` takes a matching event first. Returns the effect that starts any worker fibers
+   * the event needs.
    */
-  route(from: StepRun, ev: unknown, target: string | undefined): Effect.Effect<void, UnhandledEventError> {
+  route(from: string, ev: unknown, target: string | undefined): Effect.Effect<void, UnhandledEventError> {
     if (this.finished) return Effect.void
     if (!isEvent(ev)) {
       return Effect.fail(
         new UnhandledEventError({
           workflow: this.compiled.name,
-          step: from.step.name,
+          step: from,
           event: describeValue(ev),
           reason: "which is not an event: return or send an instance of an event class (a Schema.TaggedClass)."
         })
       )
     }
     if (ev._tag === "StopEvent") {
-      this.stop((ev as { result?: unknown }).result)
+      this.stop(ev)
       return Effect.void
     }
+    if (this.waiters.length > 0 && target === undefined && this.answer(ev)) return Effect.void
     if (target !== undefined) {
       const step = this.compiled.byName.get(target)
       if (step === undefined || !step.acceptsTags.has(ev._tag)) {
         return Effect.fail(
           new UnhandledEventError({
             workflow: this.compiled.name,
-            step: from.step.name,
+            step: from,
             event: ev._tag,
             target,
             reason: step === undefined
@@ -248,56 +407,97 @@ export class Run {
           })
         )
       }
-      return this.deliver(this.steps[step.index]!, ev)
+      return this.deliver(this.steps[step.index]!, ev, from)
     }
     const targets = this.compiled.routes.get(ev._tag)
     if (targets === undefined) {
+      if (Option.isOption(ev) || Result.isResult(ev)) {
+        return Effect.fail(
+          new UnhandledEventError({
+            workflow: this.compiled.name,
+            step: from,
+            event: `an ${Option.isOption(ev) ? "Option" : "Result"} (${ev._tag})`,
+            reason:
+              "which is not an event: return the event itself, or nothing (e.g. Option.getOrUndefined(option))."
+          })
+        )
+      }
+      if (ev._tag === "InputRequiredEvent") {
+        // Published for the caller, who answers through the handle's `send`.
+        this.awaitingInput++
+        this.emit(ev)
+        return Effect.void
+      }
       return Effect.fail(
         new UnhandledEventError({
           workflow: this.compiled.name,
-          step: from.step.name,
+          step: from,
           event: ev._tag,
           reason: `but no step accepts ${ev._tag}. Add a step for it, or stop emitting it.`
         })
       )
     }
-    if (targets.length === 1) return this.deliver(this.steps[targets[0]!]!, ev)
+    if (targets.length === 1) return this.deliver(this.steps[targets[0]!]!, ev, from)
     let effect: Effect.Effect<void> = Effect.void
-    for (const i of targets) effect = this.deliverAll(effect, this.steps[i]!, ev)
+    for (const i of targets) effect = this.deliverAll(effect, this.steps[i]!, ev, from)
     return effect
   }
 
-  private deliverAll(acc: Effect.Effect<void>, sr: StepRun, ev: AnyEvent): Effect.Effect<void> {
-    const next = this.deliver(sr, ev)
+  /** Give `ev` to the first open waiter it matches. */
+  private answer(ev: AnyEvent): boolean {
+    const i = this.waiters.findIndex(
+      (w) =>
+        w.tag === ev._tag &&
+        (w.id === undefined || (ev as { id?: unknown }).id === w.id) &&
+        (w.match === undefined || w.match(ev))
+    )
+    if (i === -1) return false
+    const [waiter] = this.waiters.splice(i, 1)
+    Deferred.doneUnsafe(waiter!.deferred, Exit.succeed(ev))
+    return true
+  }
+
+  private deliverAll(acc: Effect.Effect<void>, sr: StepRun, ev: AnyEvent, from: string): Effect.Effect<void> {
+    const next = this.deliver(sr, ev, from)
     return next === Effect.void ? acc : acc === Effect.void ? next : Effect.andThen(acc, next)
   }
 
-  /** Queue `ev` for `sr`, or start a worker for it when a slot is free. */
-  private deliver(sr: StepRun, ev: AnyEvent): Effect.Effect<void> {
+  /** Queue `item` for `sr`, or start a worker for it when a slot is free. */
+  private deliver(sr: StepRun, item: AnyEvent, from: string): Effect.Effect<void> {
     this.active++
+    if (this.trace !== undefined) this.trace({ _tag: "Routed", from, to: sr.step.name, event: item })
+    return this.enqueue(sr, item)
+  }
+
+  private enqueue(sr: StepRun, item: Item): Effect.Effect<void> {
     if (sr.running < sr.step.workers) {
       sr.running++
       const slot = sr.freeSlots.pop()!
-      sr.current[slot] = ev
-      return Effect.asVoid(
-        Effect.forkIn(Effect.provideContext(this.work(sr, slot, ev), this.context), this.scope, {
-          startImmediately: false
-        })
-      )
+      sr.current[slot] = item
+      return this.fork(this.work(sr, slot, item))
     }
-    sr.queue.push(ev)
+    sr.queue.push(item)
+    if (this.lifecycle) {
+      this.emit(new EventQueued({ step: sr.step.name, event: eventOf(item)._tag, queued: sr.queued }))
+    }
     return Effect.void
+  }
+
+  private fork(effect: Effect.Effect<void>): Effect.Effect<void> {
+    return Effect.asVoid(
+      Effect.forkIn(Effect.provideContext(effect, this.context), this.scope, { startImmediately: false })
+    )
   }
 
   // ---------------------------------------------------------------------------------------------
   // workers
 
-  /** Handle `ev` in worker `slot` of `sr`, then whatever is queued, until the mailbox is empty. */
-  private work(sr: StepRun, slot: number, ev: AnyEvent): Effect.Effect<void> {
+  /** Handle `item` in worker `slot` of `sr`, then whatever is queued, until the mailbox is empty. */
+  private work(sr: StepRun, slot: number, item: Item): Effect.Effect<void> {
     const ctx = sr.contexts[slot] ?? (sr.contexts[slot] = new Context_(this, sr, slot))
-    const loop = (event: AnyEvent): Effect.Effect<void> =>
-      Effect.flatMap(this.invoke(sr, ctx, event), () => {
-        this.active--
+    const loop = (current: Item): Effect.Effect<void> =>
+      Effect.flatMap(this.invoke(sr, ctx, current), () => {
+        if (!ctx.retrying) this.active--
         if (this.finished) return Effect.void
         const next = sr.shift()
         if (next !== undefined) {
@@ -307,31 +507,198 @@ export class Run {
         sr.running--
         sr.current[slot] = undefined
         sr.freeSlots.push(slot)
-        if (this.active === 0) this.stalled()
+        this.checkIdle()
         return Effect.void
       })
-    return loop(ev)
+    return loop(item)
   }
 
-  private invoke(sr: StepRun, ctx: Context_, ev: AnyEvent): Effect.Effect<void> {
-    ctx.attempt = 1
-    const handler = sr.step.def.handler
+  private invoke(sr: StepRun, ctx: Context_, item: Item): Effect.Effect<void> {
+    const retry = item instanceof Retry ? item : undefined
+    const ev = retry === undefined ? (item as AnyEvent) : retry.event
+    ctx.attempt = retry === undefined ? 1 : retry.attempt
+    ctx.retrying = false
+    const step = sr.step
+    const handler = step.def.handler
+    let effect = Effect.suspend(() => handler(ev, ctx) as Effect.Effect<unknown, unknown>)
+    if (step.timeout !== undefined) {
+      const timeout = step.timeout
+      effect = Effect.timeoutOrElse(effect, {
+        duration: timeout,
+        orElse: () =>
+          Effect.fail(
+            new StepTimeoutError({
+              workflow: this.compiled.name,
+              step: step.name,
+              event: ev._tag,
+              timeout: Duration.format(timeout)
+            })
+          )
+      })
+    }
+    if (this.lifecycle) {
+      this.emit(new StepStarted({ step: step.name, event: ev._tag, worker: ctx.worker, attempt: ctx.attempt }))
+    }
+    if (this.trace !== undefined) {
+      const trace = this.trace
+      const started = { step: step.name, event: ev, attempt: ctx.attempt, worker: ctx.worker }
+      trace({ _tag: "Started", ...started })
+      effect = Effect.onExit(effect, (exit) =>
+        Effect.sync(() =>
+          trace({
+            _tag: "Ended",
+            ...started,
+            outcome: Exit.isSuccess(exit)
+              ? "returned"
+              : Cause.hasInterruptsOnly(exit.cause)
+              ? "interrupted"
+              : step.def.retry !== undefined && Cause.hasFails(exit.cause)
+              ? "retrying"
+              : "failed"
+          })
+        ))
+    }
     return Effect.matchCauseEffect(
-      Effect.suspend(() => handler(ev, ctx) as Effect.Effect<unknown, unknown>),
+      Effect.withSpan(effect, `effect-flow.step ${step.name}`, {
+        attributes: {
+          "workflow.name": this.compiled.name,
+          "workflow.run_id": this.id,
+          "workflow.step": step.name,
+          "workflow.event": ev._tag,
+          "workflow.attempt": ctx.attempt
+        },
+        captureStackTrace: false
+      }),
       {
-        onSuccess: (out) =>
-          out === undefined || out === null
+        onSuccess: (out) => {
+          if (this.lifecycle) {
+            this.emit(
+              new StepCompleted({
+                step: step.name,
+                event: ev._tag,
+                worker: ctx.worker,
+                attempt: ctx.attempt,
+                returned: isEvent(out) ? out._tag : undefined
+              })
+            )
+          }
+          return out === undefined || out === null
             ? Effect.void
-            : Effect.catchCause(this.route(sr, out, undefined), (cause) => {
+            : Effect.catchCause(this.route(step.name, out, undefined), (cause) => {
               this.failCause(cause)
               return Effect.void
-            }),
-        onFailure: (cause) => {
-          if (!Cause.hasInterruptsOnly(cause)) this.failCause(cause)
-          return Effect.void
-        }
+            })
+        },
+        onFailure: (cause) => (Cause.hasInterruptsOnly(cause) ? Effect.void : this.failed(sr, ctx, ev, retry, cause))
       }
     )
+  }
+
+  /** An invocation failed: retry it on the step's schedule, hand it to a recovering step, or end the run. */
+  private failed(
+    sr: StepRun,
+    ctx: Context_,
+    ev: AnyEvent,
+    retry: Retry | undefined,
+    cause: Cause.Cause<unknown>
+  ): Effect.Effect<void> {
+    const schedule = sr.step.def.retry
+    const error = Cause.squash(cause)
+    const finalFailure = () => {
+      if (this.lifecycle) {
+        this.emit(
+          new StepFailed({ step: sr.step.name, event: ev._tag, worker: ctx.worker, attempt: ctx.attempt, error, willRetry: false })
+        )
+      }
+      if (this.recovers && ev._tag !== "StepFailedEvent" && Cause.hasFails(cause)) {
+        return Effect.catchCause(
+          this.route(sr.step.name, new StepFailedEvent({ step: sr.step.name, event: ev, error, attempts: ctx.attempt }), undefined),
+          (c) => Effect.sync(() => this.failCause(c))
+        )
+      }
+      this.failCause(cause)
+      return Effect.void
+    }
+    // Only typed failures are retried; defects end the run.
+    if (schedule === undefined || !Cause.hasFails(cause)) return finalFailure()
+    const failure = Cause.findError(cause)
+    const input = failure._tag === "Success" ? failure.success : error
+    const next = retry !== undefined
+      ? Effect.succeed(retry.next)
+      : (Schedule.toStep(schedule as Schedule.Schedule<unknown, unknown>) as Effect.Effect<Retry["next"]>)
+    return Effect.flatMap(next, (step) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Pull.matchEffect(step(now, input), {
+          onSuccess: ([, delay]) => {
+            if (this.finished) return Effect.void
+            const attempt = ctx.attempt + 1
+            if (this.lifecycle) {
+              this.emit(
+                new StepFailed({ step: sr.step.name, event: ev._tag, worker: ctx.worker, attempt: ctx.attempt, error, willRetry: true })
+              )
+              this.emit(
+                new StepRetrying({ step: sr.step.name, event: ev._tag, attempt, delayMillis: Duration.toMillis(delay) })
+              )
+            }
+            // The event stays active while it backs off, but its worker slot goes on to other events.
+            ctx.retrying = true
+            sr.backingOff++
+            const again = new Retry(ev, attempt, step)
+            return this.fork(
+              Effect.andThen(
+                Effect.sleep(delay),
+                Effect.suspend(() => {
+                  sr.backingOff--
+                  return this.finished ? Effect.void : this.enqueue(sr, again)
+                })
+              )
+            )
+          },
+          onFailure: (scheduleCause) => Effect.sync(() => this.failCause(scheduleCause)),
+          onDone: () => finalFailure()
+        }))
+    )
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // waiting for events
+
+  waitFor(ctx: Context_, tag: string, options: WaitForOptions<any> | undefined): Effect.Effect<AnyEvent, StepTimeoutError> {
+    return Effect.suspend(() => {
+      const waiter: Waiter = {
+        tag,
+        step: ctx.step,
+        id: options?.id,
+        match: options?.match,
+        deferred: Deferred.makeUnsafe<AnyEvent>()
+      }
+      this.waiters.push(waiter)
+      this.waiting++
+      if (options?.request !== undefined) this.emit(options.request)
+      const release = Effect.sync(() => {
+        this.waiting--
+        const i = this.waiters.indexOf(waiter)
+        if (i !== -1) this.waiters.splice(i, 1)
+      })
+      let wait: Effect.Effect<AnyEvent, StepTimeoutError> = Deferred.await(waiter.deferred)
+      if (options?.timeout !== undefined) {
+        const timeout = Duration.fromInputUnsafe(options.timeout)
+        wait = Effect.timeoutOrElse(wait, {
+          duration: timeout,
+          orElse: () =>
+            Effect.fail(
+              new StepTimeoutError({
+                workflow: this.compiled.name,
+                step: ctx.step,
+                event: `waitFor(${tag})`,
+                timeout: Duration.format(timeout)
+              })
+            )
+        })
+      }
+      this.checkIdle()
+      return Effect.ensuring(wait, release)
+    })
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -373,6 +740,8 @@ export class Run {
 /** The step context of one worker slot. @internal */
 class Context_ implements StepContext<any, AnyEvent> {
   attempt = 1
+  /** Set when the current invocation's event was scheduled for a retry. */
+  retrying = false
   readonly runId: string
   readonly step: string
   readonly store: Store<any>
@@ -389,11 +758,38 @@ class Context_ implements StepContext<any, AnyEvent> {
   }
 
   send(event: AnyEvent, options?: { readonly step?: string | undefined }): Effect.Effect<void, UnhandledEventError> {
-    return Effect.suspend(() => this.run.route(this.sr, event, options?.step))
+    return this.point(Effect.suspend(() => this.run.route(this.step, event, options?.step)))
+  }
+
+  write(event: AnyEvent): Effect.Effect<void> {
+    return this.point(
+      Effect.sync(() => {
+        if (this.run.finished) return
+        this.run.trace?.({ _tag: "Written", step: this.step, event })
+        this.run.emit(event)
+      })
+    )
+  }
+
+  /** In exploration mode, yield first, so a controlled scheduler can run something else here. */
+  point<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    return this.run.yieldPoints ? Effect.andThen(Effect.yieldNow, effect) : effect
+  }
+
+  waitFor(cls: any, options?: WaitForOptions<any>): Effect.Effect<any, StepTimeoutError> {
+    const tag = tagOf(cls)
+    if (tag === undefined) {
+      return Effect.die(
+        new TypeError(
+          `Workflow "${this.run.compiled.name}": step "${this.step}" called ctx.waitFor with ${describeValue(cls)}, which is not an event class.`
+        )
+      )
+    }
+    return this.point(this.run.waitFor(this, tag, options))
   }
 
   collect(event: AnyEvent, need: number | ReadonlyArray<any>): Effect.Effect<Option.Option<ReadonlyArray<any>>> {
-    return Effect.suspend(() => {
+    return this.point(Effect.suspend(() => {
       let spec: Need
       if (typeof need === "number") {
         if (!Number.isInteger(need) || need < 0) {
@@ -421,7 +817,7 @@ class Context_ implements StepContext<any, AnyEvent> {
       }
       const taken = this.sr.buffer.offer(event, spec)
       return Effect.succeed(taken === undefined ? Option.none() : Option.some(taken))
-    })
+    }))
   }
 }
 
@@ -431,24 +827,42 @@ const makeStore = (run: Run, ctx: Context_): Store<any> => {
       run.state = f(run.state)
     })
   return {
-    getAll: Effect.sync(() => run.state),
-    get: (key) => Effect.sync(() => (run.state as any)[key]),
-    set: (key, value) => run.withLock(ctx, "set", setState((s) => ({ ...s, [key]: value }))),
-    update: (key, f) => run.withLock(ctx, "update", setState((s) => ({ ...s, [key]: f(s[key]) }))),
+    getAll: ctx.point(Effect.sync(() => run.state)),
+    get: (key) => ctx.point(Effect.sync(() => (run.state as any)[key])),
+    set: (key, value) => ctx.point(run.withLock(ctx, "set", setState((s) => ({ ...s, [key]: value })))),
+    update: (key, f) => ctx.point(run.withLock(ctx, "update", setState((s) => ({ ...s, [key]: f(s[key]) })))),
     edit: (f) =>
-      run.withLock(
-        ctx,
-        "edit",
-        Effect.flatMap(
-          Effect.provideService(
-            Effect.suspend(() => f(run.state)),
-            EditingRun,
-            run
-          ),
-          (next) => setState(() => next)
+      ctx.point(
+        run.withLock(
+          ctx,
+          "edit",
+          Effect.flatMap(
+            Effect.provideService(
+              Effect.suspend(() => f(run.state)),
+              EditingRun,
+              run
+            ),
+            (next) => setState(() => next)
+          )
         )
       )
   }
+}
+
+/**
+ * A deep copy of plain objects and arrays (instances of other classes are kept as they are), so that
+ * runs never share the initial state even when a handler mutates what the store gives back.
+ */
+const clonePlain = (u: unknown): unknown => {
+  if (Array.isArray(u)) return u.map(clonePlain)
+  if (u !== null && typeof u === "object") {
+    const proto = Object.getPrototypeOf(u)
+    if (proto !== Object.prototype && proto !== null) return u
+    const out: Record<string, unknown> = {}
+    for (const key of Object.keys(u)) out[key] = clonePlain((u as Record<string, unknown>)[key])
+    return out
+  }
+  return u
 }
 
 const describeValue = (u: unknown): string => {
@@ -460,17 +874,29 @@ const describeValue = (u: unknown): string => {
 
 /**
  * Run a compiled workflow on decoded input, in a scope of its own that is closed (interrupting every
- * fiber of the run) as soon as the run has a result.
+ * fiber of the run, running their finalizers) as soon as the run has a result.
  *
  * @internal
  */
-export const runCompiled = (compiled: Compiled, input: object): Effect.Effect<unknown, unknown> =>
-  Effect.acquireUseRelease(
-    Scope.make("parallel"),
-    (scope) =>
-      Effect.flatMap(Effect.context<never>(), (context) => {
-        const run = new Run(compiled, scope, context)
-        return Effect.andThen(run.start(input), run.await())
-      }),
-    (scope, exit) => Scope.close(scope, exit)
+export const runCompiled = (compiled: Compiled, input: object, hooks: Hooks = {}): Effect.Effect<unknown, unknown> =>
+  Effect.withSpan(
+    Effect.acquireUseRelease(
+      Scope.make("parallel"),
+      (scope) =>
+        Effect.flatMap(Effect.context<never>(), (context) => {
+          // Workers forked from inside a store edit must not inherit the edit's marker.
+          const run = new Run(compiled, scope, Context.add(context, EditingRun, undefined), hooks)
+          hooks.onRun?.(run)
+          return Effect.andThen(
+            Effect.andThen(
+              Effect.annotateCurrentSpan("workflow.run_id", run.id),
+              run.start(input)
+            ),
+            run.await()
+          )
+        }),
+      (scope, exit) => Scope.close(scope, exit)
+    ),
+    `effect-flow.run ${compiled.name}`,
+    { attributes: { "workflow.name": compiled.name } }
   )
