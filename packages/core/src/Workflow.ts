@@ -9,8 +9,9 @@ import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type { AnyEvent, EventClass, StartEventClass } from "./Event.ts"
 import { nameOf } from "./Event.ts"
-import * as Graph from "./internal/graph.ts"
-import { type Compiled, compile as compileRuntime, type Run, runCompiled } from "./internal/runtime.ts"
+import type * as Graph from "./internal/graph.ts"
+import * as Prepare from "./internal/prepare.ts"
+import { type Compiled, type Run, runCompiled } from "./internal/runtime.ts"
 import * as Step from "./Step.ts"
 import type { StepContext } from "./StepContext.ts"
 import {
@@ -317,12 +318,7 @@ export type IgnorableCheck = Graph.IgnorableCheck
  * @since 0.1.0
  * @category validation
  */
-export const problems = (self: Any): ReadonlyArray<Problem> =>
-  Graph.problems({
-    steps: self.steps,
-    outsideInput: self.config.outsideInput,
-    ignoreChecks: self.config.ignoreChecks
-  })
+export const problems = (self: Any): ReadonlyArray<Problem> => Prepare.problems(self)
 
 type LiteralTagOf<E> = E extends { readonly _tag: infer T extends string } ? (string extends T ? never : T) : never
 
@@ -340,27 +336,53 @@ type LiteralTagOf<E> = E extends { readonly _tag: infer T extends string } ? (st
  * @since 0.1.0
  * @category type-level
  */
-export type UnhandledEvents<W> = W extends Workflow<any, any, any, any, infer H, infer Em, any, any>
-  ? Exclude<LiteralTagOf<Em>, LiteralTagOf<H> | "StopEvent" | "InputRequiredEvent">
-  : never
+export type UnhandledEvents<W> =
+  W extends Workflow<any, any, any, any, infer H, infer Em, any, any>
+    ? Exclude<LiteralTagOf<Em>, LiteralTagOf<H> | "StopEvent" | "InputRequiredEvent">
+    : never
+
+type TagsOf<E> = E extends { readonly _tag: infer T extends string } ? T : never
 
 /**
- * `W` itself when every event its steps emit has a step, else a sentence naming what is missing:
- * `` `Event has no step: ${Tag}` ``. Used by {@link assertComplete}.
+ * What the types know is missing from a workflow, as sentences (`never` when nothing is):
+ * `` `Event has no step: ${Tag}` `` for each of {@link UnhandledEvents}, `"No step accepts StartEvent"`,
+ * and `"No step returns or emits a StopEvent"` (not said when some step's events are typed only as "some
+ * event", which might be a StopEvent).
+ *
+ * @example
+ * ```ts
+ * type Errors = Workflow.CompletenessErrors<typeof wf> // "Event has no step: ProcessedEvent"
+ * ```
  *
  * @since 0.1.0
  * @category type-level
  */
-export type Checked<W> = [UnhandledEvents<W>] extends [never] ? W : `Event has no step: ${UnhandledEvents<W>}`
+export type CompletenessErrors<W> =
+  W extends Workflow<any, any, any, any, infer H, infer Em, any, any>
+    ?
+        | `Event has no step: ${UnhandledEvents<W>}`
+        | ("StartEvent" extends TagsOf<H> ? never : "No step accepts StartEvent")
+        | ("StopEvent" extends TagsOf<Em> ? never : "No step returns or emits a StopEvent")
+    : never
 
 /**
- * Have the compiler check that every event the workflow's steps emit is accepted by some step. When one
- * is not, the call does not compile, and the error names the event:
+ * `W` itself when the types know nothing missing from it, else the sentences of
+ * {@link CompletenessErrors}, such as `` `Event has no step: ${Tag}` ``. Used by {@link assertComplete}.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type Checked<W> = [CompletenessErrors<W>] extends [never] ? W : CompletenessErrors<W>
+
+/**
+ * Have the compiler check a workflow's graph as far as its types know it: every event the steps emit is
+ * accepted by some step, some step accepts `StartEvent`, and some step returns or emits a `StopEvent`.
+ * When not, the call does not compile, and the error says what is missing:
  * `Argument of type 'Workflow<...>' is not assignable to parameter of type '"Event has no step: ProcessedEvent"'`.
  *
  * It checks what the types know: the events handlers return and the `emits` lists. A step without `emits`
  * may also `ctx.send` events its type does not record; `Workflow.validate` checks the declared `emits` at
- * run time too (`unhandled-event`). At run time this returns the workflow unchanged.
+ * run time too (`unhandled-event`, `dead-end`, ...). At run time this returns the workflow unchanged.
  *
  * @example
  * ```ts
@@ -376,21 +398,6 @@ export type Checked<W> = [UnhandledEvents<W>] extends [never] ? W : `Event has n
  * @category validation
  */
 export const assertComplete = <W extends Any>(self: Checked<W>): W => self as W
-
-const compiledCache = new WeakMap<object, Compiled | WorkflowValidationError>()
-
-const compiled = (self: Any): Compiled | WorkflowValidationError => {
-  let c = compiledCache.get(self)
-  if (c === undefined) {
-    const found = problems(self)
-    c =
-      found.length > 0
-        ? new WorkflowValidationError({ workflow: self.name, problems: found })
-        : compileRuntime(self.name, self.steps, self.config.timeout, self.config.initialState ?? {})
-    compiledCache.set(self, c)
-  }
-  return c
-}
 
 /**
  * Check a workflow's definition, failing with one `WorkflowValidationError` that lists every problem.
@@ -424,26 +431,11 @@ const compiled = (self: Any): Compiled | WorkflowValidationError => {
  */
 export const validate = <W extends Any>(self: W): Effect.Effect<W, WorkflowValidationError> =>
   Effect.suspend(() => {
-    const c = compiled(self)
+    const c = Prepare.compiled(self)
     return c instanceof WorkflowValidationError ? Effect.fail(c) : Effect.succeed(self)
   })
 
 type RunEffect<W> = Effect.Effect<Workflow.Output<W>, Workflow.Error<W> | WorkflowError, Workflow.Services<W>>
-
-const decodeInput = (self: Any, input: unknown): Effect.Effect<object, WorkflowInputError> => {
-  const schema = self.config.input
-  if (schema === undefined) {
-    if (input === undefined) return Effect.succeed({})
-    if (Predicate.isObject(input)) return Effect.succeed(input)
-    return Effect.fail(
-      new WorkflowInputError({ workflow: self.name, issue: `Expected an object of start fields, got ${typeof input}` })
-    )
-  }
-  return Effect.mapError(
-    Schema.decodeUnknownEffect(schema as Schema.Codec<object, unknown>)(input),
-    (error) => new WorkflowInputError({ workflow: self.name, issue: error.message })
-  )
-}
 
 /**
  * Turn a workflow into a function from input to the Effect of one run. The definition is checked
@@ -462,9 +454,9 @@ export const compile = <W extends Any>(
   self: W
 ): Effect.Effect<(input: Workflow.InputEncoded<W>) => RunEffect<W>, WorkflowValidationError> =>
   Effect.map(validate(self), () => {
-    const c = compiled(self) as Compiled
+    const c = Prepare.compiled(self) as Compiled
     return (input) =>
-      Effect.flatMap(decodeInput(self, input), (decoded) => runCompiled(c, decoded)) as RunEffect<W>
+      Effect.flatMap(Prepare.decodeInput(self, input), (decoded) => runCompiled(c, decoded)) as RunEffect<W>
   })
 
 /**
@@ -486,7 +478,7 @@ export const run: {
   <W extends Any>(self: W, input: Workflow.InputEncoded<W>): RunEffect<W>
 } = dual(
   (args) => isWorkflow(args[0]),
-  (self: Any, input: unknown) => Effect.flatMap(prepare(self, input), ([c, decoded]) => runCompiled(c, decoded))
+  (self: Any, input: unknown) => Effect.flatMap(Prepare.prepare(self, input), ([c, decoded]) => runCompiled(c, decoded))
 )
 
 /**
@@ -521,10 +513,6 @@ const causeToError = (cause: Cause.Cause<unknown>): unknown => {
   if (found._tag === "Success") return found.success
   return Cause.squash(cause)
 }
-
-const prepare = (self: Any, input: unknown): Effect.Effect<[Compiled, object], WorkflowValidationError | WorkflowInputError> =>
-  Effect.flatMap(validate(self), () =>
-    Effect.map(decodeInput(self, input), (decoded) => [compiled(self) as Compiled, decoded] as [Compiled, object]))
 
 /**
  * Options for watching a run.
@@ -586,7 +574,7 @@ export const start = <W extends Any>(
   Workflow.Services<W> | Scope.Scope
 > =>
   Effect.gen(function*() {
-    const [c, decoded] = yield* prepare(self, input)
+    const [c, decoded] = yield* Prepare.prepare(self, input)
     const queue = yield* Queue.unbounded<AnyEvent, unknown>()
     const ready = Deferred.makeUnsafe<Run>()
     const fiber = yield* Effect.forkScoped(

@@ -1,10 +1,24 @@
 /**
- * Helpers for testing workflows with Effect's `TestClock` (import from `@effect-flow/core/testing`).
+ * A testing kit for workflows, on Effect's `TestClock` and fast-check (import from
+ * `@effect-flow/core/testing`):
+ *
+ * - {@link runVirtual}: run under `TestClock`, advancing virtual time until done.
+ * - {@link inputArbitrary}: a fast-check arbitrary for a workflow's input, from its `input` schema.
+ * - {@link trace} / {@link explore}: run a workflow and get back what it did as data (a {@link Trace}):
+ *   every event routed, every invocation, every write, the result. `explore` runs it under a controlled
+ *   scheduler that follows a list of choices, so fast-check can pick the interleaving and shrink it.
+ * - {@link interleavings}: the arbitrary of those choices. {@link Laws}: ready-made laws over traces.
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Exit, Fiber } from "effect"
+import { Arbitrary, Cause, Duration, Effect, Exit, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
+import * as fc from "fast-check"
+import type { AnyEvent } from "./Event.ts"
+import { runControlled } from "./internal/explore.ts"
+import { prepare } from "./internal/prepare.ts"
+import { type Run, runCompiled, type TraceEntry } from "./internal/runtime.ts"
+import type * as Workflow from "./Workflow.ts"
 
 /**
  * The outcome of {@link runVirtual}: the run's `Exit` and how much virtual time it took.
@@ -67,3 +81,305 @@ export const runVirtual = <A, E, R>(
       elapsed += tickMillis
     }
   })
+
+// -------------------------------------------------------------------------------------------------
+// inputs
+
+/**
+ * A fast-check arbitrary for a workflow's input (what `Workflow.run` takes), derived from its `input`
+ * schema through `effect/Arbitrary` and encoded with the schema, so every value decodes. Override any
+ * field with your own fast-check arbitrary, to shape it or to get structural shrinking for it (derived
+ * fields shrink through the seed they are sampled from).
+ *
+ * @example
+ * ```ts
+ * fc.assert(fc.property(Testing.inputArbitrary(parallel, { items: fc.array(fc.string(), { maxLength: 20 }) }), (input) => ...))
+ * ```
+ *
+ * @since 0.1.0
+ * @category inputs
+ */
+export const inputArbitrary = <W extends Workflow.Any>(
+  workflow: W,
+  overrides: { readonly [K in keyof Workflow.Workflow.InputEncoded<W>]?: fc.Arbitrary<Workflow.Workflow.InputEncoded<W>[K]> } = {}
+): fc.Arbitrary<Workflow.Workflow.InputEncoded<W>> => {
+  const schema = workflow.config.input as Schema.Codec<unknown, unknown> | undefined
+  if (schema === undefined) return fc.record(overrides as Record<string, fc.Arbitrary<unknown>>) as any
+  const derived = Arbitrary.schema(schema)
+  const encode = Schema.encodeSync(schema)
+  const sample = (seed: number): unknown => {
+    const values = Effect.runSync(Arbitrary.sampleEffect(derived, { seed, count: 1 }))
+    return encode(values[0])
+  }
+  return fc
+    .record({ seed: fc.integer({ min: 0, max: 0x7fffffff }), fields: fc.record(overrides as Record<string, fc.Arbitrary<unknown>>) })
+    .map(({ fields, seed }) => ({ ...(sample(seed) as object), ...fields })) as any
+}
+
+// -------------------------------------------------------------------------------------------------
+// traces
+
+/**
+ * One invocation of a step, in a {@link Trace}. `start` and `end` are positions in the run's sequence of
+ * trace entries (`end` is undefined when the run ended while it was running).
+ *
+ * @since 0.1.0
+ * @category traces
+ */
+export interface Invocation {
+  readonly step: string
+  readonly event: AnyEvent
+  readonly attempt: number
+  readonly worker: number
+  readonly start: number
+  readonly end: number | undefined
+  readonly outcome: "returned" | "failed" | "interrupted" | "retrying" | "running"
+}
+
+/**
+ * What a run did, as data, for laws and assertions.
+ *
+ * - `routed`: every delivery of an event to a step, with the step (or `"(start)"`, `"(outside)"`) it
+ *   came from, in order.
+ * - `invocations`: every handler invocation. `writes`: every `ctx.write`.
+ * - `leftover`: events still queued or in a collect buffer when the run ended, per step.
+ * - `exit`: the run's result or error. `order`: for `explore`, the interleaving choices actually used.
+ *
+ * @since 0.1.0
+ * @category traces
+ */
+export interface Trace<A = unknown, E = unknown> {
+  readonly workflow: string
+  readonly routed: ReadonlyArray<{ readonly seq: number; readonly from: string; readonly to: string; readonly event: AnyEvent }>
+  readonly invocations: ReadonlyArray<Invocation>
+  readonly writes: ReadonlyArray<{ readonly seq: number; readonly step: string; readonly event: AnyEvent }>
+  readonly leftover: ReadonlyArray<{ readonly step: string; readonly queued: ReadonlyArray<AnyEvent>; readonly collecting: ReadonlyArray<AnyEvent> }>
+  /** Workers per step, for {@link Laws.concurrencyBounded}. */
+  readonly workers: Readonly<Record<string, number>>
+  readonly exit: Exit.Exit<A, E>
+  readonly order: ReadonlyArray<number>
+}
+
+class Recorder {
+  seq = 0
+  readonly routed: Array<Trace["routed"][number]> = []
+  readonly invocations: Array<Invocation & { end: number | undefined; outcome: Invocation["outcome"] }> = []
+  readonly writes: Array<Trace["writes"][number]> = []
+  run: Run | undefined = undefined
+  readonly record = (entry: TraceEntry): void => {
+    const seq = this.seq++
+    switch (entry._tag) {
+      case "Routed":
+        this.routed.push({ seq, from: entry.from, to: entry.to, event: entry.event })
+        break
+      case "Started":
+        this.invocations.push({ ...entry, start: seq, end: undefined, outcome: "running" })
+        break
+      case "Ended": {
+        const inv = this.invocations.find(
+          (i) => i.end === undefined && i.step === entry.step && i.event === entry.event && i.attempt === entry.attempt
+        )
+        if (inv !== undefined) {
+          inv.end = seq
+          inv.outcome = entry.outcome
+        }
+        break
+      }
+      case "Written":
+        this.writes.push({ seq, step: entry.step, event: entry.event })
+        break
+    }
+  }
+  trace<A, E>(workflow: Workflow.Any, exit: Exit.Exit<A, E>, order: ReadonlyArray<number>): Trace<A, E> {
+    const snapshot = this.run?.snapshot()
+    return {
+      workflow: workflow.name,
+      routed: this.routed,
+      invocations: this.invocations,
+      writes: this.writes,
+      leftover: (snapshot?.steps ?? [])
+        .filter((s) => s.queued.length > 0 || s.collecting.length > 0)
+        .map((s) => ({ step: s.step, queued: s.queued, collecting: s.collecting })),
+      workers: Object.fromEntries(workflow.steps.map((s) => [s.name, s.workers])),
+      exit,
+      order
+    }
+  }
+}
+
+const traced = <W extends Workflow.Any>(
+  workflow: W,
+  input: Workflow.Workflow.InputEncoded<W>,
+  recorder: Recorder,
+  yieldPoints: (() => boolean) | undefined
+) =>
+  Effect.flatMap(prepare(workflow, input), ([compiled, decoded]) =>
+    runCompiled(compiled, decoded, {
+      trace: recorder.record,
+      yieldPoints,
+      onRun: (run) => {
+        recorder.run = run
+      }
+    })) as Effect.Effect<Workflow.Workflow.Output<W>, Workflow.Workflow.Error<W> | import("./WorkflowError.ts").WorkflowError, Workflow.Workflow.Services<W>>
+
+/**
+ * Run a workflow and return its {@link Trace}: the run's `exit` is in the trace, so this never fails.
+ * Time is the context's clock: under `it.effect`, wrap it in {@link runVirtual} when steps sleep.
+ *
+ * @example
+ * ```ts
+ * const { exit } = yield* Testing.runVirtual(Testing.trace(parallel, { items: ["a", "b"] }))
+ * const t = Exit.getOrThrow(exit)
+ * assert.deepStrictEqual(Testing.Laws.nothingLost(t), [])
+ * ```
+ *
+ * @since 0.1.0
+ * @category traces
+ */
+export const trace = <W extends Workflow.Any>(
+  workflow: W,
+  input: Workflow.Workflow.InputEncoded<W>
+): Effect.Effect<
+  Trace<Workflow.Workflow.Output<W>, Workflow.Workflow.Error<W> | import("./WorkflowError.ts").WorkflowError>,
+  never,
+  Workflow.Workflow.Services<W>
+> =>
+  Effect.suspend(() => {
+    const recorder = new Recorder()
+    return Effect.map(Effect.exit(traced(workflow, input, recorder, undefined)), (exit) => recorder.trace(workflow, exit, []))
+  })
+
+/**
+ * Run a workflow under a controlled, replayable scheduler and return its {@link Trace}, synchronously.
+ *
+ * The `choices` decide the interleaving: before every step-context operation (`send`, `collect`,
+ * `store.*`, `write`, `waitFor`) the next choice says whether the fiber yields there (odd) or goes on
+ * (even), and whenever several fibers are ready the next choice picks which runs. With no choices left,
+ * nothing yields and the oldest ready fiber runs: the ordinary order. Time is virtual: sleeps wake in
+ * time order, instantly. The same choices replay the same interleaving, and fast-check shrinks a failure
+ * towards the ordinary order, to the few decisions that break it.
+ *
+ * Limits: only those points interleave; pure code between them runs without interruption (as it does in
+ * Effect, which never preempts between two synchronous steps). Real I/O and real timers inside handlers are
+ * not controlled; the workflow must need no services (provide them inside the handlers, or use `trace`).
+ * A run that cannot finish (everything blocked, or more than `maxSteps` steps) has an `exit` that is an
+ * interruption.
+ *
+ * @example
+ * ```ts
+ * fc.assert(fc.property(Testing.interleavings(), (choices) => {
+ *   const t = Testing.explore(accumulator, { items }, choices)
+ *   return Exit.isSuccess(t.exit) && t.exit.value.length === items.length
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category interleavings
+ */
+export const explore = <W extends Workflow.Workflow<any, any, any, any, any, any, any, never>>(
+  workflow: W,
+  input: Workflow.Workflow.InputEncoded<W>,
+  choices: ReadonlyArray<number>,
+  options?: { readonly maxSteps?: number | undefined }
+): Trace<Workflow.Workflow.Output<W>, Workflow.Workflow.Error<W> | import("./WorkflowError.ts").WorkflowError> => {
+  const recorder = new Recorder()
+  const result = runControlled(
+    (decide) => traced(workflow, input, recorder, decide) as Effect.Effect<any, any>,
+    choices,
+    options?.maxSteps
+  )
+  return recorder.trace(workflow, result.exit ?? Exit.failCause(Cause.interrupt()), result.order)
+}
+
+/**
+ * The arbitrary of interleaving choices for {@link explore}: a list of small numbers, shrinking towards
+ * the empty list (the plain order).
+ *
+ * @since 0.1.0
+ * @category interleavings
+ */
+export const interleavings = (options?: { readonly maxLength?: number | undefined; readonly maxChoice?: number | undefined }): fc.Arbitrary<ReadonlyArray<number>> =>
+  fc.array(fc.nat({ max: options?.maxChoice ?? 15 }), { maxLength: options?.maxLength ?? 200 })
+
+// -------------------------------------------------------------------------------------------------
+// laws
+
+/**
+ * Laws over {@link Trace}s. Each returns the list of violations, empty when the law holds, so a test can
+ * `assert.deepStrictEqual(Laws.nothingLost(t), [])` and read what went wrong.
+ *
+ * @since 0.1.0
+ * @category laws
+ */
+export const Laws = {
+  /**
+   * Nothing lost or duplicated: every event routed to a step was handled by it exactly once (counting
+   * retried attempts as one), unless the run ended first with it still queued (`leftover`); and no step
+   * handled an event that was not routed to it.
+   */
+  nothingLost: (t: Trace): ReadonlyArray<string> => {
+    const violations: Array<string> = []
+    const handled = new Map<string, Map<AnyEvent, number>>()
+    for (const inv of t.invocations) {
+      if (inv.attempt !== 1) continue
+      const byEvent = handled.get(inv.step) ?? new Map<AnyEvent, number>()
+      byEvent.set(inv.event, (byEvent.get(inv.event) ?? 0) + 1)
+      handled.set(inv.step, byEvent)
+    }
+    const leftover = new Map(t.leftover.map((l) => [l.step, new Set(l.queued)]))
+    const routedTo = new Map<string, Map<AnyEvent, number>>()
+    for (const r of t.routed) {
+      const byEvent = routedTo.get(r.to) ?? new Map<AnyEvent, number>()
+      byEvent.set(r.event, (byEvent.get(r.event) ?? 0) + 1)
+      routedTo.set(r.to, byEvent)
+    }
+    for (const [step, byEvent] of routedTo) {
+      for (const [event, times] of byEvent) {
+        const n = handled.get(step)?.get(event) ?? 0
+        const queued = leftover.get(step)?.has(event) ? 1 : 0
+        if (n + queued !== times) {
+          violations.push(`${event._tag} was routed to "${step}" ${times} time(s) but handled ${n} time(s)${queued ? " (still queued)" : ""}`)
+        }
+      }
+    }
+    for (const [step, byEvent] of handled) {
+      for (const [event] of byEvent) {
+        if (!routedTo.get(step)?.has(event)) violations.push(`"${step}" handled a ${event._tag} that was never routed to it`)
+      }
+    }
+    return violations
+  },
+
+  /** No step ever ran more invocations at once than its `workers`. */
+  concurrencyBounded: (t: Trace): ReadonlyArray<string> => {
+    const violations: Array<string> = []
+    const points: Array<{ seq: number; step: string; delta: number }> = []
+    for (const inv of t.invocations) {
+      points.push({ seq: inv.start, step: inv.step, delta: 1 })
+      if (inv.end !== undefined) points.push({ seq: inv.end, step: inv.step, delta: -1 })
+    }
+    points.sort((a, b) => a.seq - b.seq)
+    const running = new Map<string, number>()
+    const peak = new Map<string, number>()
+    for (const p of points) {
+      const n = (running.get(p.step) ?? 0) + p.delta
+      running.set(p.step, n)
+      peak.set(p.step, Math.max(peak.get(p.step) ?? 0, n))
+    }
+    for (const [step, n] of peak) {
+      const workers = t.workers[step] ?? 1
+      if (n > workers) violations.push(`"${step}" ran ${n} invocations at once, but has ${workers} worker(s)`)
+    }
+    return violations
+  },
+
+  /** Two runs (e.g. the plain order and an explored one) ended the same way: equal results, or equal errors. */
+  sameOutcome: (a: Trace, b: Trace): ReadonlyArray<string> => {
+    const show = (exit: Exit.Exit<unknown, unknown>) =>
+      Exit.isSuccess(exit) ? `succeeded with ${JSON.stringify(exit.value)}` : `failed with ${String(Cause.squash(exit.cause))}`
+    const same = Exit.isSuccess(a.exit) && Exit.isSuccess(b.exit)
+      ? JSON.stringify(a.exit.value) === JSON.stringify(b.exit.value)
+      : Exit.isFailure(a.exit) && Exit.isFailure(b.exit) && String(Cause.squash(a.exit.cause)) === String(Cause.squash(b.exit.cause))
+    return same ? [] : [`one run ${show(a.exit)}, the other ${show(b.exit)} (order ${JSON.stringify(b.order)})`]
+  }
+}

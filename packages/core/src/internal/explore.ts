@@ -2,9 +2,12 @@
  * A controlled, replayable scheduler for exploring interleavings.
  *
  * Effect fibers hand every resumption to the Scheduler in their context. This one keeps those tasks in
- * a list and runs them one at a time, in the order a list of choices dictates: at each step with k
- * ready tasks, the next choice (mod k) picks which runs. When the choices run out it runs the oldest
- * first (plain FIFO), so shrinking the choices towards an empty list shrinks towards the ordinary order.
+ * a list and runs them one at a time, as a list of choices dictates: at each step with k ready tasks,
+ * the next choice (mod k) picks which runs; at each yield point the engine offers (a step-context
+ * operation), the next choice says whether the fiber yields there (odd) or goes on (even). When the
+ * choices run out, nothing yields and the oldest task runs first: the ordinary order. So shrinking the
+ * choices towards an empty list shrinks towards the ordinary order, and a counterexample is the few
+ * decisions that break it.
  *
  * Time is virtual: `Effect.sleep` registers a wake-up, and when no task is ready the clock jumps to the
  * earliest one and wakes every fiber due then. Sleeps therefore keep their order in time; what the
@@ -34,15 +37,18 @@ class ControlledScheduler implements Scheduler.Scheduler {
       flush: () => {}
     }
   }
-  /** Run one ready task, chosen by the next choice. */
+  private next(): number {
+    if (this.cursor >= this.choices.length) return 0
+    const choice = Math.abs(Math.trunc(this.choices[this.cursor++]!))
+    this.used.push(choice)
+    return choice
+  }
+  /** At a yield point: yield there (an odd choice) or go on (an even one, or no choices left). */
+  readonly decide = (): boolean => this.next() % 2 === 1
+  /** Run one ready task, chosen by the next choice when several are ready. */
   step(): void {
     const k = this.tasks.length
-    let index = 0
-    if (k > 1 && this.cursor < this.choices.length) {
-      const choice = this.choices[this.cursor++]!
-      index = Math.abs(Math.trunc(choice)) % k
-      this.used.push(index)
-    }
+    const index = k > 1 ? this.next() % k : 0
     const [task] = this.tasks.splice(index, 1)
     task!()
   }
@@ -92,7 +98,7 @@ class VirtualClock implements Clock.Clock {
 export interface Controlled<A, E> {
   /** `undefined` when the effect could not finish: nothing was ready or sleeping (a deadlock), or `maxSteps` ran out. */
   readonly exit: Exit.Exit<A, E> | undefined
-  /** The task indices chosen at each step with more than one ready task. */
+  /** The choices actually consumed, in order. */
   readonly order: ReadonlyArray<number>
   readonly steps: number
   /** Virtual milliseconds elapsed. */
@@ -105,13 +111,13 @@ export interface Controlled<A, E> {
  * @internal
  */
 export const runControlled = <A, E>(
-  effect: Effect.Effect<A, E>,
+  make: (decide: () => boolean) => Effect.Effect<A, E>,
   choices: ReadonlyArray<number>,
   maxSteps = 100_000
 ): Controlled<A, E> => {
   const scheduler = new ControlledScheduler(choices)
   const clock = new VirtualClock()
-  const fiber = Effect.runFork(Effect.provideService(effect, Clock.Clock, clock), { scheduler })
+  const fiber = Effect.runFork(Effect.provideService(make(scheduler.decide), Clock.Clock, clock), { scheduler })
   let steps = 0
   while (fiber.pollUnsafe() === undefined && steps < maxSteps) {
     if (scheduler.tasks.length > 0) scheduler.step()

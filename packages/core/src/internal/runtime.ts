@@ -122,8 +122,11 @@ export interface Hooks {
   readonly onRun?: ((run: Run) => void) | undefined
   /** Receives a record of everything the run does, for the testing kit's traces. */
   readonly trace?: ((entry: TraceEntry) => void) | undefined
-  /** Make every step-context operation a scheduling point, so a controlled scheduler can interleave them. */
-  readonly yieldPoints?: boolean | undefined
+  /**
+   * Asked at every step-context operation whether to yield there first, so a controlled scheduler can
+   * interleave other fibers at that point.
+   */
+  readonly yieldPoints?: (() => boolean) | undefined
 }
 
 /** One thing a run did, in order. @internal */
@@ -255,7 +258,7 @@ export class Run {
   readonly lifecycle: boolean
   readonly outsideInput: boolean
   readonly trace: ((entry: TraceEntry) => void) | undefined
-  readonly yieldPoints: boolean
+  readonly yieldPoints: (() => boolean) | undefined
   /** Set when a step accepts StepFailedEvent. */
   readonly recovers: boolean
 
@@ -267,7 +270,7 @@ export class Run {
     this.lifecycle = hooks.lifecycle === true && hooks.publish !== undefined
     this.outsideInput = hooks.outsideInput === true
     this.trace = hooks.trace
-    this.yieldPoints = hooks.yieldPoints === true
+    this.yieldPoints = hooks.yieldPoints
     this.recovers = compiled.routes.has("StepFailedEvent")
     this.id = `${compiled.name}-${(++runCounter).toString(36)}-${Math.random().toString(36).slice(2, 8)}`
     this.steps = compiled.steps.map((s) => new StepRun(s))
@@ -771,9 +774,11 @@ class Context_ implements StepContext<any, AnyEvent> {
     )
   }
 
-  /** In exploration mode, yield first, so a controlled scheduler can run something else here. */
+  /** In exploration mode, maybe yield first, so a controlled scheduler can run something else here. */
   point<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
-    return this.run.yieldPoints ? Effect.andThen(Effect.yieldNow, effect) : effect
+    const decide = this.run.yieldPoints
+    if (decide === undefined) return effect
+    return Effect.suspend(() => (decide() ? Effect.andThen(Effect.yieldNow, effect) : effect))
   }
 
   waitFor(cls: any, options?: WaitForOptions<any>): Effect.Effect<any, StepTimeoutError> {
