@@ -695,3 +695,18 @@ export const startPromise = async <W extends Workflow<any, any, any, any, any, a
     cancel: () => Effect.runPromise(handle.cancel)
   }
 }
+
+/**
+ * A Mermaid `flowchart` of the workflow: steps as boxes with their workers, events as rounded nodes,
+ * StartEvent and StopEvent styled apart, outside input as an external node. Deterministic output.
+ * The same as `Diagram.toMermaid`.
+ *
+ * @example
+ * ```ts
+ * console.log(Workflow.toMermaid(parallel)) // flowchart TD ...
+ * ```
+ *
+ * @since 0.1.0
+ * @category inspection
+ */
+export { toMermaid } from "./Diagram.ts"

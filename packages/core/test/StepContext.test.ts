@@ -227,6 +227,68 @@ describe("StepContext.collect", () => {
     })
   )
 
+  it.effect(
+    "property: the list form with workers > 1 gives each round (one per listed class) to exactly one invocation",
+    () =>
+      Effect.gen(function* () {
+        const run = yield* caseRunner
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(
+              fc.integer({ min: 1, max: 8 }),
+              fc.integer({ min: 1, max: 10 }).chain((rounds) =>
+                fc.shuffledSubarray(
+                  Array.from({ length: 2 * rounds }, (_, i) => i),
+                  { minLength: 2 * rounds, maxLength: 2 * rounds }
+                )
+              ),
+              fc.array(
+                fc.integer({ min: 0, max: 3 }).map((n) => n * 10),
+                { minLength: 1, maxLength: 10 }
+              ),
+              async (workers, order, delays) => {
+                const rounds = order.length / 2
+                const received: Array<ReadonlyArray<string>> = []
+                const wf = defineWorkflow({ name: "listRounds" })
+                  .step(StartEvent, (_, ctx) =>
+                    Effect.gen(function* () {
+                      // ids below `rounds` are Success, the others Failure, sent in a random interleaving
+                      for (const id of order) yield* ctx.send(id < rounds ? new Success({ id }) : new Failure({ id }))
+                    })
+                  )
+                  .step(
+                    [Success, Failure],
+                    (ev, ctx) =>
+                      Effect.gen(function* () {
+                        const d = delays[ev.id % delays.length]!
+                        if (d > 0) yield* Effect.sleep(Duration.millis(d))
+                        const got = yield* ctx.collect(ev, [Failure, Success])
+                        if (Option.isNone(got)) return
+                        received.push(got.value.map((e) => `${e._tag}${e.id}`))
+                        if (received.length === rounds) return new StopEvent({ result: received.length })
+                      }),
+                    { name: "pairs", workers }
+                  )
+                const { exit } = await run(runVirtual(Workflow.run(wf, {})))
+                assert.deepStrictEqual(exit, Exit.succeed(rounds))
+                for (const round of received) {
+                  assert.strictEqual(round.length, 2)
+                  assert.match(round[0]!, /^Failure/)
+                  assert.match(round[1]!, /^Success/)
+                }
+                const all = received.flat().map((s) => Number(s.replace(/\D/g, "")))
+                assert.deepStrictEqual(
+                  all.sort((a, b) => a - b),
+                  Array.from({ length: 2 * rounds }, (_, i) => i)
+                )
+              }
+            ),
+            { numRuns: 40 }
+          )
+        )
+      })
+  )
+
   it.effect("surplus events are kept for the next round: 2n events give two rounds of n, in arrival order", () =>
     Effect.gen(function* () {
       const rounds: Array<ReadonlyArray<number>> = []

@@ -80,6 +80,69 @@ describe("Workflow: running", () => {
       })
   )
 
+  it.effect("property: n items of equal duration d on w workers take ceil(n / w) * d of virtual time", () =>
+    Effect.gen(function* () {
+      const run = yield* caseRunner
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(
+            fc.integer({ min: 1, max: 40 }),
+            fc.integer({ min: 1, max: 16 }),
+            fc.integer({ min: 1, max: 5 }).map((n) => n * 10),
+            async (n, workers, d) => {
+              const items = Array.from({ length: n }, (_, i) => `i${i}`)
+              const probe = { running: 0, peak: 0, calls: 0 }
+              const { elapsed, exit } = await run(runVirtual(Workflow.run(fanOut(workers, [d], probe), { items })))
+              assert.isTrue(Exit.isSuccess(exit))
+              assert.strictEqual(Duration.toMillis(elapsed), Math.ceil(n / workers) * d)
+            }
+          ),
+          { numRuns: 40 }
+        )
+      )
+    })
+  )
+
+  it.effect("property: with any workers, a step starts its events in the order they were sent", () =>
+    Effect.gen(function* () {
+      const run = yield* caseRunner
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(
+            fc.integer({ min: 1, max: 8 }),
+            fc.array(
+              fc.integer({ min: 1, max: 4 }).map((n) => n * 10),
+              { minLength: 1, maxLength: 30 }
+            ),
+            async (workers, durations) => {
+              const started: Array<number> = []
+              const wf = defineWorkflow({ name: "startOrder" })
+                .step(StartEvent, (_, ctx) =>
+                  Effect.gen(function* () {
+                    for (let n = 0; n < durations.length; n++) yield* ctx.send(new Ping({ n }))
+                  })
+                )
+                .step(
+                  Ping,
+                  (ev, ctx) =>
+                    Effect.gen(function* () {
+                      started.push(ev.n)
+                      yield* Effect.sleep(Duration.millis(durations[ev.n]!))
+                      const all = yield* ctx.collect(ev, durations.length)
+                      if (Option.isSome(all)) return new StopEvent({ result: [...started] })
+                    }),
+                  { name: "ordered", workers }
+                )
+              const { exit } = await run(runVirtual(Workflow.run(wf, {})))
+              assert.deepStrictEqual(exit, Exit.succeed(durations.map((_, i) => i)))
+            }
+          ),
+          { numRuns: 30 }
+        )
+      )
+    })
+  )
+
   it.effect("per-step FIFO: with workers: 1, events are handled in the order they were sent", () =>
     Effect.gen(function* () {
       const run = yield* caseRunner
@@ -320,6 +383,27 @@ describe("Workflow.runPromise", () => {
     )
     assert.instanceOf(err, WorkflowStalledError)
     assert.strictEqual((err as WorkflowStalledError)._tag, "WorkflowStalledError")
+  })
+
+  it("an aborted signal interrupts the run: it rejects and the handlers' finalizers run", async () => {
+    const log: Array<string> = []
+    let started!: () => void
+    const running = new Promise<void>((resolve) => (started = resolve))
+    const sleeper = defineWorkflow({ name: "aborted" }).step(StartEvent, () =>
+      Effect.sync(() => started()).pipe(
+        Effect.andThen(Effect.never),
+        Effect.onInterrupt(() => Effect.sync(() => log.push("interrupted")))
+      )
+    )
+    const controller = new AbortController()
+    const result = Workflow.runPromise(sleeper, {}, { signal: controller.signal }).then(
+      () => "resolved",
+      () => "rejected"
+    )
+    await running
+    controller.abort()
+    assert.strictEqual(await result, "rejected")
+    assert.deepStrictEqual(log, ["interrupted"])
   })
 })
 

@@ -358,7 +358,7 @@ const graphProblems = (spec: WorkflowSpec, g: Graph): Array<Problem> => {
         unreachable.push(
           problem(
             "unreachable",
-            `step "${s.name}" can never run: it accepts ${list(fed)}, emitted only by ${quoted(by)}, which no path from StartEvent or outside input reaches either. Emit one of its events from a step that runs, declare it in defineWorkflow({ outsideInput }) if the caller sends it in, or remove the step.`,
+            `step "${s.name}" can never run: it accepts ${list(fed)}, emitted only by ${by.map((n) => (n === s.name ? `"${n}" (itself)` : `"${n}"`)).join(", ")}, which no path from StartEvent or outside input reaches either. Emit one of its events from a step that runs, declare it in defineWorkflow({ outsideInput }) if the caller sends it in, or remove the step.`,
             [s.name, ...by.filter((n) => n !== s.name)],
             fed
           )

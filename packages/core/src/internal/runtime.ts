@@ -23,10 +23,12 @@ import {
   Exit,
   Option,
   Pull,
+  References,
   Result,
   Schedule,
   Scope,
-  Semaphore
+  Semaphore,
+  Tracer
 } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { isEvent, StartEvent, tagOf } from "../Event.ts"
@@ -258,6 +260,8 @@ export class Run {
   readonly lifecycle: boolean
   readonly outsideInput: boolean
   readonly trace: ((entry: TraceEntry) => void) | undefined
+  /** A span per invocation, only when a tracing backend is installed (Effect's advice: skip what nothing observes). */
+  readonly spans: boolean
   readonly yieldPoints: (() => boolean) | undefined
   /** Set when a step accepts StepFailedEvent. */
   readonly recovers: boolean
@@ -270,6 +274,7 @@ export class Run {
     this.lifecycle = hooks.lifecycle === true && hooks.publish !== undefined
     this.outsideInput = hooks.outsideInput === true
     this.trace = hooks.trace
+    this.spans = Context.get(context, References.TracerEnabled) && Context.get(context, Tracer.Tracer) !== Tracer.nativeTracer
     this.yieldPoints = hooks.yieldPoints
     this.recovers = compiled.routes.has("StepFailedEvent")
     this.id = `${compiled.name}-${(++runCounter).toString(36)}-${Math.random().toString(36).slice(2, 8)}`
@@ -561,8 +566,8 @@ export class Run {
           })
         ))
     }
-    return Effect.matchCauseEffect(
-      Effect.withSpan(effect, `effect-flow.step ${step.name}`, {
+    if (this.spans) {
+      effect = Effect.withSpan(effect, `effect-flow.step ${step.name}`, {
         attributes: {
           "workflow.name": this.compiled.name,
           "workflow.run_id": this.id,
@@ -571,7 +576,10 @@ export class Run {
           "workflow.attempt": ctx.attempt
         },
         captureStackTrace: false
-      }),
+      })
+    }
+    return Effect.matchCauseEffect(
+      effect,
       {
         onSuccess: (out) => {
           if (this.lifecycle) {
