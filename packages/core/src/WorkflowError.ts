@@ -117,7 +117,9 @@ export class WorkflowStalledError extends Schema.TaggedError<WorkflowStalledErro
   workflow: Schema.String,
   collects: Schema.Array(PartialCollect),
   waiting: Schema.Array(WaitingStep),
-  awaitingInput: Schema.Number
+  awaitingInput: Schema.Number,
+  /** The last invocation that completed, e.g. `step "fan_out" handling StartEvent returned nothing`. */
+  last: Schema.optional(Schema.String)
 }) {
   override get message() {
     const lines = [
@@ -137,7 +139,13 @@ export class WorkflowStalledError extends Schema.TaggedError<WorkflowStalledErro
       )
     }
     if (this.collects.length > 0) lines.push("Check the count or the event classes passed to ctx.collect.")
-    if (lines.length === 1) lines.push("No step is collecting or waiting; check that some step returns a StopEvent.")
+    if (lines.length === 1) {
+      lines.push(
+        `No step is collecting or waiting${
+          this.last === undefined ? "" : `; the last to run was ${this.last}`
+        }. Check that some step sends or returns the next event, and that one returns a StopEvent.`
+      )
+    }
     return lines.join("\n")
   }
 }

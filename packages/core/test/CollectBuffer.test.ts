@@ -13,8 +13,12 @@ const TAGS = ["A", "B", "C"] as const
 const events = (maxLength: number) =>
   fc.array(fc.constantFrom(...TAGS), { maxLength }).map((tags) => tags.map((_tag, id): Ev => ({ _tag, id })))
 
-/** The reference model of the count form: hold in order; take the first n once n are held. */
+/**
+ * The reference model of the count form: hold in order; take the first n once n are held. A need of 0
+ * completes at once with nothing, and does not hold the event.
+ */
 const modelCount = (held: Array<Ev>, ev: Ev, n: number): ReadonlyArray<Ev> | undefined => {
+  if (n === 0) return []
   held.push(ev)
   if (held.length < n) return undefined
   return held.splice(0, n)
@@ -22,6 +26,7 @@ const modelCount = (held: Array<Ev>, ev: Ev, n: number): ReadonlyArray<Ev> | und
 
 /** The reference model of the list form, written the slow, obvious way. */
 const modelClasses = (held: Array<Ev>, ev: Ev, tags: ReadonlyArray<string>): ReadonlyArray<Ev> | undefined => {
+  if (tags.length === 0) return []
   held.push(ev)
   const want = (tag: string) => tags.filter((t) => t === tag).length
   for (const tag of new Set(tags)) if (held.filter((e) => e._tag === tag).length < want(tag)) return undefined

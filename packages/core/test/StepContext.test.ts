@@ -573,6 +573,28 @@ describe("StepContext.store", () => {
     })
   )
 
+  it.effect("a set issued during an edit waits for it, so the edit's stale copy does not overwrite the set", () =>
+    Effect.gen(function* () {
+      const wf = defineWorkflow({ name: "ordered", state: Counter, initialState: { count: 0, label: "" } })
+        .step(StartEvent, (_, ctx) =>
+          Effect.gen(function* () {
+            yield* ctx.send(new Ping({ n: 1 }))
+            yield* ctx.store.edit((s) => Effect.as(Effect.sleep("50 millis"), { ...s, label: "edited" }))
+          })
+        )
+        .step(Ping, (_, ctx) =>
+          Effect.gen(function* () {
+            yield* Effect.sleep("10 millis")
+            yield* ctx.store.set("count", 7)
+            yield* Effect.sleep("100 millis")
+            return new StopEvent({ result: yield* ctx.store.getAll })
+          })
+        )
+      const { exit } = yield* runVirtual(Workflow.run(wf, {}))
+      assert.deepStrictEqual(exit, Exit.succeed({ count: 7, label: "edited" }))
+    })
+  )
+
   it.effect("if the edit function fails, the state is unchanged and the error is the handler's", () =>
     Effect.gen(function* () {
       const boom = new Boom({ reason: "edit" })

@@ -8,6 +8,7 @@
  * - `offer(ev, tags)`: hold `ev`; once every listed tag is held as many times as it is listed, take the
  *   first k of each tag (arrival order) and return them in the listed order.
  * - Nothing is dropped: whatever a round does not take stays held for the next round.
+ * - A need of 0 (or no classes) completes at once with nothing, and does not hold the event.
  */
 import type { AnyEvent } from "../Event.ts"
 
@@ -24,6 +25,8 @@ export class CollectBuffer<E extends AnyEvent = AnyEvent> {
   lastNeed: Need | undefined = undefined
 
   offer(event: E, need: Need): ReadonlyArray<E> | undefined {
+    // A round of nothing completes at once and takes nothing; the event is the caller's, not held.
+    if (need === 0 || (typeof need !== "number" && need.length === 0)) return []
     this.items.push(event)
     this.counts.set(event._tag, (this.counts.get(event._tag) ?? 0) + 1)
     this.lastNeed = need

@@ -34,7 +34,9 @@ export const structuralChecks = [
   "stop-event-accepted",
   "start-step",
   "unique-step-names",
-  "ignore-checks"
+  "ignore-checks",
+  "timeout",
+  "initial-state"
 ] as const
 
 /**

@@ -2,9 +2,9 @@
  * From a workflow and an input to what the interpreter runs: the checked, compiled workflow (cached per
  * workflow value) and the decoded input.
  */
-import { Effect, Predicate, Schema } from "effect"
+import { Duration, Effect, Option, Predicate, Schema } from "effect"
 import type * as Step from "../Step.ts"
-import { WorkflowInputError, WorkflowValidationError } from "../WorkflowError.ts"
+import { Problem, WorkflowInputError, WorkflowValidationError } from "../WorkflowError.ts"
 import * as Graph from "./graph.ts"
 import { type Compiled, compile } from "./runtime.ts"
 
@@ -16,18 +16,75 @@ export interface Definition {
     readonly input?: Schema.Codec<any, any> | undefined
     readonly timeout?: import("effect").Duration.Input | undefined
     readonly initialState?: unknown
+    readonly state?: Schema.Codec<any, any> | undefined
     readonly outsideInput?: ReadonlyArray<any> | undefined
     readonly ignoreChecks?: ReadonlyArray<any> | undefined
   }
 }
 
 /** @internal */
-export const problems = (self: Definition) =>
-  Graph.problems({
+export const problems = (self: Definition): ReadonlyArray<Problem> => [
+  ...Graph.problems({
     steps: self.steps,
     outsideInput: self.config.outsideInput,
     ignoreChecks: self.config.ignoreChecks
-  })
+  }),
+  ...configProblems(self)
+]
+
+const isDuration = (input: unknown): boolean => {
+  try {
+    return Option.isSome(Duration.fromInput(input as Duration.Input))
+  } catch {
+    return false
+  }
+}
+
+/** The checks of the config and of step options that are not about the graph. */
+const configProblems = (self: Definition): Array<Problem> => {
+  const out: Array<Problem> = []
+  const badTimeout = (where: string, value: unknown, steps: ReadonlyArray<string>) =>
+    new Problem({
+      check: "timeout",
+      message: `${where} has timeout ${JSON.stringify(value)}, which is not a duration: use e.g. "30 seconds" or Duration.seconds(30).`,
+      steps,
+      events: []
+    })
+  if (self.config.timeout !== undefined && !isDuration(self.config.timeout)) {
+    out.push(badTimeout("the workflow", self.config.timeout, []))
+  }
+  for (const step of self.steps) {
+    if (step.timeout !== undefined && !isDuration(step.timeout)) out.push(badTimeout(`step "${step.name}"`, step.timeout, [step.name]))
+  }
+  const state = self.config.state
+  if (state !== undefined) {
+    if (self.config.initialState === undefined) {
+      out.push(
+        new Problem({
+          check: "initial-state",
+          message: "the workflow has a state schema but no initialState: give defineWorkflow an initialState.",
+          steps: [],
+          events: []
+        })
+      )
+    } else {
+      const checked = Schema.decodeUnknownResult(Schema.toType(state as Schema.Codec<unknown, unknown>))(
+        self.config.initialState
+      )
+      if (checked._tag === "Failure") {
+        out.push(
+          new Problem({
+            check: "initial-state",
+            message: `initialState does not match the state schema: ${checked.failure.message}`,
+            steps: [],
+            events: []
+          })
+        )
+      }
+    }
+  }
+  return out
+}
 
 const cache = new WeakMap<object, Compiled | WorkflowValidationError>()
 

@@ -250,6 +250,10 @@ export class Run {
   waiting = 0
   /** InputRequiredEvents published and not yet answered. */
   awaitingInput = 0
+  /** The last invocation that completed, for the stall error. */
+  lastStep: string | undefined = undefined
+  lastEvent: string | undefined = undefined
+  lastReturned: string | undefined = undefined
   readonly waiters: Array<Waiter> = []
   state: unknown
   readonly lock = Semaphore.makeUnsafe(1)
@@ -342,7 +346,12 @@ export class Run {
           workflow: this.compiled.name,
           collects,
           waiting,
-          awaitingInput: this.awaitingInput
+          awaitingInput: this.awaitingInput,
+          last: this.lastStep === undefined
+            ? undefined
+            : `step "${this.lastStep}" handling ${this.lastEvent} ${
+              this.lastReturned === undefined ? "returned nothing" : `returned ${this.lastReturned}`
+            }`
         })
       )
     )
@@ -593,6 +602,9 @@ export class Run {
               })
             )
           }
+          this.lastStep = step.name
+          this.lastEvent = ev._tag
+          this.lastReturned = isEvent(out) ? out._tag : undefined
           return out === undefined || out === null
             ? Effect.void
             : Effect.catchCause(this.route(step.name, out, undefined), (cause) => {
