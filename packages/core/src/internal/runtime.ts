@@ -32,14 +32,7 @@ import {
 } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { isEvent, StartEvent, tagOf } from "../Event.ts"
-import {
-  EventQueued,
-  StepCompleted,
-  StepFailed,
-  StepFailedEvent,
-  StepRetrying,
-  StepStarted
-} from "../RunEvent.ts"
+import { EventQueued, StepCompleted, StepFailed, StepFailedEvent, StepRetrying, StepStarted } from "../RunEvent.ts"
 import type * as Step from "../Step.ts"
 import type { StepContext, Store, WaitForOptions } from "../StepContext.ts"
 import {
@@ -135,20 +128,20 @@ export interface Hooks {
 export type TraceEntry =
   | { readonly _tag: "Routed"; readonly from: string; readonly to: string; readonly event: AnyEvent }
   | {
-    readonly _tag: "Started"
-    readonly step: string
-    readonly event: AnyEvent
-    readonly attempt: number
-    readonly worker: number
-  }
+      readonly _tag: "Started"
+      readonly step: string
+      readonly event: AnyEvent
+      readonly attempt: number
+      readonly worker: number
+    }
   | {
-    readonly _tag: "Ended"
-    readonly step: string
-    readonly event: AnyEvent
-    readonly attempt: number
-    readonly worker: number
-    readonly outcome: "returned" | "failed" | "interrupted" | "retrying"
-  }
+      readonly _tag: "Ended"
+      readonly step: string
+      readonly event: AnyEvent
+      readonly attempt: number
+      readonly worker: number
+      readonly outcome: "returned" | "failed" | "interrupted" | "retrying"
+    }
   | { readonly _tag: "Written"; readonly step: string; readonly event: AnyEvent }
 
 /** The current store edit, per fiber, to tell a nested edit from a waiting one. @internal */
@@ -278,7 +271,8 @@ export class Run {
     this.lifecycle = hooks.lifecycle === true && hooks.publish !== undefined
     this.outsideInput = hooks.outsideInput === true
     this.trace = hooks.trace
-    this.spans = Context.get(context, References.TracerEnabled) && Context.get(context, Tracer.Tracer) !== Tracer.nativeTracer
+    this.spans =
+      Context.get(context, References.TracerEnabled) && Context.get(context, Tracer.Tracer) !== Tracer.nativeTracer
     this.yieldPoints = hooks.yieldPoints
     this.recovers = compiled.routes.has("StepFailedEvent")
     this.id = `${compiled.name}-${(++runCounter).toString(36)}-${Math.random().toString(36).slice(2, 8)}`
@@ -303,9 +297,7 @@ export class Run {
   }
 
   activeSteps(): Array<string> {
-    return this.steps
-      .filter((sr) => sr.running > 0 || sr.queued > 0 || sr.backingOff > 0)
-      .map((sr) => sr.step.name)
+    return this.steps.filter((sr) => sr.running > 0 || sr.queued > 0 || sr.backingOff > 0).map((sr) => sr.step.name)
   }
 
   /** Publish to the caller's stream, unless the run has ended. */
@@ -347,11 +339,12 @@ export class Run {
           collects,
           waiting,
           awaitingInput: this.awaitingInput,
-          last: this.lastStep === undefined
-            ? undefined
-            : `step "${this.lastStep}" handling ${this.lastEvent} ${
-              this.lastReturned === undefined ? "returned nothing" : `returned ${this.lastReturned}`
-            }`
+          last:
+            this.lastStep === undefined
+              ? undefined
+              : `step "${this.lastStep}" handling ${this.lastEvent} ${
+                  this.lastReturned === undefined ? "returned nothing" : `returned ${this.lastReturned}`
+                }`
         })
       )
     )
@@ -384,7 +377,10 @@ export class Run {
     if (this.awaitingInput > 0) this.awaitingInput--
     const effect = this.route(OUTSIDE, ev, undefined)
     // An answer that nothing takes leaves the run idle.
-    return Effect.andThen(effect, Effect.sync(() => this.checkIdle()))
+    return Effect.andThen(
+      effect,
+      Effect.sync(() => this.checkIdle())
+    )
   }
 
   /**
@@ -393,16 +389,20 @@ export class Run {
    * the event needs.
    */
   route(from: string, ev: unknown, target: string | undefined): Effect.Effect<void, UnhandledEventError> {
+    const routed = this.routeOrError(from, ev, target)
+    return routed instanceof UnhandledEventError ? Effect.fail(routed) : routed
+  }
+
+  /** {@link route}, with the error as a value: no effect is built on the per-event path. */
+  routeOrError(from: string, ev: unknown, target: string | undefined): Effect.Effect<void> | UnhandledEventError {
     if (this.finished) return Effect.void
     if (!isEvent(ev)) {
-      return Effect.fail(
-        new UnhandledEventError({
-          workflow: this.compiled.name,
-          step: from,
-          event: describeValue(ev),
-          reason: "which is not an event: return or send an instance of an event class (a Schema.TaggedClass)."
-        })
-      )
+      return new UnhandledEventError({
+        workflow: this.compiled.name,
+        step: from,
+        event: describeValue(ev),
+        reason: "which is not an event: return or send an instance of an event class (a Schema.TaggedClass)."
+      })
     }
     if (ev._tag === "StopEvent") {
       this.stop(ev)
@@ -412,32 +412,28 @@ export class Run {
     if (target !== undefined) {
       const step = this.compiled.byName.get(target)
       if (step === undefined || !step.acceptsTags.has(ev._tag)) {
-        return Effect.fail(
-          new UnhandledEventError({
-            workflow: this.compiled.name,
-            step: from,
-            event: ev._tag,
-            target,
-            reason: step === undefined
+        return new UnhandledEventError({
+          workflow: this.compiled.name,
+          step: from,
+          event: ev._tag,
+          target,
+          reason:
+            step === undefined
               ? `to step "${target}", which does not exist. Steps: ${[...this.compiled.byName.keys()].join(", ")}.`
               : `to step "${target}", which does not accept ${ev._tag} (it accepts ${[...step.acceptsTags].join(", ")}).`
-          })
-        )
+        })
       }
       return this.deliver(this.steps[step.index]!, ev, from)
     }
     const targets = this.compiled.routes.get(ev._tag)
     if (targets === undefined) {
       if (Option.isOption(ev) || Result.isResult(ev)) {
-        return Effect.fail(
-          new UnhandledEventError({
-            workflow: this.compiled.name,
-            step: from,
-            event: `an ${Option.isOption(ev) ? "Option" : "Result"} (${ev._tag})`,
-            reason:
-              "which is not an event: return the event itself, or nothing (e.g. Option.getOrUndefined(option))."
-          })
-        )
+        return new UnhandledEventError({
+          workflow: this.compiled.name,
+          step: from,
+          event: `an ${Option.isOption(ev) ? "Option" : "Result"} (${ev._tag})`,
+          reason: "which is not an event: return the event itself, or nothing (e.g. Option.getOrUndefined(option))."
+        })
       }
       if (ev._tag === "InputRequiredEvent") {
         // Published for the caller, who answers through the handle's `send`.
@@ -445,14 +441,12 @@ export class Run {
         this.emit(ev)
         return Effect.void
       }
-      return Effect.fail(
-        new UnhandledEventError({
-          workflow: this.compiled.name,
-          step: from,
-          event: ev._tag,
-          reason: `but no step accepts ${ev._tag}. Add a step for it, or stop emitting it.`
-        })
-      )
+      return new UnhandledEventError({
+        workflow: this.compiled.name,
+        step: from,
+        event: ev._tag,
+        reason: `but no step accepts ${ev._tag}. Add a step for it, or stop emitting it.`
+      })
     }
     if (targets.length === 1) return this.deliver(this.steps[targets[0]!]!, ev, from)
     let effect: Effect.Effect<void> = Effect.void
@@ -512,25 +506,25 @@ export class Run {
   /** Handle `item` in worker `slot` of `sr`, then whatever is queued, until the mailbox is empty. */
   private work(sr: StepRun, slot: number, item: Item): Effect.Effect<void> {
     const ctx = sr.contexts[slot] ?? (sr.contexts[slot] = new Context_(this, sr, slot))
-    const loop = (current: Item): Effect.Effect<void> =>
-      Effect.flatMap(this.invoke(sr, ctx, current), () => {
-        if (!ctx.retrying) this.active--
-        if (this.finished) return Effect.void
-        const next = sr.shift()
-        if (next !== undefined) {
-          sr.current[slot] = next
-          return loop(next)
-        }
-        sr.running--
-        sr.current[slot] = undefined
-        sr.freeSlots.push(slot)
-        this.checkIdle()
-        return Effect.void
-      })
-    return loop(item)
+    // What a worker does after each invocation: take the next queued item, or end.
+    const next = (): Effect.Effect<void> => {
+      if (!ctx.retrying) this.active--
+      if (this.finished) return Effect.void
+      const item = sr.shift()
+      if (item !== undefined) {
+        sr.current[slot] = item
+        return this.invoke(sr, ctx, item, next)
+      }
+      sr.running--
+      sr.current[slot] = undefined
+      sr.freeSlots.push(slot)
+      this.checkIdle()
+      return Effect.void
+    }
+    return this.invoke(sr, ctx, item, next)
   }
 
-  private invoke(sr: StepRun, ctx: Context_, item: Item): Effect.Effect<void> {
+  private invoke(sr: StepRun, ctx: Context_, item: Item, next: () => Effect.Effect<void>): Effect.Effect<void> {
     const retry = item instanceof Retry ? item : undefined
     const ev = retry === undefined ? (item as AnyEvent) : retry.event
     ctx.attempt = retry === undefined ? 1 : retry.attempt
@@ -568,12 +562,13 @@ export class Run {
             outcome: Exit.isSuccess(exit)
               ? "returned"
               : Cause.hasInterruptsOnly(exit.cause)
-              ? "interrupted"
-              : step.def.retry !== undefined && Cause.hasFails(exit.cause)
-              ? "retrying"
-              : "failed"
+                ? "interrupted"
+                : step.def.retry !== undefined && Cause.hasFails(exit.cause)
+                  ? "retrying"
+                  : "failed"
           })
-        ))
+        )
+      )
     }
     if (this.spans) {
       effect = Effect.withSpan(effect, `effect-flow.step ${step.name}`, {
@@ -587,34 +582,37 @@ export class Run {
         captureStackTrace: false
       })
     }
-    return Effect.matchCauseEffect(
-      effect,
-      {
-        onSuccess: (out) => {
-          if (this.lifecycle) {
-            this.emit(
-              new StepCompleted({
-                step: step.name,
-                event: ev._tag,
-                worker: ctx.worker,
-                attempt: ctx.attempt,
-                returned: isEvent(out) ? out._tag : undefined
-              })
-            )
-          }
-          this.lastStep = step.name
-          this.lastEvent = ev._tag
-          this.lastReturned = isEvent(out) ? out._tag : undefined
-          return out === undefined || out === null
-            ? Effect.void
-            : Effect.catchCause(this.route(step.name, out, undefined), (cause) => {
-              this.failCause(cause)
-              return Effect.void
+    return Effect.matchCauseEffect(effect, {
+      onSuccess: (out) => {
+        if (this.lifecycle) {
+          this.emit(
+            new StepCompleted({
+              step: step.name,
+              event: ev._tag,
+              worker: ctx.worker,
+              attempt: ctx.attempt,
+              returned: isEvent(out) ? out._tag : undefined
             })
-        },
-        onFailure: (cause) => (Cause.hasInterruptsOnly(cause) ? Effect.void : this.failed(sr, ctx, ev, retry, cause))
-      }
-    )
+          )
+        }
+        this.lastStep = step.name
+        this.lastEvent = ev._tag
+        this.lastReturned = undefined
+        if (out === undefined || out === null) return next()
+        const routed = this.routeOrError(step.name, out, undefined)
+        if (routed === Effect.void) return next()
+        if (routed instanceof UnhandledEventError) {
+          this.failCause(Cause.fail(routed))
+          return next()
+        }
+        this.lastReturned = (out as AnyEvent)._tag
+        return Effect.andThen(routed, Effect.suspend(next))
+      },
+      onFailure: (cause) =>
+        Cause.hasInterruptsOnly(cause)
+          ? Effect.void
+          : Effect.andThen(this.failed(sr, ctx, ev, retry, cause), Effect.suspend(next))
+    })
   }
 
   /** An invocation failed: retry it on the step's schedule, hand it to a recovering step, or end the run. */
@@ -630,12 +628,23 @@ export class Run {
     const finalFailure = () => {
       if (this.lifecycle) {
         this.emit(
-          new StepFailed({ step: sr.step.name, event: ev._tag, worker: ctx.worker, attempt: ctx.attempt, error, willRetry: false })
+          new StepFailed({
+            step: sr.step.name,
+            event: ev._tag,
+            worker: ctx.worker,
+            attempt: ctx.attempt,
+            error,
+            willRetry: false
+          })
         )
       }
       if (this.recovers && ev._tag !== "StepFailedEvent" && Cause.hasFails(cause)) {
         return Effect.catchCause(
-          this.route(sr.step.name, new StepFailedEvent({ step: sr.step.name, event: ev, error, attempts: ctx.attempt }), undefined),
+          this.route(
+            sr.step.name,
+            new StepFailedEvent({ step: sr.step.name, event: ev, error, attempts: ctx.attempt }),
+            undefined
+          ),
           (c) => Effect.sync(() => this.failCause(c))
         )
       }
@@ -646,9 +655,10 @@ export class Run {
     if (schedule === undefined || !Cause.hasFails(cause)) return finalFailure()
     const failure = Cause.findError(cause)
     const input = failure._tag === "Success" ? failure.success : error
-    const next = retry !== undefined
-      ? Effect.succeed(retry.next)
-      : (Schedule.toStep(schedule as Schedule.Schedule<unknown, unknown>) as Effect.Effect<Retry["next"]>)
+    const next =
+      retry !== undefined
+        ? Effect.succeed(retry.next)
+        : (Schedule.toStep(schedule as Schedule.Schedule<unknown, unknown>) as Effect.Effect<Retry["next"]>)
     return Effect.flatMap(next, (step) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Pull.matchEffect(step(now, input), {
@@ -657,7 +667,14 @@ export class Run {
             const attempt = ctx.attempt + 1
             if (this.lifecycle) {
               this.emit(
-                new StepFailed({ step: sr.step.name, event: ev._tag, worker: ctx.worker, attempt: ctx.attempt, error, willRetry: true })
+                new StepFailed({
+                  step: sr.step.name,
+                  event: ev._tag,
+                  worker: ctx.worker,
+                  attempt: ctx.attempt,
+                  error,
+                  willRetry: true
+                })
               )
               this.emit(
                 new StepRetrying({ step: sr.step.name, event: ev._tag, attempt, delayMillis: Duration.toMillis(delay) })
@@ -679,14 +696,19 @@ export class Run {
           },
           onFailure: (scheduleCause) => Effect.sync(() => this.failCause(scheduleCause)),
           onDone: () => finalFailure()
-        }))
+        })
+      )
     )
   }
 
   // ---------------------------------------------------------------------------------------------
   // waiting for events
 
-  waitFor(ctx: Context_, tag: string, options: WaitForOptions<any> | undefined): Effect.Effect<AnyEvent, StepTimeoutError> {
+  waitFor(
+    ctx: Context_,
+    tag: string,
+    options: WaitForOptions<any> | undefined
+  ): Effect.Effect<AnyEvent, StepTimeoutError> {
     return Effect.suspend(() => {
       const waiter: Waiter = {
         tag,
@@ -756,7 +778,8 @@ export class Run {
     return Effect.flatMap(Effect.service(EditingRun), (editing) =>
       editing === this
         ? Effect.die(new NestedStoreEditError({ workflow: this.compiled.name, step: ctx.step, operation }))
-        : this.lock.withPermits(1)(effect))
+        : this.lock.withPermits(1)(effect)
+    )
   }
 }
 
@@ -814,35 +837,37 @@ class Context_ implements StepContext<any, AnyEvent> {
   }
 
   collect(event: AnyEvent, need: number | ReadonlyArray<any>): Effect.Effect<Option.Option<ReadonlyArray<any>>> {
-    return this.point(Effect.suspend(() => {
-      let spec: Need
-      if (typeof need === "number") {
-        if (!Number.isInteger(need) || need < 0) {
-          return Effect.die(
-            new RangeError(
-              `Workflow "${this.run.compiled.name}": step "${this.step}" called ctx.collect with ${need}; the count must be an integer >= 0.`
-            )
-          )
-        }
-        spec = need
-      } else {
-        const tags: Array<string> = []
-        for (const cls of need) {
-          const tag = tagOf(cls)
-          if (tag === undefined) {
+    return this.point(
+      Effect.suspend(() => {
+        let spec: Need
+        if (typeof need === "number") {
+          if (!Number.isInteger(need) || need < 0) {
             return Effect.die(
-              new TypeError(
-                `Workflow "${this.run.compiled.name}": step "${this.step}" called ctx.collect with ${describeValue(cls)}, which is not an event class.`
+              new RangeError(
+                `Workflow "${this.run.compiled.name}": step "${this.step}" called ctx.collect with ${need}; the count must be an integer >= 0.`
               )
             )
           }
-          tags.push(tag)
+          spec = need
+        } else {
+          const tags: Array<string> = []
+          for (const cls of need) {
+            const tag = tagOf(cls)
+            if (tag === undefined) {
+              return Effect.die(
+                new TypeError(
+                  `Workflow "${this.run.compiled.name}": step "${this.step}" called ctx.collect with ${describeValue(cls)}, which is not an event class.`
+                )
+              )
+            }
+            tags.push(tag)
+          }
+          spec = tags
         }
-        spec = tags
-      }
-      const taken = this.sr.buffer.offer(event, spec)
-      return Effect.succeed(taken === undefined ? Option.none() : Option.some(taken))
-    }))
+        const taken = this.sr.buffer.offer(event, spec)
+        return Effect.succeed(taken === undefined ? Option.none() : Option.some(taken))
+      })
+    )
   }
 }
 
@@ -854,8 +879,22 @@ const makeStore = (run: Run, ctx: Context_): Store<any> => {
   return {
     getAll: ctx.point(Effect.sync(() => run.state)),
     get: (key) => ctx.point(Effect.sync(() => (run.state as any)[key])),
-    set: (key, value) => ctx.point(run.withLock(ctx, "set", setState((s) => ({ ...s, [key]: value })))),
-    update: (key, f) => ctx.point(run.withLock(ctx, "update", setState((s) => ({ ...s, [key]: f(s[key]) })))),
+    set: (key, value) =>
+      ctx.point(
+        run.withLock(
+          ctx,
+          "set",
+          setState((s) => ({ ...s, [key]: value }))
+        )
+      ),
+    update: (key, f) =>
+      ctx.point(
+        run.withLock(
+          ctx,
+          "update",
+          setState((s) => ({ ...s, [key]: f(s[key]) }))
+        )
+      ),
     edit: (f) =>
       ctx.point(
         run.withLock(
@@ -913,10 +952,7 @@ export const runCompiled = (compiled: Compiled, input: object, hooks: Hooks = {}
           const run = new Run(compiled, scope, Context.add(context, EditingRun, undefined), hooks)
           hooks.onRun?.(run)
           return Effect.andThen(
-            Effect.andThen(
-              Effect.annotateCurrentSpan("workflow.run_id", run.id),
-              run.start(input)
-            ),
+            Effect.andThen(Effect.annotateCurrentSpan("workflow.run_id", run.id), run.start(input)),
             run.await()
           )
         }),
