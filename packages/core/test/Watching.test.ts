@@ -572,4 +572,21 @@ describe("tracing", () => {
         ProcessedEvent.identifier
       )
     }))
+
+  it.effect("step spans exist only when a tracing backend is installed (nothing else would see them)", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const wf = defineWorkflow({ name: "spans" }).step(
+        StartEvent,
+        () => Effect.map(Effect.currentSpan, (span) => {
+          seen.push(span.name)
+          return new StopEvent({ result: span.name })
+        }),
+        { name: "look" }
+      )
+      yield* runVirtual(Workflow.run(wf, {}))
+      const tracer = Tracer.make({ span: (options) => new Tracer.NativeSpan(options) })
+      yield* runVirtual(Workflow.run(wf, {}).pipe(Effect.withTracer(tracer)))
+      assert.deepStrictEqual(seen, ["effect-flow.run spans", "effect-flow.step look"])
+    }))
 })
