@@ -28,7 +28,7 @@ export interface AnyEvent {
  * @since 0.1.0
  * @category models
  */
-export type EventClass<E extends AnyEvent = AnyEvent> = abstract new(...args: any) => E
+export type EventClass<E extends AnyEvent = AnyEvent> = abstract new (...args: any) => E
 
 /**
  * The instance type of an event class.
@@ -36,7 +36,7 @@ export type EventClass<E extends AnyEvent = AnyEvent> = abstract new(...args: an
  * @since 0.1.0
  * @category models
  */
-export type InstanceOf<C> = C extends abstract new(...args: any) => infer E ? E : never
+export type InstanceOf<C> = C extends abstract new (...args: any) => infer E ? E : never
 
 const StartEventTypeId: unique symbol = Symbol.for("@effect-flow/core/StartEvent") as any
 const StopEventTypeId: unique symbol = Symbol.for("@effect-flow/core/StopEvent") as any
@@ -65,7 +65,7 @@ export type StartEvent<Input = {}> = { readonly _tag: "StartEvent" } & Readonly<
 export interface StartEventClass {
   readonly [StartEventTypeId]: typeof StartEventTypeId
   readonly _tag: "StartEvent"
-  new<Input extends object = {}>(input: Input): StartEvent<Input>
+  new <Input extends object = {}>(input: Input): StartEvent<Input>
 }
 
 /**
@@ -109,9 +109,9 @@ export interface StopEvent<out Result = unknown> {
 export interface StopEventClass {
   readonly [StopEventTypeId]: typeof StopEventTypeId
   readonly _tag: "StopEvent"
-  new<Result>(props: { readonly result: Result }): StopEvent<Result>
+  new <Result>(props: { readonly result: Result }): StopEvent<Result>
   // A non-generic signature too, so `emits: [StopEvent]` can be inferred as a list of event classes.
-  new(props: { readonly result: unknown }): StopEvent<unknown>
+  new (props: { readonly result: unknown }): StopEvent<unknown>
 }
 
 /**

@@ -40,9 +40,7 @@ export type EventOfClass<C, Input> = C extends StartEventClass ? StartEvent<Inpu
  * @since 0.1.0
  * @category type-level
  */
-export type EmitsOf<Em> = [Em] extends [never] ? AnyEvent
-  : Em extends ReadonlyArray<infer C> ? InstanceOf<C>
-  : AnyEvent
+export type EmitsOf<Em> = [Em] extends [never] ? AnyEvent : Em extends ReadonlyArray<infer C> ? InstanceOf<C> : AnyEvent
 
 /**
  * The result type of the `StopEvent`s in a union of events.

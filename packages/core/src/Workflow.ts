@@ -4,10 +4,22 @@
  *
  * @since 0.1.0
  */
-import { Cause, Deferred, type Duration, Effect, Exit, Fiber, Predicate, Queue, Schema, Scope, Stream } from "effect"
+import {
+  Cause,
+  Deferred,
+  type Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Predicate,
+  Queue,
+  type Schema,
+  Scope,
+  Stream
+} from "effect"
 import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
-import type { AnyEvent, EventClass, StartEventClass } from "./Event.ts"
+import type { AnyEvent, EventClass } from "./Event.ts"
 import { nameOf } from "./Event.ts"
 import type * as Graph from "./internal/graph.ts"
 import * as Prepare from "./internal/prepare.ts"
@@ -18,7 +30,7 @@ import {
   type Problem,
   type UnhandledEventError,
   type WorkflowError,
-  WorkflowInputError,
+  type WorkflowInputError,
   WorkflowValidationError
 } from "./WorkflowError.ts"
 
@@ -573,7 +585,7 @@ export const start = <W extends Any>(
   WorkflowValidationError | WorkflowInputError,
   Workflow.Services<W> | Scope.Scope
 > =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const [c, decoded] = yield* Prepare.prepare(self, input)
     const queue = yield* Queue.unbounded<AnyEvent, unknown>()
     const ready = Deferred.makeUnsafe<Run>()
@@ -663,10 +675,9 @@ export const startPromise = async <W extends Workflow<any, any, any, any, any, a
   options?: WatchOptions
 ): Promise<PromiseHandle<Workflow.Output<W>>> => {
   const scope = Scope.makeUnsafe()
-  const exit = await Effect.runPromiseExit(Scope.provide(start(self, input, options), scope) as Effect.Effect<
-    Handle<Workflow.Output<W>, unknown>,
-    unknown
-  >)
+  const exit = await Effect.runPromiseExit(
+    Scope.provide(start(self, input, options), scope) as Effect.Effect<Handle<Workflow.Output<W>, unknown>, unknown>
+  )
   if (Exit.isFailure(exit)) {
     await Effect.runPromise(Scope.close(scope, exit))
     throw causeToError(exit.cause)

@@ -122,9 +122,7 @@ export class WorkflowStalledError extends Schema.TaggedError<WorkflowStalledErro
   last: Schema.optional(Schema.String)
 }) {
   override get message() {
-    const lines = [
-      `Workflow "${this.workflow}" stalled: no event is queued or running, and no StopEvent was returned.`
-    ]
+    const lines = [`Workflow "${this.workflow}" stalled: no event is queued or running, and no StopEvent was returned.`]
     for (const c of this.collects) {
       lines.push(`  - step "${c.step}" is collecting: it holds ${describeHolds(c.holds)} but needs ${c.needs}`)
     }

@@ -9,20 +9,19 @@
 export * as Diagram from "./Diagram.ts"
 /** @since 0.1.0 */
 export * as Event from "./Event.ts"
+export { HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent } from "./Event.ts"
 /** @since 0.1.0 */
 export * as RunEvent from "./RunEvent.ts"
 /** @since 0.1.0 */
 export * as Step from "./Step.ts"
+export type { StepContext as Context } from "./StepContext.ts"
 /** @since 0.1.0 */
 export * as StepContext from "./StepContext.ts"
 /** @since 0.1.0 */
 export * as Workflow from "./Workflow.ts"
+export { defineWorkflow } from "./Workflow.ts"
 /** @since 0.1.0 */
 export * as WorkflowError from "./WorkflowError.ts"
-
-export { HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent } from "./Event.ts"
-export type { StepContext as Context } from "./StepContext.ts"
-export { defineWorkflow } from "./Workflow.ts"
 export {
   NestedStoreEditError,
   StepTimeoutError,

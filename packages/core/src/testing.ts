@@ -63,7 +63,7 @@ export const runVirtual = <A, E, R>(
     readonly settle?: number | undefined
   }
 ): Effect.Effect<VirtualRun<A, E>, never, R> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const tick = Duration.fromInputUnsafe(options?.tick ?? "10 millis")
     const maxTime = Duration.toMillis(Duration.fromInputUnsafe(options?.maxTime ?? "1 hour"))
     const settle = options?.settle ?? 25
@@ -75,7 +75,10 @@ export const runVirtual = <A, E, R>(
       const exit = fiber.pollUnsafe()
       if (exit !== undefined) return { exit, elapsed: Duration.millis(elapsed) }
       if (elapsed >= maxTime) {
-        return { exit: yield* Fiber.interrupt(fiber).pipe(Effect.andThen(Fiber.await(fiber))), elapsed: Duration.millis(elapsed) }
+        return {
+          exit: yield* Fiber.interrupt(fiber).pipe(Effect.andThen(Fiber.await(fiber))),
+          elapsed: Duration.millis(elapsed)
+        }
       }
       yield* TestClock.adjust(tick)
       elapsed += tickMillis
@@ -101,7 +104,9 @@ export const runVirtual = <A, E, R>(
  */
 export const inputArbitrary = <W extends Workflow.Any>(
   workflow: W,
-  overrides: { readonly [K in keyof Workflow.Workflow.InputEncoded<W>]?: fc.Arbitrary<Workflow.Workflow.InputEncoded<W>[K]> } = {}
+  overrides: {
+    readonly [K in keyof Workflow.Workflow.InputEncoded<W>]?: fc.Arbitrary<Workflow.Workflow.InputEncoded<W>[K]>
+  } = {}
 ): fc.Arbitrary<Workflow.Workflow.InputEncoded<W>> => {
   const schema = workflow.config.input as Schema.Codec<unknown, unknown> | undefined
   if (schema === undefined) return fc.record(overrides as Record<string, fc.Arbitrary<unknown>>) as any
@@ -112,7 +117,10 @@ export const inputArbitrary = <W extends Workflow.Any>(
     return encode(values[0])
   }
   return fc
-    .record({ seed: fc.integer({ min: 0, max: 0x7fffffff }), fields: fc.record(overrides as Record<string, fc.Arbitrary<unknown>>) })
+    .record({
+      seed: fc.integer({ min: 0, max: 0x7fffffff }),
+      fields: fc.record(overrides as Record<string, fc.Arbitrary<unknown>>)
+    })
     .map(({ fields, seed }) => ({ ...(sample(seed) as object), ...fields })) as any
 }
 
@@ -150,10 +158,19 @@ export interface Invocation {
  */
 export interface Trace<A = unknown, E = unknown> {
   readonly workflow: string
-  readonly routed: ReadonlyArray<{ readonly seq: number; readonly from: string; readonly to: string; readonly event: AnyEvent }>
+  readonly routed: ReadonlyArray<{
+    readonly seq: number
+    readonly from: string
+    readonly to: string
+    readonly event: AnyEvent
+  }>
   readonly invocations: ReadonlyArray<Invocation>
   readonly writes: ReadonlyArray<{ readonly seq: number; readonly step: string; readonly event: AnyEvent }>
-  readonly leftover: ReadonlyArray<{ readonly step: string; readonly queued: ReadonlyArray<AnyEvent>; readonly collecting: ReadonlyArray<AnyEvent> }>
+  readonly leftover: ReadonlyArray<{
+    readonly step: string
+    readonly queued: ReadonlyArray<AnyEvent>
+    readonly collecting: ReadonlyArray<AnyEvent>
+  }>
   /** Workers per step, for {@link Laws.concurrencyBounded}. */
   readonly workers: Readonly<Record<string, number>>
   readonly exit: Exit.Exit<A, E>
@@ -220,7 +237,12 @@ const traced = <W extends Workflow.Any>(
       onRun: (run) => {
         recorder.run = run
       }
-    })) as Effect.Effect<Workflow.Workflow.Output<W>, Workflow.Workflow.Error<W> | import("./WorkflowError.ts").WorkflowError, Workflow.Workflow.Services<W>>
+    })
+  ) as Effect.Effect<
+    Workflow.Workflow.Output<W>,
+    Workflow.Workflow.Error<W> | import("./WorkflowError.ts").WorkflowError,
+    Workflow.Workflow.Services<W>
+  >
 
 /**
  * Run a workflow and return its {@link Trace}: the run's `exit` is in the trace, so this never fails.
@@ -246,7 +268,9 @@ export const trace = <W extends Workflow.Any>(
 > =>
   Effect.suspend(() => {
     const recorder = new Recorder()
-    return Effect.map(Effect.exit(traced(workflow, input, recorder, undefined)), (exit) => recorder.trace(workflow, exit, []))
+    return Effect.map(Effect.exit(traced(workflow, input, recorder, undefined)), (exit) =>
+      recorder.trace(workflow, exit, [])
+    )
   })
 
 /**
@@ -298,7 +322,10 @@ export const explore = <W extends Workflow.Workflow<any, any, any, any, any, any
  * @since 0.1.0
  * @category interleavings
  */
-export const interleavings = (options?: { readonly maxLength?: number | undefined; readonly maxChoice?: number | undefined }): fc.Arbitrary<ReadonlyArray<number>> =>
+export const interleavings = (options?: {
+  readonly maxLength?: number | undefined
+  readonly maxChoice?: number | undefined
+}): fc.Arbitrary<ReadonlyArray<number>> =>
   fc.array(fc.nat({ max: options?.maxChoice ?? 15 }), { maxLength: options?.maxLength ?? 200 })
 
 // -------------------------------------------------------------------------------------------------
@@ -338,13 +365,16 @@ export const Laws = {
         const n = handled.get(step)?.get(event) ?? 0
         const queued = leftover.get(step)?.has(event) ? 1 : 0
         if (n + queued !== times) {
-          violations.push(`${event._tag} was routed to "${step}" ${times} time(s) but handled ${n} time(s)${queued ? " (still queued)" : ""}`)
+          violations.push(
+            `${event._tag} was routed to "${step}" ${times} time(s) but handled ${n} time(s)${queued ? " (still queued)" : ""}`
+          )
         }
       }
     }
     for (const [step, byEvent] of handled) {
       for (const [event] of byEvent) {
-        if (!routedTo.get(step)?.has(event)) violations.push(`"${step}" handled a ${event._tag} that was never routed to it`)
+        if (!routedTo.get(step)?.has(event))
+          violations.push(`"${step}" handled a ${event._tag} that was never routed to it`)
       }
     }
     return violations
@@ -376,10 +406,15 @@ export const Laws = {
   /** Two runs (e.g. the plain order and an explored one) ended the same way: equal results, or equal errors. */
   sameOutcome: (a: Trace, b: Trace): ReadonlyArray<string> => {
     const show = (exit: Exit.Exit<unknown, unknown>) =>
-      Exit.isSuccess(exit) ? `succeeded with ${JSON.stringify(exit.value)}` : `failed with ${String(Cause.squash(exit.cause))}`
-    const same = Exit.isSuccess(a.exit) && Exit.isSuccess(b.exit)
-      ? JSON.stringify(a.exit.value) === JSON.stringify(b.exit.value)
-      : Exit.isFailure(a.exit) && Exit.isFailure(b.exit) && String(Cause.squash(a.exit.cause)) === String(Cause.squash(b.exit.cause))
+      Exit.isSuccess(exit)
+        ? `succeeded with ${JSON.stringify(exit.value)}`
+        : `failed with ${String(Cause.squash(exit.cause))}`
+    const same =
+      Exit.isSuccess(a.exit) && Exit.isSuccess(b.exit)
+        ? JSON.stringify(a.exit.value) === JSON.stringify(b.exit.value)
+        : Exit.isFailure(a.exit) &&
+          Exit.isFailure(b.exit) &&
+          String(Cause.squash(a.exit.cause)) === String(Cause.squash(b.exit.cause))
     return same ? [] : [`one run ${show(a.exit)}, the other ${show(b.exit)} (order ${JSON.stringify(b.order)})`]
   }
 }

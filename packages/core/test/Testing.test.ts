@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Option, Schema } from "effect"
-import * as fc from "fast-check"
 import { defineWorkflow, StartEvent, StopEvent } from "@effect-flow/core"
 import { explore, inputArbitrary, interleavings, Laws, runVirtual, trace } from "@effect-flow/core/testing"
+import { Effect, Exit, Option, Schema } from "effect"
+import * as fc from "fast-check"
 import { ItemEvent, ProcessedEvent, parallel } from "./fixtures/parallel.ts"
 
 class Add extends Schema.TaggedClass<Add>()("Add", { n: Schema.Number }) {}
@@ -30,7 +30,7 @@ const sum = (accumulate: "edit" | "read-then-set", workers = 4) =>
     .step(
       Add,
       (ev, ctx) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           if (accumulate === "edit") {
             yield* ctx.store.edit((s) => Effect.succeed({ ...s, total: s.total + ev.n, count: s.count + 1 }))
           } else {
@@ -45,7 +45,7 @@ const sum = (accumulate: "edit" | "read-then-set", workers = 4) =>
     .step(
       Added,
       (ev, ctx) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const all = yield* ctx.collect(ev, yield* ctx.store.get("expected"))
           if (Option.isNone(all)) return
           const { count, total } = yield* ctx.store.getAll
@@ -76,7 +76,7 @@ describe("inputArbitrary", () => {
 
 describe("trace", () => {
   it.effect("records every routing, invocation and the result; the laws hold", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { exit } = yield* runVirtual(trace(parallel, { items: ["a", "b", "c"] }))
       assert.isTrue(Exit.isSuccess(exit))
       const t = Exit.isSuccess(exit) ? exit.value : undefined!
@@ -97,21 +97,26 @@ describe("trace", () => {
       assert.isTrue(t.invocations.every((i) => i.outcome === "returned" && i.end !== undefined && i.end > i.start))
       assert.deepStrictEqual(Laws.nothingLost(t), [])
       assert.deepStrictEqual(Laws.concurrencyBounded(t), [])
-    }))
+    })
+  )
 
   it.effect("the laws catch what they are about (a doctored trace fails them)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { exit } = yield* runVirtual(trace(parallel, { items: ["a", "b"] }))
       const t = Exit.isSuccess(exit) ? exit.value : undefined!
       const duplicated = { ...t, invocations: [...t.invocations, { ...t.invocations[1]!, start: 99, end: 100 }] }
       assert.lengthOf(Laws.nothingLost(duplicated), 1)
-      const dropped = { ...t, invocations: t.invocations.filter((i) => i.step !== "process_item" || i !== t.invocations[1]) }
+      const dropped = {
+        ...t,
+        invocations: t.invocations.filter((i) => i.step !== "process_item" || i !== t.invocations[1])
+      }
       assert.isAbove(Laws.nothingLost(dropped).length, 0)
       const crowded = { ...t, workers: { ...t.workers, process_item: 1 } }
       assert.include(Laws.concurrencyBounded(crowded)[0], '"process_item" ran 2 invocations at once')
       const other = { ...t, exit: Exit.succeed(["different"]) }
       assert.lengthOf(Laws.sameOutcome(t, other), 1)
-    }))
+    })
+  )
 })
 
 describe("explore (controlled interleavings)", () => {
@@ -175,10 +180,10 @@ describe("explore (controlled interleavings)", () => {
     const stalls = defineWorkflow({ name: "stalls" })
       .step(StartEvent, (_, ctx) => Effect.andThen(ctx.send(new ItemEvent({ item: "x", index: 0 })), Effect.void))
       .step(ItemEvent, (ev, ctx) =>
-        Effect.map(ctx.collect(new ProcessedEvent({ result: ev.item, index: 0 }), 2), () => undefined))
+        Effect.map(ctx.collect(new ProcessedEvent({ result: ev.item, index: 0 }), 2), () => undefined)
+      )
     const t = explore(stalls, {}, [])
     assert.isTrue(Exit.isFailure(t.exit))
     assert.match(String(Exit.isFailure(t.exit) ? t.exit.cause : ""), /WorkflowStalledError/)
   })
 })
-

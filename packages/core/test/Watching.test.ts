@@ -1,5 +1,4 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Fiber, Option, Schedule, Schema, Stream, Tracer } from "effect"
 import {
   defineWorkflow,
   HumanResponseEvent,
@@ -12,6 +11,7 @@ import {
   WorkflowStalledError
 } from "@effect-flow/core"
 import { runVirtual } from "@effect-flow/core/testing"
+import { Cause, Duration, Effect, Exit, Fiber, Option, Schedule, Schema, Stream, Tracer } from "effect"
 import { ItemEvent, ProcessedEvent, parallel } from "./fixtures/parallel.ts"
 
 class Progress extends Schema.TaggedClass<Progress>()("Progress", { n: Schema.Number }) {}
@@ -23,29 +23,32 @@ const tags = (events: ReadonlyArray<{ readonly _tag: string }>) => events.map((e
 
 /** Writes progress twice, then stops. */
 const writer = defineWorkflow({ name: "writer" }).step(StartEvent, (_, ctx) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     yield* ctx.write(new Progress({ n: 1 }))
     yield* Effect.sleep("10 millis")
     yield* ctx.write(new Progress({ n: 2 }))
     return new StopEvent({ result: "done" })
-  }))
+  })
+)
 
 describe("Workflow.stream", () => {
   it.effect("gives the written events in order, ending with the StopEvent", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { exit } = yield* runVirtual(Stream.runCollect(Workflow.stream(writer, {})))
       assert.isTrue(Exit.isSuccess(exit))
       const events = Exit.isSuccess(exit) ? exit.value : []
       assert.deepStrictEqual(tags(events), ["Progress", "Progress", "StopEvent"])
       assert.deepStrictEqual((events[1] as Progress).n, 2)
       assert.deepStrictEqual((events[2] as StopEvent<string>).result, "done")
-    }))
+    })
+  )
 
   it.effect("fails with the handler's error, and does not hang", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const boom = new Boom({ reason: "x" })
       const wf = defineWorkflow({ name: "failing" }).step(StartEvent, (_, ctx) =>
-        Effect.andThen(ctx.write(new Progress({ n: 1 })), Effect.fail(boom)))
+        Effect.andThen(ctx.write(new Progress({ n: 1 })), Effect.fail(boom))
+      )
       const seen: Array<string> = []
       const { exit } = yield* runVirtual(
         Workflow.stream(wf, {}).pipe(Stream.runForEach((ev) => Effect.sync(() => seen.push(ev._tag))))
@@ -53,10 +56,11 @@ describe("Workflow.stream", () => {
       assert.isTrue(Exit.isFailure(exit))
       assert.strictEqual(Cause.squash((exit as Exit.Failure<any, any>).cause), boom)
       assert.deepStrictEqual(seen, ["Progress"])
-    }))
+    })
+  )
 
   it.effect("fails with a stall at once, and with a timeout when the run times out", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const stalls = defineWorkflow({ name: "stalls" }).step(StartEvent, () => Effect.void)
       const stalled = yield* runVirtual(Stream.runCollect(Workflow.stream(stalls, {})))
       assert.isTrue(Exit.isFailure(stalled.exit))
@@ -67,17 +71,19 @@ describe("Workflow.stream", () => {
       assert.strictEqual(Duration.toMillis(timedOut.elapsed), 1000)
       const error = Exit.isFailure(timedOut.exit) ? Cause.squash(timedOut.exit.cause) : undefined
       assert.strictEqual((error as { _tag: string })._tag, "WorkflowTimeoutError")
-    }))
+    })
+  )
 
   it.effect("fails with an input error before anything runs", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const exit = yield* Effect.exit(Stream.runCollect(Workflow.stream(parallel, { items: 3 } as any)))
       assert.isTrue(Exit.isFailure(exit))
       assert.strictEqual((Cause.squash((exit as Exit.Failure<any, any>).cause) as any)._tag, "WorkflowInputError")
-    }))
+    })
+  )
 
   it.effect("with lifecycle events: started, queued, completed per invocation; writes precede completion", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { exit } = yield* runVirtual(
         Stream.runCollect(Workflow.stream(parallel, { items: ["a", "b", "c", "d", "e", "f"] }, { lifecycle: true }))
       )
@@ -102,17 +108,17 @@ describe("Workflow.stream", () => {
       assert.strictEqual(events.at(-1)?._tag, "StopEvent")
       // the collector's last completion (returning the StopEvent) comes before the StopEvent itself
       assert.strictEqual(events.at(-2)?._tag, "StepCompleted")
-    }))
+    })
+  )
 
   it.effect("a step's writes come before its own completion event; nothing after the StopEvent", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const wf = defineWorkflow({ name: "race" })
-        .step(StartEvent, (_, ctx) =>
-          Effect.andThen(ctx.send(new Work({ id: 1 })), ctx.send(new Work({ id: 2 }))))
+        .step(StartEvent, (_, ctx) => Effect.andThen(ctx.send(new Work({ id: 1 })), ctx.send(new Work({ id: 2 }))))
         .step(
           Work,
           (ev, ctx) =>
-            Effect.gen(function*() {
+            Effect.gen(function* () {
               yield* ctx.write(new Progress({ n: ev.id }))
               yield* Effect.sleep(ev.id === 1 ? "10 millis" : "20 millis")
               yield* ctx.write(new Progress({ n: ev.id * 10 }))
@@ -130,30 +136,33 @@ describe("Workflow.stream", () => {
       assert.strictEqual((events.at(-1) as StopEvent<number>).result, 1)
       // the second invocation's late write (20) never appears
       assert.isFalse(events.some((e) => e._tag === "Progress" && (e as Progress).n === 20))
-    }))
+    })
+  )
 
   it.effect("stopping the stream early interrupts the run", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       let finalized = false
       const wf = defineWorkflow({ name: "endless" }).step(StartEvent, (_, ctx) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           yield* Effect.addFinalizer(() => Effect.sync(() => (finalized = true)))
           for (let i = 0; ; i++) {
             yield* ctx.write(new Progress({ n: i }))
             yield* Effect.sleep("1 second")
           }
-        }).pipe(Effect.scoped))
+        }).pipe(Effect.scoped)
+      )
       const { exit } = yield* runVirtual(Stream.runCollect(Stream.take(Workflow.stream(wf, {}), 3)))
       assert.isTrue(Exit.isSuccess(exit))
       assert.strictEqual(Exit.isSuccess(exit) ? exit.value.length : 0, 3)
       assert.isTrue(finalized)
-    }))
+    })
+  )
 })
 
 describe("Workflow.start (a handle)", () => {
   it.effect("gives runId, events and result", () =>
     Effect.scoped(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const handle = yield* Workflow.start(writer, {})
         assert.match(handle.runId, /^writer-/)
         const { exit } = yield* runVirtual(Effect.all([Stream.runCollect(handle.events), handle.result]))
@@ -162,11 +171,12 @@ describe("Workflow.start (a handle)", () => {
         assert.deepStrictEqual(tags(events), ["Progress", "Progress", "StopEvent"])
         assert.strictEqual(result, "done")
       })
-    ))
+    )
+  )
 
   it.effect("cancel interrupts every fiber of the run; result reports the interruption; events end", () =>
     Effect.scoped(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         let interrupted = 0
         const wf = defineWorkflow({ name: "cancellable" })
           .step(StartEvent, (_, ctx) => Effect.andThen(ctx.send(new Work({ id: 1 })), ctx.send(new Work({ id: 2 }))))
@@ -183,39 +193,41 @@ describe("Workflow.start (a handle)", () => {
         const streamed = yield* Fiber.join(events)
         assert.deepStrictEqual(streamed, [])
       })
-    ))
+    )
+  )
 
   it.effect("closing the caller's scope interrupts the run", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       let interrupted = false
       const wf = defineWorkflow({ name: "scoped" }).step(StartEvent, () =>
-        Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => (interrupted = true)))))
+        Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => (interrupted = true))))
+      )
       yield* Effect.scoped(Effect.andThen(Workflow.start(wf, {}), Effect.yieldNow))
       assert.isTrue(interrupted)
-    }))
+    })
+  )
 
   it.effect("send injects an event from outside, routed to the steps that accept it", () =>
     Effect.scoped(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const wf = defineWorkflow({ name: "ask" })
           .step(StartEvent, () => Effect.succeed(new InputRequiredEvent({ prefix: "Approve? " })))
           .step(HumanResponseEvent, (ev) => Effect.succeed(new StopEvent({ result: `answer: ${ev.response}` })))
         const handle = yield* Workflow.start(wf, {})
         const program = handle.events.pipe(
           Stream.runForEach((ev) =>
-            ev._tag === "InputRequiredEvent"
-              ? handle.send(new HumanResponseEvent({ response: "yes" }))
-              : Effect.void
+            ev._tag === "InputRequiredEvent" ? handle.send(new HumanResponseEvent({ response: "yes" })) : Effect.void
           ),
           Effect.andThen(handle.result)
         )
         const { exit } = yield* runVirtual(program)
         assert.deepStrictEqual(exit, Exit.succeed("answer: yes"))
       })
-    ))
+    )
+  )
 
   it.effect("a run only waiting for outside input is not stalled; Workflow.run of it is", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const wf = defineWorkflow({ name: "ask" })
         .step(StartEvent, () => Effect.succeed(new InputRequiredEvent({ prefix: "Name? " })))
         .step(HumanResponseEvent, (ev) => Effect.succeed(new StopEvent({ result: ev.response })))
@@ -226,7 +238,7 @@ describe("Workflow.start (a handle)", () => {
       assert.strictEqual((stall as WorkflowStalledError).awaitingInput, 1)
       assert.include((stall as WorkflowStalledError).message, "Workflow.start")
       const answered = yield* Effect.scoped(
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const handle = yield* Workflow.start(wf, {})
           // an hour of virtual time passes: still waiting, not stalled
           const waited = yield* runVirtual(handle.result, { maxTime: "1 hour", tick: "1 minute" })
@@ -236,18 +248,20 @@ describe("Workflow.start (a handle)", () => {
         })
       )
       assert.strictEqual(answered, "Ada")
-    }))
+    })
+  )
 
   it.effect("send after the run ended fails with a clear error", () =>
     Effect.scoped(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const handle = yield* Workflow.start(writer, {})
         yield* runVirtual(handle.result)
         const exit = yield* Effect.exit(handle.send(new HumanResponseEvent({ response: "late" })))
         assert.isTrue(Exit.isFailure(exit))
         assert.include(String(Cause.squash((exit as Exit.Failure<any, any>).cause)), "already ended")
       })
-    ))
+    )
+  )
 })
 
 describe("Workflow.startPromise", () => {
@@ -269,7 +283,10 @@ describe("Workflow.startPromise", () => {
     const wf = defineWorkflow({ name: "forever" }).step(StartEvent, () => Effect.never)
     const handle = await Workflow.startPromise(wf, {})
     await handle.cancel()
-    const error = await handle.result.then(() => undefined, (e: Error) => e)
+    const error = await handle.result.then(
+      () => undefined,
+      (e: Error) => e
+    )
     assert.strictEqual(error?.name, "WorkflowCancelled")
   })
 
@@ -277,7 +294,10 @@ describe("Workflow.startPromise", () => {
     const boom = new Boom({ reason: "promise" })
     const wf = defineWorkflow({ name: "boom" }).step(StartEvent, () => Effect.fail(boom))
     const handle = await Workflow.startPromise(wf, {})
-    const error = await handle.result.then(() => undefined, (e: unknown) => e)
+    const error = await handle.result.then(
+      () => undefined,
+      (e: unknown) => e
+    )
     assert.strictEqual(error, boom)
   })
 })
@@ -287,14 +307,14 @@ describe("ctx.waitFor (human in the loop)", () => {
 
   it.effect("suspends only that invocation; side effects before the wait run once; other steps go on", () =>
     Effect.scoped(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         let sideEffects = 0
         const wf = defineWorkflow({ name: "approve" })
           .step(StartEvent, (_, ctx) => Effect.andThen(ctx.send(new Work({ id: 1 })), ctx.send(new Work({ id: 2 }))))
           .step(
             Work,
             (ev, ctx) =>
-              Effect.gen(function*() {
+              Effect.gen(function* () {
                 if (ev.id === 2) {
                   yield* Effect.sleep("1 second")
                   return new Done({ id: 2, ok: true })
@@ -309,7 +329,10 @@ describe("ctx.waitFor (human in the loop)", () => {
             { workers: 2 }
           )
           .step(Done, (ev, ctx) =>
-            Effect.map(ctx.collect(ev, 2), (o) => (Option.isSome(o) ? new StopEvent({ result: o.value.map((d) => `${d.id}:${d.ok}`) }) : undefined)))
+            Effect.map(ctx.collect(ev, 2), (o) =>
+              Option.isSome(o) ? new StopEvent({ result: o.value.map((d) => `${d.id}:${d.ok}`) }) : undefined
+            )
+          )
         const handle = yield* Workflow.start(wf, {})
         const program = handle.events.pipe(
           Stream.runForEach((ev) =>
@@ -325,14 +348,16 @@ describe("ctx.waitFor (human in the loop)", () => {
         assert.strictEqual(Duration.toMillis(elapsed), 5000)
         assert.strictEqual(sideEffects, 1)
       })
-    ))
+    )
+  )
 
   it.effect("several waits at once are told apart by id and by match", () =>
     Effect.scoped(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const wf = defineWorkflow({ name: "many" })
           .step(StartEvent, (_, ctx) =>
-            Effect.forEach([1, 2, 3], (id) => ctx.send(new Work({ id })), { discard: true }))
+            Effect.forEach([1, 2, 3], (id) => ctx.send(new Work({ id })), { discard: true })
+          )
           .step(
             Work,
             (ev, ctx) =>
@@ -345,12 +370,14 @@ describe("ctx.waitFor (human in the loop)", () => {
             { workers: 3 }
           )
           .step(Done, (ev, ctx) =>
-            Effect.map(
-              ctx.collect(ev, 3),
-              (o) => Option.isSome(o) ? new StopEvent({ result: [...o.value].sort((a, b) => a.id - b.id).map((d) => d.ok) }) : undefined
-            ))
+            Effect.map(ctx.collect(ev, 3), (o) =>
+              Option.isSome(o)
+                ? new StopEvent({ result: [...o.value].sort((a, b) => a.id - b.id).map((d) => d.ok) })
+                : undefined
+            )
+          )
         const handle = yield* Workflow.start(wf, {})
-        const program = Effect.gen(function*() {
+        const program = Effect.gen(function* () {
           yield* Effect.sleep("1 second")
           yield* handle.send(new Approval({ id: "third-x", ok: true }))
           yield* handle.send(new Approval({ id: "w2", ok: false }))
@@ -360,57 +387,71 @@ describe("ctx.waitFor (human in the loop)", () => {
         const { exit } = yield* runVirtual(program)
         assert.deepStrictEqual(exit, Exit.succeed([true, false, true]))
       })
-    ))
+    )
+  )
 
   it.effect("a wait with a timeout fails that invocation with StepTimeoutError", () =>
     Effect.scoped(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const wf = defineWorkflow({ name: "impatient" }).step(StartEvent, (_, ctx) =>
-          Effect.as(ctx.waitFor(Approval, { timeout: "30 seconds" }), new StopEvent({ result: "answered" })))
+          Effect.as(ctx.waitFor(Approval, { timeout: "30 seconds" }), new StopEvent({ result: "answered" }))
+        )
         const handle = yield* Workflow.start(wf, {})
         const { exit, elapsed } = yield* runVirtual(handle.result)
         assert.isTrue(Exit.isFailure(exit))
         assert.instanceOf(Cause.squash((exit as Exit.Failure<any, any>).cause), StepTimeoutError)
         assert.strictEqual(Duration.toMillis(elapsed), 30000)
       })
-    ))
+    )
+  )
 
   it.effect("in Workflow.run, a wait nothing can answer is a stall that names the step", () =>
-    Effect.gen(function*() {
-      const wf = defineWorkflow({ name: "lonely" }).step(StartEvent, (_, ctx) =>
-        Effect.as(ctx.waitFor(Approval), new StopEvent({ result: 1 })), { name: "asker" })
+    Effect.gen(function* () {
+      const wf = defineWorkflow({ name: "lonely" }).step(
+        StartEvent,
+        (_, ctx) => Effect.as(ctx.waitFor(Approval), new StopEvent({ result: 1 })),
+        { name: "asker" }
+      )
       const { exit, elapsed } = yield* runVirtual(Workflow.run(wf, {}))
       const error = Cause.squash((exit as Exit.Failure<any, any>).cause) as WorkflowStalledError
       assert.instanceOf(error, WorkflowStalledError)
-      assert.deepStrictEqual(error.waiting.map((w) => [w.step, w.event]), [["asker", "Approval"]])
+      assert.deepStrictEqual(
+        error.waiting.map((w) => [w.step, w.event]),
+        [["asker", "Approval"]]
+      )
       assert.strictEqual(Duration.toMillis(elapsed), 0)
-    }))
+    })
+  )
 
   it.effect("an event sent by another step answers a wait", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const wf = defineWorkflow({ name: "internal" })
         .step(StartEvent, (_, ctx) =>
-          Effect.gen(function*() {
+          Effect.gen(function* () {
             yield* ctx.send(new Work({ id: 7 }))
             const answer = yield* ctx.waitFor(Approval)
             return new StopEvent({ result: answer.id })
-          }))
-        .step(Work, (ev) => Effect.succeed(new Approval({ id: `from-${ev.id}`, ok: true })).pipe(Effect.delay("1 second")))
+          })
+        )
+        .step(Work, (ev) =>
+          Effect.succeed(new Approval({ id: `from-${ev.id}`, ok: true })).pipe(Effect.delay("1 second"))
+        )
       const { exit } = yield* runVirtual(Workflow.run(wf, {}))
       assert.deepStrictEqual(exit, Exit.succeed("from-7"))
-    }))
+    })
+  )
 })
 
 describe("retries and step timeouts", () => {
   it.effect("retries the same event on the schedule; ctx.attempt counts", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const attempts: Array<[number, number]> = []
       const wf = defineWorkflow({ name: "flaky" })
         .step(StartEvent, (_, ctx) => ctx.send(new Work({ id: 1 })))
         .step(
           Work,
           (ev, ctx) =>
-            Effect.gen(function*() {
+            Effect.gen(function* () {
               attempts.push([ev.id, ctx.attempt])
               if (ctx.attempt < 3) return yield* new Boom({ reason: `attempt ${ctx.attempt}` })
               return new StopEvent({ result: ctx.attempt })
@@ -419,12 +460,17 @@ describe("retries and step timeouts", () => {
         )
       const { exit, elapsed } = yield* runVirtual(Workflow.run(wf, {}))
       assert.deepStrictEqual(exit, Exit.succeed(3))
-      assert.deepStrictEqual(attempts, [[1, 1], [1, 2], [1, 3]])
+      assert.deepStrictEqual(attempts, [
+        [1, 1],
+        [1, 2],
+        [1, 3]
+      ])
       assert.strictEqual(Duration.toMillis(elapsed), 2000)
-    }))
+    })
+  )
 
   it.effect("after the last attempt the error ends the run", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       let calls = 0
       const wf = defineWorkflow({ name: "hopeless" }).step(
         StartEvent,
@@ -435,17 +481,18 @@ describe("retries and step timeouts", () => {
       assert.isTrue(Exit.isFailure(exit))
       assert.deepStrictEqual(Cause.squash((exit as Exit.Failure<any, any>).cause), new Boom({ reason: "call 3" }))
       assert.strictEqual(calls, 3)
-    }))
+    })
+  )
 
   it.effect("the worker slot is free during the backoff", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const order: Array<string> = []
       const wf = defineWorkflow({ name: "free slot" })
         .step(StartEvent, (_, ctx) => Effect.andThen(ctx.send(new Work({ id: 1 })), ctx.send(new Work({ id: 2 }))))
         .step(
           Work,
           (ev, ctx) =>
-            Effect.gen(function*() {
+            Effect.gen(function* () {
               order.push(`${ev.id}#${ctx.attempt}`)
               if (ev.id === 1 && ctx.attempt === 1) return yield* new Boom({ reason: "first" })
               return new Done({ id: ev.id, ok: true })
@@ -453,16 +500,20 @@ describe("retries and step timeouts", () => {
           { workers: 1, retry: Schedule.spaced("10 seconds") }
         )
         .step(Done, (ev, ctx) =>
-          Effect.map(ctx.collect(ev, 2), (o) => (Option.isSome(o) ? new StopEvent({ result: o.value.map((d) => d.id) }) : undefined)))
+          Effect.map(ctx.collect(ev, 2), (o) =>
+            Option.isSome(o) ? new StopEvent({ result: o.value.map((d) => d.id) }) : undefined
+          )
+        )
       const { exit, elapsed } = yield* runVirtual(Workflow.run(wf, {}))
       // event 2 ran in the only slot while event 1 backed off
       assert.deepStrictEqual(order, ["1#1", "2#1", "1#2"])
       assert.deepStrictEqual(exit, Exit.succeed([2, 1]))
       assert.strictEqual(Duration.toMillis(elapsed), 10000)
-    }))
+    })
+  )
 
   it.effect("a step timeout fails one invocation with StepTimeoutError, which the schedule retries", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const wf = defineWorkflow({ name: "slow step" }).step(
         StartEvent,
         (_, ctx) =>
@@ -483,53 +534,69 @@ describe("retries and step timeouts", () => {
       assert.instanceOf(error, StepTimeoutError)
       assert.include((error as StepTimeoutError).message, '"sleeper"')
       assert.include((error as StepTimeoutError).message, "StartEvent")
-    }))
+    })
+  )
 
   it.effect("defects are not retried", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       let calls = 0
       const wf = defineWorkflow({ name: "defect" }).step(
         StartEvent,
-        () => Effect.sync(() => {
-          calls++
-          throw new Error("bug")
-        }),
+        () =>
+          Effect.sync(() => {
+            calls++
+            throw new Error("bug")
+          }),
         { retry: Schedule.recurs(5) }
       )
       const { exit } = yield* runVirtual(Workflow.run(wf, {}))
       assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
       assert.strictEqual(calls, 1)
-    }))
+    })
+  )
 
   it.effect("a step accepting StepFailedEvent recovers; the failure goes to the stream", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const wf = defineWorkflow({ name: "recovering" })
         .step(StartEvent, (_, ctx) => Effect.forEach([1, 2, 3], (id) => ctx.send(new Work({ id })), { discard: true }))
         .step(
           Work,
-          (ev) => (ev.id === 2 ? Effect.fail(new Boom({ reason: "two" })) : Effect.succeed(new Done({ id: ev.id, ok: true }))),
+          (ev) =>
+            ev.id === 2 ? Effect.fail(new Boom({ reason: "two" })) : Effect.succeed(new Done({ id: ev.id, ok: true })),
           { name: "work", workers: 3, retry: Schedule.recurs(1) }
         )
-        .step(RunEvent.StepFailedEvent, (failed) =>
-          Effect.succeed(new Done({ id: (failed.event as Work).id, ok: false })), { name: "recover" })
+        .step(
+          RunEvent.StepFailedEvent,
+          (failed) => Effect.succeed(new Done({ id: (failed.event as Work).id, ok: false })),
+          { name: "recover" }
+        )
         .step(Done, (ev, ctx) =>
-          Effect.map(
-            ctx.collect(ev, 3),
-            (o) => Option.isSome(o) ? new StopEvent({ result: [...o.value].sort((a, b) => a.id - b.id).map((d) => d.ok) }) : undefined
-          ))
+          Effect.map(ctx.collect(ev, 3), (o) =>
+            Option.isSome(o)
+              ? new StopEvent({ result: [...o.value].sort((a, b) => a.id - b.id).map((d) => d.ok) })
+              : undefined
+          )
+        )
       const { exit } = yield* runVirtual(Stream.runCollect(Workflow.stream(wf, {}, { lifecycle: true })))
       assert.isTrue(Exit.isSuccess(exit))
       const events = Exit.isSuccess(exit) ? exit.value : []
       assert.deepStrictEqual((events.at(-1) as StopEvent<Array<boolean>>).result, [true, false, true])
       const failures = events.filter((e): e is RunEvent.StepFailed => e._tag === "StepFailed")
-      assert.deepStrictEqual(failures.map((f) => [f.step, f.attempt, f.willRetry]), [["work", 1, true], ["work", 2, false]])
+      assert.deepStrictEqual(
+        failures.map((f) => [f.step, f.attempt, f.willRetry]),
+        [
+          ["work", 1, true],
+          ["work", 2, false]
+        ]
+      )
       assert.isTrue(events.some((e) => e._tag === "StepRetrying"))
-    }))
+    })
+  )
 })
 
 describe("tracing", () => {
   it.effect("a span per run and per step invocation, with workflow, step, event, attempt and run id", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const spans: Array<Tracer.Span> = []
       const tracer = Tracer.make({
         span: (options) => {
@@ -538,55 +605,58 @@ describe("tracing", () => {
           return span
         }
       })
-      const { exit } = yield* runVirtual(
-        Workflow.run(parallel, { items: ["a", "b"] }).pipe(Effect.withTracer(tracer))
-      )
+      const { exit } = yield* runVirtual(Workflow.run(parallel, { items: ["a", "b"] }).pipe(Effect.withTracer(tracer)))
       assert.isTrue(Exit.isSuccess(exit))
       const run = spans.find((s) => s.name === "effect-flow.run parallel")
       assert.isDefined(run)
       const runId = run!.attributes.get("workflow.run_id")
       assert.match(String(runId), /^parallel-/)
       const steps = spans.filter((s) => s.name.startsWith("effect-flow.step "))
-      assert.deepStrictEqual(
-        steps.map((s) => s.name).sort(),
-        [
-          "effect-flow.step collect_results",
-          "effect-flow.step collect_results",
-          "effect-flow.step dispatch",
-          "effect-flow.step process_item",
-          "effect-flow.step process_item"
-        ]
-      )
+      assert.deepStrictEqual(steps.map((s) => s.name).sort(), [
+        "effect-flow.step collect_results",
+        "effect-flow.step collect_results",
+        "effect-flow.step dispatch",
+        "effect-flow.step process_item",
+        "effect-flow.step process_item"
+      ])
       for (const s of steps) {
         assert.strictEqual(s.attributes.get("workflow.name"), "parallel")
         assert.strictEqual(s.attributes.get("workflow.run_id"), runId)
         assert.strictEqual(s.attributes.get("workflow.attempt"), 1)
-        assert.isTrue(Option.isSome(s.parent) && s.parent.value.spanId === run!.spanId, "step spans are children of the run span")
+        assert.isTrue(
+          Option.isSome(s.parent) && s.parent.value.spanId === run!.spanId,
+          "step spans are children of the run span"
+        )
       }
       assert.deepStrictEqual(
-        steps.filter((s) => s.attributes.get("workflow.step") === "process_item").map((s) => s.attributes.get("workflow.event")),
+        steps
+          .filter((s) => s.attributes.get("workflow.step") === "process_item")
+          .map((s) => s.attributes.get("workflow.event")),
         [ItemEvent.identifier, ItemEvent.identifier]
       )
       assert.strictEqual(
         steps.find((s) => s.attributes.get("workflow.step") === "collect_results")?.attributes.get("workflow.event"),
         ProcessedEvent.identifier
       )
-    }))
+    })
+  )
 
   it.effect("step spans exist only when a tracing backend is installed (nothing else would see them)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const seen: Array<string> = []
       const wf = defineWorkflow({ name: "spans" }).step(
         StartEvent,
-        () => Effect.map(Effect.currentSpan, (span) => {
-          seen.push(span.name)
-          return new StopEvent({ result: span.name })
-        }),
+        () =>
+          Effect.map(Effect.currentSpan, (span) => {
+            seen.push(span.name)
+            return new StopEvent({ result: span.name })
+          }),
         { name: "look" }
       )
       yield* runVirtual(Workflow.run(wf, {}))
       const tracer = Tracer.make({ span: (options) => new Tracer.NativeSpan(options) })
       yield* runVirtual(Workflow.run(wf, {}).pipe(Effect.withTracer(tracer)))
       assert.deepStrictEqual(seen, ["effect-flow.run spans", "effect-flow.step look"])
-    }))
+    })
+  )
 })

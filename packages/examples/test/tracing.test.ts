@@ -28,22 +28,27 @@ describe("tracing the parallel example", () => {
     Effect.gen(function* () {
       const { spans, tracer } = inMemoryTracer()
       const { exit } = yield* runVirtual(
-        Workflow.run(parallel, { items: ["a", "b", "c"] }).pipe(
-          Effect.withSpan("request"),
-          Effect.withTracer(tracer)
-        )
+        Workflow.run(parallel, { items: ["a", "b", "c"] }).pipe(Effect.withSpan("request"), Effect.withTracer(tracer))
       )
       assert.isTrue(Exit.isSuccess(exit))
       const request = spans.find((s) => s.name === "request")!
       const run = spans.find((s) => s.name.startsWith("effect-flow.run"))!
       assert.strictEqual(run.name, "effect-flow.run parallel")
-      assert.isTrue(Option.isSome(run.parent) && run.parent.value.spanId === request.spanId, "the run nests in the caller's span")
+      assert.isTrue(
+        Option.isSome(run.parent) && run.parent.value.spanId === request.spanId,
+        "the run nests in the caller's span"
+      )
       const steps = spans.filter((s) => s.name.startsWith("effect-flow.step"))
       // dispatch once, process_item per item, collect_results per result
-      assert.deepStrictEqual(
-        steps.map((s) => s.attributes.get("workflow.step")).sort(),
-        ["collect_results", "collect_results", "collect_results", "dispatch", "process_item", "process_item", "process_item"]
-      )
+      assert.deepStrictEqual(steps.map((s) => s.attributes.get("workflow.step")).sort(), [
+        "collect_results",
+        "collect_results",
+        "collect_results",
+        "dispatch",
+        "process_item",
+        "process_item",
+        "process_item"
+      ])
       for (const s of steps) {
         assert.isTrue(Option.isSome(s.parent) && s.parent.value.spanId === run.spanId)
         assert.strictEqual(s.attributes.get("workflow.name"), "parallel")
@@ -52,8 +57,11 @@ describe("tracing the parallel example", () => {
         assert.isTrue(s.status._tag === "Ended")
       }
       assert.deepStrictEqual(
-        steps.filter((s) => s.attributes.get("workflow.step") === "process_item").map((s) => s.attributes.get("workflow.event")),
+        steps
+          .filter((s) => s.attributes.get("workflow.step") === "process_item")
+          .map((s) => s.attributes.get("workflow.event")),
         ["ItemEvent", "ItemEvent", "ItemEvent"]
       )
-    }))
+    })
+  )
 })

@@ -54,7 +54,8 @@ const configProblems = (self: Definition): Array<Problem> => {
     out.push(badTimeout("the workflow", self.config.timeout, []))
   }
   for (const step of self.steps) {
-    if (step.timeout !== undefined && !isDuration(step.timeout)) out.push(badTimeout(`step "${step.name}"`, step.timeout, [step.name]))
+    if (step.timeout !== undefined && !isDuration(step.timeout))
+      out.push(badTimeout(`step "${step.name}"`, step.timeout, [step.name]))
   }
   const state = self.config.state
   if (state !== undefined) {
