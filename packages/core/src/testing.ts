@@ -278,9 +278,10 @@ export const trace = <W extends Workflow.Any>(
  *
  * The `choices` decide the interleaving: before every step-context operation (`send`, `collect`,
  * `store.*`, `write`, `waitFor`) the next choice says whether the fiber yields there (odd) or goes on
- * (even), and whenever several fibers are ready the next choice picks which runs. With no choices left,
- * nothing yields and the oldest ready fiber runs: the ordinary order. Time is virtual: sleeps wake in
- * time order, instantly. The same choices replay the same interleaving, and fast-check shrinks a failure
+ * (even), and at every step the next choice picks what goes on among the ready fibers and the
+ * sleeping ones (waking a sleeper early, as if its latency had been shorter: so a timeout may fire
+ * first, latencies are not promised). Time is virtual and instant. With no choices left, nothing yields,
+ * the oldest ready fiber runs and sleeps wake in time order: the ordinary order. The same choices replay the same interleaving, and fast-check shrinks a failure
  * towards the ordinary order, to the few decisions that break it.
  *
  * Limits: only those points interleave; pure code between them runs without interruption (as it does in
@@ -326,7 +327,8 @@ export const interleavings = (options?: {
   readonly maxLength?: number | undefined
   readonly maxChoice?: number | undefined
 }): fc.Arbitrary<ReadonlyArray<number>> =>
-  fc.array(fc.nat({ max: options?.maxChoice ?? 15 }), { maxLength: options?.maxLength ?? 200 })
+  // size "max": fast-check's default size would keep the lists short, leaving most decisions to the ordinary order.
+  fc.array(fc.nat({ max: options?.maxChoice ?? 15 }), { maxLength: options?.maxLength ?? 200, size: "max" })
 
 // -------------------------------------------------------------------------------------------------
 // laws

@@ -9,9 +9,10 @@
  * choices towards an empty list shrinks towards the ordinary order, and a counterexample is the few
  * decisions that break it.
  *
- * Time is virtual: `Effect.sleep` registers a wake-up, and when no task is ready the clock jumps to the
- * earliest one and wakes every fiber due then. Sleeps therefore keep their order in time; what the
- * choices reorder is everything that is ready at the same moment.
+ * Time is virtual: `Effect.sleep` registers a wake-up. At each step the candidates are the ready tasks
+ * and then the sleepers, earliest first; the next choice picks one. Picking a sleeper wakes it at once,
+ * as if its latency had been shorter (the clock moves to its time, never back). With no choices, a ready
+ * task runs first and sleepers wake in time order: the ordinary order.
  */
 import { Clock, Duration, Effect, type Exit } from "effect"
 import type * as Scheduler from "effect/Scheduler"
@@ -43,12 +44,12 @@ class ControlledScheduler implements Scheduler.Scheduler {
     this.used.push(choice)
     return choice
   }
+  /** Choose one of k candidates: the next choice mod k, or the first when there is one or no choices left. */
+  readonly pick = (k: number): number => (k > 1 ? this.next() % k : 0)
   /** At a yield point: yield there (an odd choice) or go on (an even one, or no choices left). */
   readonly decide = (): boolean => this.next() % 2 === 1
-  /** Run one ready task, chosen by the next choice when several are ready. */
-  step(): void {
-    const k = this.tasks.length
-    const index = k > 1 ? this.next() % k : 0
+  /** Run the ready task at `index`. */
+  run(index: number): void {
     const [task] = this.tasks.splice(index, 1)
     task!()
   }
@@ -82,15 +83,19 @@ class VirtualClock implements Clock.Clock {
   get sleeping(): number {
     return this.sleepers.length
   }
-  /** Jump to the earliest wake-up and wake everything due then, in the order they went to sleep. */
-  advance(): boolean {
-    const at = Math.min(...this.sleepers.map((s) => s.at))
-    if (!Number.isFinite(at)) return false
-    this.now = Math.max(this.now, at)
-    const due = this.sleepers.filter((s) => s.at <= this.now)
-    this.sleepers = this.sleepers.filter((s) => s.at > this.now)
-    for (const s of due) s.wake()
-    return true
+  /** The sleepers that can wake, earliest first (in the order they went to sleep, among equals). */
+  candidates(): Array<{ readonly at: number; readonly wake: () => void }> {
+    return this.sleepers
+      .map((s, i) => ({ s, i }))
+      .filter(({ s }) => Number.isFinite(s.at))
+      .sort((a, b) => a.s.at - b.s.at || a.i - b.i)
+      .map(({ s }) => s)
+  }
+  /** Wake one sleeper now; the clock moves to its time if that is later, and never goes back. */
+  wake(sleeper: { readonly at: number; readonly wake: () => void }): void {
+    this.now = Math.max(this.now, sleeper.at)
+    this.sleepers.splice(this.sleepers.indexOf(sleeper), 1)
+    sleeper.wake()
   }
 }
 
@@ -120,15 +125,20 @@ export const runControlled = <A, E>(
   const fiber = Effect.runFork(Effect.provideService(make(scheduler.decide), Clock.Clock, clock), { scheduler })
   let steps = 0
   while (fiber.pollUnsafe() === undefined && steps < maxSteps) {
-    if (scheduler.tasks.length > 0) scheduler.step()
-    else if (clock.sleeping === 0 || !clock.advance()) break
+    // The candidates: every ready task, then every sleeper (waking one early models a shorter latency).
+    const ready = scheduler.tasks.length
+    const sleepers = clock.candidates()
+    if (ready + sleepers.length === 0) break
+    const i = scheduler.pick(ready + sleepers.length)
+    if (i < ready) scheduler.run(i)
+    else clock.wake(sleepers[i - ready]!)
     steps++
   }
   const exit = fiber.pollUnsafe()
   if (exit === undefined) {
     // Tidy up: interrupt what is left and let it run its finalizers.
     fiber.interruptUnsafe()
-    for (let i = 0; i < 10_000 && scheduler.tasks.length > 0; i++) scheduler.step()
+    for (let i = 0; i < 10_000 && scheduler.tasks.length > 0; i++) scheduler.run(0)
   }
   return { exit, order: scheduler.used, steps, elapsed: clock.now }
 }
