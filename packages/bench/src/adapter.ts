@@ -1,0 +1,51 @@
+/**
+ * The adapter contract: each system runs the same fan-out / fan-in its own documented way. `make` builds
+ * the system's workflow once per process (definition cost is not part of a run); `run` does one run over
+ * the given items and resolves with its N results (in any order: verification sorts them).
+ */
+import type { Result, Work } from "./workload.ts"
+
+export type Kind = "engine" | "floor" | "peer"
+
+export interface Runner {
+  /** One fan-out / fan-in run over `items`. */
+  readonly run: (items: ReadonlyArray<number>) => Promise<ReadonlyArray<Result>>
+  /** Many independent runs at once (workload D). Defaults to `Promise.all` over `run`. */
+  readonly runMany?: (batches: ReadonlyArray<ReadonlyArray<number>>) => Promise<ReadonlyArray<ReadonlyArray<Result>>>
+}
+
+export interface Adapter {
+  readonly name: string
+  readonly kind: Kind
+  /** How the adapter does it, in one line, for BENCHMARKS.md. */
+  readonly how: string
+  /** The npm packages whose versions the report lists. */
+  readonly packages: ReadonlyArray<string>
+  readonly make: (workers: number, work: Work) => Runner
+}
+
+/** Every system, in report order; loaded lazily so a child process only loads the one it measures. */
+export const adapters: ReadonlyArray<{
+  readonly name: string
+  readonly kind: Kind
+  readonly load: () => Promise<Adapter>
+}> = [
+  { name: "effect-flow", kind: "engine", load: () => import("./adapters/effectFlow.ts").then((m) => m.adapter) },
+  { name: "Effect.forEach", kind: "floor", load: () => import("./adapters/effectForEach.ts").then((m) => m.adapter) },
+  {
+    name: "Effect queue pipeline",
+    kind: "floor",
+    load: () => import("./adapters/effectQueue.ts").then((m) => m.adapter)
+  },
+  { name: "p-limit promises", kind: "floor", load: () => import("./adapters/pLimit.ts").then((m) => m.adapter) },
+  {
+    name: "LlamaIndex workflow-core",
+    kind: "peer",
+    load: () => import("./adapters/llamaindex.ts").then((m) => m.adapter)
+  },
+  { name: "LangGraph", kind: "peer", load: () => import("./adapters/langgraph.ts").then((m) => m.adapter) },
+  { name: "Mastra workflows", kind: "peer", load: () => import("./adapters/mastra.ts").then((m) => m.adapter) }
+]
+
+/** The system every ratio is taken against. */
+export const BASELINE = "Effect.forEach"

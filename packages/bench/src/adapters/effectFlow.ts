@@ -1,0 +1,59 @@
+/**
+ * The engine: the seed's fan-out / fan-in. A dispatch step `ctx.send`s one event per item, a worker step
+ * with W workers handles them, a collector `ctx.collect`s all N and returns the StopEvent.
+ */
+
+import { defineWorkflow, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
+import { Effect, Option, Schema } from "effect"
+import type { Adapter } from "../adapter.ts"
+import type { Result } from "../workload.ts"
+
+class ItemEvent extends Schema.TaggedClass<ItemEvent>()("ItemEvent", { index: Schema.Number }) {}
+
+class DoneEvent extends Schema.TaggedClass<DoneEvent>()("DoneEvent", { index: Schema.Number, value: Schema.Number }) {}
+
+export const adapter: Adapter = {
+  name: "effect-flow",
+  kind: "engine",
+  how: "dispatch step `ctx.send`s N events, worker step with `workers: W`, collector `ctx.collect(ev, N)` → `StopEvent`",
+  packages: ["effect"],
+  make: (workers, work) => {
+    const wf = defineWorkflow({
+      name: "bench",
+      input: Schema.Struct({ items: Schema.Array(Schema.Number) }),
+      state: Schema.Struct({ total: Schema.Number }),
+      initialState: { total: 0 }
+    })
+      .step(
+        StartEvent,
+        (ev, ctx) =>
+          Effect.gen(function* () {
+            yield* ctx.store.set("total", ev.items.length)
+            for (const index of ev.items) yield* ctx.send(new ItemEvent({ index }))
+          }),
+        { name: "dispatch", emits: [ItemEvent] }
+      )
+      .step(
+        ItemEvent,
+        (ev) => Effect.map(work.effect(ev.index), (value) => new DoneEvent({ index: ev.index, value })),
+        { name: "work", workers, emits: [DoneEvent] }
+      )
+      .step(
+        DoneEvent,
+        (ev, ctx) =>
+          Effect.gen(function* () {
+            const total = yield* ctx.store.get("total")
+            const all = yield* ctx.collect(ev, total)
+            if (Option.isNone(all)) return
+            return new StopEvent({ result: all.value.map((d): Result => ({ index: d.index, value: d.value })) })
+          }),
+        { name: "collect", emits: [StopEvent] }
+      )
+    const one = (items: ReadonlyArray<number>) =>
+      Workflow.run(wf, { items }) as Effect.Effect<ReadonlyArray<Result>, unknown>
+    return {
+      run: (items) => Effect.runPromise(one(items)),
+      runMany: (batches) => Effect.runPromise(Effect.forEach(batches, one, { concurrency: "unbounded" }))
+    }
+  }
+}

@@ -1,0 +1,53 @@
+/** What `main.ts` asks of a measurement process (`child.ts`) and what it answers. */
+
+/** Marks the result lines in a child's stdout (peers may log there too). */
+export const RESULT_PREFIX = "@@bench-result "
+
+interface JobBase {
+  readonly system: string
+  readonly workers: number
+  /** The run's time limit; a run over it is reported as "> limit", not dropped. */
+  readonly limitMs: number
+}
+
+/** A: one fan-out / fan-in over `n` no-op items. */
+export interface JobA extends JobBase {
+  readonly workload: "A"
+  readonly n: number
+}
+
+/** B: `n` items that each wait `sleepMs` on a real timer. */
+export interface JobB extends JobBase {
+  readonly workload: "B"
+  readonly n: number
+  readonly sleepMs: number
+}
+
+/** D: `runs` concurrent runs of a fan-out / fan-in over `n` no-op items. */
+export interface JobD extends JobBase {
+  readonly workload: "D"
+  readonly runs: number
+  readonly n: number
+}
+
+export type Job = JobA | JobB | JobD
+
+export interface JobResult {
+  readonly job: Job
+  readonly pid: number
+  readonly ok: boolean
+  readonly timedOut?: boolean
+  /** Not run, because an earlier job in the same process timed out. */
+  readonly skipped?: boolean
+  readonly error?: string
+  /** Wall time of the measured run(s), ms. */
+  readonly ms?: number
+  /** RSS just before the measured run, after a full GC (bytes). */
+  readonly rssBefore?: number
+  /** Highest RSS sampled during the run, or at its end (bytes). */
+  readonly peakRss?: number
+  /** The process's lifetime peak RSS, `process.resourceUsage().maxRSS` (bytes). */
+  readonly maxRss?: number
+  /** B: the most items waiting at once. */
+  readonly peakInFlight?: number
+}
