@@ -506,32 +506,41 @@ export class Run {
   /** Handle `item` in worker `slot` of `sr`, then whatever is queued, until the mailbox is empty. */
   private work(sr: StepRun, slot: number, item: Item): Effect.Effect<void> {
     const ctx = sr.contexts[slot] ?? (sr.contexts[slot] = new Context_(this, sr, slot))
-    // What a worker does after each invocation: take the next queued item, or end.
-    const next = (): Effect.Effect<void> => {
-      if (!ctx.retrying) this.active--
-      if (this.finished) return Effect.void
-      const item = sr.shift()
-      if (item !== undefined) {
-        sr.current[slot] = item
-        return this.invoke(sr, ctx, item, next)
-      }
-      sr.running--
-      sr.current[slot] = undefined
-      sr.freeSlots.push(slot)
-      this.checkIdle()
-      return Effect.void
-    }
-    return this.invoke(sr, ctx, item, next)
+    return Effect.suspend(() => this.invoke(ctx, item))
   }
 
-  private invoke(sr: StepRun, ctx: Context_, item: Item, next: () => Effect.Effect<void>): Effect.Effect<void> {
+  /** After an invocation: the next queued item in the same worker, or the end of the worker. */
+  next(ctx: Context_): Effect.Effect<void> {
+    const sr = ctx.sr
+    if (!ctx.retrying) this.active--
+    if (this.finished) return Effect.void
+    const item = sr.shift()
+    if (item !== undefined) {
+      sr.current[ctx.worker] = item
+      return this.invoke(ctx, item)
+    }
+    sr.running--
+    sr.current[ctx.worker] = undefined
+    sr.freeSlots.push(ctx.worker)
+    this.checkIdle()
+    return Effect.void
+  }
+
+  /** Run the handler on `item`, inside the worker's fiber. */
+  private invoke(ctx: Context_, item: Item): Effect.Effect<void> {
     const retry = item instanceof Retry ? item : undefined
     const ev = retry === undefined ? (item as AnyEvent) : retry.event
+    ctx.event = ev
+    ctx.retry = retry
     ctx.attempt = retry === undefined ? 1 : retry.attempt
     ctx.retrying = false
-    const step = sr.step
-    const handler = step.def.handler
-    let effect = Effect.suspend(() => handler(ev, ctx) as Effect.Effect<unknown, unknown>)
+    const step = ctx.sr.step
+    let effect: Effect.Effect<unknown, unknown>
+    try {
+      effect = step.def.handler(ev, ctx) as Effect.Effect<unknown, unknown>
+    } catch (defect) {
+      effect = Effect.die(defect)
+    }
     if (step.timeout !== undefined) {
       const timeout = step.timeout
       effect = Effect.timeoutOrElse(effect, {
@@ -582,37 +591,44 @@ export class Run {
         captureStackTrace: false
       })
     }
-    return Effect.matchCauseEffect(effect, {
-      onSuccess: (out) => {
-        if (this.lifecycle) {
-          this.emit(
-            new StepCompleted({
-              step: step.name,
-              event: ev._tag,
-              worker: ctx.worker,
-              attempt: ctx.attempt,
-              returned: isEvent(out) ? out._tag : undefined
-            })
-          )
-        }
-        this.lastStep = step.name
-        this.lastEvent = ev._tag
-        this.lastReturned = undefined
-        if (out === undefined || out === null) return next()
-        const routed = this.routeOrError(step.name, out, undefined)
-        if (routed === Effect.void) return next()
-        if (routed instanceof UnhandledEventError) {
-          this.failCause(Cause.fail(routed))
-          return next()
-        }
-        this.lastReturned = (out as AnyEvent)._tag
-        return Effect.andThen(routed, Effect.suspend(next))
-      },
-      onFailure: (cause) =>
-        Cause.hasInterruptsOnly(cause)
-          ? Effect.void
-          : Effect.andThen(this.failed(sr, ctx, ev, retry, cause), Effect.suspend(next))
-    })
+    return Effect.matchCauseEffect(effect, ctx.continuation)
+  }
+
+  /** A handler succeeded with `out`: route it, then go on with the worker. */
+  succeeded(ctx: Context_, out: unknown): Effect.Effect<void> {
+    const step = ctx.sr.step
+    const ev = ctx.event!
+    if (this.lifecycle) {
+      this.emit(
+        new StepCompleted({
+          step: step.name,
+          event: ev._tag,
+          worker: ctx.worker,
+          attempt: ctx.attempt,
+          returned: isEvent(out) ? out._tag : undefined
+        })
+      )
+    }
+    this.lastStep = step.name
+    this.lastEvent = ev._tag
+    if (out === undefined || out === null) {
+      this.lastReturned = undefined
+      return this.next(ctx)
+    }
+    this.lastReturned = (out as { readonly _tag?: string })._tag
+    const routed = this.routeOrError(step.name, out, undefined)
+    if (routed === Effect.void) return this.next(ctx)
+    if (routed instanceof UnhandledEventError) {
+      this.failCause(Cause.fail(routed))
+      return this.next(ctx)
+    }
+    return Effect.andThen(routed, ctx.goOn)
+  }
+
+  /** A handler failed: retry, recover or end the run, then go on with the worker. */
+  failedInvocation(ctx: Context_, cause: Cause.Cause<unknown>): Effect.Effect<void> {
+    if (Cause.hasInterruptsOnly(cause)) return Effect.void
+    return Effect.andThen(this.failed(ctx.sr, ctx, ctx.event!, ctx.retry, cause), ctx.goOn)
   }
 
   /** An invocation failed: retry it on the step's schedule, hand it to a recovering step, or end the run. */
@@ -788,6 +804,15 @@ class Context_ implements StepContext<any, AnyEvent> {
   attempt = 1
   /** Set when the current invocation's event was scheduled for a retry. */
   retrying = false
+  /** The event (and retry state) of the current invocation. */
+  event: AnyEvent | undefined = undefined
+  retry: Retry | undefined = undefined
+  /** Made once per worker slot, so an invocation allocates no closures of its own. */
+  readonly continuation: {
+    readonly onSuccess: (out: unknown) => Effect.Effect<void>
+    readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
+  }
+  readonly goOn: Effect.Effect<void>
   readonly runId: string
   readonly step: string
   readonly store: Store<any>
@@ -801,6 +826,11 @@ class Context_ implements StepContext<any, AnyEvent> {
     this.runId = run.id
     this.step = sr.step.name
     this.store = makeStore(run, this)
+    this.continuation = {
+      onSuccess: (out) => run.succeeded(this, out),
+      onFailure: (cause) => run.failedInvocation(this, cause)
+    }
+    this.goOn = Effect.suspend(() => run.next(this))
   }
 
   send(event: AnyEvent, options?: { readonly step?: string | undefined }): Effect.Effect<void, UnhandledEventError> {
@@ -837,15 +867,14 @@ class Context_ implements StepContext<any, AnyEvent> {
   }
 
   collect(event: AnyEvent, need: number | ReadonlyArray<any>): Effect.Effect<Option.Option<ReadonlyArray<any>>> {
+    // Effect.sync: a bad count or class throws, and the throw is the defect, with its message.
     return this.point(
-      Effect.suspend(() => {
+      Effect.sync(() => {
         let spec: Need
         if (typeof need === "number") {
           if (!Number.isInteger(need) || need < 0) {
-            return Effect.die(
-              new RangeError(
-                `Workflow "${this.run.compiled.name}": step "${this.step}" called ctx.collect with ${need}; the count must be an integer >= 0.`
-              )
+            throw new RangeError(
+              `Workflow "${this.run.compiled.name}": step "${this.step}" called ctx.collect with ${need}; the count must be an integer >= 0.`
             )
           }
           spec = need
@@ -854,10 +883,8 @@ class Context_ implements StepContext<any, AnyEvent> {
           for (const cls of need) {
             const tag = tagOf(cls)
             if (tag === undefined) {
-              return Effect.die(
-                new TypeError(
-                  `Workflow "${this.run.compiled.name}": step "${this.step}" called ctx.collect with ${describeValue(cls)}, which is not an event class.`
-                )
+              throw new TypeError(
+                `Workflow "${this.run.compiled.name}": step "${this.step}" called ctx.collect with ${describeValue(cls)}, which is not an event class.`
               )
             }
             tags.push(tag)
@@ -865,7 +892,7 @@ class Context_ implements StepContext<any, AnyEvent> {
           spec = tags
         }
         const taken = this.sr.buffer.offer(event, spec)
-        return Effect.succeed(taken === undefined ? Option.none() : Option.some(taken))
+        return taken === undefined ? Option.none() : Option.some(taken)
       })
     )
   }
