@@ -815,7 +815,7 @@ class Context_ implements StepContext<any, AnyEvent> {
   readonly goOn: Effect.Effect<void>
   readonly runId: string
   readonly step: string
-  readonly store: Store<any>
+  private store_: Store<any> | undefined = undefined
   readonly run: Run
   readonly sr: StepRun
   readonly worker: number
@@ -825,12 +825,16 @@ class Context_ implements StepContext<any, AnyEvent> {
     this.worker = worker
     this.runId = run.id
     this.step = sr.step.name
-    this.store = makeStore(run, this)
     this.continuation = {
       onSuccess: (out) => run.succeeded(this, out),
       onFailure: (cause) => run.failedInvocation(this, cause)
     }
     this.goOn = Effect.suspend(() => run.next(this))
+  }
+
+  /** The run's store, as seen from this worker slot (made on first use). */
+  get store(): Store<any> {
+    return (this.store_ ??= makeStore(this.run, this))
   }
 
   send(event: AnyEvent, options?: { readonly step?: string | undefined }): Effect.Effect<void, UnhandledEventError> {
@@ -986,5 +990,5 @@ export const runCompiled = (compiled: Compiled, input: object, hooks: Hooks = {}
       (scope, exit) => Scope.close(scope, exit)
     ),
     `effect-flow.run ${compiled.name}`,
-    { attributes: { "workflow.name": compiled.name } }
+    { attributes: { "workflow.name": compiled.name }, captureStackTrace: false }
   )
