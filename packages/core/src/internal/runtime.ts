@@ -641,7 +641,7 @@ export class Run {
   ): Effect.Effect<void> {
     const schedule = sr.step.def.retry
     const error = Cause.squash(cause)
-    const finalFailure = () => {
+    const emitFailed = (willRetry: boolean) => {
       if (this.lifecycle) {
         this.emit(
           new StepFailed({
@@ -650,10 +650,13 @@ export class Run {
             worker: ctx.worker,
             attempt: ctx.attempt,
             error,
-            willRetry: false
+            willRetry
           })
         )
       }
+    }
+    const finalFailure = () => {
+      emitFailed(false)
       if (this.recovers && ev._tag !== "StepFailedEvent" && Cause.hasFails(cause)) {
         return Effect.catchCause(
           this.route(
@@ -681,17 +684,8 @@ export class Run {
           onSuccess: ([, delay]) => {
             if (this.finished) return Effect.void
             const attempt = ctx.attempt + 1
+            emitFailed(true)
             if (this.lifecycle) {
-              this.emit(
-                new StepFailed({
-                  step: sr.step.name,
-                  event: ev._tag,
-                  worker: ctx.worker,
-                  attempt: ctx.attempt,
-                  error,
-                  willRetry: true
-                })
-              )
               this.emit(
                 new StepRetrying({ step: sr.step.name, event: ev._tag, attempt, delayMillis: Duration.toMillis(delay) })
               )
