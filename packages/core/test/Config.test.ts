@@ -92,3 +92,23 @@ describe("stall messages", () => {
     })
   )
 })
+
+describe("the output schema", () => {
+  it.effect("a result that fits is returned; one that does not ends the run with a defect that says so", () =>
+    Effect.gen(function* () {
+      const make = (result: unknown) =>
+        defineWorkflow({ name: "typed output", output: Schema.Struct({ count: Schema.Number }) }).step(StartEvent, () =>
+          Effect.succeed(new StopEvent({ result: result as { count: number } }))
+        )
+      const good = yield* runVirtual(Workflow.run(make({ count: 3 }), {}))
+      assert.deepStrictEqual(good.exit, Exit.succeed({ count: 3 }))
+      const bad = yield* runVirtual(Workflow.run(make({ count: "three" }), {}))
+      assert.isTrue(Exit.isFailure(bad.exit) && Exit.hasDies(bad.exit))
+      const defect = Exit.isFailure(bad.exit) ? (bad.exit.cause.reasons[0] as { defect?: unknown }).defect : undefined
+      assert.include(
+        String(defect),
+        'Workflow "typed output": the StopEvent\'s result does not match the output schema'
+      )
+    })
+  )
+})

@@ -17,6 +17,7 @@ export interface Definition {
     readonly timeout?: import("effect").Duration.Input | undefined
     readonly initialState?: unknown
     readonly state?: Schema.Codec<any, any> | undefined
+    readonly output?: Schema.Codec<any, any> | undefined
     readonly outsideInput?: ReadonlyArray<any> | undefined
     readonly ignoreChecks?: ReadonlyArray<any> | undefined
   }
@@ -97,7 +98,7 @@ export const compiled = (self: Definition): Compiled | WorkflowValidationError =
     c =
       found.length > 0
         ? new WorkflowValidationError({ workflow: self.name, problems: found })
-        : compile(self.name, self.steps, self.config.timeout, self.config.initialState ?? {})
+        : compile(self.name, self.steps, self.config.timeout, self.config.initialState ?? {}, self.config.output)
     cache.set(self, c)
   }
   return c

@@ -26,6 +26,7 @@ import {
   References,
   Result,
   Schedule,
+  Schema,
   Scope,
   Semaphore,
   Tracer
@@ -55,6 +56,8 @@ export interface Compiled {
   readonly byName: ReadonlyMap<string, CompiledStep>
   readonly timeout: Duration.Duration | undefined
   readonly initialState: unknown
+  /** Why a result does not fit the workflow's `output` schema, or `undefined` when it does (or there is none). */
+  readonly checkOutput: ((result: unknown) => string | undefined) | undefined
 }
 
 /** @internal */
@@ -72,7 +75,8 @@ export const compile = (
   name: string,
   steps: ReadonlyArray<Step.Any>,
   timeout: Duration.Input | undefined,
-  initialState: unknown
+  initialState: unknown,
+  output?: Schema.Codec<unknown, unknown> | undefined
 ): Compiled => {
   const compiledSteps: Array<CompiledStep> = []
   const routes = new Map<string, Array<number>>()
@@ -101,7 +105,16 @@ export const compile = (
     routes,
     byName,
     timeout: timeout === undefined ? undefined : Duration.fromInputUnsafe(timeout),
-    initialState
+    initialState,
+    checkOutput: output === undefined ? undefined : outputChecker(output)
+  }
+}
+
+const outputChecker = (output: Schema.Codec<unknown, unknown>) => {
+  const decode = Schema.decodeUnknownResult(Schema.toType(output))
+  return (result: unknown): string | undefined => {
+    const checked = decode(result)
+    return checked._tag === "Failure" ? checked.failure.message : undefined
   }
 }
 
@@ -310,9 +323,21 @@ export class Run {
 
   stop(event: AnyEvent): void {
     if (this.finished) return
+    const result = (event as { result?: unknown }).result
+    const mismatch = this.compiled.checkOutput?.(result)
+    if (mismatch !== undefined) {
+      this.failCause(
+        Cause.die(
+          new TypeError(
+            `Workflow "${this.compiled.name}": the StopEvent's result does not match the output schema: ${mismatch}`
+          )
+        )
+      )
+      return
+    }
     this.emit(event)
     this.finished = true
-    Deferred.doneUnsafe(this.done, Exit.succeed((event as { result?: unknown }).result))
+    Deferred.doneUnsafe(this.done, Exit.succeed(result))
   }
 
   failCause(cause: Cause.Cause<unknown>): void {
