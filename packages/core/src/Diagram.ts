@@ -25,7 +25,14 @@ import { HUMAN_RESPONSE, INPUT_REQUIRED, outsideInputTags, START, STOP } from ".
 import type { Any } from "./Workflow.ts"
 
 /**
- * Options of {@link toMermaid}.
+ * Options of {@link toMermaid}. Left-right (`"LR"`) often reads better for long, narrow pipelines.
+ *
+ * @example
+ * ```ts
+ * import { Diagram } from "@effect-flow/core"
+ *
+ * const chart = Diagram.toMermaid(parallel, { direction: "LR" }) // "flowchart LR\n..."
+ * ```
  *
  * @since 0.1.0
  * @category models

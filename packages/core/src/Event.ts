@@ -9,7 +9,15 @@
 import { Predicate, Schema } from "effect"
 
 /**
- * Any event: a value whose `_tag` names its type.
+ * Any event: a value whose `_tag` names its type. Routing reads only the `_tag`, so two classes with the
+ * same tag are the same event type to the engine.
+ *
+ * @example
+ * ```ts
+ * import type { Event } from "@effect-flow/core"
+ *
+ * const logTag = (ev: Event.AnyEvent) => Effect.log(`got ${ev._tag}`)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -19,10 +27,13 @@ export interface AnyEvent {
 }
 
 /**
- * A class whose instances are events, for example a `Schema.TaggedClass`:
+ * A class whose instances are events, for example a `Schema.TaggedClass`; what `.step(...)` accepts and
+ * `emits` lists.
  *
+ * @example
  * ```ts
  * class ItemEvent extends Schema.TaggedClass<ItemEvent>()("ItemEvent", { item: Schema.String }) {}
+ * const accepted: Event.EventClass<ItemEvent> = ItemEvent
  * ```
  *
  * @since 0.1.0
@@ -31,7 +42,13 @@ export interface AnyEvent {
 export type EventClass<E extends AnyEvent = AnyEvent> = abstract new (...args: any) => E
 
 /**
- * The instance type of an event class.
+ * The instance type of an event class (`never` for anything that is not a class).
+ *
+ * @example
+ * ```ts
+ * const classes = [ItemEvent, ProcessedEvent] as const
+ * type Either = Event.InstanceOf<(typeof classes)[number]> // ItemEvent | ProcessedEvent
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -57,7 +74,13 @@ const StopEventTypeId: unique symbol = Symbol.for("@effect-flow/core/StopEvent")
 export type StartEvent<Input = {}> = { readonly _tag: "StartEvent" } & Readonly<Input>
 
 /**
- * The class of {@link StartEvent}; pass it to `.step(StartEvent, ...)`.
+ * The class of {@link StartEvent}; pass it to `.step(StartEvent, ...)`. The engine builds the StartEvent
+ * from the decoded input: you rarely construct one yourself.
+ *
+ * @example
+ * ```ts
+ * const isStart = (cls: Step.Accepts): cls is Event.StartEventClass => cls === StartEvent
+ * ```
  *
  * @since 0.1.0
  * @category built-in events
@@ -69,6 +92,17 @@ export interface StartEventClass {
 }
 
 /**
+ * The event every run begins with, as a class: accept it with `.step(StartEvent, ...)`. Its fields are the
+ * decoded input; a `_tag` field in the input never overrides `"StartEvent"`.
+ *
+ * @example
+ * ```ts
+ * import { defineWorkflow, StartEvent, StopEvent } from "@effect-flow/core"
+ *
+ * defineWorkflow({ input: Schema.Struct({ who: Schema.String }) })
+ *   .step(StartEvent, (ev) => Effect.succeed(new StopEvent({ result: `Hi ${ev.who}` })))
+ * ```
+ *
  * @since 0.1.0
  * @category built-in events
  */
@@ -101,7 +135,12 @@ export interface StopEvent<out Result = unknown> {
 }
 
 /**
- * The class of {@link StopEvent}.
+ * The class of {@link StopEvent}: generic in its `result`, so `new StopEvent({ result })` types the run's output.
+ *
+ * @example
+ * ```ts
+ * const stop = new StopEvent({ result: [1, 2, 3] }) // StopEvent<Array<number>>
+ * ```
  *
  * @since 0.1.0
  * @category built-in events
@@ -115,6 +154,16 @@ export interface StopEventClass {
 }
 
 /**
+ * The event that ends a run, as a class: return (or `ctx.send`) `new StopEvent({ result })` and the run
+ * succeeds with `result`. Only the first one counts; no step may accept `StopEvent`.
+ *
+ * @example
+ * ```ts
+ * import { StopEvent } from "@effect-flow/core"
+ *
+ * .step(ProcessedEvent, (ev) => Effect.succeed(new StopEvent({ result: ev.result })), { emits: [StopEvent] })
+ * ```
+ *
  * @since 0.1.0
  * @category built-in events
  */
@@ -130,7 +179,15 @@ export const StopEvent: StopEventClass = class StopEvent {
 
 /**
  * Published to the caller's event stream when a step needs outside input. It needs no consuming step:
- * the caller answers by sending a {@link HumanResponseEvent} (or any event) into the run.
+ * the caller answers by sending a {@link HumanResponseEvent} (or any event) into the run. Only a run started
+ * with `Workflow.start` / `startPromise` can be answered; under `Workflow.run` the run stalls instead.
+ *
+ * @example
+ * ```ts
+ * import { InputRequiredEvent, StartEvent } from "@effect-flow/core"
+ *
+ * .step(StartEvent, () => Effect.succeed(new InputRequiredEvent({ prefix: "Approve? " })))
+ * ```
  *
  * @since 0.1.0
  * @category built-in events
@@ -142,7 +199,15 @@ export class InputRequiredEvent extends Schema.TaggedClass<InputRequiredEvent>()
 }) {}
 
 /**
- * The caller's answer to an {@link InputRequiredEvent}.
+ * The caller's answer to an {@link InputRequiredEvent}, sent in through a handle's `send`; a step that
+ * accepts `HumanResponseEvent` (or a `ctx.waitFor(HumanResponseEvent)`) receives it.
+ *
+ * @example
+ * ```ts
+ * import { HumanResponseEvent } from "@effect-flow/core"
+ *
+ * yield* handle.send(new HumanResponseEvent({ response: "yes" }))
+ * ```
  *
  * @since 0.1.0
  * @category built-in events
@@ -153,7 +218,16 @@ export class HumanResponseEvent extends Schema.TaggedClass<HumanResponseEvent>()
 }) {}
 
 /**
- * Is this value an event (an object with a string `_tag`)?
+ * Is this value an event (an object with a string `_tag`)? A structural check: it does not tell whether
+ * any step accepts the tag.
+ *
+ * @example
+ * ```ts
+ * import { Event } from "@effect-flow/core"
+ *
+ * Event.isEvent(new ItemEvent({ item: "a" })) // true
+ * Event.isEvent({ item: "a" }) // false
+ * ```
  *
  * @since 0.1.0
  * @category guards
@@ -161,7 +235,16 @@ export class HumanResponseEvent extends Schema.TaggedClass<HumanResponseEvent>()
 export const isEvent = (u: unknown): u is AnyEvent => Predicate.hasProperty(u, "_tag") && typeof u._tag === "string"
 
 /**
- * Is this event a {@link StopEvent}?
+ * Is this event a {@link StopEvent}? Handy on a run's event stream, whose last event is the StopEvent.
+ *
+ * @example
+ * ```ts
+ * import { Event, Workflow } from "@effect-flow/core"
+ *
+ * yield* Workflow.stream(parallel, { items: ["a"] }).pipe(
+ *   Stream.runForEach((ev) => (Event.isStopEvent(ev) ? Effect.log(ev.result) : Effect.void))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category guards
@@ -199,7 +282,14 @@ export const tagOf = (cls: EventClass): string | undefined => {
 }
 
 /**
- * A readable name for an event class, for messages: its tag, or its JavaScript name.
+ * A readable name for an event class, for messages: its tag, or its JavaScript name. Unlike
+ * {@link tagOf} it never returns `undefined`.
+ *
+ * @example
+ * ```ts
+ * Event.nameOf(ItemEvent) // "ItemEvent"
+ * Event.nameOf(StartEvent) // "StartEvent"
+ * ```
  *
  * @since 0.1.0
  * @category accessors

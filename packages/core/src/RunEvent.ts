@@ -12,7 +12,17 @@
 import { Schema } from "effect"
 
 /**
- * An invocation of a step started.
+ * An invocation of a step started. Published only when watching with `{ lifecycle: true }`.
+ *
+ * @example
+ * ```ts
+ * import { RunEvent, Workflow } from "@effect-flow/core"
+ *
+ * yield* Workflow.stream(parallel, { items }, { lifecycle: true }).pipe(
+ *   Stream.filter((ev): ev is RunEvent.StepStarted => ev._tag === "StepStarted"),
+ *   Stream.runForEach((ev) => Effect.log(`${ev.step} #${ev.worker} took ${ev.event}`))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category lifecycle
@@ -25,7 +35,15 @@ export class StepStarted extends Schema.TaggedClass<StepStarted>()("StepStarted"
 }) {}
 
 /**
- * An invocation of a step completed; `returned` is the tag of what it returned, if anything.
+ * An invocation of a step completed; `returned` is the tag of what it returned, if anything. Published only
+ * with `{ lifecycle: true }`; a good progress signal.
+ *
+ * @example
+ * ```ts
+ * yield* Workflow.stream(parallel, { items }, { lifecycle: true }).pipe(
+ *   Stream.runForEach((ev) => (ev._tag === "StepCompleted" ? Effect.log(`${ev.step} done`) : Effect.void))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category lifecycle
@@ -39,7 +57,16 @@ export class StepCompleted extends Schema.TaggedClass<StepCompleted>()("StepComp
 }) {}
 
 /**
- * An invocation of a step failed. `willRetry` says whether its retry schedule tries again.
+ * An invocation of a step failed. `willRetry` says whether its retry schedule tries again. Published only
+ * with `{ lifecycle: true }`; it reports the failure, it does not handle it (see {@link StepFailedEvent}).
+ *
+ * @example
+ * ```ts
+ * const handle = yield* Workflow.start(scraper, { urls }, { lifecycle: true })
+ * yield* handle.events.pipe(
+ *   Stream.runForEach((ev) => (ev._tag === "StepFailed" ? Effect.logWarning(`${ev.step} failed`) : Effect.void))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category lifecycle
@@ -55,7 +82,13 @@ export class StepFailed extends Schema.TaggedClass<StepFailed>()("StepFailed", {
 
 /**
  * A failed event will be handled again, attempt `attempt`, after `delayMillis`. Its worker slot is free
- * meanwhile.
+ * meanwhile. Published only with `{ lifecycle: true }`, for steps with a `retry` schedule.
+ *
+ * @example
+ * ```ts
+ * const retrying = (ev: Event.AnyEvent): ev is RunEvent.StepRetrying => ev._tag === "StepRetrying"
+ * // e.g. { step: "fetch", event: "UrlEvent", attempt: 2, delayMillis: 100 }
+ * ```
  *
  * @since 0.1.0
  * @category lifecycle
@@ -68,7 +101,14 @@ export class StepRetrying extends Schema.TaggedClass<StepRetrying>()("StepRetryi
 }) {}
 
 /**
- * An event waits in a step's mailbox because all its workers are busy.
+ * An event waits in a step's mailbox because all its workers are busy; `queued` is the mailbox's length.
+ * Published only with `{ lifecycle: true }`; many of them suggest raising the step's `workers`.
+ *
+ * @example
+ * ```ts
+ * const queued = events.filter((e): e is RunEvent.EventQueued => e._tag === "EventQueued")
+ * const deepest = Math.max(0, ...queued.map((e) => e.queued))
+ * ```
  *
  * @since 0.1.0
  * @category lifecycle
@@ -80,7 +120,13 @@ export class EventQueued extends Schema.TaggedClass<EventQueued>()("EventQueued"
 }) {}
 
 /**
- * The lifecycle events.
+ * The lifecycle events, the union published with `{ lifecycle: true }` besides the run's own events.
+ *
+ * @example
+ * ```ts
+ * const lifecycleTags = ["StepStarted", "StepCompleted", "StepFailed", "StepRetrying", "EventQueued"]
+ * const isLifecycle = (ev: Event.AnyEvent): ev is RunEvent.Lifecycle => lifecycleTags.includes(ev._tag)
+ * ```
  *
  * @since 0.1.0
  * @category lifecycle

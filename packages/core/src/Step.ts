@@ -15,6 +15,12 @@ import type { StepContext } from "./StepContext.ts"
  * What a step can accept: one event class, `StartEvent`, or an array of classes (the handler then gets
  * their union).
  *
+ * @example
+ * ```ts
+ * const one: Step.Accepts = ItemEvent
+ * const many: Step.Accepts = [SuccessEvent, ErrorEvent] // the handler gets SuccessEvent | ErrorEvent
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -23,12 +29,27 @@ export type Accepts = EventClass<any> | StartEventClass | ReadonlyArray<EventCla
 /**
  * The event type a handler receives for `accepts`, given the workflow's decoded input.
  *
+ * @example
+ * ```ts
+ * type A = Step.EventOf<[typeof SuccessEvent, typeof ErrorEvent]> // SuccessEvent | ErrorEvent
+ * type B = Step.EventOf<typeof StartEvent, { items: ReadonlyArray<string> }> // StartEvent<{ items: ... }>
+ * ```
+ *
  * @since 0.1.0
  * @category type-level
  */
 export type EventOf<A, Input = {}> = A extends ReadonlyArray<infer C> ? EventOfClass<C, Input> : EventOfClass<A, Input>
 
 /**
+ * The event type one accepted class gives a handler: `StartEvent<Input>` for `StartEvent`, else the
+ * class's instance type. {@link EventOf} applies it to each class of an array.
+ *
+ * @example
+ * ```ts
+ * type A = Step.EventOfClass<typeof ItemEvent, {}> // ItemEvent
+ * type B = Step.EventOfClass<typeof StartEvent, { n: number }> // StartEvent<{ n: number }>
+ * ```
+ *
  * @since 0.1.0
  * @category type-level
  */
@@ -37,13 +58,24 @@ export type EventOfClass<C, Input> = C extends StartEventClass ? StartEvent<Inpu
 /**
  * The events a step may send or return, from its `emits` option (any event when it has none).
  *
+ * @example
+ * ```ts
+ * type A = Step.EmitsOf<readonly [typeof ItemEvent, typeof StopEvent]> // ItemEvent | StopEvent<unknown>
+ * type B = Step.EmitsOf<never> // Event.AnyEvent
+ * ```
+ *
  * @since 0.1.0
  * @category type-level
  */
 export type EmitsOf<Em> = [Em] extends [never] ? AnyEvent : Em extends ReadonlyArray<infer C> ? InstanceOf<C> : AnyEvent
 
 /**
- * The result type of the `StopEvent`s in a union of events.
+ * The result type of the `StopEvent`s in a union of events: how a workflow's `Output` is inferred.
+ *
+ * @example
+ * ```ts
+ * type R = Step.ResultOf<ItemEvent | StopEvent<string>> // string
+ * ```
  *
  * @since 0.1.0
  * @category type-level
@@ -53,13 +85,27 @@ export type ResultOf<Out> = Out extends StopEvent<infer R> ? R : never
 /**
  * The non-`StopEvent` events in a union (what a step routes on).
  *
+ * @example
+ * ```ts
+ * type R = Step.RoutedOf<ItemEvent | StopEvent<string> | void> // ItemEvent
+ * ```
+ *
  * @since 0.1.0
  * @category type-level
  */
 export type RoutedOf<Out> = Exclude<Out, StopEvent<any> | void | undefined>
 
 /**
- * Options of a step.
+ * Options of a step, the third argument of `.step(...)` and `Step.make`. Declare `emits`: it types the
+ * handler's return and `ctx.send`, and lets graph checks and diagrams see the step's edges.
+ *
+ * @example
+ * ```ts
+ * .step(ItemEvent, process, {
+ *   name: "process_item", workers: 4, emits: [ProcessedEvent],
+ *   retry: Schedule.recurs(2), timeout: "5 seconds"
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -87,6 +133,13 @@ export interface Options<Em extends ReadonlyArray<EventClass<any>> = ReadonlyArr
 
 /**
  * A handler: from the event and the step context to an Effect of the next event, a `StopEvent`, or nothing.
+ * Returning nothing is fine for a step that only `ctx.send`s or collects.
+ *
+ * @example
+ * ```ts
+ * const process: Step.Handler<ItemEvent, ProcessedEvent, never, never> = (ev, ctx) =>
+ *   Effect.succeed(new ProcessedEvent({ result: `${ctx.step}: ${ev.item}`, index: ev.index }))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -101,6 +154,13 @@ export type Handler<In, Out, E, R, State = any, Emits extends AnyEvent = AnyEven
  *
  * The type parameters record what the handler receives (`In`), what it returns (`Out`), its error `E`
  * and requirements `R`, and the state and input it expects of the workflow it is added to.
+ *
+ * @example
+ * ```ts
+ * const double: Step.Step<NumberEvent, NumberEvent> = Step.make(NumberEvent, (ev) =>
+ *   Effect.succeed(new NumberEvent({ n: ev.n * 2 })), { name: "double" })
+ * double.name // "double"; double.workers // 1
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -120,7 +180,13 @@ export interface Step<in out In = any, out Out = any, out E = any, out R = any, 
 }
 
 /**
- * Any step.
+ * Any step, whatever its types: what a workflow's `steps` holds.
+ *
+ * @example
+ * ```ts
+ * const names = (steps: ReadonlyArray<Step.Any>) => steps.map((s) => `${s.name} x${s.workers}`)
+ * names(parallel.steps) // ["dispatch x1", "process_item x4", "collect_results x1"]
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -140,6 +206,13 @@ const defaultName = (accepts: ReadonlyArray<EventClass<any> | StartEventClass>, 
  * Build a step's data from `.step(...)`'s arguments. Nothing is checked here: `Workflow.validate`
  * reports every problem at once.
  *
+ * @example
+ * ```ts
+ * const step = Step.fromArgs(ItemEvent, process, { workers: 4 })
+ * step.name // "process" (the handler's name), step.workers // 4
+ * ```
+ *
+ * @since 0.1.0
  * @internal
  */
 export const fromArgs = (accepts: Accepts, handler: Function, options: Options<any> | undefined): Any => {

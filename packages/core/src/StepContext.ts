@@ -1,6 +1,7 @@
 /**
  * What a handler gets besides its event: `send` (fan-out), `collect` (fan-in), the typed `store`,
- * and where it runs (`runId`, `step`, `attempt`, `worker`).
+ * `write` (publish to the caller's stream), `waitFor` (human in the loop), and where it runs (`runId`,
+ * `step`, `attempt`, `worker`).
  *
  * @since 0.1.0
  */
@@ -9,7 +10,13 @@ import type { AnyEvent, EventClass, InstanceOf } from "./Event.ts"
 import type { StepTimeoutError, UnhandledEventError } from "./WorkflowError.ts"
 
 /**
- * Options of `ctx.send`.
+ * Options of `ctx.send`. Naming a `step` that does not exist or does not accept the event fails with
+ * `UnhandledEventError`.
+ *
+ * @example
+ * ```ts
+ * yield* ctx.send(new ItemEvent({ item, index }), { step: "process_item" })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -20,7 +27,17 @@ export interface SendOptions {
 }
 
 /**
- * Options of `ctx.waitFor`.
+ * Options of `ctx.waitFor`. Give each open wait its own `id` (or `match`) when several can be open at once,
+ * so an answer goes to the right one.
+ *
+ * @example
+ * ```ts
+ * const answer = yield* ctx.waitFor(HumanResponseEvent, {
+ *   request: new InputRequiredEvent({ prefix: "Approve order 42? ", id: "order-42" }),
+ *   id: "order-42",
+ *   timeout: "1 hour"
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -69,7 +86,19 @@ export interface Store<State> {
  * The context a handler runs in.
  *
  * `Emits` is the union of events the step declared in `emits` (any event when it declared none);
- * `send` only takes those.
+ * `send` only takes those. Annotate a standalone handler's `ctx` with it (exported from the package root as
+ * `Context`) to get a typed store.
+ *
+ * @example
+ * ```ts
+ * import type { Context, StartEvent } from "@effect-flow/core"
+ *
+ * const dispatch = (ev: StartEvent<{ items: ReadonlyArray<string> }>, ctx: Context<{ total: number }>) =>
+ *   Effect.gen(function*() {
+ *     yield* ctx.store.set("total", ev.items.length)
+ *     for (const [index, item] of ev.items.entries()) yield* ctx.send(new ItemEvent({ item, index }))
+ *   })
+ * ```
  *
  * @since 0.1.0
  * @category models

@@ -1,6 +1,9 @@
 /**
  * The immutable workflow builder (`defineWorkflow(...).step(...)`) and the ways to run a workflow:
- * `run` (an Effect), `runPromise` (a Promise), `compile` (a reusable function from input to Effect).
+ * `run` (an Effect), `runPromise` (a Promise), `compile` (a reusable function from input to Effect),
+ * `start` / `startPromise` (a handle: events, outside input, result, cancel) and `stream` (the run's events).
+ * Also the checks of a definition (`validate`, `problems`, `assertComplete`) and its inspection
+ * (`describe`, `toMermaid`).
  *
  * @since 0.1.0
  */
@@ -37,7 +40,19 @@ import {
 const TypeId: unique symbol = Symbol.for("@effect-flow/core/Workflow") as any
 
 /**
- * The configuration given to {@link defineWorkflow}.
+ * The configuration given to {@link defineWorkflow}. Every field is optional; give `state` and
+ * `initialState` together, and set `timeout` only as a safety net (stalls already fail at once).
+ *
+ * @example
+ * ```ts
+ * defineWorkflow({
+ *   name: "parallel",
+ *   input: Schema.Struct({ items: Schema.Array(Schema.String) }),
+ *   state: Schema.Struct({ total_items: Schema.Number }),
+ *   initialState: { total_items: 0 },
+ *   timeout: "30 seconds"
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -79,6 +94,13 @@ export interface Config<Input = {}, InputEncoded = {}, Output = never, State = {
  *
  * Every `.step(...)` returns a new workflow; the original is never changed, so a partial workflow can
  * serve as a base for several.
+ *
+ * @example
+ * ```ts
+ * const base = defineWorkflow({ name: "base" }).step(StartEvent, dispatch, { emits: [ItemEvent] })
+ * const a = base.step(ItemEvent, (ev) => Effect.succeed(new StopEvent({ result: ev.item })))
+ * base.steps.length // still 1; a.steps.length // 2
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -137,7 +159,13 @@ export interface Workflow<
 }
 
 /**
- * Any workflow.
+ * Any workflow, whatever its types: for functions that only inspect or draw one.
+ *
+ * @example
+ * ```ts
+ * const stepNames = (wf: Workflow.Any) => wf.steps.map((s) => s.name)
+ * stepNames(parallel) // ["dispatch", "process_item", "collect_results"]
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -145,7 +173,13 @@ export interface Workflow<
 export type Any = Workflow<any, any, any, any, any, any, any, any>
 
 /**
- * The type-level parts of a workflow.
+ * The type-level parts of a workflow: read its input, output, state, errors and services off its type.
+ *
+ * @example
+ * ```ts
+ * type In = Workflow.Workflow.InputEncoded<typeof parallel> // { readonly items: ReadonlyArray<string> }
+ * type Out = Workflow.Workflow.Output<typeof parallel> // Array<string>
+ * ```
  *
  * @since 0.1.0
  * @category type-level
@@ -196,7 +230,13 @@ const isStep = (u: unknown): u is Step.Any =>
   Predicate.hasProperty(u, "handler") && Predicate.hasProperty(u, "accepts") && Predicate.hasProperty(u, "workers")
 
 /**
- * Is this value a workflow?
+ * Is this value a workflow (built by {@link defineWorkflow})?
+ *
+ * @example
+ * ```ts
+ * Workflow.isWorkflow(parallel) // true
+ * Workflow.isWorkflow({ steps: [] }) // false
+ * ```
  *
  * @since 0.1.0
  * @category guards
@@ -293,6 +333,12 @@ export const describe = (
  * `"stop-event-accepted"`, `"start-step"`, `"unique-step-names"` and `"ignore-checks"` (an unknown name in
  * `ignoreChecks`); the graph checks are listed at {@link IgnorableCheck}.
  *
+ * @example
+ * ```ts
+ * const duplicate: Workflow.Check = "unique-step-names"
+ * const clashes = Workflow.problems(wf).filter((p) => p.check === duplicate)
+ * ```
+ *
  * @since 0.1.0
  * @category validation
  */
@@ -380,6 +426,12 @@ export type CompletenessErrors<W> =
 /**
  * `W` itself when the types know nothing missing from it, else the sentences of
  * {@link CompletenessErrors}, such as `` `Event has no step: ${Tag}` ``. Used by {@link assertComplete}.
+ *
+ * @example
+ * ```ts
+ * type Ok = Workflow.Checked<typeof parallel> // typeof parallel
+ * type Bad = Workflow.Checked<typeof halfDone> // "Event has no step: ProcessedEvent"
+ * ```
  *
  * @since 0.1.0
  * @category type-level
@@ -527,7 +579,13 @@ const causeToError = (cause: Cause.Cause<unknown>): unknown => {
 }
 
 /**
- * Options for watching a run.
+ * Options for watching a run with {@link start}, {@link startPromise} or {@link stream}. Lifecycle events
+ * are off by default: a busy run publishes several per event.
+ *
+ * @example
+ * ```ts
+ * const events = Workflow.stream(parallel, { items: ["a", "b"] }, { lifecycle: true })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -547,6 +605,13 @@ export interface WatchOptions {
  *   steps that accept it (e.g. a `HumanResponseEvent`).
  * - `result`: the run's result or error. `cancel`: interrupt every fiber of the run; `result` then
  *   reports the interruption.
+ *
+ * @example
+ * ```ts
+ * const handle = yield* Workflow.start(approval, { amount: 100 })
+ * yield* handle.send(new HumanResponseEvent({ response: "yes" }))
+ * const result = yield* handle.result
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -641,6 +706,14 @@ export const stream = <W extends Any>(
 
 /**
  * A {@link Handle} for Promise code: iterate `events` with `for await`, `await result`, `send`, `cancel`.
+ * `events` ends quietly when the run fails: the error comes from `result`, so always await it.
+ *
+ * @example
+ * ```ts
+ * const handle = await Workflow.startPromise(approval, { amount: 100 })
+ * await handle.send(new HumanResponseEvent({ response: "yes" }))
+ * console.log(await handle.result)
+ * ```
  *
  * @since 0.1.0
  * @category models

@@ -8,7 +8,13 @@
 import { Schema } from "effect"
 
 /**
- * One problem found in a workflow's definition.
+ * One problem found in a workflow's definition: the `check` that found it, a `message` saying how to fix it,
+ * and the `steps` and `events` involved. Listed by `Workflow.problems` and `WorkflowValidationError`.
+ *
+ * @example
+ * ```ts
+ * for (const p of Workflow.problems(wf)) console.log(`[${p.check}] ${p.message}`, p.steps, p.events)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -23,7 +29,17 @@ export class Problem extends Schema.Class<Problem>("@effect-flow/core/Problem")(
 }) {}
 
 /**
- * The definition is wrong. `problems` lists every problem found, not just the first.
+ * The definition is wrong. `problems` lists every problem found, not just the first. Raised before any
+ * step runs, by `Workflow.validate`, `compile`, `run`, `start` and `stream`.
+ *
+ * @example
+ * ```ts
+ * import { WorkflowValidationError } from "@effect-flow/core"
+ *
+ * const checked = Workflow.validate(wf).pipe(
+ *   Effect.catchTag("WorkflowValidationError", (e) => Effect.die(e.message))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -40,7 +56,15 @@ export class WorkflowValidationError extends Schema.TaggedError<WorkflowValidati
 }
 
 /**
- * The input does not decode with the workflow's `input` schema.
+ * The input does not decode with the workflow's `input` schema; `issue` is the schema's explanation. No step
+ * runs.
+ *
+ * @example
+ * ```ts
+ * Workflow.run(parallel, { items: ["a"] }).pipe(
+ *   Effect.catchTag("WorkflowInputError", (e) => Effect.logError(e.issue))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -55,7 +79,15 @@ export class WorkflowInputError extends Schema.TaggedError<WorkflowInputError>()
 }
 
 /**
- * The run's `timeout` elapsed before a `StopEvent`.
+ * The run's `timeout` elapsed before a `StopEvent`; `activeSteps` names the steps still running or queued.
+ * Only a workflow configured with `timeout` raises it.
+ *
+ * @example
+ * ```ts
+ * Workflow.run(slow, input).pipe(
+ *   Effect.catchTag("WorkflowTimeoutError", (e) => Effect.logWarning(`stuck in ${e.activeSteps.join(", ")}`))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -73,7 +105,14 @@ export class WorkflowTimeoutError extends Schema.TaggedError<WorkflowTimeoutErro
 }
 
 /**
- * What one step's collect buffer held when a run stalled.
+ * What one step's collect buffer held when a run stalled, and what its last `collect` call needed.
+ *
+ * @example
+ * ```ts
+ * // WorkflowStalledError.collects, e.g.
+ * // [{ step: "collect_results", holds: { ProcessedEvent: 2 }, needs: "3 events" }]
+ * stalled.collects.map((c) => `${c.step} needs ${c.needs}`)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -92,7 +131,13 @@ const describeHolds = (holds: Readonly<Record<string, number>>): string => {
 }
 
 /**
- * A step suspended in `ctx.waitFor` when a run stalled.
+ * A step suspended in `ctx.waitFor` when a run stalled: usually a run started with `Workflow.run`, which
+ * cannot receive outside input; use `Workflow.start` and the handle's `send`.
+ *
+ * @example
+ * ```ts
+ * stalled.waiting.map((w) => `${w.step} waits for ${w.event}`) // ["approve waits for HumanResponseEvent"]
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -108,7 +153,17 @@ export class WaitingStep extends Schema.Class<WaitingStep>("@effect-flow/core/Wa
  * finish, so it fails at once instead of hanging. `collects` says what each partial collect holds and
  * needs; `waiting` lists steps suspended in `ctx.waitFor` in a run that cannot receive outside input
  * (started with `Workflow.run` rather than `Workflow.start`); `awaitingInput` counts unanswered
- * `InputRequiredEvent`s.
+ * `InputRequiredEvent`s. Where LlamaIndex would wait for its timeout, this fails at once; the message
+ * usually points at a miscounted `ctx.collect`.
+ *
+ * @example
+ * ```ts
+ * import { WorkflowStalledError } from "@effect-flow/core"
+ *
+ * Workflow.run(parallel, input).pipe(
+ *   Effect.catchTag("WorkflowStalledError", (e) => Effect.logError(e.message))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -150,7 +205,15 @@ export class WorkflowStalledError extends Schema.TaggedError<WorkflowStalledErro
 
 /**
  * A step emitted an event that no step accepts, or sent an event to a step that does not exist or does
- * not accept it.
+ * not accept it. `ctx.send` fails with it in the handler's error channel; a returned event that no step
+ * accepts ends the run with it.
+ *
+ * @example
+ * ```ts
+ * yield* ctx.send(new ItemEvent({ item, index }), { step: "process_item" }).pipe(
+ *   Effect.catchTag("UnhandledEventError", (e) => Effect.logWarning(e.reason))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -169,7 +232,14 @@ export class UnhandledEventError extends Schema.TaggedError<UnhandledEventError>
 }
 
 /**
- * One invocation exceeded its step's `timeout`. A step's `retry` schedule may retry it.
+ * One invocation exceeded its step's `timeout` (or a `ctx.waitFor` its own `timeout`). A step's `retry`
+ * schedule may retry it; otherwise it ends the run.
+ *
+ * @example
+ * ```ts
+ * .step(UrlEvent, fetchPage, { timeout: "5 seconds", retry: Schedule.recurs(2) })
+ * // after 3 timed-out attempts: StepTimeoutError { step: "fetchPage", event: "UrlEvent", timeout: "5s" }
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -189,6 +259,14 @@ export class StepTimeoutError extends Schema.TaggedError<StepTimeoutError>()("St
  * `ctx.store.edit`, `set` or `update` was called inside an `edit` of the same run's store, which would wait
  * for itself forever. The run dies with this defect; return the new state from the outer `edit` instead.
  *
+ * @example
+ * ```ts
+ * // dies with NestedStoreEditError:
+ * ctx.store.edit((s) => Effect.as(ctx.store.set("count", s.count + 1), s))
+ * // instead:
+ * ctx.store.edit((s) => Effect.succeed({ ...s, count: s.count + 1 }))
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -203,7 +281,14 @@ export class NestedStoreEditError extends Schema.TaggedError<NestedStoreEditErro
 }
 
 /**
- * Every error a run can end with, besides the handlers' own.
+ * Every error a run can end with, besides the handlers' own (`NestedStoreEditError` is a defect, not part
+ * of it). Match on `_tag` to handle each.
+ *
+ * @example
+ * ```ts
+ * const explain = (e: WorkflowError.WorkflowError): string =>
+ *   e._tag === "WorkflowStalledError" ? `stalled: ${e.collects.length} partial collect(s)` : e.message
+ * ```
  *
  * @since 0.1.0
  * @category errors

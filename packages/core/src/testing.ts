@@ -21,7 +21,17 @@ import { type Run, runCompiled, type TraceEntry } from "./internal/runtime.ts"
 import type * as Workflow from "./Workflow.ts"
 
 /**
- * The outcome of {@link runVirtual}: the run's `Exit` and how much virtual time it took.
+ * The outcome of {@link runVirtual}: the run's `Exit` and how much virtual time it took. `elapsed` is
+ * rounded up to a multiple of `tick`, so assert on it with the tick's precision.
+ *
+ * @example
+ * ```ts
+ * import { runVirtual } from "@effect-flow/core/testing"
+ *
+ * const { exit, elapsed } = yield* runVirtual(Workflow.run(parallel, { items: ["a", "b"] }))
+ * assert.isTrue(Exit.isSuccess(exit))
+ * assert.strictEqual(Duration.toMillis(elapsed), 500)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -131,6 +141,13 @@ export const inputArbitrary = <W extends Workflow.Any>(
  * One invocation of a step, in a {@link Trace}. `start` and `end` are positions in the run's sequence of
  * trace entries (`end` is undefined when the run ended while it was running).
  *
+ * @example
+ * ```ts
+ * const t = explore(parallel, { items: ["a", "b"] }, [])
+ * const processed = t.invocations.filter((i) => i.step === "process_item" && i.outcome === "returned")
+ * assert.strictEqual(processed.length, 2)
+ * ```
+ *
  * @since 0.1.0
  * @category traces
  */
@@ -152,6 +169,15 @@ export interface Invocation {
  * - `invocations`: every handler invocation. `writes`: every `ctx.write`.
  * - `leftover`: events still queued or in a collect buffer when the run ended, per step.
  * - `exit`: the run's result or error. `order`: for `explore`, the interleaving choices actually used.
+ *
+ * @example
+ * ```ts
+ * import { explore, Laws } from "@effect-flow/core/testing"
+ *
+ * const t = explore(parallel, { items: ["a", "b"] }, [])
+ * assert.deepStrictEqual(Laws.nothingLost(t), [])
+ * assert.deepStrictEqual(t.writes, [])
+ * ```
  *
  * @since 0.1.0
  * @category traces
@@ -318,7 +344,17 @@ export const explore = <W extends Workflow.Workflow<any, any, any, any, any, any
 
 /**
  * The arbitrary of interleaving choices for {@link explore}: a list of small numbers, shrinking towards
- * the empty list (the plain order).
+ * the empty list (the plain order). Raise `maxLength` for workflows with many step-context operations:
+ * decisions past the end of the list fall back to the plain order.
+ *
+ * @example
+ * ```ts
+ * import { explore, interleavings, Laws } from "@effect-flow/core/testing"
+ *
+ * fc.assert(fc.property(interleavings({ maxLength: 100 }), (choices) => {
+ *   assert.deepStrictEqual(Laws.concurrencyBounded(explore(parallel, { items: ["a", "b", "c"] }, choices)), [])
+ * }))
+ * ```
  *
  * @since 0.1.0
  * @category interleavings
@@ -336,6 +372,15 @@ export const interleavings = (options?: {
 /**
  * Laws over {@link Trace}s. Each returns the list of violations, empty when the law holds, so a test can
  * `assert.deepStrictEqual(Laws.nothingLost(t), [])` and read what went wrong.
+ *
+ * @example
+ * ```ts
+ * import { explore, Laws } from "@effect-flow/core/testing"
+ *
+ * const plain = explore(parallel, { items: ["a", "b"] }, [])
+ * const shuffled = explore(parallel, { items: ["a", "b"] }, [1, 3, 0, 2])
+ * assert.deepStrictEqual([...Laws.nothingLost(shuffled), ...Laws.sameOutcome(plain, shuffled)], [])
+ * ```
  *
  * @since 0.1.0
  * @category laws
