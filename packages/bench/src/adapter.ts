@@ -31,6 +31,11 @@ export const adapters: ReadonlyArray<{
   readonly load: () => Promise<Adapter>
 }> = [
   { name: "effect-flow", kind: "engine", load: () => import("./adapters/effectFlow.ts").then((m) => m.adapter) },
+  {
+    name: "effect-flow (lean handlers)",
+    kind: "engine",
+    load: () => import("./adapters/effectFlowLean.ts").then((m) => m.adapter)
+  },
   { name: "Effect.forEach", kind: "floor", load: () => import("./adapters/effectForEach.ts").then((m) => m.adapter) },
   {
     name: "Effect queue pipeline",

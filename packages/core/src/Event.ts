@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Predicate, Schema } from "effect"
+import { Data, Predicate, Schema } from "effect"
 
 /**
  * Any event: a value whose `_tag` names its type. Routing reads only the `_tag`, so two classes with the
@@ -295,3 +295,30 @@ export const tagOf = (cls: EventClass): string | undefined => {
  * @category accessors
  */
 export const nameOf = (cls: EventClass): string => tagOf(cls) ?? (cls?.name || String(cls))
+
+/**
+ * An event class without schema validation: `Data.TaggedClass` with the tag also on the class, so the
+ * engine can route to it. Constructing one costs a fraction of a `Schema.TaggedClass` (which validates
+ * its fields), so use it for high-volume internal events in hot fan-outs; keep `Schema.TaggedClass` for
+ * events that cross a boundary (input from a caller, a checkpoint), where validation and encoding matter.
+ *
+ * @example
+ * ```ts
+ * class ItemEvent extends Event.TaggedData("ItemEvent")<{ readonly index: number }> {}
+ * defineWorkflow().step(ItemEvent, (ev) => Effect.log(ev.index))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const TaggedData = <const Tag extends string>(
+  tag: Tag
+): (new <A extends Record<string, any> = {}>(
+  args: [keyof A] extends [never] ? void : { readonly [P in keyof A as P extends "_tag" ? never : P]: A[P] }
+) => Readonly<A> & { readonly _tag: Tag }) & { readonly _tag: Tag } => {
+  const Base = Data.TaggedClass(tag) as unknown as new (args: unknown) => object
+  class TaggedEvent extends Base {
+    static readonly _tag = tag
+  }
+  return TaggedEvent as any
+}

@@ -1,0 +1,74 @@
+/**
+ * effect-flow written for speed: the same dispatch / worker / collector workflow as `effectFlow.ts`, but with
+ * `Event.TaggedData` events (no schema validation on construction) and handlers written with combinators
+ * instead of `Effect.gen`. It shows what the engine costs when the handlers and events cost little; the
+ * targets are measured on the plain `effect-flow` row, written as REFERENCE.md writes workflows.
+ *
+ * @since 0.1.0
+ */
+import { defineWorkflow, Event, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
+import { Effect, Option, Schema } from "effect"
+import type { Adapter } from "../adapter.ts"
+import type { Result } from "../workload.ts"
+
+class ItemEvent extends Event.TaggedData("ItemEvent")<{ readonly index: number }> {}
+
+class DoneEvent extends Event.TaggedData("DoneEvent")<{ readonly index: number; readonly value: number }> {}
+
+/**
+ * The lean effect-flow adapter.
+ *
+ * @example
+ * ```ts
+ * const runner = adapter.make(4, noop)
+ * await runner.run([0, 1, 2])
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const adapter: Adapter = {
+  name: "effect-flow (lean handlers)",
+  kind: "engine",
+  how: "as effect-flow, with `Event.TaggedData` events and `Effect.forEach` / `map` handlers instead of `Effect.gen` and `Schema.TaggedClass`",
+  packages: ["effect"],
+  make: (workers, work) => {
+    const wf = defineWorkflow({
+      name: "bench-lean",
+      input: Schema.Struct({ items: Schema.Array(Schema.Number) }),
+      state: Schema.Struct({ total: Schema.Number }),
+      initialState: { total: 0 }
+    })
+      .step(
+        StartEvent,
+        (ev, ctx) =>
+          Effect.andThen(
+            ctx.store.set("total", ev.items.length),
+            Effect.forEach(ev.items, (index) => ctx.send(new ItemEvent({ index })), { discard: true })
+          ),
+        { name: "dispatch", emits: [ItemEvent] }
+      )
+      .step(
+        ItemEvent,
+        (ev) => Effect.map(work.effect(ev.index), (value) => new DoneEvent({ index: ev.index, value })),
+        { name: "work", workers, emits: [DoneEvent] }
+      )
+      .step(
+        DoneEvent,
+        (ev, ctx) =>
+          Effect.flatMap(ctx.store.get("total"), (total) =>
+            Effect.map(ctx.collect(ev, total), (all) =>
+              Option.isSome(all)
+                ? new StopEvent({ result: all.value.map((d): Result => ({ index: d.index, value: d.value })) })
+                : undefined
+            )
+          ),
+        { name: "collect", emits: [StopEvent] }
+      )
+    const one = (items: ReadonlyArray<number>) =>
+      Workflow.run(wf, { items }) as Effect.Effect<ReadonlyArray<Result>, unknown>
+    return {
+      run: (items) => Effect.runPromise(one(items)),
+      runMany: (batches) => Effect.runPromise(Effect.forEach(batches, one, { concurrency: "unbounded" }))
+    }
+  }
+}
