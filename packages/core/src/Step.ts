@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type { Duration, Effect, Schedule } from "effect"
-import type { AnyEvent, EventClass, InstanceOf, StartEvent, StartEventClass, StopEvent } from "./Event.ts"
+import type { AnyEvent, EventClass, InstanceOf, StartEvent, StartEventClass, StopEvent, StopEventClass } from "./Event.ts"
 import { nameOf } from "./Event.ts"
 import type { IgnorableCheck } from "./internal/graph.ts"
 import type { StepContext } from "./StepContext.ts"
@@ -25,6 +25,24 @@ import type { StepContext } from "./StepContext.ts"
  * @category models
  */
 export type Accepts = EventClass<any> | StartEventClass | ReadonlyArray<EventClass<any> | StartEventClass>
+
+/**
+ * `unknown` when `accepts` is fine; a sentence saying what is wrong when it includes `StopEvent`, which ends
+ * the run and is never delivered to a step. `.step` intersects its `accepts` parameter with it, so the
+ * compiler reports the sentence at the call site.
+ *
+ * @example
+ * ```ts
+ * // @ts-expect-error StopEvent ends the run and is never delivered to a step
+ * defineWorkflow().step(StopEvent, () => Effect.void)
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type CheckAccepts<A> = [Extract<A extends ReadonlyArray<infer C> ? C : A, StopEventClass>] extends [never]
+  ? unknown
+  : "StopEvent ends the run and is never delivered to a step: accept the events that lead to it instead"
 
 /**
  * The event type a handler receives for `accepts`, given the workflow's decoded input.

@@ -139,7 +139,7 @@ export interface Workflow<
     R1 = never,
     const Em extends ReadonlyArray<EventClass<any>> = never
   >(
-    accepts: A,
+    accepts: A & Step.CheckAccepts<A>,
     handler: (event: Step.EventOf<A, Input>, ctx: StepContext<State, Step.EmitsOf<Em>>) => Effect.Effect<Out, E1, R1>,
     options?: Step.Options<Em>
   ): Workflow<

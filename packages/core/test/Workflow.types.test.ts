@@ -168,4 +168,13 @@ describe("Workflow types", () => {
       })
     )
   })
+
+  it("accepting StopEvent is a type error that says why, alone or in a list", () => {
+    // @ts-expect-error StopEvent ends the run and is never delivered to a step
+    defineWorkflow().step(StopEvent, () => Effect.void)
+    // @ts-expect-error StopEvent ends the run and is never delivered to a step
+    defineWorkflow().step([Ping, StopEvent], () => Effect.void)
+    const fine = defineWorkflow().step([StartEvent, Ping], (ev) => Effect.succeed(new StopEvent({ result: ev._tag })))
+    expectTypeOf(Workflow.run(fine, {})).toEqualTypeOf<Effect.Effect<"StartEvent" | "Ping", Errors.WorkflowError>>()
+  })
 })
