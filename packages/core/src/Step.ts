@@ -6,7 +6,15 @@
  * @since 0.1.0
  */
 import type { Duration, Effect, Schedule } from "effect"
-import type { AnyEvent, EventClass, InstanceOf, StartEvent, StartEventClass, StopEvent, StopEventClass } from "./Event.ts"
+import type {
+  AnyEvent,
+  EventClass,
+  InstanceOf,
+  StartEvent,
+  StartEventClass,
+  StopEvent,
+  StopEventClass
+} from "./Event.ts"
 import { nameOf } from "./Event.ts"
 import type { IgnorableCheck } from "./internal/graph.ts"
 import type { StepContext } from "./StepContext.ts"

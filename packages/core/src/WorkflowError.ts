@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { ignorableChecks, structuralChecks } from "./internal/checks.ts"
 
 /**
  * One problem found in a workflow's definition: the `check` that found it, a `message` saying how to fix it,
@@ -20,8 +21,8 @@ import { Schema } from "effect"
  * @category models
  */
 export class Problem extends Schema.Class<Problem>("@effect-flow/core/Problem")({
-  /** The name of the check that found it, e.g. `"unique-step-names"`. */
-  check: Schema.String,
+  /** The name of the check that found it, e.g. `"unique-step-names"` (a `Workflow.Check`). */
+  check: Schema.Literals([...structuralChecks, ...ignorableChecks]),
   /** What is wrong and how to fix it. */
   message: Schema.String,
   steps: Schema.Array(Schema.String),

@@ -22,30 +22,9 @@
 import type { EventClass } from "../Event.ts"
 import { nameOf, tagOf } from "../Event.ts"
 import { Problem } from "../WorkflowError.ts"
+import { ignorableChecks, structuralChecks } from "./checks.ts"
 
-/**
- * The checks that report a definition that cannot run at all; they cannot be ignored.
- *
- * @internal
- */
-export const structuralChecks = [
-  "event-class",
-  "workers",
-  "stop-event-accepted",
-  "start-step",
-  "unique-step-names",
-  "ignore-checks",
-  "timeout",
-  "initial-state"
-] as const
-
-/**
- * The graph checks a workflow (`defineWorkflow({ ignoreChecks })`) or one step
- * (`.step(A, h, { ignoreChecks })`) may opt out of.
- *
- * @internal
- */
-export const ignorableChecks = ["unhandled-event", "never-emitted", "unreachable", "dead-end"] as const
+export { ignorableChecks, structuralChecks }
 
 /**
  * The name of a check, as in `Problem.check`.

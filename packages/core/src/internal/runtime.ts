@@ -384,6 +384,8 @@ export class Run {
     const targets = this.compiled.routes.get(ev._tag) ?? []
     let effect: Effect.Effect<void> = Effect.void
     for (const i of targets) effect = this.deliverAll(effect, this.steps[i]!, ev, "(start)")
+    // Validation guarantees a step for StartEvent; should none get it, fail now rather than hang.
+    if (this.active === 0) this.checkIdle()
     return effect
   }
 
