@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Arbitrary, Cause, Duration, Effect, Exit, Fiber, Schema } from "effect"
+import { Arbitrary, Cause, type Context, Duration, Effect, Exit, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import type { AnyEvent } from "./Event.ts"
@@ -312,7 +312,7 @@ export const trace = <W extends Workflow.Any>(
  *
  * Limits: only those points interleave; pure code between them runs without interruption (as it does in
  * Effect, which never preempts between two synchronous steps). Real I/O and real timers inside handlers are
- * not controlled; the workflow must need no services (provide them inside the handlers, or use `trace`).
+ * not controlled; services the workflow needs are given as a `Context` in `options.context`.
  * A run that cannot finish (everything blocked, or more than `maxSteps` steps) has an `exit` that is an
  * interruption.
  *
@@ -327,19 +327,44 @@ export const trace = <W extends Workflow.Any>(
  * @since 0.1.0
  * @category interleavings
  */
-export const explore = <W extends Workflow.Workflow<any, any, any, any, any, any, any, never>>(
+export const explore = <W extends Workflow.Any>(
   workflow: W,
   input: Workflow.Workflow.InputEncoded<W>,
   choices: ReadonlyArray<number>,
-  options?: { readonly maxSteps?: number | undefined }
+  ...options: [Workflow.Workflow.Services<W>] extends [never]
+    ? [options?: ExploreOptions<never>]
+    : [options: ExploreOptions<Workflow.Workflow.Services<W>>]
 ): Trace<Workflow.Workflow.Output<W>, Workflow.Workflow.Error<W> | import("./WorkflowError.ts").WorkflowError> => {
   const recorder = new Recorder()
+  const context = options[0]?.context
   const result = runControlled(
-    (decide) => traced(workflow, input, recorder, decide) as Effect.Effect<any, any>,
+    (decide) => {
+      const run = traced(workflow, input, recorder, decide) as Effect.Effect<any, any, any>
+      return (context === undefined ? run : Effect.provideContext(run, context)) as Effect.Effect<any, any>
+    },
     choices,
-    options?.maxSteps
+    options[0]?.maxSteps
   )
   return recorder.trace(workflow, result.exit ?? Exit.failCause(Cause.interrupt()), result.order)
+}
+
+/**
+ * Options of {@link explore}. A workflow that needs services takes them as a `Context` (build one with
+ * `Context.make(Service, implementation)`, or from a Layer with `Layer.build` in a scope).
+ *
+ * @example
+ * ```ts
+ * explore(summaries, input, choices, { context: Context.make(Summarizer, fakeSummarizer), maxSteps: 50_000 })
+ * ```
+ *
+ * @since 0.1.0
+ * @category interleavings
+ */
+export interface ExploreOptions<R> {
+  /** Give up (the trace's exit is an interruption) after this many scheduling steps. Default 100,000. */
+  readonly maxSteps?: number | undefined
+  /** The services the workflow's steps need. */
+  readonly context?: Context.Context<R> | undefined
 }
 
 /**

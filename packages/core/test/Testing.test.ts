@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { defineWorkflow, StartEvent, StopEvent } from "@effect-flow/core"
 import { explore, inputArbitrary, interleavings, Laws, runVirtual, trace } from "@effect-flow/core/testing"
-import { Effect, Exit, Option, Schema } from "effect"
+import { Context, Effect, Exit, Option, Schema } from "effect"
 import * as fc from "fast-check"
 import { ItemEvent, ProcessedEvent, parallel } from "./fixtures/parallel.ts"
 
@@ -185,5 +185,42 @@ describe("explore (controlled interleavings)", () => {
     const t = explore(stalls, {}, [])
     assert.isTrue(Exit.isFailure(t.exit))
     assert.match(String(Exit.isFailure(t.exit) ? t.exit.cause : ""), /WorkflowStalledError/)
+  })
+})
+
+describe("explore with services", () => {
+  class Doubler extends Context.Service<Doubler, { readonly double: (n: number) => Effect.Effect<number> }>()(
+    "test/Doubler"
+  ) {}
+  const doubling = defineWorkflow({ name: "doubling", input: Input })
+    .step(StartEvent, (ev, ctx) => Effect.forEach(ev.values, (n) => ctx.send(new Add({ n })), { discard: true }), {
+      emits: [Add]
+    })
+    .step(
+      Add,
+      (ev) =>
+        Effect.map(
+          Doubler.use((d) => d.double(ev.n)),
+          (n) => new Added({ n })
+        ),
+      { workers: 2 }
+    )
+    .step(Added, (ev, ctx) =>
+      Effect.map(ctx.collect(ev, 3), (all) =>
+        Option.isSome(all) ? new StopEvent({ result: all.value.map((a) => a.n).sort((a, b) => a - b) }) : undefined
+      )
+    )
+
+  it("takes the workflow's services as a Context, and requires them in its type", () => {
+    const context = Context.make(Doubler, { double: (n) => Effect.succeed(n * 2) })
+    fc.assert(
+      fc.property(interleavings(), (choices) => {
+        const t = explore(doubling, { values: [1, 2, 3] }, choices, { context })
+        assert.deepStrictEqual(t.exit, Exit.succeed([2, 4, 6]))
+      }),
+      { numRuns: 30 }
+    )
+    // @ts-expect-error the workflow needs Doubler, so explore needs a context that provides it
+    void (() => explore(doubling, { values: [1] }, []))
   })
 })
