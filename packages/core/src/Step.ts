@@ -53,6 +53,25 @@ export type CheckAccepts<A> = [Extract<A extends ReadonlyArray<infer C> ? C : A,
   : "StopEvent ends the run and is never delivered to a step: accept the events that lead to it instead"
 
 /**
+ * `unknown` for a `workers` value that may be right; for a literal that cannot be (0, negative, fractional),
+ * an object type whose one key says what is wrong, so the compiler reports it at the call site.
+ *
+ * @example
+ * ```ts
+ * // @ts-expect-error workers must be an integer >= 1
+ * defineWorkflow().step(StartEvent, () => Effect.void, { workers: 0 })
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type CheckWorkers<W extends number> = number extends W
+  ? unknown
+  : `${W}` extends `-${string}` | "0" | `${string}.${string}` | `${string}e${string}`
+    ? { readonly "workers must be an integer >= 1": W }
+    : unknown
+
+/**
  * The event type a handler receives for `accepts`, given the workflow's decoded input.
  *
  * @example
@@ -136,11 +155,14 @@ export type RoutedOf<Out> = Exclude<Out, StopEvent<any> | void | undefined>
  * @since 0.1.0
  * @category models
  */
-export interface Options<Em extends ReadonlyArray<EventClass<any>> = ReadonlyArray<EventClass<any>>> {
+export interface Options<
+  Em extends ReadonlyArray<EventClass<any>> = ReadonlyArray<EventClass<any>>,
+  W extends number = number
+> {
   /** Unique within the workflow. Default: the handler's function name, else `handle` + the accepted tags. */
   readonly name?: string | undefined
   /** How many invocations of this step may run at once (an integer >= 1). Default 1. */
-  readonly workers?: number | undefined
+  readonly workers?: (W & CheckWorkers<W>) | undefined
   /**
    * The event classes the step may return or send. When given, returning or sending anything else is a
    * type error, and graph checks and diagrams use it.
@@ -275,10 +297,11 @@ export const make = <
   E = never,
   R = never,
   State = any,
-  const Em extends ReadonlyArray<EventClass<any>> = never
+  const Em extends ReadonlyArray<EventClass<any>> = never,
+  const W extends number = number
 >(
   accepts: A,
   handler: (event: EventOf<A, any>, ctx: StepContext<State, EmitsOf<Em>>) => Effect.Effect<Out, E, R>,
-  options?: Options<Em>
+  options?: Options<Em, W>
 ): Step<EventOf<A, any>, Exclude<Out, void | undefined>, E, R, State> =>
   fromArgs(accepts, handler, options) as Step<EventOf<A, any>, Exclude<Out, void | undefined>, E, R, State>

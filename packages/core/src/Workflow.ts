@@ -137,11 +137,12 @@ export interface Workflow<
     Out extends ([Em] extends [never] ? AnyEvent : Step.EmitsOf<Em>) | void | undefined,
     E1 = never,
     R1 = never,
-    const Em extends ReadonlyArray<EventClass<any>> = never
+    const Em extends ReadonlyArray<EventClass<any>> = never,
+    const W extends number = number
   >(
     accepts: A & Step.CheckAccepts<A>,
     handler: (event: Step.EventOf<A, Input>, ctx: StepContext<State, Step.EmitsOf<Em>>) => Effect.Effect<Out, E1, R1>,
-    options?: Step.Options<Em>
+    options?: Step.Options<Em, W>
   ): Workflow<
     Input,
     InputEncoded,

@@ -177,4 +177,15 @@ describe("Workflow types", () => {
     const fine = defineWorkflow().step([StartEvent, Ping], (ev) => Effect.succeed(new StopEvent({ result: ev._tag })))
     expectTypeOf(Workflow.run(fine, {})).toEqualTypeOf<Effect.Effect<"StartEvent" | "Ping", Errors.WorkflowError>>()
   })
+
+  it("a literal workers that cannot be right is a type error; computed values are checked at validation", () => {
+    // @ts-expect-error workers must be an integer >= 1
+    defineWorkflow().step(StartEvent, () => Effect.void, { workers: 0 })
+    // @ts-expect-error workers must be an integer >= 1
+    defineWorkflow().step(StartEvent, () => Effect.void, { workers: 2.5 })
+    const n: number = Number("4")
+    defineWorkflow().step(StartEvent, () => Effect.void, { workers: n })
+    const ok = defineWorkflow().step(StartEvent, () => Effect.succeed(new StopEvent({ result: 1 })), { workers: 8 })
+    expectTypeOf(ok.steps[0]!.workers).toEqualTypeOf<number>()
+  })
 })

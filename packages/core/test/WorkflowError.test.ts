@@ -352,8 +352,12 @@ describe("WorkflowValidationError", () => {
     Effect.gen(function* () {
       const { calls, handler } = counted()
       const wf = defineWorkflow({ name: "manyProblems" })
+        // The compiler rejects these literals too (see Workflow.types.test.ts); validation catches computed values.
+        // @ts-expect-error workers must be an integer >= 1
         .step(Ping, handler, { name: "a", workers: 0 })
+        // @ts-expect-error workers must be an integer >= 1
         .step(Ping, handler, { name: "a", workers: 1.5 })
+        // @ts-expect-error workers must be an integer >= 1
         .step(Success, handler, { name: "c", workers: -1 })
       const err = errorOf(yield* Effect.exit(Workflow.run(wf, {})))
       assert.instanceOf(err, WorkflowValidationError)
