@@ -26,7 +26,7 @@ import type { AnyEvent, EventClass } from "./Event.ts"
 import { nameOf } from "./Event.ts"
 import type * as Graph from "./internal/graph.ts"
 import * as Prepare from "./internal/prepare.ts"
-import { type Compiled, type Run, runCompiled } from "./internal/runtime.ts"
+import { type Run, runCompiled } from "./internal/runtime.ts"
 import * as Step from "./Step.ts"
 import type { StepContext } from "./StepContext.ts"
 import {
@@ -518,11 +518,8 @@ type RunEffect<W> = Effect.Effect<Workflow.Output<W>, Workflow.Error<W> | Workfl
 export const compile = <W extends Any>(
   self: W
 ): Effect.Effect<(input: Workflow.InputEncoded<W>) => RunEffect<W>, WorkflowValidationError> =>
-  Effect.map(validate(self), () => {
-    const c = Prepare.compiled(self) as Compiled
-    return (input) =>
-      Effect.flatMap(Prepare.decodeInput(self, input), (decoded) => runCompiled(c, decoded)) as RunEffect<W>
-  })
+  // Checked once here; each run looks the compiled workflow up in the cache again.
+  Effect.map(validate(self), () => (input) => Prepare.run(self, input) as RunEffect<W>)
 
 /**
  * Run a workflow: decode the input, route a `StartEvent` built from it, and succeed with the `result`
@@ -543,7 +540,7 @@ export const run: {
   <W extends Any>(self: W, input: Workflow.InputEncoded<W>): RunEffect<W>
 } = dual(
   (args) => isWorkflow(args[0]),
-  (self: Any, input: unknown) => Effect.flatMap(Prepare.prepare(self, input), ([c, decoded]) => runCompiled(c, decoded))
+  (self: Any, input: unknown) => Prepare.run(self, input)
 )
 
 /**

@@ -16,8 +16,8 @@ import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import type { AnyEvent } from "./Event.ts"
 import { runControlled } from "./internal/explore.ts"
-import { prepare } from "./internal/prepare.ts"
-import { type Run, runCompiled, type TraceEntry } from "./internal/runtime.ts"
+import { run } from "./internal/prepare.ts"
+import type { Run, TraceEntry } from "./internal/runtime.ts"
 import type * as Workflow from "./Workflow.ts"
 
 /**
@@ -208,6 +208,8 @@ class Recorder {
   readonly routed: Array<Trace["routed"][number]> = []
   readonly invocations: Array<Invocation & { end: number | undefined; outcome: Invocation["outcome"] }> = []
   readonly writes: Array<Trace["writes"][number]> = []
+  /** Invocations started and not yet ended, by event, so ending one is not a search of every invocation. */
+  private readonly open = new Map<AnyEvent, Array<Recorder["invocations"][number]>>()
   run: Run | undefined = undefined
   readonly record = (entry: TraceEntry): void => {
     const seq = this.seq++
@@ -215,16 +217,23 @@ class Recorder {
       case "Routed":
         this.routed.push({ seq, from: entry.from, to: entry.to, event: entry.event })
         break
-      case "Started":
-        this.invocations.push({ ...entry, start: seq, end: undefined, outcome: "running" })
+      case "Started": {
+        const inv = { ...entry, start: seq, end: undefined, outcome: "running" as const }
+        this.invocations.push(inv)
+        const open = this.open.get(entry.event)
+        if (open === undefined) this.open.set(entry.event, [inv])
+        else open.push(inv)
         break
+      }
       case "Ended": {
-        const inv = this.invocations.find(
-          (i) => i.end === undefined && i.step === entry.step && i.event === entry.event && i.attempt === entry.attempt
-        )
-        if (inv !== undefined) {
-          inv.end = seq
-          inv.outcome = entry.outcome
+        // The running invocations of this event (one per accepting step, or a retry): find this one.
+        const open = this.open.get(entry.event)
+        const i = open?.findIndex((inv) => inv.step === entry.step && inv.attempt === entry.attempt) ?? -1
+        if (i !== -1) {
+          const [inv] = open!.splice(i, 1)
+          inv!.end = seq
+          inv!.outcome = entry.outcome
+          if (open!.length === 0) this.open.delete(entry.event)
         }
         break
       }
@@ -256,15 +265,13 @@ const traced = <W extends Workflow.Any>(
   recorder: Recorder,
   yieldPoints: (() => boolean) | undefined
 ) =>
-  Effect.flatMap(prepare(workflow, input), ([compiled, decoded]) =>
-    runCompiled(compiled, decoded, {
-      trace: recorder.record,
-      yieldPoints,
-      onRun: (run) => {
-        recorder.run = run
-      }
-    })
-  ) as Effect.Effect<
+  run(workflow, input, {
+    trace: recorder.record,
+    yieldPoints,
+    onRun: (r) => {
+      recorder.run = r
+    }
+  }) as Effect.Effect<
     Workflow.Workflow.Output<W>,
     Workflow.Workflow.Error<W> | import("./WorkflowError.ts").WorkflowError,
     Workflow.Workflow.Services<W>

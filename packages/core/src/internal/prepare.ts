@@ -6,7 +6,7 @@ import { Duration, Effect, Option, Predicate, Schema } from "effect"
 import type * as Step from "../Step.ts"
 import { Problem, WorkflowInputError, WorkflowValidationError } from "../WorkflowError.ts"
 import * as Graph from "./graph.ts"
-import { type Compiled, compile } from "./runtime.ts"
+import { type Compiled, compile, type Hooks, runCompiled } from "./runtime.ts"
 
 /** What the interpreter needs of a workflow. @internal */
 export interface Definition {
@@ -130,3 +130,7 @@ export const prepare = (
     if (c instanceof WorkflowValidationError) return Effect.fail(c)
     return Effect.map(decodeInput(self, input), (decoded) => [c, decoded] as const)
   })
+
+/** Check the workflow, decode the input and run it with `hooks`. @internal */
+export const run = (self: Definition, input: unknown, hooks?: Hooks): Effect.Effect<unknown, unknown> =>
+  Effect.flatMap(prepare(self, input), ([c, decoded]) => runCompiled(c, decoded, hooks))

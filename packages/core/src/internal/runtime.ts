@@ -7,8 +7,8 @@
  * so an idle step costs no fiber, a busy step never runs more than `workers` invocations, and the
  * per-event path is: push, handler, route. Every fiber is forked into the run's scope.
  *
- * `active` counts events queued, being handled or waiting to be retried; `waiting` the invocations
- * suspended in `ctx.waitFor`. When nothing is active but waiters, and no outside input can come, nothing
+ * `active` counts events queued, being handled or waiting to be retried; `waiters` the invocations
+ * suspended in `ctx.waitFor` and not yet answered. When nothing is active but waiters, and no outside input can come, nothing
  * can ever happen again: the run fails at once with `WorkflowStalledError`.
  *
  * All run state (mailboxes, in-flight events, collect buffers, store) is plain data, read by `snapshot`.
@@ -242,6 +242,8 @@ export interface Snapshot {
 
 let runCounter = 0
 
+/** Where events that no step emitted come from, in traces and errors. */
+const START = "(start)"
 const OUTSIDE = "(outside)"
 
 /** @internal */
@@ -252,8 +254,6 @@ export class Run {
   finished = false
   /** Events queued, being handled, or backing off before a retry. */
   active = 0
-  /** Invocations suspended in `ctx.waitFor`. */
-  waiting = 0
   /** InputRequiredEvents published and not yet answered. */
   awaitingInput = 0
   /** The last invocation that completed, for the stall error. */
@@ -348,8 +348,9 @@ export class Run {
 
   /** Called whenever work may have run out: fail the run if nothing can ever happen again. */
   checkIdle(): void {
-    if (this.finished || this.active > this.waiting) return
-    if (this.outsideInput && (this.waiting > 0 || this.awaitingInput > 0)) return
+    // An answered waiter leaves `waiters` at once, so its invocation counts as work from then on.
+    if (this.finished || this.active > this.waiters.length) return
+    if (this.outsideInput && (this.waiters.length > 0 || this.awaitingInput > 0)) return
     const collects = this.steps
       .filter((sr) => sr.buffer.size > 0)
       .map(
@@ -383,9 +384,7 @@ export class Run {
     const ev = new StartEvent(input)
     const targets = this.compiled.routes.get(ev._tag) ?? []
     let effect: Effect.Effect<void> = Effect.void
-    for (const i of targets) effect = this.deliverAll(effect, this.steps[i]!, ev, "(start)")
-    // Validation guarantees a step for StartEvent; should none get it, fail now rather than hang.
-    if (this.active === 0) this.checkIdle()
+    for (const i of targets) effect = this.deliverAll(effect, this.steps[i]!, ev, START)
     return effect
   }
 
@@ -655,17 +654,13 @@ export class Run {
   /** A handler failed: retry, recover or end the run, then go on with the worker. */
   failedInvocation(ctx: Context_, cause: Cause.Cause<unknown>): Effect.Effect<void> {
     if (Cause.hasInterruptsOnly(cause)) return Effect.void
-    return Effect.andThen(this.failed(ctx.sr, ctx, ctx.event!, ctx.retry, cause), ctx.goOn)
+    return Effect.andThen(this.failed(ctx, cause), ctx.goOn)
   }
 
   /** An invocation failed: retry it on the step's schedule, hand it to a recovering step, or end the run. */
-  private failed(
-    sr: StepRun,
-    ctx: Context_,
-    ev: AnyEvent,
-    retry: Retry | undefined,
-    cause: Cause.Cause<unknown>
-  ): Effect.Effect<void> {
+  private failed(ctx: Context_, cause: Cause.Cause<unknown>): Effect.Effect<void> {
+    const { retry, sr } = ctx
+    const ev = ctx.event!
     const schedule = sr.step.def.retry
     const error = Cause.squash(cause)
     const emitFailed = (willRetry: boolean) => {
@@ -755,10 +750,9 @@ export class Run {
         deferred: Deferred.makeUnsafe<AnyEvent>()
       }
       this.waiters.push(waiter)
-      this.waiting++
       if (options?.request !== undefined) this.emit(options.request)
+      // On a timeout or an interruption the waiter is still listed: take it out.
       const release = Effect.sync(() => {
-        this.waiting--
         const i = this.waiters.indexOf(waiter)
         if (i !== -1) this.waiters.splice(i, 1)
       })
