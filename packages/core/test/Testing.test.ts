@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { defineWorkflow, StartEvent, StopEvent } from "@effect-flow/core"
 import { explore, inputArbitrary, interleavings, Laws, runVirtual, trace } from "@effect-flow/core/testing"
-import { Context, Effect, Exit, Option, Schema } from "effect"
+import { Cause, Context, Effect, Exit, Option, Schedule, Schema } from "effect"
 import * as fc from "fast-check"
 import { ItemEvent, ProcessedEvent, parallel } from "./fixtures/parallel.ts"
 
@@ -176,15 +176,54 @@ describe("explore (controlled interleavings)", () => {
     fc.assert(fc.property(interleavings(), law(sum("edit"))), { numRuns: 200, seed: 7 })
   })
 
-  it("explores waits and retries too, and reports a stall as the exit", () => {
+  it("reports a stall as the trace's exit", () => {
     const stalls = defineWorkflow({ name: "stalls" })
-      .step(StartEvent, (_, ctx) => Effect.andThen(ctx.send(new ItemEvent({ item: "x", index: 0 })), Effect.void))
+      .step(StartEvent, (_, ctx) => ctx.send(new ItemEvent({ item: "x", index: 0 })))
       .step(ItemEvent, (ev, ctx) =>
         Effect.map(ctx.collect(new ProcessedEvent({ result: ev.item, index: 0 }), 2), () => undefined)
       )
     const t = explore(stalls, {}, [])
     assert.isTrue(Exit.isFailure(t.exit))
     assert.match(String(Exit.isFailure(t.exit) ? t.exit.cause : ""), /WorkflowStalledError/)
+  })
+
+  it("explores retries: in every order, a flaky step that succeeds on its second attempt gives the same result", () => {
+    let calls = 0
+    const flaky = defineWorkflow({ name: "flaky", input: Input })
+      .step(StartEvent, (ev, ctx) => Effect.forEach(ev.values, (n) => ctx.send(new Add({ n })), { discard: true }))
+      .step(
+        Add,
+        (ev, ctx) =>
+          Effect.suspend(() => {
+            calls++
+            return ctx.attempt === 1 ? Effect.fail("first attempt fails") : Effect.succeed(new Added({ n: ev.n * 10 }))
+          }),
+        { workers: 2, retry: Schedule.spaced("1 second") }
+      )
+      .step(Added, (ev, ctx) =>
+        Effect.map(ctx.collect(ev, 3), (all) =>
+          Option.isSome(all) ? new StopEvent({ result: all.value.map((a) => a.n).sort((a, b) => a - b) }) : undefined
+        )
+      )
+    fc.assert(
+      fc.property(interleavings(), (choices) => {
+        calls = 0
+        const t = explore(flaky, { values: [1, 2, 3] }, choices)
+        assert.deepStrictEqual(t.exit, Exit.succeed([10, 20, 30]))
+        assert.strictEqual(calls, 6)
+        assert.deepStrictEqual(Laws.concurrencyBounded(t), [])
+      }),
+      { numRuns: 50 }
+    )
+  })
+
+  it("gives up after maxSteps with an interruption as the exit, instead of running forever", () => {
+    const forever = defineWorkflow({ name: "forever" })
+      .step(StartEvent, (_, ctx) => ctx.send(new Add({ n: 0 })))
+      .step(Add, (ev) => Effect.succeed(new Add({ n: ev.n + 1 })))
+    const t = explore(forever, {}, [], { maxSteps: 500 })
+    assert.isTrue(Exit.isFailure(t.exit) && Cause.hasInterruptsOnly(t.exit.cause))
+    assert.isAbove(t.invocations.length, 10)
   })
 })
 

@@ -14,8 +14,10 @@
  * as if its latency had been shorter (the clock moves to its time, never back). With no choices, a ready
  * task runs first and sleepers wake in time order: the ordinary order.
  */
-import { Clock, Duration, Effect, type Exit } from "effect"
-import type * as Scheduler from "effect/Scheduler"
+import { Clock, Duration, Effect, type Exit, type Fiber } from "effect"
+import * as Scheduler from "effect/Scheduler"
+
+const ordinary = new Scheduler.MixedScheduler("sync")
 
 class ControlledScheduler implements Scheduler.Scheduler {
   readonly executionMode = "sync" as const
@@ -27,8 +29,9 @@ class ControlledScheduler implements Scheduler.Scheduler {
   constructor(choices: ReadonlyArray<number>) {
     this.choices = choices
   }
-  shouldYield(): boolean {
-    return false
+  /** A busy fiber yields after as many operations as under Effect's own scheduler, so a loop cannot run forever. */
+  shouldYield(fiber: Fiber.Fiber<unknown, unknown>): boolean {
+    return ordinary.shouldYield(fiber)
   }
   makeDispatcher(): Scheduler.SchedulerDispatcher {
     return {
