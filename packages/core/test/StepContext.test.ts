@@ -14,7 +14,6 @@ import { Duration, Effect, Exit, Option, Schema } from "effect"
 import * as fc from "fast-check"
 import {
   Boom,
-  caseRunner,
   defectOf,
   errorOf,
   Failure,
@@ -22,6 +21,7 @@ import {
   Orphan,
   Ping,
   PingPong,
+  property,
   Success,
   successOf
 } from "./fixtures/events.ts"
@@ -30,32 +30,16 @@ import {
  * A workflow whose start step runs `send`, waits 1 s of virtual time (long enough for every other step to
  * have handled what it was sent) and stops with the log of which step saw which event.
  */
-const routing = (log: Array<string>) =>
-  defineWorkflow({ name: "routing" })
-    .step(
-      Ping,
-      (ev, ctx) =>
-        Effect.sync(() => {
-          log.push(`${ctx.step}:Ping${ev.n}`)
-        }),
-      { name: "a" }
-    )
-    .step(
-      Ping,
-      (ev, ctx) =>
-        Effect.sync(() => {
-          log.push(`${ctx.step}:Ping${ev.n}`)
-        }),
-      { name: "b" }
-    )
-    .step(
-      PingPong,
-      (ev, ctx) =>
-        Effect.sync(() => {
-          log.push(`${ctx.step}:PingPong${ev.n}`)
-        }),
-      { name: "pong" }
-    )
+const routing = (log: Array<string>) => {
+  const record = (ev: Ping | PingPong, ctx: { readonly step: string }) =>
+    Effect.sync(() => {
+      log.push(`${ctx.step}:${ev._tag}${ev.n}`)
+    })
+  return defineWorkflow({ name: "routing" })
+    .step(Ping, record, { name: "a" })
+    .step(Ping, record, { name: "b" })
+    .step(PingPong, record, { name: "pong" })
+}
 
 describe("StepContext.send", () => {
   it.effect("routes by exact _tag and broadcasts to every step that accepts the tag", () =>
@@ -179,50 +163,47 @@ describe("StepContext.send", () => {
 describe("StepContext.collect", () => {
   it.effect("property: with workers > 1 on the collecting step, exactly one invocation gets each completed round", () =>
     Effect.gen(function* () {
-      const run = yield* caseRunner
-      yield* Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(
-            fc.integer({ min: 1, max: 8 }),
-            fc.integer({ min: 1, max: 6 }),
-            fc.integer({ min: 1, max: 5 }),
-            fc.array(
-              fc.integer({ min: 0, max: 3 }).map((n) => n * 10),
-              { minLength: 1, maxLength: 10 }
-            ),
-            async (workers, n, rounds, delays) => {
-              const received: Array<ReadonlyArray<number>> = []
-              const wf = defineWorkflow({ name: "rounds" })
-                .step(StartEvent, (_, ctx) =>
-                  Effect.gen(function* () {
-                    for (let id = 0; id < n * rounds; id++) yield* ctx.send(new Success({ id }))
-                  })
-                )
-                .step(
-                  Success,
-                  (ev, ctx) =>
-                    Effect.gen(function* () {
-                      const d = delays[ev.id % delays.length]!
-                      if (d > 0) yield* Effect.sleep(Duration.millis(d))
-                      const got = yield* ctx.collect(ev, n)
-                      if (Option.isNone(got)) return
-                      received.push(got.value.map((e) => e.id))
-                      if (received.length === rounds) return new StopEvent({ result: received.length })
-                    }),
-                  { name: "collector", workers }
-                )
-              const { exit } = await run(runVirtual(Workflow.run(wf, {})))
-              assert.deepStrictEqual(exit, Exit.succeed(rounds))
-              assert.strictEqual(received.length, rounds)
-              for (const round of received) assert.strictEqual(round.length, n)
-              assert.deepStrictEqual(
-                received.flat().sort((a, b) => a - b),
-                Array.from({ length: n * rounds }, (_, i) => i)
-              )
-            }
-          ),
-          { numRuns: 60 }
-        )
+      yield* property(
+        [
+          fc.integer({ min: 1, max: 8 }),
+          fc.integer({ min: 1, max: 6 }),
+          fc.integer({ min: 1, max: 5 }),
+          fc.array(
+            fc.integer({ min: 0, max: 3 }).map((n) => n * 10),
+            { minLength: 1, maxLength: 10 }
+          )
+        ],
+        async (run, workers, n, rounds, delays) => {
+          const received: Array<ReadonlyArray<number>> = []
+          const wf = defineWorkflow({ name: "rounds" })
+            .step(StartEvent, (_, ctx) =>
+              Effect.gen(function* () {
+                for (let id = 0; id < n * rounds; id++) yield* ctx.send(new Success({ id }))
+              })
+            )
+            .step(
+              Success,
+              (ev, ctx) =>
+                Effect.gen(function* () {
+                  const d = delays[ev.id % delays.length]!
+                  if (d > 0) yield* Effect.sleep(Duration.millis(d))
+                  const got = yield* ctx.collect(ev, n)
+                  if (Option.isNone(got)) return
+                  received.push(got.value.map((e) => e.id))
+                  if (received.length === rounds) return new StopEvent({ result: received.length })
+                }),
+              { name: "collector", workers }
+            )
+          const { exit } = await run(runVirtual(Workflow.run(wf, {})))
+          assert.deepStrictEqual(exit, Exit.succeed(rounds))
+          assert.strictEqual(received.length, rounds)
+          for (const round of received) assert.strictEqual(round.length, n)
+          assert.deepStrictEqual(
+            received.flat().sort((a, b) => a - b),
+            Array.from({ length: n * rounds }, (_, i) => i)
+          )
+        },
+        { numRuns: 60 }
       )
     })
   )
@@ -231,60 +212,57 @@ describe("StepContext.collect", () => {
     "property: the list form with workers > 1 gives each round (one per listed class) to exactly one invocation",
     () =>
       Effect.gen(function* () {
-        const run = yield* caseRunner
-        yield* Effect.promise(() =>
-          fc.assert(
-            fc.asyncProperty(
-              fc.integer({ min: 1, max: 8 }),
-              fc.integer({ min: 1, max: 10 }).chain((rounds) =>
-                fc.shuffledSubarray(
-                  Array.from({ length: 2 * rounds }, (_, i) => i),
-                  { minLength: 2 * rounds, maxLength: 2 * rounds }
-                )
-              ),
-              fc.array(
-                fc.integer({ min: 0, max: 3 }).map((n) => n * 10),
-                { minLength: 1, maxLength: 10 }
-              ),
-              async (workers, order, delays) => {
-                const rounds = order.length / 2
-                const received: Array<ReadonlyArray<string>> = []
-                const wf = defineWorkflow({ name: "listRounds" })
-                  .step(StartEvent, (_, ctx) =>
-                    Effect.gen(function* () {
-                      // ids below `rounds` are Success, the others Failure, sent in a random interleaving
-                      for (const id of order) yield* ctx.send(id < rounds ? new Success({ id }) : new Failure({ id }))
-                    })
-                  )
-                  .step(
-                    [Success, Failure],
-                    (ev, ctx) =>
-                      Effect.gen(function* () {
-                        const d = delays[ev.id % delays.length]!
-                        if (d > 0) yield* Effect.sleep(Duration.millis(d))
-                        const got = yield* ctx.collect(ev, [Failure, Success])
-                        if (Option.isNone(got)) return
-                        received.push(got.value.map((e) => `${e._tag}${e.id}`))
-                        if (received.length === rounds) return new StopEvent({ result: received.length })
-                      }),
-                    { name: "pairs", workers }
-                  )
-                const { exit } = await run(runVirtual(Workflow.run(wf, {})))
-                assert.deepStrictEqual(exit, Exit.succeed(rounds))
-                for (const round of received) {
-                  assert.strictEqual(round.length, 2)
-                  assert.match(round[0]!, /^Failure/)
-                  assert.match(round[1]!, /^Success/)
-                }
-                const all = received.flat().map((s) => Number(s.replace(/\D/g, "")))
-                assert.deepStrictEqual(
-                  all.sort((a, b) => a - b),
-                  Array.from({ length: 2 * rounds }, (_, i) => i)
-                )
-              }
+        yield* property(
+          [
+            fc.integer({ min: 1, max: 8 }),
+            fc.integer({ min: 1, max: 10 }).chain((rounds) =>
+              fc.shuffledSubarray(
+                Array.from({ length: 2 * rounds }, (_, i) => i),
+                { minLength: 2 * rounds, maxLength: 2 * rounds }
+              )
             ),
-            { numRuns: 40 }
-          )
+            fc.array(
+              fc.integer({ min: 0, max: 3 }).map((n) => n * 10),
+              { minLength: 1, maxLength: 10 }
+            )
+          ],
+          async (run, workers, order, delays) => {
+            const rounds = order.length / 2
+            const received: Array<ReadonlyArray<string>> = []
+            const wf = defineWorkflow({ name: "listRounds" })
+              .step(StartEvent, (_, ctx) =>
+                Effect.gen(function* () {
+                  // ids below `rounds` are Success, the others Failure, sent in a random interleaving
+                  for (const id of order) yield* ctx.send(id < rounds ? new Success({ id }) : new Failure({ id }))
+                })
+              )
+              .step(
+                [Success, Failure],
+                (ev, ctx) =>
+                  Effect.gen(function* () {
+                    const d = delays[ev.id % delays.length]!
+                    if (d > 0) yield* Effect.sleep(Duration.millis(d))
+                    const got = yield* ctx.collect(ev, [Failure, Success])
+                    if (Option.isNone(got)) return
+                    received.push(got.value.map((e) => `${e._tag}${e.id}`))
+                    if (received.length === rounds) return new StopEvent({ result: received.length })
+                  }),
+                { name: "pairs", workers }
+              )
+            const { exit } = await run(runVirtual(Workflow.run(wf, {})))
+            assert.deepStrictEqual(exit, Exit.succeed(rounds))
+            for (const round of received) {
+              assert.strictEqual(round.length, 2)
+              assert.match(round[0]!, /^Failure/)
+              assert.match(round[1]!, /^Success/)
+            }
+            const all = received.flat().map((s) => Number(s.replace(/\D/g, "")))
+            assert.deepStrictEqual(
+              all.sort((a, b) => a - b),
+              Array.from({ length: 2 * rounds }, (_, i) => i)
+            )
+          },
+          { numRuns: 40 }
         )
       })
   )
@@ -464,52 +442,43 @@ describe("StepContext.store", () => {
 
   it.effect("property: concurrent increments through edit lose no update (sleeps inside the edit and between)", () =>
     Effect.gen(function* () {
-      const run = yield* caseRunner
-      yield* Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(
-            fc.integer({ min: 1, max: 16 }),
-            fc.integer({ min: 1, max: 100 }),
-            fc.array(
-              fc.integer({ min: 0, max: 3 }).map((n) => n * 10),
-              { minLength: 1, maxLength: 8 }
-            ),
-            async (workers, items, delays) => {
-              const wf = counting(workers, items, delays, (ctx, d) =>
-                ctx.store.edit((s) => Effect.as(Effect.sleep(Duration.millis(d)), { ...s, count: s.count + 1 }))
-              )
-              const { exit } = await run(runVirtual(Workflow.run(wf, {})))
-              assert.deepStrictEqual(exit, Exit.succeed(items))
-            }
-          ),
-          { numRuns: 40 }
-        )
+      yield* property(
+        [
+          fc.integer({ min: 1, max: 16 }),
+          fc.integer({ min: 1, max: 100 }),
+          fc.array(
+            fc.integer({ min: 0, max: 3 }).map((n) => n * 10),
+            { minLength: 1, maxLength: 8 }
+          )
+        ],
+        async (run, workers, items, delays) => {
+          const wf = counting(workers, items, delays, (ctx, d) =>
+            ctx.store.edit((s) => Effect.as(Effect.sleep(Duration.millis(d)), { ...s, count: s.count + 1 }))
+          )
+          const { exit } = await run(runVirtual(Workflow.run(wf, {})))
+          assert.deepStrictEqual(exit, Exit.succeed(items))
+        },
+        { numRuns: 40 }
       )
     })
   )
 
   it.effect("the law discriminates: get, sleep, set loses updates when workers overlap", () =>
     Effect.gen(function* () {
-      const run = yield* caseRunner
-      yield* Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(
-            fc.integer({ min: 2, max: 16 }),
-            fc.integer({ min: 2, max: 100 }),
-            async (workers, items) => {
-              const wf = counting(workers, items, [10], (ctx, d) =>
-                Effect.gen(function* () {
-                  const n = yield* ctx.store.get("count")
-                  yield* Effect.sleep(Duration.millis(d))
-                  yield* ctx.store.set("count", n + 1)
-                })
-              )
-              const { exit } = await run(runVirtual(Workflow.run(wf, {})))
-              assert.isBelow(successOf(exit), items)
-            }
-          ),
-          { numRuns: 20 }
-        )
+      yield* property(
+        [fc.integer({ min: 2, max: 16 }), fc.integer({ min: 2, max: 100 })],
+        async (run, workers, items) => {
+          const wf = counting(workers, items, [10], (ctx, d) =>
+            Effect.gen(function* () {
+              const n = yield* ctx.store.get("count")
+              yield* Effect.sleep(Duration.millis(d))
+              yield* ctx.store.set("count", n + 1)
+            })
+          )
+          const { exit } = await run(runVirtual(Workflow.run(wf, {})))
+          assert.isBelow(successOf(exit), items)
+        },
+        { numRuns: 20 }
       )
     })
   )

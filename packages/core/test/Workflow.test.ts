@@ -4,7 +4,7 @@ import { runVirtual } from "@effect-flow/core/testing"
 import { Duration, Effect, Exit, Option, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import { Boom, caseRunner, errorOf, Item, Ping, Processed, successOf } from "./fixtures/events.ts"
+import { Boom, errorOf, Item, Ping, Processed, property, successOf } from "./fixtures/events.ts"
 
 const Items = Schema.Struct({ items: Schema.Array(Schema.String) })
 
@@ -55,132 +55,120 @@ describe("Workflow: running", () => {
     "property: fan-out/fan-in equals a sequential map, and peak concurrency is exactly min(workers, items)",
     () =>
       Effect.gen(function* () {
-        const run = yield* caseRunner
-        yield* Effect.promise(() =>
-          fc.assert(
-            fc.asyncProperty(
-              fc.array(fc.string({ maxLength: 4 }), { maxLength: 40 }),
-              fc.integer({ min: 1, max: 16 }),
-              fc.array(
-                fc.integer({ min: 1, max: 5 }).map((n) => n * 10),
-                { minLength: 1, maxLength: 8 }
-              ),
-              async (items, workers, durations) => {
-                const probe = { running: 0, peak: 0, calls: 0 }
-                const { exit } = await run(runVirtual(Workflow.run(fanOut(workers, durations, probe), { items })))
-                assert.deepStrictEqual(exit, Exit.succeed(items.map((s) => `${s}!`)))
-                assert.strictEqual(probe.calls, items.length)
-                assert.isAtMost(probe.peak, workers)
-                if (items.length > 0) assert.strictEqual(probe.peak, Math.min(workers, items.length))
-              }
-            ),
-            { numRuns: 60 }
-          )
+        yield* property(
+          [
+            fc.array(fc.string({ maxLength: 4 }), { maxLength: 40 }),
+            fc.integer({ min: 1, max: 16 }),
+            fc.array(
+              fc.integer({ min: 1, max: 5 }).map((n) => n * 10),
+              { minLength: 1, maxLength: 8 }
+            )
+          ],
+          async (run, items, workers, durations) => {
+            const probe = { running: 0, peak: 0, calls: 0 }
+            const { exit } = await run(runVirtual(Workflow.run(fanOut(workers, durations, probe), { items })))
+            assert.deepStrictEqual(exit, Exit.succeed(items.map((s) => `${s}!`)))
+            assert.strictEqual(probe.calls, items.length)
+            assert.isAtMost(probe.peak, workers)
+            if (items.length > 0) assert.strictEqual(probe.peak, Math.min(workers, items.length))
+          },
+          { numRuns: 60 }
         )
       })
   )
 
   it.effect("property: n items of equal duration d on w workers take ceil(n / w) * d of virtual time", () =>
     Effect.gen(function* () {
-      const run = yield* caseRunner
-      yield* Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(
-            fc.integer({ min: 1, max: 40 }),
-            fc.integer({ min: 1, max: 16 }),
-            fc.integer({ min: 1, max: 5 }).map((n) => n * 10),
-            async (n, workers, d) => {
-              const items = Array.from({ length: n }, (_, i) => `i${i}`)
-              const probe = { running: 0, peak: 0, calls: 0 }
-              const { elapsed, exit } = await run(runVirtual(Workflow.run(fanOut(workers, [d], probe), { items })))
-              assert.isTrue(Exit.isSuccess(exit))
-              assert.strictEqual(Duration.toMillis(elapsed), Math.ceil(n / workers) * d)
-            }
-          ),
-          { numRuns: 40 }
-        )
+      yield* property(
+        [
+          fc.integer({ min: 1, max: 40 }),
+          fc.integer({ min: 1, max: 16 }),
+          fc.integer({ min: 1, max: 5 }).map((n) => n * 10)
+        ],
+        async (run, n, workers, d) => {
+          const items = Array.from({ length: n }, (_, i) => `i${i}`)
+          const probe = { running: 0, peak: 0, calls: 0 }
+          const { elapsed, exit } = await run(runVirtual(Workflow.run(fanOut(workers, [d], probe), { items })))
+          assert.isTrue(Exit.isSuccess(exit))
+          assert.strictEqual(Duration.toMillis(elapsed), Math.ceil(n / workers) * d)
+        },
+        { numRuns: 40 }
       )
     })
   )
 
   it.effect("property: with any workers, a step starts its events in the order they were sent", () =>
     Effect.gen(function* () {
-      const run = yield* caseRunner
-      yield* Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(
-            fc.integer({ min: 1, max: 8 }),
-            fc.array(
-              fc.integer({ min: 1, max: 4 }).map((n) => n * 10),
-              { minLength: 1, maxLength: 30 }
-            ),
-            async (workers, durations) => {
-              const started: Array<number> = []
-              const wf = defineWorkflow({ name: "startOrder" })
-                .step(StartEvent, (_, ctx) =>
-                  Effect.gen(function* () {
-                    for (let n = 0; n < durations.length; n++) yield* ctx.send(new Ping({ n }))
-                  })
-                )
-                .step(
-                  Ping,
-                  (ev, ctx) =>
-                    Effect.gen(function* () {
-                      started.push(ev.n)
-                      yield* Effect.sleep(Duration.millis(durations[ev.n]!))
-                      const all = yield* ctx.collect(ev, durations.length)
-                      if (Option.isSome(all)) return new StopEvent({ result: [...started] })
-                    }),
-                  { name: "ordered", workers }
-                )
-              const { exit } = await run(runVirtual(Workflow.run(wf, {})))
-              assert.deepStrictEqual(exit, Exit.succeed(durations.map((_, i) => i)))
-            }
-          ),
-          { numRuns: 30 }
-        )
+      yield* property(
+        [
+          fc.integer({ min: 1, max: 8 }),
+          fc.array(
+            fc.integer({ min: 1, max: 4 }).map((n) => n * 10),
+            { minLength: 1, maxLength: 30 }
+          )
+        ],
+        async (run, workers, durations) => {
+          const started: Array<number> = []
+          const wf = defineWorkflow({ name: "startOrder" })
+            .step(StartEvent, (_, ctx) =>
+              Effect.gen(function* () {
+                for (let n = 0; n < durations.length; n++) yield* ctx.send(new Ping({ n }))
+              })
+            )
+            .step(
+              Ping,
+              (ev, ctx) =>
+                Effect.gen(function* () {
+                  started.push(ev.n)
+                  yield* Effect.sleep(Duration.millis(durations[ev.n]!))
+                  const all = yield* ctx.collect(ev, durations.length)
+                  if (Option.isSome(all)) return new StopEvent({ result: [...started] })
+                }),
+              { name: "ordered", workers }
+            )
+          const { exit } = await run(runVirtual(Workflow.run(wf, {})))
+          assert.deepStrictEqual(exit, Exit.succeed(durations.map((_, i) => i)))
+        },
+        { numRuns: 30 }
       )
     })
   )
 
   it.effect("per-step FIFO: with workers: 1, events are handled in the order they were sent", () =>
     Effect.gen(function* () {
-      const run = yield* caseRunner
-      yield* Effect.promise(() =>
-        fc.assert(
-          fc.asyncProperty(
-            fc.array(
-              fc.integer({ min: 0, max: 3 }).map((n) => n * 10),
-              { minLength: 1, maxLength: 30 }
-            ),
-            async (durations) => {
-              const seen: Array<number> = []
-              const wf = defineWorkflow({ name: "fifo" })
-                .step(StartEvent, (_, ctx) =>
-                  Effect.gen(function* () {
-                    for (let n = 0; n < durations.length; n++) {
-                      yield* ctx.send(new Ping({ n }))
-                      // the mailbox keeps filling while the worker is busy
-                      if (n % 3 === 0) yield* Effect.sleep("5 millis")
-                    }
-                  })
-                )
-                .step(
-                  Ping,
-                  (ev) =>
-                    Effect.gen(function* () {
-                      seen.push(ev.n)
-                      if (durations[ev.n]! > 0) yield* Effect.sleep(Duration.millis(durations[ev.n]!))
-                      if (ev.n === durations.length - 1) return new StopEvent({ result: [...seen] })
-                    }),
-                  { name: "ordered" }
-                )
-              const { exit } = await run(runVirtual(Workflow.run(wf, {})))
-              assert.deepStrictEqual(exit, Exit.succeed(durations.map((_, i) => i)))
-            }
-          ),
-          { numRuns: 30 }
-        )
+      yield* property(
+        [
+          fc.array(
+            fc.integer({ min: 0, max: 3 }).map((n) => n * 10),
+            { minLength: 1, maxLength: 30 }
+          )
+        ],
+        async (run, durations) => {
+          const seen: Array<number> = []
+          const wf = defineWorkflow({ name: "fifo" })
+            .step(StartEvent, (_, ctx) =>
+              Effect.gen(function* () {
+                for (let n = 0; n < durations.length; n++) {
+                  yield* ctx.send(new Ping({ n }))
+                  // the mailbox keeps filling while the worker is busy
+                  if (n % 3 === 0) yield* Effect.sleep("5 millis")
+                }
+              })
+            )
+            .step(
+              Ping,
+              (ev) =>
+                Effect.gen(function* () {
+                  seen.push(ev.n)
+                  if (durations[ev.n]! > 0) yield* Effect.sleep(Duration.millis(durations[ev.n]!))
+                  if (ev.n === durations.length - 1) return new StopEvent({ result: [...seen] })
+                }),
+              { name: "ordered" }
+            )
+          const { exit } = await run(runVirtual(Workflow.run(wf, {})))
+          assert.deepStrictEqual(exit, Exit.succeed(durations.map((_, i) => i)))
+        },
+        { numRuns: 30 }
       )
     })
   )
