@@ -3,6 +3,7 @@
  * the system's workflow once per process (definition cost is not part of a run); `run` does one run over
  * the given items and resolves with its N results (in any order: verification sorts them).
  */
+import { Effect } from "effect"
 import type { Result, Work } from "./workload.ts"
 
 export type Kind = "engine" | "floor" | "peer"
@@ -13,6 +14,21 @@ export interface Runner {
   /** Many independent runs at once (workload D). Defaults to `Promise.all` over `run`. */
   readonly runMany?: (batches: ReadonlyArray<ReadonlyArray<number>>) => Promise<ReadonlyArray<ReadonlyArray<Result>>>
 }
+
+/**
+ * The runner of an Effect-based system: one run per `run`, and `runMany`'s runs all at once.
+ *
+ * @example
+ * ```ts
+ * make: (workers, work) => effectRunner((items) => Effect.forEach(items, work.effect, { concurrency: workers }))
+ * ```
+ */
+export const effectRunner = <A extends ReadonlyArray<Result>>(
+  one: (items: ReadonlyArray<number>) => Effect.Effect<A, unknown>
+): Runner => ({
+  run: (items) => Effect.runPromise(one(items)),
+  runMany: (batches) => Effect.runPromise(Effect.forEach(batches, one, { concurrency: "unbounded" }))
+})
 
 export interface Adapter {
   readonly name: string

@@ -8,7 +8,7 @@
  */
 import { defineWorkflow, Event, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
 import { Effect, Option, Schema } from "effect"
-import type { Adapter } from "../adapter.ts"
+import { type Adapter, effectRunner } from "../adapter.ts"
 import type { Result } from "../workload.ts"
 
 class ItemEvent extends Event.TaggedData("ItemEvent")<{ readonly index: number }> {}
@@ -66,9 +66,6 @@ export const adapter: Adapter = {
       )
     const one = (items: ReadonlyArray<number>) =>
       Workflow.run(wf, { items }) as Effect.Effect<ReadonlyArray<Result>, unknown>
-    return {
-      run: (items) => Effect.runPromise(one(items)),
-      runMany: (batches) => Effect.runPromise(Effect.forEach(batches, one, { concurrency: "unbounded" }))
-    }
+    return effectRunner(one)
   }
 }

@@ -1,6 +1,6 @@
 /** Floor 1: the raw Effect primitive, `Effect.forEach(items, f, { concurrency: W })`. */
 import { Effect } from "effect"
-import type { Adapter } from "../adapter.ts"
+import { type Adapter, effectRunner } from "../adapter.ts"
 import type { Result } from "../workload.ts"
 
 export const adapter: Adapter = {
@@ -13,9 +13,6 @@ export const adapter: Adapter = {
       Effect.forEach(items, (index) => Effect.map(work.effect(index), (value) => ({ index, value })), {
         concurrency: workers
       })
-    return {
-      run: (items) => Effect.runPromise(one(items)),
-      runMany: (batches) => Effect.runPromise(Effect.forEach(batches, one, { concurrency: "unbounded" }))
-    }
+    return effectRunner(one)
   }
 }

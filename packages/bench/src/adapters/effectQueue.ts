@@ -5,7 +5,7 @@
 
 import type { Cause } from "effect"
 import { Effect, Fiber, Queue, Result as R, Ref } from "effect"
-import type { Adapter } from "../adapter.ts"
+import { type Adapter, effectRunner } from "../adapter.ts"
 import type { Result } from "../workload.ts"
 
 export const adapter: Adapter = {
@@ -43,9 +43,6 @@ export const adapter: Adapter = {
         yield* Fiber.join(producer)
         return yield* Ref.get(results)
       })
-    return {
-      run: (items) => Effect.runPromise(one(items)),
-      runMany: (batches) => Effect.runPromise(Effect.forEach(batches, one, { concurrency: "unbounded" }))
-    }
+    return effectRunner(one)
   }
 }
