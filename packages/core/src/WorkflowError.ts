@@ -174,7 +174,7 @@ export class WorkflowStalledError extends Schema.TaggedError<WorkflowStalledErro
   collects: Schema.Array(PartialCollect),
   waiting: Schema.Array(WaitingStep),
   awaitingInput: Schema.Number,
-  /** The last invocation that completed, e.g. `step "fan_out" handling StartEvent returned nothing`. */
+  /** The last invocation that completed, e.g. `step "fan_out" handling StartEvent` (it returned nothing). */
   last: Schema.optional(Schema.String)
 }) {
   override get message() {
@@ -196,7 +196,7 @@ export class WorkflowStalledError extends Schema.TaggedError<WorkflowStalledErro
     if (lines.length === 1) {
       lines.push(
         `No step is collecting or waiting${
-          this.last === undefined ? "" : `; the last to run was ${this.last}`
+          this.last === undefined ? "" : `; the last to run was ${this.last}, which returned nothing`
         }. Check that some step sends or returns the next event, and that one returns a StopEvent.`
       )
     }

@@ -78,7 +78,7 @@ describe("stall messages", () => {
       const { exit } = yield* runVirtual(Workflow.run(wf, { items: [] }))
       assert.isTrue(Exit.isFailure(exit))
       const message = String(Exit.isFailure(exit) ? (exit.cause.reasons[0] as any).error?.message : "")
-      assert.include(message, 'the last to run was step "fan_out" handling StartEvent returned nothing')
+      assert.include(message, 'the last to run was step "fan_out" handling StartEvent, which returned nothing')
     })
   )
 

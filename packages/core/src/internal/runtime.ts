@@ -256,10 +256,12 @@ export class Run {
   active = 0
   /** InputRequiredEvents published and not yet answered. */
   awaitingInput = 0
-  /** The last invocation that completed, for the stall error. */
+  /**
+   * The last invocation that completed, for the stall error. When a run stalls it returned nothing: an
+   * event it returned would have been handled after it, or answered a wait that then went on.
+   */
   lastStep: string | undefined = undefined
   lastEvent: string | undefined = undefined
-  lastReturned: string | undefined = undefined
   readonly waiters: Array<Waiter> = []
   state: unknown
   readonly lock = Semaphore.makeUnsafe(1)
@@ -365,12 +367,7 @@ export class Run {
           collects,
           waiting,
           awaitingInput: this.awaitingInput,
-          last:
-            this.lastStep === undefined
-              ? undefined
-              : `step "${this.lastStep}" handling ${this.lastEvent} ${
-                  this.lastReturned === undefined ? "returned nothing" : `returned ${this.lastReturned}`
-                }`
+          last: this.lastStep === undefined ? undefined : `step "${this.lastStep}" handling ${this.lastEvent}`
         })
       )
     )
@@ -637,11 +634,7 @@ export class Run {
     }
     this.lastStep = step.name
     this.lastEvent = ev._tag
-    if (out === undefined || out === null) {
-      this.lastReturned = undefined
-      return this.next(ctx)
-    }
-    this.lastReturned = (out as { readonly _tag?: string })._tag
+    if (out === undefined || out === null) return this.next(ctx)
     const routed = this.routeOrError(step.name, out, undefined)
     if (routed === Effect.void) return this.next(ctx)
     if (routed instanceof UnhandledEventError) {
