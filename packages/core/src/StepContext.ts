@@ -136,6 +136,11 @@ export interface StepContext<State = unknown, Emits extends AnyEvent = AnyEvent>
    * Human in the loop: publish `options.request` to the caller's stream and suspend this invocation (only
    * this one: other steps go on) until an event of class `cls` matching `id` / `match` is sent into the
    * run, and return it. Side effects before the wait happen once. Several waits can be open at once.
+   *
+   * The wait takes events sent from outside and from other steps, but only once it is open: an event
+   * sent earlier is routed as usual (and fails with `UnhandledEventError` when no step accepts it). So
+   * do not `ctx.send` the event that triggers the answer before waiting; publish it as `request`, which
+   * goes out after the wait opens. `Testing.explore` finds such send-then-wait races.
    */
   waitFor<C extends EventClass>(
     cls: C,
