@@ -10,8 +10,9 @@ import {
   Workflow,
   WorkflowStalledError
 } from "@effect-flow/core"
-import { runVirtual } from "@effect-flow/core/testing"
+import { explore, interleavings, runVirtual } from "@effect-flow/core/testing"
 import { Cause, Duration, Effect, Exit, Fiber, Option, Schedule, Schema, Stream, Tracer } from "effect"
+import * as fc from "fast-check"
 import { ItemEvent, ProcessedEvent, parallel } from "./fixtures/parallel.ts"
 
 class Progress extends Schema.TaggedClass<Progress>()("Progress", { n: Schema.Number }) {}
@@ -440,6 +441,38 @@ describe("ctx.waitFor (human in the loop)", () => {
       assert.deepStrictEqual(exit, Exit.succeed("from-7"))
     })
   )
+})
+
+describe("ctx.waitFor answered by another step, under every interleaving", () => {
+  class Go extends Schema.TaggedClass<Go>()("Go", {}) {}
+  class Answer extends Schema.TaggedClass<Answer>()("Answer", { v: Schema.Number }) {}
+  const answering = (send: "send-then-wait" | "request") =>
+    defineWorkflow({ name: send })
+      .step(StartEvent, (_, ctx) =>
+        Effect.gen(function* () {
+          if (send === "send-then-wait") yield* ctx.send(new Go())
+          const answer = yield* ctx.waitFor(Answer, send === "request" ? { request: new Go() } : undefined)
+          return new StopEvent({ result: answer.v })
+        })
+      )
+      .step(Go, (_, ctx) => ctx.send(new Answer({ v: 7 })))
+
+  it("sending the trigger first races with the wait; explore finds an order where the answer comes too early", () => {
+    const found = fc.check(
+      fc.property(interleavings(), (choices) => Exit.isSuccess(explore(answering("send-then-wait"), {}, choices).exit)),
+      { numRuns: 300, seed: 1 }
+    )
+    assert.isTrue(found.failed)
+  })
+
+  it("passing the trigger as the wait's request is race-free: it is routed once the wait is open", () => {
+    fc.assert(
+      fc.property(interleavings(), (choices) => {
+        assert.deepStrictEqual(explore(answering("request"), {}, choices).exit, Exit.succeed(7))
+      }),
+      { numRuns: 300, seed: 1 }
+    )
+  })
 })
 
 describe("retries and step timeouts", () => {

@@ -743,7 +743,15 @@ export class Run {
         deferred: Deferred.makeUnsafe<AnyEvent>()
       }
       this.waiters.push(waiter)
-      if (options?.request !== undefined) this.emit(options.request)
+      // The request goes out once the wait is open, so its answer cannot come too early: to the steps
+      // that accept it, or, when none does (an InputRequiredEvent), to the caller's stream.
+      const request = options?.request
+      let sendRequest: Effect.Effect<void> = Effect.void
+      if (request !== undefined) {
+        if (this.compiled.routes.has(request._tag))
+          sendRequest = this.route(ctx.step, request, undefined).pipe(Effect.orDie)
+        else this.emit(request)
+      }
       // On a timeout or an interruption the waiter is still listed: take it out.
       const release = Effect.sync(() => {
         const i = this.waiters.indexOf(waiter)
@@ -766,7 +774,7 @@ export class Run {
         })
       }
       this.checkIdle()
-      return Effect.ensuring(wait, release)
+      return Effect.ensuring(Effect.andThen(sendRequest, wait), release)
     })
   }
 
