@@ -178,11 +178,25 @@ type Item = AnyEvent | Retry
 
 const eventOf = (item: Item): AnyEvent => (item instanceof Retry ? item.event : item)
 
+/**
+ * Back-pressure: a step worker that routes an event into a mailbox holding {@link MAILBOX_HIGH} or more
+ * events waits until the mailbox has drained to {@link MAILBOX_LOW}, as long as the target step has a worker
+ * that can drain it (one that is not itself waiting to send, or in `waitFor`). The event is queued before
+ * the sender waits, so nothing is lost and order is kept; a mailbox holds at most MAILBOX_HIGH events plus
+ * one per waiting sender. Senders never wait on a step whose workers are all waiting, which is what keeps
+ * cycles (a step that feeds itself, two steps feeding each other) from deadlocking.
+ */
+export const MAILBOX_HIGH = 256
+/** See {@link MAILBOX_HIGH}. */
+export const MAILBOX_LOW = 128
+
 class StepRun {
   /** Mailbox: items from `head` on are waiting. */
   queue: Array<Item> = []
   head = 0
   running = 0
+  /** Senders waiting for this step's mailbox to drain: each call resumes one. */
+  senders: Array<() => void> = []
   /** Events waiting out a retry backoff. */
   backingOff = 0
   /** What each worker slot is handling, for snapshots and timeouts. */
@@ -263,6 +277,8 @@ export class Run {
   lastStep: string | undefined = undefined
   lastEvent: string | undefined = undefined
   readonly waiters: Array<Waiter> = []
+  /** Set by `enqueue` when a mailbox reaches MAILBOX_HIGH; the sending worker then waits for room. */
+  full: StepRun | undefined = undefined
   state: unknown
   readonly lock = Semaphore.makeUnsafe(1)
   readonly compiled: Compiled
@@ -511,6 +527,7 @@ export class Run {
       return this.fork(this.work(sr, slot, item))
     }
     sr.queue.push(item)
+    if (sr.queue.length - sr.head >= MAILBOX_HIGH) this.full = sr
     if (this.lifecycle) {
       this.emit(new EventQueued({ step: sr.step.name, event: eventOf(item)._tag, queued: sr.queued }))
     }
@@ -538,6 +555,7 @@ export class Run {
     if (!ctx.retrying) this.active--
     if (this.finished) return Effect.void
     const item = sr.shift()
+    if (sr.senders.length > 0 && sr.queue.length - sr.head <= MAILBOX_LOW) this.release(sr)
     if (item !== undefined) {
       sr.current[ctx.worker] = item
       return this.invoke(ctx, item)
@@ -635,13 +653,101 @@ export class Run {
     this.lastStep = step.name
     this.lastEvent = ev._tag
     if (out === undefined || out === null) return this.next(ctx)
+    this.full = undefined
     const routed = this.routeOrError(step.name, out, undefined)
-    if (routed === Effect.void) return this.next(ctx)
     if (routed instanceof UnhandledEventError) {
       this.failCause(Cause.fail(routed))
       return this.next(ctx)
     }
+    const full = this.full
+    if (full !== undefined && this.mayWait(ctx, full)) {
+      this.full = undefined
+      const wait = Effect.andThen(this.room(ctx, full), ctx.goOn)
+      return routed === Effect.void ? wait : Effect.andThen(routed, wait)
+    }
+    if (routed === Effect.void) return this.next(ctx)
     return Effect.andThen(routed, ctx.goOn)
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // back-pressure
+
+  /** Route an event a worker sends with `ctx.send`, then wait for room if its mailbox is full. */
+  send(ctx: Context_, ev: AnyEvent, target: string | undefined): Effect.Effect<void, UnhandledEventError> {
+    this.full = undefined
+    const routed = this.route(ctx.step, ev, target)
+    const full = this.full
+    if (full === undefined || !this.mayWait(ctx, full)) return routed
+    this.full = undefined
+    const wait = this.room(ctx, full)
+    return routed === Effect.void ? wait : Effect.andThen(routed, wait)
+  }
+
+  /** Whether the worker `ctx` may wait for `target`'s mailbox to drain: only while something will drain it. */
+  mayWait(ctx: Context_, target: StepRun): boolean {
+    if (this.finished || ctx.editing || target.queue.length - target.head < MAILBOX_HIGH) return false
+    return this.drains(target, ctx, new Set())
+  }
+
+  /**
+   * Whether `sr`'s mailbox will be drained: one of its workers is not waiting, or waits to send to a step
+   * that will itself be drained. `sender` counts as waiting on the step it is about to wait for, so a wait
+   * that would close a cycle (a step feeding itself, two steps feeding each other) is never started. A
+   * worker in `waitFor` may be waiting for an event only a waiting sender would send: it does not count.
+   * Called only when a sender would wait (at most once per MAILBOX_HIGH - MAILBOX_LOW events a mailbox takes).
+   */
+  private drains(sr: StepRun, sender: Context_ | undefined, seen: Set<StepRun>): boolean {
+    if (seen.has(sr)) return false
+    seen.add(sr)
+    for (let slot = 0; slot < sr.current.length; slot++) {
+      if (sr.current[slot] === undefined) continue
+      const w = sr.contexts[slot]!
+      if (w === sender) continue
+      if (w.waits === 0) return true
+      // One wait, for room in a mailbox (a slot waiting on several things at once does not count).
+      if (w.waits === 1 && w.eventWaits === 0 && this.drains(w.waitingOn!, sender, seen)) return true
+    }
+    return false
+  }
+
+  /** Wait until `target`'s mailbox has drained to MAILBOX_LOW (or until nothing would drain it). */
+  room(ctx: Context_, target: StepRun): Effect.Effect<void> {
+    return Effect.callback<void>((resume) => {
+      if (!this.mayWait(ctx, target)) return resume(Effect.void)
+      let waiting = true
+      const done = () => {
+        if (!waiting) return
+        waiting = false
+        ctx.waits--
+      }
+      target.senders.push(() => {
+        done()
+        resume(Effect.void)
+      })
+      ctx.waits++
+      ctx.waitingOn = target
+      return Effect.sync(done)
+    })
+  }
+
+  /** A worker starts a `waitFor`: if its step is then drained by nobody, its waiting senders go on. */
+  waitingForEvent(ctx: Context_): void {
+    ctx.waits++
+    ctx.eventWaits++
+    const sr = ctx.sr
+    if (sr.senders.length > 0 && !this.drains(sr, undefined, new Set())) this.release(sr)
+  }
+
+  waitedForEvent(ctx: Context_): void {
+    ctx.waits--
+    ctx.eventWaits--
+  }
+
+  /** Let every sender waiting on `sr` go on. */
+  private release(sr: StepRun): void {
+    const senders = sr.senders
+    sr.senders = []
+    for (const resume of senders) resume()
   }
 
   /** A handler failed: retry, recover or end the run, then go on with the worker. */
@@ -752,8 +858,11 @@ export class Run {
           sendRequest = this.route(ctx.step, request, undefined).pipe(Effect.orDie)
         else this.emit(request)
       }
+      // While it waits, this worker does not drain its step's mailbox (see `room`).
+      this.waitingForEvent(ctx)
       // On a timeout or an interruption the waiter is still listed: take it out.
       const release = Effect.sync(() => {
+        this.waitedForEvent(ctx)
         const i = this.waiters.indexOf(waiter)
         if (i !== -1) this.waiters.splice(i, 1)
       })
@@ -820,6 +929,13 @@ class Context_ implements StepContext<any, AnyEvent> {
   attempt = 1
   /** Set when the current invocation's event was scheduled for a retry. */
   retrying = false
+  /** How many of this slot's fibers wait: for room in a mailbox, or in `waitFor` (see `Run.drains`). */
+  waits = 0
+  eventWaits = 0
+  /** The step whose mailbox this slot last waited on. */
+  waitingOn: StepRun | undefined = undefined
+  /** Inside a store edit, holding the run's lock: a send then never waits (others may wait for the lock). */
+  editing = false
   /** The event (and retry state) of the current invocation. */
   event: AnyEvent | undefined = undefined
   retry: Retry | undefined = undefined
@@ -854,7 +970,7 @@ class Context_ implements StepContext<any, AnyEvent> {
   }
 
   send(event: AnyEvent, options?: { readonly step?: string | undefined }): Effect.Effect<void, UnhandledEventError> {
-    return this.point(Effect.suspend(() => this.run.route(this.step, event, options?.step)))
+    return this.point(Effect.suspend(() => this.run.send(this, event, options?.step)))
   }
 
   write(event: AnyEvent): Effect.Effect<void> {
@@ -949,7 +1065,15 @@ const makeStore = (run: Run, ctx: Context_): Store<any> => {
           "edit",
           Effect.flatMap(
             Effect.provideService(
-              Effect.suspend(() => f(run.state)),
+              Effect.ensuring(
+                Effect.suspend(() => {
+                  ctx.editing = true
+                  return f(run.state)
+                }),
+                Effect.sync(() => {
+                  ctx.editing = false
+                })
+              ),
               EditingRun,
               run
             ),
