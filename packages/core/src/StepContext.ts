@@ -121,6 +121,19 @@ export interface StepContext<State = unknown, Emits extends AnyEvent = AnyEvent>
    */
   send(event: Emits, options?: SendOptions): Effect.Effect<void, UnhandledEventError>
   /**
+   * Route many events, in order, as `send` would one by one, in one effect: the fast way to fan out.
+   * Like `send`, it waits for room when a mailbox is full (see the README's back-pressure); like sends one
+   * by one, events before one that no step accepts have been routed when it fails.
+   *
+   * @example
+   * ```ts
+   * (ev, ctx) => ctx.sendAll(ev.items.map((item, index) => new ItemEvent({ item, index })))
+   * ```
+   *
+   * @since 0.1.0
+   */
+  sendAll(events: Iterable<Emits>, options?: SendOptions): Effect.Effect<void, UnhandledEventError>
+  /**
    * Fan-in: buffer `event` in this step's collect buffer and return `Option.some` of exactly `n` events,
    * in arrival order, once `n` are held (else `Option.none()`). Surplus events stay for the next round.
    * With a list of classes, waits for one event per listed class (a class listed k times waits for k)

@@ -29,37 +29,47 @@ const deepest = (events: ReadonlyArray<unknown>, step: string): number =>
   )
 
 describe("back-pressure", () => {
-  it.effect("a dispatcher feeding a slow step waits: the mailbox stays bounded and every job is handled", () =>
-    Effect.gen(function* () {
-      const n = 2_000
-      const wf = defineWorkflow({ name: "bounded", input: Schema.Struct({ n: Schema.Number }) })
-        .step(StartEvent, (ev, ctx) =>
-          Effect.gen(function* () {
-            for (let index = 0; index < ev.n; index++) yield* ctx.send(new Job({ index }))
-          })
-        )
-        .step(Job, (ev) => Effect.as(Effect.sleep("10 millis"), new Done({ index: ev.index, value: ev.index * 2 })), {
-          name: "work",
-          workers: 2
-        })
-        .step(Done, (ev, ctx) =>
-          Effect.map(ctx.collect(ev, n), (all) =>
-            Option.isSome(all) ? new StopEvent({ result: all.value.map((d) => d.value) }) : undefined
+  for (const how of ["send", "sendAll"] as const) {
+    it.effect(
+      `a dispatcher feeding a slow step waits (${how}): the mailbox stays bounded and every job is handled`,
+      () =>
+        Effect.gen(function* () {
+          const n = 2_000
+          const wf = defineWorkflow({ name: "bounded", input: Schema.Struct({ n: Schema.Number }) })
+            .step(StartEvent, (ev, ctx) =>
+              how === "sendAll"
+                ? ctx.sendAll(range(ev.n).map((index) => new Job({ index })))
+                : Effect.gen(function* () {
+                    for (let index = 0; index < ev.n; index++) yield* ctx.send(new Job({ index }))
+                  })
+            )
+            .step(
+              Job,
+              (ev) => Effect.as(Effect.sleep("10 millis"), new Done({ index: ev.index, value: ev.index * 2 })),
+              {
+                name: "work",
+                workers: 2
+              }
+            )
+            .step(Done, (ev, ctx) =>
+              Effect.map(ctx.collect(ev, n), (all) =>
+                Option.isSome(all) ? new StopEvent({ result: all.value.map((d) => d.value) }) : undefined
+              )
+            )
+          const { exit } = yield* runVirtual(Stream.runCollect(Workflow.stream(wf, { n }, { lifecycle: true })))
+          const events = successOf(exit)
+          const stop = events.at(-1) as StopEvent<ReadonlyArray<number>>
+          assert.deepStrictEqual(
+            [...stop.result].sort((a, b) => a - b),
+            range(n).map((i) => i * 2)
           )
-        )
-      const { exit } = yield* runVirtual(Stream.runCollect(Workflow.stream(wf, { n }, { lifecycle: true })))
-      const events = successOf(exit)
-      const stop = events.at(-1) as StopEvent<ReadonlyArray<number>>
-      assert.deepStrictEqual(
-        [...stop.result].sort((a, b) => a - b),
-        range(n).map((i) => i * 2)
-      )
-      // One sender: at most MAILBOX_HIGH queued, plus the event it queued before it waited.
-      const depth = deepest(events, "work")
-      assert.isAtMost(depth, MAILBOX_HIGH + 1)
-      assert.isAtLeast(depth, MAILBOX_HIGH)
-    })
-  )
+          // One sender: at most MAILBOX_HIGH queued, plus the event it queued before it waited.
+          const depth = deepest(events, "work")
+          assert.isAtMost(depth, MAILBOX_HIGH + 1)
+          assert.isAtLeast(depth, MAILBOX_HIGH)
+        })
+    )
+  }
 
   it.effect(
     "property: whatever the workers and delays, results equal a sequential map and mailboxes stay bounded",

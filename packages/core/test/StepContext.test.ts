@@ -85,6 +85,73 @@ describe("StepContext.send", () => {
     })
   )
 
+  it.effect("ctx.sendAll routes every event in order, broadcasting each, or to the named step only", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const wf = routing(log).step(StartEvent, (_, ctx) =>
+        Effect.gen(function* () {
+          yield* ctx.sendAll([new Ping({ n: 1 }), new PingPong({ n: 2 }), new Ping({ n: 3 })])
+          yield* ctx.sendAll(
+            (function* () {
+              yield new Ping({ n: 4 })
+              yield new Ping({ n: 5 })
+            })(),
+            { step: "b" }
+          )
+          yield* ctx.sendAll([])
+          yield* Effect.sleep("1 second")
+          return new StopEvent({ result: [...log] })
+        })
+      )
+      const { exit } = yield* runVirtual(Workflow.run(wf, {}))
+      const seen = successOf(exit) as Array<string>
+      // Each step (one worker) sees its events in the order they were sent.
+      assert.deepStrictEqual(
+        seen.filter((s) => s.startsWith("a:")),
+        ["a:Ping1", "a:Ping3"]
+      )
+      assert.deepStrictEqual(
+        seen.filter((s) => s.startsWith("b:")),
+        ["b:Ping1", "b:Ping3", "b:Ping4", "b:Ping5"]
+      )
+      assert.deepStrictEqual(
+        seen.filter((s) => s.startsWith("pong:")),
+        ["pong:PingPong2"]
+      )
+    })
+  )
+
+  it.effect("ctx.sendAll with an event no step accepts fails there; the events before it were routed", () =>
+    Effect.gen(function* () {
+      const wf = routing([]).step(
+        StartEvent,
+        (_, ctx) => ctx.sendAll([new Ping({ n: 1 }), new Orphan(), new Ping({ n: 2 })]),
+        { name: "start" }
+      )
+      const err = errorOf(yield* Effect.exit(Workflow.run(wf, {})))
+      assert.strictEqual(err._tag, "UnhandledEventError")
+      assert.include(err.message, "Orphan")
+      assert.include(err.message, '"start"')
+      // Caught in the handler: Ping 1 was routed, Ping 2 was not.
+      const log: Array<string> = []
+      const caught = defineWorkflow({ name: "caught" })
+        .step(Ping, (ev) =>
+          Effect.sync(() => {
+            log.push(`p:${ev.n}`)
+          })
+        )
+        .step(StartEvent, (_, ctx) =>
+          Effect.gen(function* () {
+            const sent = yield* Effect.flip(ctx.sendAll([new Ping({ n: 1 }), new Orphan(), new Ping({ n: 2 })]))
+            yield* Effect.sleep("1 second")
+            return new StopEvent({ result: { error: sent.event, log: [...log] } })
+          })
+        )
+      const { exit } = yield* runVirtual(Workflow.run(caught, {}))
+      assert.deepStrictEqual(successOf(exit), { error: "Orphan", log: ["p:1"] })
+    })
+  )
+
   it.effect("a targeted send to an unknown step fails the run with UnhandledEventError naming both", () =>
     Effect.gen(function* () {
       const wf = routing([]).step(StartEvent, (_, ctx) => ctx.send(new Ping({ n: 1 }), { step: "nosuch" }), {

@@ -107,6 +107,14 @@ describe("Workflow types", () => {
         ctx.send(new Failure({ id: 1 })),
       { emits: [Success] }
     )
+    base.step(Ping, (_, ctx) => ctx.sendAll([new Success({ id: 1 }), new Success({ id: 2 })]), { emits: [Success] })
+    base.step(
+      Ping,
+      (_, ctx) =>
+        // @ts-expect-error: Failure is not in emits
+        ctx.sendAll([new Success({ id: 1 }), new Failure({ id: 2 })]),
+      { emits: [Success] }
+    )
     // without emits any event may be returned or sent
     base.step(Ping, (_, ctx) =>
       Effect.andThen(ctx.send(new Failure({ id: 1 })), Effect.succeed(new Success({ id: 1 })))

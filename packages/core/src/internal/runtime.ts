@@ -683,6 +683,34 @@ export class Run {
     return routed === Effect.void ? wait : Effect.andThen(routed, wait)
   }
 
+  /** Route events in order, as `send` would one by one; when a mailbox fills, wait for room, then go on. */
+  sendAll(
+    ctx: Context_,
+    events: Iterator<AnyEvent>,
+    target: string | undefined
+  ): Effect.Effect<void, UnhandledEventError> {
+    let forks: Effect.Effect<void> = Effect.void
+    while (true) {
+      const next = events.next()
+      if (next.done === true) return forks
+      this.full = undefined
+      const routed = this.routeOrError(ctx.step, next.value, target)
+      if (routed instanceof UnhandledEventError) {
+        return forks === Effect.void ? Effect.fail(routed) : Effect.andThen(forks, Effect.fail(routed))
+      }
+      if (routed !== Effect.void) forks = forks === Effect.void ? routed : Effect.andThen(forks, routed)
+      const full = this.full
+      if (full !== undefined && this.mayWait(ctx, full)) {
+        this.full = undefined
+        const rest = Effect.andThen(
+          this.room(ctx, full),
+          Effect.suspend(() => this.sendAll(ctx, events, target))
+        )
+        return forks === Effect.void ? rest : Effect.andThen(forks, rest)
+      }
+    }
+  }
+
   /** Whether the worker `ctx` may wait for `target`'s mailbox to drain: only while something will drain it. */
   mayWait(ctx: Context_, target: StepRun): boolean {
     if (this.finished || ctx.editing || target.queue.length - target.head < MAILBOX_HIGH) return false
@@ -971,6 +999,13 @@ class Context_ implements StepContext<any, AnyEvent> {
 
   send(event: AnyEvent, options?: { readonly step?: string | undefined }): Effect.Effect<void, UnhandledEventError> {
     return this.point(Effect.suspend(() => this.run.send(this, event, options?.step)))
+  }
+
+  sendAll(
+    events: Iterable<AnyEvent>,
+    options?: { readonly step?: string | undefined }
+  ): Effect.Effect<void, UnhandledEventError> {
+    return this.point(Effect.suspend(() => this.run.sendAll(this, events[Symbol.iterator](), options?.step)))
   }
 
   write(event: AnyEvent): Effect.Effect<void> {
