@@ -97,41 +97,45 @@ describe("Workflow: running", () => {
     })
   )
 
-  it.effect("property: with any workers, a step starts its events in the order they were sent", () =>
-    Effect.gen(function* () {
-      yield* property(
-        [
-          fc.integer({ min: 1, max: 8 }),
-          fc.array(
-            fc.integer({ min: 1, max: 4 }).map((n) => n * 10),
-            { minLength: 1, maxLength: 30 }
-          )
-        ],
-        async (run, workers, durations) => {
-          const started: Array<number> = []
-          const wf = defineWorkflow({ name: "startOrder" })
-            .step(StartEvent, (_, ctx) =>
-              Effect.gen(function* () {
-                for (let n = 0; n < durations.length; n++) yield* ctx.send(new Ping({ n }))
-              })
-            )
-            .step(
-              Ping,
-              (ev, ctx) =>
+  it.effect(
+    "property: with any workers, a step starts its events in the order they were sent (past the mailbox limit too)",
+    () =>
+      Effect.gen(function* () {
+        yield* property(
+          [
+            fc.integer({ min: 1, max: 8 }),
+            fc.array(
+              fc.integer({ min: 1, max: 4 }).map((n) => n * 10),
+              { minLength: 1, maxLength: 8 }
+            ),
+            fc.integer({ min: 1, max: 600 })
+          ],
+          async (run, workers, pattern, count) => {
+            const durations = Array.from({ length: count }, (_, i) => pattern[i % pattern.length]!)
+            const started: Array<number> = []
+            const wf = defineWorkflow({ name: "startOrder" })
+              .step(StartEvent, (_, ctx) =>
                 Effect.gen(function* () {
-                  started.push(ev.n)
-                  yield* Effect.sleep(Duration.millis(durations[ev.n]!))
-                  const all = yield* ctx.collect(ev, durations.length)
-                  if (Option.isSome(all)) return new StopEvent({ result: [...started] })
-                }),
-              { name: "ordered", workers }
-            )
-          const { exit } = await run(runVirtual(Workflow.run(wf, {})))
-          assert.deepStrictEqual(exit, Exit.succeed(durations.map((_, i) => i)))
-        },
-        { numRuns: 30 }
-      )
-    })
+                  for (let n = 0; n < durations.length; n++) yield* ctx.send(new Ping({ n }))
+                })
+              )
+              .step(
+                Ping,
+                (ev, ctx) =>
+                  Effect.gen(function* () {
+                    started.push(ev.n)
+                    yield* Effect.sleep(Duration.millis(durations[ev.n]!))
+                    const all = yield* ctx.collect(ev, durations.length)
+                    if (Option.isSome(all)) return new StopEvent({ result: [...started] })
+                  }),
+                { name: "ordered", workers }
+              )
+            const { exit } = await run(runVirtual(Workflow.run(wf, {})))
+            assert.deepStrictEqual(exit, Exit.succeed(durations.map((_, i) => i)))
+          },
+          { numRuns: 30 }
+        )
+      })
   )
 
   it.effect("per-step FIFO: with workers: 1, events are handled in the order they were sent", () =>

@@ -15,6 +15,11 @@ class ItemEvent extends Event.TaggedData("ItemEvent")<{ readonly index: number }
 
 class DoneEvent extends Event.TaggedData("DoneEvent")<{ readonly index: number; readonly value: number }> {}
 
+/** The events, made one at a time as `sendAll` takes them, so they need not all be in memory at once. */
+function* itemEvents(items: ReadonlyArray<number>) {
+  for (const index of items) yield new ItemEvent({ index })
+}
+
 /**
  * The lean effect-flow adapter.
  *
@@ -40,11 +45,7 @@ export const adapter: Adapter = {
     })
       .step(
         StartEvent,
-        (ev, ctx) =>
-          Effect.andThen(
-            ctx.store.set("total", ev.items.length),
-            ctx.sendAll(ev.items.map((index) => new ItemEvent({ index })))
-          ),
+        (ev, ctx) => Effect.andThen(ctx.store.set("total", ev.items.length), ctx.sendAll(itemEvents(ev.items))),
         { name: "dispatch", emits: [ItemEvent] }
       )
       .step(

@@ -46,6 +46,7 @@ import {
   WorkflowTimeoutError
 } from "../WorkflowError.ts"
 import { CollectBuffer, describeNeed, type Need } from "./collectBuffer.ts"
+import { Mailbox } from "./mailbox.ts"
 
 /** A workflow, checked and turned into routing tables. Shared by all its runs. @internal */
 export interface Compiled {
@@ -191,9 +192,7 @@ export const MAILBOX_HIGH = 256
 export const MAILBOX_LOW = 128
 
 class StepRun {
-  /** Mailbox: items from `head` on are waiting. */
-  queue: Array<Item> = []
-  head = 0
+  readonly mailbox = new Mailbox<Item>()
   running = 0
   /** Senders waiting for this step's mailbox to drain: each call resumes one. */
   senders: Array<() => void> = []
@@ -214,21 +213,7 @@ class StepRun {
     for (let i = step.workers - 1; i >= 0; i--) this.freeSlots.push(i)
   }
   get queued(): number {
-    return this.queue.length - this.head
-  }
-  shift(): Item | undefined {
-    if (this.head === this.queue.length) return undefined
-    const item = this.queue[this.head]!
-    this.queue[this.head] = undefined as any
-    this.head++
-    if (this.head === this.queue.length) {
-      this.queue = []
-      this.head = 0
-    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head)
-      this.head = 0
-    }
-    return item
+    return this.mailbox.size
   }
 }
 
@@ -317,7 +302,7 @@ export class Run {
       runId: this.id,
       steps: this.steps.map((sr) => ({
         step: sr.step.name,
-        queued: sr.queue.slice(sr.head).map(eventOf),
+        queued: sr.mailbox.toArray().map(eventOf),
         inFlight: sr.current.filter((e): e is Item => e !== undefined).map(eventOf),
         collecting: [...sr.buffer.items],
         need: sr.buffer.lastNeed
@@ -526,8 +511,8 @@ export class Run {
       sr.current[slot] = item
       return this.fork(this.work(sr, slot, item))
     }
-    sr.queue.push(item)
-    if (sr.queue.length - sr.head >= MAILBOX_HIGH) this.full = sr
+    sr.mailbox.push(item)
+    if (sr.queued >= MAILBOX_HIGH) this.full = sr
     if (this.lifecycle) {
       this.emit(new EventQueued({ step: sr.step.name, event: eventOf(item)._tag, queued: sr.queued }))
     }
@@ -554,8 +539,8 @@ export class Run {
     const sr = ctx.sr
     if (!ctx.retrying) this.active--
     if (this.finished) return Effect.void
-    const item = sr.shift()
-    if (sr.senders.length > 0 && sr.queue.length - sr.head <= MAILBOX_LOW) this.release(sr)
+    const item = sr.mailbox.shift()
+    if (sr.senders.length > 0 && sr.queued <= MAILBOX_LOW) this.release(sr)
     if (item !== undefined) {
       sr.current[ctx.worker] = item
       return this.invoke(ctx, item)
@@ -713,7 +698,7 @@ export class Run {
 
   /** Whether the worker `ctx` may wait for `target`'s mailbox to drain: only while something will drain it. */
   mayWait(ctx: Context_, target: StepRun): boolean {
-    if (this.finished || ctx.editing || target.queue.length - target.head < MAILBOX_HIGH) return false
+    if (this.finished || ctx.editing || target.queued < MAILBOX_HIGH) return false
     return this.drains(target, ctx, new Set())
   }
 
