@@ -48,6 +48,11 @@ export const adapters: ReadonlyArray<{
 }> = [
   { name: "effect-flow", kind: "engine", load: () => import("./adapters/effectFlow.ts").then((m) => m.adapter) },
   {
+    name: "effect-flow (Effect.fn handlers)",
+    kind: "engine",
+    load: () => import("./adapters/effectFlowFn.ts").then((m) => m.adapter)
+  },
+  {
     name: "effect-flow (lean handlers)",
     kind: "engine",
     load: () => import("./adapters/effectFlowLean.ts").then((m) => m.adapter)

@@ -51,6 +51,42 @@ const fanOut = (
     )
 
 describe("Workflow: running", () => {
+  it.effect("handlers written with Effect.fnUntraced (a generator reused across events) run like arrow handlers", () =>
+    Effect.gen(function* () {
+      const wf = defineWorkflow({
+        name: "fn-handlers",
+        input: Schema.Struct({ items: Schema.Array(Schema.String) }),
+        state: Schema.Struct({ total: Schema.Number }),
+        initialState: { total: 0 }
+      })
+        .step(
+          StartEvent,
+          Effect.fnUntraced(function* (ev, ctx) {
+            yield* ctx.store.set("total", ev.items.length)
+            yield* ctx.sendAll(ev.items.map((item, index) => new Item({ item, index, total: ev.items.length })))
+          })
+        )
+        .step(
+          Item,
+          Effect.fnUntraced(function* (ev) {
+            yield* Effect.sleep(Duration.millis(10 * (ev.total - ev.index)))
+            return new Processed({ result: ev.item.toUpperCase(), index: ev.index, total: ev.total })
+          }),
+          { workers: 3 }
+        )
+        .step(
+          Processed,
+          Effect.fnUntraced(function* (ev, ctx) {
+            const all = yield* ctx.collect(ev, yield* ctx.store.get("total"))
+            if (Option.isNone(all)) return
+            return new StopEvent({ result: [...all.value].sort((a, b) => a.index - b.index).map((p) => p.result) })
+          })
+        )
+      const { exit } = yield* runVirtual(Workflow.run(wf, { items: ["a", "b", "c", "d", "e"] }))
+      assert.deepStrictEqual(exit, Exit.succeed(["A", "B", "C", "D", "E"]))
+    })
+  )
+
   it.effect(
     "property: fan-out/fan-in equals a sequential map, and peak concurrency is exactly min(workers, items)",
     () =>

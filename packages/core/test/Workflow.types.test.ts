@@ -92,6 +92,34 @@ describe("Workflow types", () => {
     })
   })
 
+  it("Effect.fnUntraced generator handlers (the fast way to write them) are typed like arrow handlers", () => {
+    const wf = base
+      .step(
+        StartEvent,
+        Effect.fnUntraced(function* (ev, ctx) {
+          expectTypeOf(ev.items).toEqualTypeOf<ReadonlyArray<string>>()
+          yield* ctx.store.set("total", ev.items.length)
+          yield* ctx.sendAll(ev.items.map((item, index) => new Item({ item, index, total: ev.items.length })))
+        }),
+        { emits: [Item] }
+      )
+      .step(
+        Item,
+        Effect.fnUntraced(function* (ev, ctx) {
+          const total = yield* ctx.store.get("total")
+          expectTypeOf(total).toEqualTypeOf<number>()
+          // @ts-expect-error: no such key in the state
+          yield* ctx.store.get("nokey")
+          const all = yield* ctx.collect(ev, total)
+          if (Option.isNone(all)) return
+          if (all.value.length > 9) return yield* new Boom({ reason: "too many" })
+          return new StopEvent({ result: all.value.map((i) => i.item) })
+        })
+      )
+    expectTypeOf<Workflow.Workflow.Output<typeof wf>>().toEqualTypeOf<Array<string>>()
+    expectTypeOf<Workflow.Workflow.Error<typeof wf>>().toEqualTypeOf<Boom | Errors.UnhandledEventError>()
+  })
+
   it("with emits, returning or sending an event not listed is a type error", () => {
     base.step(Ping, (ev) => Effect.succeed(new Success({ id: ev.n })), { emits: [Success] })
     base.step(Ping, (_, ctx) => ctx.send(new Success({ id: 1 })), { emits: [Success] })
