@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { defineWorkflow, type RunEvent, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
 import { runVirtual } from "@effect-flow/core/testing"
-import { Effect, Option, Schema, Stream } from "effect"
+import { Effect, Option, Schedule, Schema, Stream } from "effect"
 import * as fc from "fast-check"
 import { MAILBOX_HIGH } from "../src/internal/runtime.ts"
 import { property, successOf } from "./fixtures/events.ts"
@@ -219,6 +219,42 @@ describe("back-pressure", () => {
         )
       const { exit } = yield* runVirtual(Workflow.run(wf, {}))
       assert.strictEqual(successOf(exit), n)
+    })
+  )
+
+  it.effect("a sender interrupted while it waits (a step timeout) is retried; what it queued is kept", () =>
+    Effect.gen(function* () {
+      const seen: Array<number> = []
+      const wf = defineWorkflow({ name: "timed-out-sender" })
+        .step(
+          StartEvent,
+          (_, ctx) =>
+            // Attempt 1 cannot send all its jobs within the timeout (the slow step takes 10 ms per job), so it
+            // is interrupted while it waits for room; attempt 2 sends ten more.
+            ctx.attempt === 1
+              ? Effect.forEach(range(MAILBOX_HIGH * 4), (i) => ctx.send(new Job({ index: i })), { discard: true })
+              : Effect.forEach(range(10), (i) => ctx.send(new Job({ index: 10_000 + i })), { discard: true }),
+          { name: "sender", timeout: "2 seconds", retry: Schedule.recurs(1) }
+        )
+        .step(
+          Job,
+          (ev) =>
+            Effect.as(
+              Effect.andThen(
+                Effect.sleep("10 millis"),
+                Effect.sync(() => seen.push(ev.index))
+              ),
+              ev.index === 10_009 ? new StopEvent({ result: undefined }) : undefined
+            ),
+          { name: "slow", workers: 1 }
+        )
+      const { exit } = yield* runVirtual(Workflow.run(wf, {}))
+      successOf(exit)
+      // Attempt 1's jobs, a prefix of what it meant to send, in order; then attempt 2's.
+      const first = seen.filter((i) => i < 10_000)
+      assert.isAbove(first.length, MAILBOX_HIGH)
+      assert.isBelow(first.length, MAILBOX_HIGH * 4)
+      assert.deepStrictEqual(seen, [...range(first.length), ...range(10).map((i) => 10_000 + i)])
     })
   )
 

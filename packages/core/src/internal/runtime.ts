@@ -179,6 +179,10 @@ type Item = AnyEvent | Retry
 
 const eventOf = (item: Item): AnyEvent => (item instanceof Retry ? item.event : item)
 
+/** `first`, then `second`, without building anything when `first` is `Effect.void` (the per-event path). */
+const andThen = <E>(first: Effect.Effect<void, E>, second: Effect.Effect<void, E>): Effect.Effect<void, E> =>
+  first === Effect.void ? second : second === Effect.void ? first : Effect.andThen(first, second)
+
 /**
  * Back-pressure: a step worker that routes an event into a mailbox holding {@link MAILBOX_HIGH} or more
  * events waits until the mailbox has drained to {@link MAILBOX_LOW}, as long as the target step has a worker
@@ -493,8 +497,7 @@ export class Run {
   }
 
   private deliverAll(acc: Effect.Effect<void>, sr: StepRun, ev: AnyEvent, from: string): Effect.Effect<void> {
-    const next = this.deliver(sr, ev, from)
-    return next === Effect.void ? acc : acc === Effect.void ? next : Effect.andThen(acc, next)
+    return andThen(acc, this.deliver(sr, ev, from))
   }
 
   /** Queue `item` for `sr`, or start a worker for it when a slot is free. */
@@ -644,14 +647,9 @@ export class Run {
       this.failCause(Cause.fail(routed))
       return this.next(ctx)
     }
-    const full = this.full
-    if (full !== undefined && this.mayWait(ctx, full)) {
-      this.full = undefined
-      const wait = Effect.andThen(this.room(ctx, full), ctx.goOn)
-      return routed === Effect.void ? wait : Effect.andThen(routed, wait)
-    }
-    if (routed === Effect.void) return this.next(ctx)
-    return Effect.andThen(routed, ctx.goOn)
+    const full = this.filled(ctx)
+    if (full !== undefined) return andThen(routed, Effect.andThen(this.room(ctx, full), ctx.goOn))
+    return routed === Effect.void ? this.next(ctx) : Effect.andThen(routed, ctx.goOn)
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -661,11 +659,8 @@ export class Run {
   send(ctx: Context_, ev: AnyEvent, target: string | undefined): Effect.Effect<void, UnhandledEventError> {
     this.full = undefined
     const routed = this.route(ctx.step, ev, target)
-    const full = this.full
-    if (full === undefined || !this.mayWait(ctx, full)) return routed
-    this.full = undefined
-    const wait = this.room(ctx, full)
-    return routed === Effect.void ? wait : Effect.andThen(routed, wait)
+    const full = this.filled(ctx)
+    return full === undefined ? routed : andThen(routed, this.room(ctx, full))
   }
 
   /** Route events in order, as `send` would one by one; when a mailbox fills, wait for room, then go on. */
@@ -680,20 +675,26 @@ export class Run {
       if (next.done === true) return forks
       this.full = undefined
       const routed = this.routeOrError(ctx.step, next.value, target)
-      if (routed instanceof UnhandledEventError) {
-        return forks === Effect.void ? Effect.fail(routed) : Effect.andThen(forks, Effect.fail(routed))
-      }
-      if (routed !== Effect.void) forks = forks === Effect.void ? routed : Effect.andThen(forks, routed)
-      const full = this.full
-      if (full !== undefined && this.mayWait(ctx, full)) {
-        this.full = undefined
-        const rest = Effect.andThen(
-          this.room(ctx, full),
-          Effect.suspend(() => this.sendAll(ctx, events, target))
+      if (routed instanceof UnhandledEventError) return andThen(forks, Effect.fail(routed))
+      forks = andThen(forks, routed)
+      const full = this.filled(ctx)
+      if (full !== undefined) {
+        return andThen(
+          forks,
+          Effect.andThen(
+            this.room(ctx, full),
+            Effect.suspend(() => this.sendAll(ctx, events, target))
+          )
         )
-        return forks === Effect.void ? rest : Effect.andThen(forks, rest)
       }
     }
+  }
+
+  /** The mailbox the event just routed by `ctx` filled, if `ctx` should now wait for it to drain. */
+  private filled(ctx: Context_): StepRun | undefined {
+    const full = this.full
+    this.full = undefined
+    return full !== undefined && this.mayWait(ctx, full) ? full : undefined
   }
 
   /** Whether the worker `ctx` may wait for `target`'s mailbox to drain: only while something will drain it. */
@@ -707,7 +708,7 @@ export class Run {
    * that will itself be drained. `sender` counts as waiting on the step it is about to wait for, so a wait
    * that would close a cycle (a step feeding itself, two steps feeding each other) is never started. A
    * worker in `waitFor` may be waiting for an event only a waiting sender would send: it does not count.
-   * Called only when a sender would wait (at most once per MAILBOX_HIGH - MAILBOX_LOW events a mailbox takes).
+   * Called only when a routed event finds its mailbox full; a walk over at most every step once.
    */
   private drains(sr: StepRun, sender: Context_ | undefined, seen: Set<StepRun>): boolean {
     if (seen.has(sr)) return false
@@ -727,19 +728,21 @@ export class Run {
   room(ctx: Context_, target: StepRun): Effect.Effect<void> {
     return Effect.callback<void>((resume) => {
       if (!this.mayWait(ctx, target)) return resume(Effect.void)
-      let waiting = true
-      const done = () => {
-        if (!waiting) return
-        waiting = false
+      const go = () => {
         ctx.waits--
-      }
-      target.senders.push(() => {
-        done()
         resume(Effect.void)
-      })
+      }
+      target.senders.push(go)
       ctx.waits++
       ctx.waitingOn = target
-      return Effect.sync(done)
+      // Interrupted while waiting (the run ended, or a timeout): no longer a sender.
+      return Effect.sync(() => {
+        const i = target.senders.indexOf(go)
+        if (i !== -1) {
+          target.senders.splice(i, 1)
+          ctx.waits--
+        }
+      })
     })
   }
 
