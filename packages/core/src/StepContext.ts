@@ -118,11 +118,13 @@ export interface StepContext<State = unknown, Emits extends AnyEvent = AnyEvent>
   /**
    * Route an event now: to every step that accepts its tag, or only to `options.step`. Fails with
    * `UnhandledEventError` when no step accepts it, or the named step does not exist or does not accept it.
+   * When that leaves a mailbox holding 256 events, the sender then waits until it has drained to 128, unless
+   * nothing would drain it (back-pressure: see the package README).
    */
   send(event: Emits, options?: SendOptions): Effect.Effect<void, UnhandledEventError>
   /**
    * Route many events, in order, as `send` would one by one, in one effect: the fast way to fan out.
-   * Like `send`, it waits for room when a mailbox is full (see the README's back-pressure); like sends one
+   * Like `send`, it waits for room whenever a mailbox fills, then goes on with the rest; like sends one
    * by one, events before one that no step accepts have been routed when it fails.
    *
    * @example

@@ -3,7 +3,15 @@
  * bounded by the mailbox, not by N. The waits never close a cycle, so nothing deadlocks.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { defineWorkflow, type RunEvent, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
+import {
+  type Context,
+  defineWorkflow,
+  type Event,
+  type RunEvent,
+  StartEvent,
+  StopEvent,
+  Workflow
+} from "@effect-flow/core"
 import { runVirtual } from "@effect-flow/core/testing"
 import { Effect, Option, Schedule, Schema, Stream } from "effect"
 import * as fc from "fast-check"
@@ -17,6 +25,12 @@ class Echo extends Schema.TaggedClass<Echo>()("Echo", { n: Schema.Number }) {}
 class Answer extends Schema.TaggedClass<Answer>()("Answer", {}) {}
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+
+/** Collect `n` events, then stop with how many there were. */
+const stopWhenAll = (ctx: Context, ev: Event.AnyEvent, n: number) =>
+  Effect.map(ctx.collect(ev, n), (all) =>
+    Option.isSome(all) ? new StopEvent({ result: all.value.length }) : undefined
+  )
 
 /** The deepest a step's mailbox got, from the run's `EventQueued` lifecycle events. */
 const deepest = (events: ReadonlyArray<unknown>, step: string): number =>
@@ -127,9 +141,7 @@ describe("back-pressure", () => {
           (ev, ctx) =>
             ev.n === 0
               ? Effect.forEach(range(n), (i) => ctx.send(new Tick({ n: i + 1 })), { discard: true })
-              : Effect.map(ctx.collect(ev, n), (all) =>
-                  Option.isSome(all) ? new StopEvent({ result: all.value.length }) : undefined
-                ),
+              : stopWhenAll(ctx, ev, n),
           { workers: 1 }
         )
       const { exit } = yield* runVirtual(Workflow.run(wf, {}))
@@ -150,14 +162,7 @@ describe("back-pressure", () => {
           name: "pong",
           workers: 1
         })
-        .step(
-          Echo,
-          (ev, ctx) =>
-            Effect.map(ctx.collect(ev, 2 * n), (all) =>
-              Option.isSome(all) ? new StopEvent({ result: all.value.length }) : undefined
-            ),
-          { name: "count", workers: 1 }
-        )
+        .step(Echo, (ev, ctx) => stopWhenAll(ctx, ev, 2 * n), { name: "count", workers: 1 })
       const { exit } = yield* runVirtual(Workflow.run(wf, {}))
       assert.strictEqual(successOf(exit), 2 * n)
     })
@@ -174,9 +179,7 @@ describe("back-pressure", () => {
           (ev, ctx) =>
             ev.n === -1
               ? Effect.forEach(range(n), (i) => ctx.send(new Tick({ n: i })), { discard: true })
-              : Effect.map(ctx.collect(ev, n), (all) =>
-                  Option.isSome(all) ? new StopEvent({ result: all.value.length }) : undefined
-                ),
+              : stopWhenAll(ctx, ev, n),
           { name: "a", workers: 1 }
         )
         .step(Tick, (ev) => Effect.succeed(new Echo({ n: ev.n })), { name: "b", workers: 1 })
@@ -188,11 +191,7 @@ describe("back-pressure", () => {
   it.effect("senders do not wait on a step whose worker is in waitFor (it may wait for what they send next)", () =>
     Effect.gen(function* () {
       const n = MAILBOX_HIGH * 2
-      const wf = defineWorkflow({
-        name: "wait-then-drain",
-        state: Schema.Struct({ first: Schema.Boolean }),
-        initialState: { first: true }
-      })
+      const wf = defineWorkflow({ name: "wait-then-drain" })
         .step(
           StartEvent,
           (_, ctx) =>
@@ -212,11 +211,7 @@ describe("back-pressure", () => {
             }),
           { name: "worker", workers: 1 }
         )
-        .step(Done, (ev, ctx) =>
-          Effect.map(ctx.collect(ev, n), (all) =>
-            Option.isSome(all) ? new StopEvent({ result: all.value.length }) : undefined
-          )
-        )
+        .step(Done, (ev, ctx) => stopWhenAll(ctx, ev, n))
       const { exit } = yield* runVirtual(Workflow.run(wf, {}))
       assert.strictEqual(successOf(exit), n)
     })

@@ -3,10 +3,11 @@
  * with W workers handles them, a collector `ctx.collect`s all N and returns the StopEvent.
  */
 
-import { defineWorkflow, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
+import { StartEvent, StopEvent } from "@effect-flow/core"
 import { Effect, Option, Schema } from "effect"
-import { type Adapter, effectRunner } from "../adapter.ts"
+import type { Adapter } from "../adapter.ts"
 import type { Result } from "../workload.ts"
+import { benchWorkflow, flowRunner } from "./flowShared.ts"
 
 class ItemEvent extends Schema.TaggedClass<ItemEvent>()("ItemEvent", { index: Schema.Number }) {}
 
@@ -18,12 +19,7 @@ export const adapter: Adapter = {
   how: "dispatch step `ctx.send`s N events, worker step with `workers: W`, collector `ctx.collect(ev, N)` → `StopEvent`",
   packages: ["effect"],
   make: (workers, work) => {
-    const wf = defineWorkflow({
-      name: "bench",
-      input: Schema.Struct({ items: Schema.Array(Schema.Number) }),
-      state: Schema.Struct({ total: Schema.Number }),
-      initialState: { total: 0 }
-    })
+    const wf = benchWorkflow("bench")
       .step(
         StartEvent,
         (ev, ctx) =>
@@ -49,8 +45,6 @@ export const adapter: Adapter = {
           }),
         { name: "collect", emits: [StopEvent] }
       )
-    const one = (items: ReadonlyArray<number>) =>
-      Workflow.run(wf, { items }) as Effect.Effect<ReadonlyArray<Result>, unknown>
-    return effectRunner(one)
+    return flowRunner(wf)
   }
 }

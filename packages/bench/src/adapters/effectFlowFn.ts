@@ -6,10 +6,11 @@
  *
  * @since 0.1.0
  */
-import { defineWorkflow, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
+import { StartEvent, StopEvent } from "@effect-flow/core"
 import { Effect, Option, Schema } from "effect"
-import { type Adapter, effectRunner } from "../adapter.ts"
+import type { Adapter } from "../adapter.ts"
 import type { Result } from "../workload.ts"
+import { benchWorkflow, flowRunner } from "./flowShared.ts"
 
 class ItemEvent extends Schema.TaggedClass<ItemEvent>()("ItemEvent", { index: Schema.Number }) {}
 
@@ -37,12 +38,7 @@ export const adapter: Adapter = {
   how: "as effect-flow, with the README's advice for hot handlers: `Effect.fnUntraced(function* (ev, ctx) { ... })` handlers and one `ctx.sendAll`; events stay `Schema.TaggedClass`",
   packages: ["effect"],
   make: (workers, work) => {
-    const wf = defineWorkflow({
-      name: "bench-fn",
-      input: Schema.Struct({ items: Schema.Array(Schema.Number) }),
-      state: Schema.Struct({ total: Schema.Number }),
-      initialState: { total: 0 }
-    })
+    const wf = benchWorkflow("bench-fn")
       .step(
         StartEvent,
         Effect.fnUntraced(function* (ev, ctx) {
@@ -69,8 +65,6 @@ export const adapter: Adapter = {
         }),
         { name: "collect", emits: [StopEvent] }
       )
-    const one = (items: ReadonlyArray<number>) =>
-      Workflow.run(wf, { items }) as Effect.Effect<ReadonlyArray<Result>, unknown>
-    return effectRunner(one)
+    return flowRunner(wf)
   }
 }

@@ -6,10 +6,11 @@
  *
  * @since 0.1.0
  */
-import { defineWorkflow, Event, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
-import { Effect, Option, Schema } from "effect"
-import { type Adapter, effectRunner } from "../adapter.ts"
+import { Event, StartEvent, StopEvent } from "@effect-flow/core"
+import { Effect, Option } from "effect"
+import type { Adapter } from "../adapter.ts"
 import type { Result } from "../workload.ts"
+import { benchWorkflow, flowRunner } from "./flowShared.ts"
 
 class ItemEvent extends Event.TaggedData("ItemEvent")<{ readonly index: number }> {}
 
@@ -37,12 +38,7 @@ export const adapter: Adapter = {
   how: "as effect-flow, written as the README's Performance section says: `Event.TaggedData` events, `ctx.sendAll`, and `map` / `flatMap` handlers instead of `Effect.gen`",
   packages: ["effect"],
   make: (workers, work) => {
-    const wf = defineWorkflow({
-      name: "bench-lean",
-      input: Schema.Struct({ items: Schema.Array(Schema.Number) }),
-      state: Schema.Struct({ total: Schema.Number }),
-      initialState: { total: 0 }
-    })
+    const wf = benchWorkflow("bench-lean")
       .step(
         StartEvent,
         (ev, ctx) => Effect.andThen(ctx.store.set("total", ev.items.length), ctx.sendAll(itemEvents(ev.items))),
@@ -65,8 +61,6 @@ export const adapter: Adapter = {
           ),
         { name: "collect", emits: [StopEvent] }
       )
-    const one = (items: ReadonlyArray<number>) =>
-      Workflow.run(wf, { items }) as Effect.Effect<ReadonlyArray<Result>, unknown>
-    return effectRunner(one)
+    return flowRunner(wf)
   }
 }
