@@ -12,7 +12,7 @@ import {
   StopEvent,
   Workflow
 } from "@effect-flow/core"
-import { runVirtual } from "@effect-flow/core/testing"
+import { explore, interleavings, runVirtual } from "@effect-flow/core/testing"
 import { Effect, Option, Schedule, Schema, Stream } from "effect"
 import * as fc from "fast-check"
 import { MAILBOX_HIGH } from "../src/internal/runtime.ts"
@@ -293,4 +293,36 @@ describe("back-pressure", () => {
       assert.strictEqual(successOf(exit), n)
     })
   )
+
+  it("property: in any interleaving, a fan-out and a cycle past the limit finish with every event handled once", () => {
+    const n = MAILBOX_HIGH + 40
+    // dispatch -> work (2 workers) -> count, and work also feeds itself one Tick per job: a cycle through
+    // a step that senders wait on.
+    const wf = defineWorkflow({ name: "explored" })
+      .step(StartEvent, (_, ctx) => ctx.sendAll(range(n).map((index) => new Job({ index }))), { name: "dispatch" })
+      .step(
+        [Job, Tick],
+        (ev, ctx) =>
+          ev._tag === "Job"
+            ? Effect.andThen(ctx.send(new Tick({ n: ev.index })), ctx.send(new Echo({ n: ev.index })))
+            : ctx.send(new Echo({ n: n + ev.n })),
+        { name: "work", workers: 2 }
+      )
+      .step(
+        Echo,
+        (ev, ctx) =>
+          Effect.map(ctx.collect(ev, 2 * n), (all) =>
+            Option.isSome(all) ? new StopEvent({ result: all.value.map((e) => e.n) }) : undefined
+          ),
+        { name: "count" }
+      )
+    fc.assert(
+      fc.property(interleavings(), (choices) => {
+        const t = explore(wf, {}, choices, { maxSteps: 200_000 })
+        const got = [...(successOf(t.exit) as ReadonlyArray<number>)].sort((a, b) => a - b)
+        assert.deepStrictEqual(got, range(2 * n))
+      }),
+      { numRuns: 25 }
+    )
+  })
 })
