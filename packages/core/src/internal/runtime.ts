@@ -185,11 +185,12 @@ const andThen = <E>(first: Effect.Effect<void, E>, second: Effect.Effect<void, E
 
 /**
  * Back-pressure: a step worker that routes an event into a mailbox holding {@link MAILBOX_HIGH} or more
- * events waits until the mailbox has drained to {@link MAILBOX_LOW}, as long as the target step has a worker
- * that can drain it (one that is not itself waiting to send, or in `waitFor`). The event is queued before
- * the sender waits, so nothing is lost and order is kept; a mailbox holds at most MAILBOX_HIGH events plus
- * one per waiting sender. Senders never wait on a step whose workers are all waiting, which is what keeps
- * cycles (a step that feeds itself, two steps feeding each other) from deadlocking.
+ * events waits until the mailbox has drained to {@link MAILBOX_LOW}, as long as something will drain it
+ * (see `Run.drains`: a worker of the target that is not waiting, or one waiting on a mailbox that will
+ * drain). The event is queued before the sender waits, so nothing is lost and order is kept. Where senders
+ * wait, a mailbox holds at most MAILBOX_HIGH events plus one per waiting sender. Where they may not (a wait
+ * that would close a cycle, a target whose workers are all in `waitFor`, a send inside `store.edit`, events
+ * from outside the run, retries), the mailbox grows as it must: that is what keeps cycles from deadlocking.
  */
 export const MAILBOX_HIGH = 256
 /** See {@link MAILBOX_HIGH}. */
