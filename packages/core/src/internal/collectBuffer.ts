@@ -17,10 +17,8 @@ export type Need = number | ReadonlyArray<string>
 
 /** @internal */
 export class CollectBuffer<E extends AnyEvent = AnyEvent> {
-  /** Held events, in arrival order. */
+  /** Held events, in arrival order. Counts by tag are derived from it when needed, never kept per event. */
   items: Array<E> = []
-  /** How many of each tag are held. */
-  readonly counts = new Map<string, number>()
   /** What the last call asked for, for the stall error. */
   lastNeed: Need | undefined = undefined
 
@@ -28,7 +26,6 @@ export class CollectBuffer<E extends AnyEvent = AnyEvent> {
     // A round of nothing completes at once and takes nothing; the event is the caller's, not held.
     if (need === 0 || (typeof need !== "number" && need.length === 0)) return []
     this.items.push(event)
-    this.counts.set(event._tag, (this.counts.get(event._tag) ?? 0) + 1)
     this.lastNeed = need
     return typeof need === "number" ? this.takeCount(need) : this.takeClasses(need)
   }
@@ -40,7 +37,7 @@ export class CollectBuffer<E extends AnyEvent = AnyEvent> {
   /** Held events counted by tag, in first-arrival order of the tags. */
   holds(): Record<string, number> {
     const out: Record<string, number> = {}
-    for (const [tag, n] of this.counts) if (n > 0) out[tag] = n
+    for (const ev of this.items) out[ev._tag] = (out[ev._tag] ?? 0) + 1
     return out
   }
 
@@ -48,14 +45,17 @@ export class CollectBuffer<E extends AnyEvent = AnyEvent> {
     if (this.items.length < n) return undefined
     const taken = n === this.items.length ? this.items : this.items.slice(0, n)
     this.items = n === this.items.length ? [] : this.items.slice(n)
-    for (const ev of taken) this.decrement(ev._tag)
     return taken
   }
 
   private takeClasses(tags: ReadonlyArray<string>): ReadonlyArray<E> | undefined {
     const needed = new Map<string, number>()
     for (const tag of tags) needed.set(tag, (needed.get(tag) ?? 0) + 1)
-    for (const [tag, k] of needed) if ((this.counts.get(tag) ?? 0) < k) return undefined
+    // Enough of each listed tag? (A scan of the held events: a class-list round is short; a count round,
+    // the hot case, never gets here.)
+    const held = new Map<string, number>()
+    for (const ev of this.items) if (needed.has(ev._tag)) held.set(ev._tag, (held.get(ev._tag) ?? 0) + 1)
+    for (const [tag, k] of needed) if ((held.get(tag) ?? 0) < k) return undefined
     // Take the first k of each tag, in arrival order; keep everything else in order.
     const byTag = new Map<string, Array<E>>()
     const kept: Array<E> = []
@@ -65,7 +65,6 @@ export class CollectBuffer<E extends AnyEvent = AnyEvent> {
       if (want > 0 && (got === undefined || got.length < want)) {
         if (got === undefined) byTag.set(ev._tag, [ev])
         else got.push(ev)
-        this.decrement(ev._tag)
       } else {
         kept.push(ev)
       }
@@ -77,12 +76,6 @@ export class CollectBuffer<E extends AnyEvent = AnyEvent> {
       cursor.set(tag, i + 1)
       return byTag.get(tag)![i]!
     })
-  }
-
-  private decrement(tag: string): void {
-    const n = (this.counts.get(tag) ?? 0) - 1
-    if (n <= 0) this.counts.delete(tag)
-    else this.counts.set(tag, n)
   }
 }
 
