@@ -1,11 +1,12 @@
 /**
  * The interpreter: one run of a compiled workflow.
  *
- * Each step of a run has a FIFO mailbox (a plain array with a read cursor) and a count of running
- * invocations. Delivering an event to a step either starts a worker fiber at once (fewer than `workers`
- * are running) or queues the event. A worker fiber drains its step's mailbox and ends when it is empty,
- * so an idle step costs no fiber, a busy step never runs more than `workers` invocations, and the
- * per-event path is: push, handler, route. Every fiber is forked into the run's scope.
+ * Each step of a run has a FIFO mailbox (a ring buffer, `Mailbox`) and a count of running invocations.
+ * Delivering an event to a step either starts a worker fiber at once (fewer than `workers` are running)
+ * or queues the event. A worker fiber drains its step's mailbox and ends when it is empty, so an idle
+ * step costs no fiber, a busy step never runs more than `workers` invocations, and the per-event path
+ * is: push, handler, route. A worker that fills a mailbox waits for it to drain (back-pressure, see
+ * MAILBOX_HIGH). Every fiber is forked into the run's scope.
  *
  * `active` counts events queued, being handled or waiting to be retried; `waiters` the invocations
  * suspended in `ctx.waitFor` and not yet answered. When nothing is active but waiters, and no outside input can come, nothing
@@ -691,17 +692,15 @@ export class Run {
     }
   }
 
-  /** The mailbox the event just routed by `ctx` filled, if `ctx` should now wait for it to drain. */
+  /**
+   * The mailbox the event just routed by `ctx` filled, if `ctx` should now wait for it to drain: only while
+   * something will drain it, and never inside a store edit (the target's workers may wait for the lock).
+   */
   private filled(ctx: Context_): StepRun | undefined {
     const full = this.full
+    if (full === undefined) return undefined
     this.full = undefined
-    return full !== undefined && this.mayWait(ctx, full) ? full : undefined
-  }
-
-  /** Whether the worker `ctx` may wait for `target`'s mailbox to drain: only while something will drain it. */
-  mayWait(ctx: Context_, target: StepRun): boolean {
-    if (this.finished || ctx.editing || target.queued < MAILBOX_HIGH) return false
-    return this.drains(target, ctx, new Set())
+    return this.finished || ctx.editing || !this.drains(full, ctx, new Set()) ? undefined : full
   }
 
   /**
@@ -718,30 +717,34 @@ export class Run {
       if (sr.current[slot] === undefined) continue
       const w = sr.contexts[slot]!
       if (w === sender) continue
-      if (w.waits === 0) return true
-      // One wait, for room in a mailbox (a slot waiting on several things at once does not count).
-      if (w.waits === 1 && w.eventWaits === 0 && this.drains(w.waitingOn!, sender, seen)) return true
+      if (w.eventWaits > 0) continue
+      if (w.roomWaits === 0) return true
+      // One wait, for room in a mailbox (a slot waiting on several at once does not count).
+      if (w.roomWaits === 1 && this.drains(w.waitingOn!, sender, seen)) return true
     }
     return false
   }
 
-  /** Wait until `target`'s mailbox has drained to MAILBOX_LOW (or until nothing would drain it). */
-  room(ctx: Context_, target: StepRun): Effect.Effect<void> {
+  /**
+   * Wait until `target`'s mailbox has drained to MAILBOX_LOW (or until nothing would drain it). Built by
+   * `filled`'s callers and run straight after the routing, with no other fiber in between, so `mayWait`
+   * still holds.
+   */
+  private room(ctx: Context_, target: StepRun): Effect.Effect<void> {
     return Effect.callback<void>((resume) => {
-      if (!this.mayWait(ctx, target)) return resume(Effect.void)
       const go = () => {
-        ctx.waits--
+        ctx.roomWaits--
         resume(Effect.void)
       }
       target.senders.push(go)
-      ctx.waits++
+      ctx.roomWaits++
       ctx.waitingOn = target
       // Interrupted while waiting (the run ended, or a timeout): no longer a sender.
       return Effect.sync(() => {
         const i = target.senders.indexOf(go)
         if (i !== -1) {
           target.senders.splice(i, 1)
-          ctx.waits--
+          ctx.roomWaits--
         }
       })
     })
@@ -749,14 +752,12 @@ export class Run {
 
   /** A worker starts a `waitFor`: if its step is then drained by nobody, its waiting senders go on. */
   waitingForEvent(ctx: Context_): void {
-    ctx.waits++
     ctx.eventWaits++
     const sr = ctx.sr
     if (sr.senders.length > 0 && !this.drains(sr, undefined, new Set())) this.release(sr)
   }
 
   waitedForEvent(ctx: Context_): void {
-    ctx.waits--
     ctx.eventWaits--
   }
 
@@ -946,8 +947,8 @@ class Context_ implements StepContext<any, AnyEvent> {
   attempt = 1
   /** Set when the current invocation's event was scheduled for a retry. */
   retrying = false
-  /** How many of this slot's fibers wait: for room in a mailbox, or in `waitFor` (see `Run.drains`). */
-  waits = 0
+  /** How many of this slot's fibers wait for room in a mailbox, and how many in `waitFor` (see `Run.drains`). */
+  roomWaits = 0
   eventWaits = 0
   /** The step whose mailbox this slot last waited on. */
   waitingOn: StepRun | undefined = undefined
