@@ -151,13 +151,13 @@ export interface StepContext<State = unknown, Emits extends AnyEvent = AnyEvent>
   /** Publish an event to the caller's event stream (`Workflow.stream`, a handle's `events`); not routed to steps. */
   write(event: AnyEvent): Effect.Effect<void>
   /**
-   * Human in the loop: send `options.request` (to the steps that accept it, else to the caller's stream)
-   * and suspend this invocation (only
+   * Human in the loop: publish `options.request` to the caller's stream (and route it to the steps that
+   * accept it, if any) and suspend this invocation (only
    * this one: other steps go on) until an event of class `cls` matching `id` / `match` is sent into the
    * run, and return it. Side effects before the wait happen once. Several waits can be open at once.
    *
-   * The wait takes events sent from outside and from other steps, but only once it is open: an event
-   * sent earlier is routed as usual (and fails with `UnhandledEventError` when no step accepts it). So
+   * The wait takes events sent from outside and from other steps (they still reach every step that
+   * accepts them), but only once it is open: an event sent earlier is routed as usual (and fails with `UnhandledEventError` when no step accepts it). So
    * do not `ctx.send` the event that triggers the answer and then wait: pass it as `request`, which is
    * sent once the wait is open. `Testing.explore` finds such send-then-wait races.
    */

@@ -170,6 +170,18 @@ describe("StepContext.send", () => {
     })
   )
 
+  it.effect("a StopEvent sent to a named step is an error, not the end of the run", () =>
+    Effect.gen(function* () {
+      const wf = routing([]).step(StartEvent, (_, ctx) => ctx.send(new StopEvent({ result: 1 }), { step: "nosuch" }), {
+        name: "start"
+      })
+      const err = errorOf(yield* Effect.exit(Workflow.run(wf, {})))
+      assert.strictEqual(err._tag, "UnhandledEventError")
+      assert.include(err.message, "nosuch")
+      assert.include(err.message, "StopEvent")
+    })
+  )
+
   it.effect("a targeted send to a step that does not accept the event fails with UnhandledEventError naming both", () =>
     Effect.gen(function* () {
       const wf = routing([]).step(StartEvent, (_, ctx) => ctx.send(new Ping({ n: 1 }), { step: "pong" }), {

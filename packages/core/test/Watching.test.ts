@@ -13,6 +13,7 @@ import {
 import { explore, interleavings, runVirtual } from "@effect-flow/core/testing"
 import { Cause, Duration, Effect, Exit, Fiber, Option, Schedule, Schema, Stream, Tracer } from "effect"
 import * as fc from "fast-check"
+import { successOf } from "./fixtures/events.ts"
 import { ItemEvent, ProcessedEvent, parallel } from "./fixtures/parallel.ts"
 
 class Progress extends Schema.TaggedClass<Progress>()("Progress", { n: Schema.Number }) {}
@@ -421,6 +422,64 @@ describe("ctx.waitFor (human in the loop)", () => {
         [["asker", "Approval"]]
       )
       assert.strictEqual(Duration.toMillis(elapsed), 0)
+    })
+  )
+
+  it.effect("in Workflow.run, a wait with a timeout is not a stall: it times out, and the handler may go on", () =>
+    Effect.gen(function* () {
+      const wf = defineWorkflow({ name: "patient" }).step(StartEvent, (_, ctx) =>
+        ctx.waitFor(Approval, { timeout: "100 millis" }).pipe(
+          Effect.map((a) => new StopEvent({ result: a.id })),
+          Effect.catchTag("StepTimeoutError", () => Effect.succeed(new StopEvent({ result: "fallback" })))
+        )
+      )
+      const { exit, elapsed } = yield* runVirtual(Workflow.run(wf, {}))
+      assert.deepStrictEqual(exit, Exit.succeed("fallback"))
+      assert.strictEqual(Duration.toMillis(elapsed), 100)
+    })
+  )
+
+  it.effect(
+    "an event a step sends while a wait is open answers the wait and still reaches every step that accepts it",
+    () =>
+      Effect.gen(function* () {
+        const seen: Array<string> = []
+        const wf = defineWorkflow({ name: "broadcast-and-wait" })
+          .step(StartEvent, (_, ctx) =>
+            Effect.gen(function* () {
+              const answer = yield* ctx.waitFor(Approval, { request: new Work({ id: 1 }) })
+              yield* Effect.sleep("1 second")
+              return new StopEvent({ result: { answer: answer.id, seen: [...seen] } })
+            })
+          )
+          .step(Work, (ev, ctx) => ctx.send(new Approval({ id: `a${ev.id}`, ok: true })), { name: "approver" })
+          .step(
+            Approval,
+            (ev) =>
+              Effect.sync(() => {
+                seen.push(ev.id)
+              }),
+            { name: "listener" }
+          )
+        const { exit } = yield* runVirtual(Workflow.run(wf, {}))
+        assert.deepStrictEqual(exit, Exit.succeed({ answer: "a1", seen: ["a1"] }))
+      })
+  )
+
+  it.effect("a wait's request is published to the stream, and routed to the steps that accept it", () =>
+    Effect.gen(function* () {
+      const wf = defineWorkflow({ name: "request-published" })
+        .step(StartEvent, (_, ctx) =>
+          Effect.map(ctx.waitFor(Approval, { request: new Work({ id: 3 }) }), (a) => new StopEvent({ result: a.id }))
+        )
+        .step(Work, (ev, ctx) => ctx.send(new Approval({ id: `w${ev.id}`, ok: true })))
+      const { exit } = yield* runVirtual(Stream.runCollect(Workflow.stream(wf, {})))
+      const events = successOf(exit)
+      assert.deepStrictEqual(
+        events.map((e) => e._tag),
+        ["Work", "StopEvent"]
+      )
+      assert.strictEqual((events.at(-1) as StopEvent<string>).result, "w3")
     })
   )
 

@@ -228,6 +228,8 @@ interface Waiter {
   readonly step: string
   readonly id: string | undefined
   readonly match: ((event: any) => boolean) | undefined
+  /** A wait with a timeout ends by itself: while one is open the run is not stalled. */
+  readonly timed: boolean
   readonly deferred: Deferred.Deferred<AnyEvent>
 }
 
@@ -358,7 +360,7 @@ export class Run {
   /** Called whenever work may have run out: fail the run if nothing can ever happen again. */
   checkIdle(): void {
     // An answered waiter leaves `waiters` at once, so its invocation counts as work from then on.
-    if (this.finished || this.active > this.waiters.length) return
+    if (this.finished || this.active > this.waiters.length || this.waiters.some((w) => w.timed)) return
     if (this.outsideInput && (this.waiters.length > 0 || this.awaitingInput > 0)) return
     const collects = this.steps
       .filter((sr) => sr.buffer.size > 0)
@@ -434,11 +436,6 @@ export class Run {
         reason: "which is not an event: return or send an instance of an event class (a Schema.TaggedClass)."
       })
     }
-    if (ev._tag === "StopEvent") {
-      this.stop(ev)
-      return Effect.void
-    }
-    if (this.waiters.length > 0 && target === undefined && this.answer(ev)) return Effect.void
     if (target !== undefined) {
       const step = this.compiled.byName.get(target)
       if (step === undefined || !step.acceptsTags.has(ev._tag)) {
@@ -455,8 +452,15 @@ export class Run {
       }
       return this.deliver(this.steps[step.index]!, ev, from)
     }
+    if (ev._tag === "StopEvent") {
+      this.stop(ev)
+      return Effect.void
+    }
+    // An open wait gets the event too; it is still broadcast to every step that accepts it.
+    const answered = this.waiters.length > 0 && this.answer(ev)
     const targets = this.compiled.routes.get(ev._tag)
     if (targets === undefined) {
+      if (answered) return Effect.void
       if (Option.isOption(ev) || Result.isResult(ev)) {
         return new UnhandledEventError({
           workflow: this.compiled.name,
@@ -864,17 +868,18 @@ export class Run {
         step: ctx.step,
         id: options?.id,
         match: options?.match,
+        timed: options?.timeout !== undefined,
         deferred: Deferred.makeUnsafe<AnyEvent>()
       }
       this.waiters.push(waiter)
-      // The request goes out once the wait is open, so its answer cannot come too early: to the steps
-      // that accept it, or, when none does (an InputRequiredEvent), to the caller's stream.
+      // The request goes out once the wait is open, so its answer cannot come too early: published to the
+      // caller's stream, and routed to the steps that accept it, if any (they may answer it).
       const request = options?.request
       let sendRequest: Effect.Effect<void> = Effect.void
       if (request !== undefined) {
+        this.emit(request)
         if (this.compiled.routes.has(request._tag))
           sendRequest = this.route(ctx.step, request, undefined).pipe(Effect.orDie)
-        else this.emit(request)
       }
       // While it waits, this worker does not drain its step's mailbox (see `room`).
       this.waitingForEvent(ctx)
