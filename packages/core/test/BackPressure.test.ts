@@ -3,16 +3,8 @@
  * bounded by the mailbox, not by N. The waits never close a cycle, so nothing deadlocks.
  */
 import { assert, describe, it } from "@effect/vitest"
-import {
-  type Context,
-  defineWorkflow,
-  type Event,
-  type RunEvent,
-  StartEvent,
-  StopEvent,
-  Workflow
-} from "@effect-flow/core"
-import { explore, interleavings, runVirtual } from "@effect-flow/core/testing"
+import { type Context, defineWorkflow, type Event, RunEvent, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
+import { explore, interleavings, Laws, runVirtual } from "@effect-flow/core/testing"
 import { Effect, Option, Schedule, Schema, Stream } from "effect"
 import * as fc from "fast-check"
 import { MAILBOX_HIGH } from "../src/internal/runtime.ts"
@@ -86,7 +78,7 @@ describe("back-pressure", () => {
   }
 
   it.effect(
-    "property: whatever the workers and delays, results equal a sequential map and mailboxes stay bounded",
+    "property: whatever the workers and delays, results equal a sequential map, mailboxes stay bounded and at most `workers` run",
     () =>
       property(
         [
@@ -126,6 +118,15 @@ describe("back-pressure", () => {
             range(n).map((i) => [i, i * 2])
           )
           assert.isAtMost(deepest(events, "work"), MAILBOX_HIGH + 1)
+          // Waiting senders do not let more than `workers` invocations run at once.
+          let running = 0
+          let peak = 0
+          for (const e of events) {
+            if (e instanceof RunEvent.StepStarted && e.step === "work") peak = Math.max(peak, ++running)
+            if (e instanceof RunEvent.StepCompleted && e.step === "work") running--
+          }
+          assert.isAtMost(peak, workers)
+          if (n > 0) assert.isAtLeast(peak, 1)
         },
         { numRuns: 15 }
       )
@@ -317,10 +318,13 @@ describe("back-pressure", () => {
         { name: "count" }
       )
     fc.assert(
-      fc.property(interleavings(), (choices) => {
+      // Long choice lists: the first wait for room comes only after a few hundred decisions, and every
+      // decision past the end of the list falls back to the ordinary order.
+      fc.property(interleavings({ maxLength: 3_000 }), (choices) => {
         const t = explore(wf, {}, choices, { maxSteps: 200_000 })
         const got = [...(successOf(t.exit) as ReadonlyArray<number>)].sort((a, b) => a - b)
         assert.deepStrictEqual(got, range(2 * n))
+        assert.deepStrictEqual(Laws.concurrencyBounded(t), [])
       }),
       { numRuns: 25 }
     )

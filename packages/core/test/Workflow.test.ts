@@ -134,7 +134,7 @@ describe("Workflow: running", () => {
   )
 
   it.effect(
-    "property: with any workers, a step starts its events in the order they were sent (past the mailbox limit too)",
+    "property: with any workers, a step starts its events in the order they were sent, by send or sendAll, past the mailbox limit too",
     () =>
       Effect.gen(function* () {
         yield* property(
@@ -144,16 +144,19 @@ describe("Workflow: running", () => {
               fc.integer({ min: 1, max: 4 }).map((n) => n * 10),
               { minLength: 1, maxLength: 8 }
             ),
-            fc.integer({ min: 1, max: 600 })
+            fc.integer({ min: 1, max: 600 }),
+            fc.boolean()
           ],
-          async (run, workers, pattern, count) => {
+          async (run, workers, pattern, count, batch) => {
             const durations = Array.from({ length: count }, (_, i) => pattern[i % pattern.length]!)
             const started: Array<number> = []
             const wf = defineWorkflow({ name: "startOrder" })
               .step(StartEvent, (_, ctx) =>
-                Effect.gen(function* () {
-                  for (let n = 0; n < durations.length; n++) yield* ctx.send(new Ping({ n }))
-                })
+                batch
+                  ? ctx.sendAll(durations.map((_, n) => new Ping({ n })))
+                  : Effect.gen(function* () {
+                      for (let n = 0; n < durations.length; n++) yield* ctx.send(new Ping({ n }))
+                    })
               )
               .step(
                 Ping,
