@@ -93,7 +93,7 @@ describe("Workflow: running", () => {
       Effect.gen(function* () {
         yield* property(
           [
-            fc.array(fc.string({ maxLength: 4 }), { maxLength: 40 }),
+            fc.array(fc.string({ maxLength: 4 }), { maxLength: 40, size: "max" }),
             fc.integer({ min: 1, max: 16 }),
             fc.array(
               fc.integer({ min: 1, max: 5 }).map((n) => n * 10),
@@ -183,7 +183,7 @@ describe("Workflow: running", () => {
         [
           fc.array(
             fc.integer({ min: 0, max: 3 }).map((n) => n * 10),
-            { minLength: 1, maxLength: 30 }
+            { minLength: 1, maxLength: 30, size: "max" }
           )
         ],
         async (run, durations) => {

@@ -74,7 +74,7 @@ describe("accumulator example", () => {
       const context = yield* Effect.context<never>()
       yield* Effect.promise(() =>
         fc.assert(
-          fc.asyncProperty(fc.array(fc.string(), { minLength: 1, maxLength: 120 }), async (input) => {
+          fc.asyncProperty(fc.array(fc.string(), { minLength: 1, maxLength: 120, size: "max" }), async (input) => {
             const { exit } = await Effect.runPromiseWith(context)(
               runVirtual(Workflow.run(ParallelAccumulatorWorkflow, { items: input }))
             )

@@ -19,7 +19,7 @@ describe("parallel example", () => {
       const context = yield* Effect.context<never>()
       yield* Effect.promise(() =>
         fc.assert(
-          fc.asyncProperty(fc.array(fc.string(), { minLength: 1, maxLength: 30 }), async (input) => {
+          fc.asyncProperty(fc.array(fc.string(), { minLength: 1, maxLength: 30, size: "max" }), async (input) => {
             const { exit, elapsed } = await Effect.runPromiseWith(context)(
               runVirtual(Workflow.run(ParallelWorkflow, { items: input }))
             )
