@@ -11,7 +11,9 @@ const TAGS = ["A", "B", "C"] as const
 
 /** Events with unique ids, of a few tags. */
 const events = (maxLength: number) =>
-  fc.array(fc.constantFrom(...TAGS), { maxLength, size: "max" }).map((tags) => tags.map((_tag, id): Ev => ({ _tag, id })))
+  fc
+    .array(fc.constantFrom(...TAGS), { maxLength, size: "max" })
+    .map((tags) => tags.map((_tag, id): Ev => ({ _tag, id })))
 
 /**
  * The reference model of the count form: hold in order; take the first n once n are held. A need of 0

@@ -66,6 +66,7 @@ describe("Workflow.stream", () => {
       const stalls = defineWorkflow({ name: "stalls" }).step(StartEvent, () => Effect.void)
       const stalled = yield* runVirtual(Stream.runCollect(Workflow.stream(stalls, {})))
       assert.isTrue(Exit.isFailure(stalled.exit))
+      assert.instanceOf(Cause.squash((stalled.exit as Exit.Failure<any, any>).cause), WorkflowStalledError)
       assert.strictEqual(Duration.toMillis(stalled.elapsed), 0)
       const slow = defineWorkflow({ name: "slow", timeout: "1 second" }).step(StartEvent, () => Effect.never)
       const timedOut = yield* runVirtual(Stream.runCollect(Workflow.stream(slow, {})))
