@@ -221,8 +221,10 @@ describe("MultiModelWorkflow (the lesson's Parallel API Calls)", () => {
     )
   })
 
+  // Real sockets to a local fake server: these run on the live clock, so a retry or timeout added to the
+  // client later waits for real (briefly) instead of hanging on a TestClock nobody advances.
   describe("with an OpenAI-compatible server", () => {
-    it.effect("POSTs {base}/chat/completions per model with the bearer key, model and messages", () =>
+    it.live("POSTs {base}/chat/completions per model with the bearer key, model and messages", () =>
       Effect.gen(function* () {
         const server = yield* startServer(openAiLike("test-key"))
         const models = ["gpt-4o-mini", "gpt-4o", "llama3.2"]
@@ -242,7 +244,7 @@ describe("MultiModelWorkflow (the lesson's Parallel API Calls)", () => {
       })
     )
 
-    it.effect("reports finish reason and token usage through LanguageModel", () =>
+    it.live("reports finish reason and token usage through LanguageModel", () =>
       Effect.gen(function* () {
         const server = yield* startServer(openAiLike("k"))
         const response = yield* LanguageModel.generateText({
@@ -269,7 +271,7 @@ describe("MultiModelWorkflow (the lesson's Parallel API Calls)", () => {
       })
     )
 
-    it.effect("a wrong key fails the run with AiError(AuthenticationError) carrying the server's message", () =>
+    it.live("a wrong key fails the run with AiError(AuthenticationError) carrying the server's message", () =>
       Effect.gen(function* () {
         const server = yield* startServer(openAiLike("right-key"))
         const exit = yield* Workflow.run(multiModel, { query }).pipe(
@@ -285,7 +287,7 @@ describe("MultiModelWorkflow (the lesson's Parallel API Calls)", () => {
       })
     )
 
-    it.effect("a 200 whose body is not JSON fails with AiError(InvalidResponseError)", () =>
+    it.live("a 200 whose body is not JSON fails with AiError(InvalidResponseError)", () =>
       Effect.gen(function* () {
         const server = yield* startServer(() => ({ status: 200, body: "<html>proxy login</html>" }))
         const exit = yield* Workflow.run(multiModel, { query }).pipe(
@@ -298,7 +300,7 @@ describe("MultiModelWorkflow (the lesson's Parallel API Calls)", () => {
       })
     )
 
-    it.effect("a 200 JSON body without choices fails with AiError(InvalidResponseError)", () =>
+    it.live("a 200 JSON body without choices fails with AiError(InvalidResponseError)", () =>
       Effect.gen(function* () {
         const server = yield* startServer(() => ({ status: 200, body: JSON.stringify({ choices: [] }) }))
         const exit = yield* Workflow.run(multiModel, { query }).pipe(
@@ -311,7 +313,7 @@ describe("MultiModelWorkflow (the lesson's Parallel API Calls)", () => {
       })
     )
 
-    it.effect("a 500 fails with AiError(InternalProviderError)", () =>
+    it.live("a 500 fails with AiError(InternalProviderError)", () =>
       Effect.gen(function* () {
         const server = yield* startServer(() => ({ status: 500, body: "upstream exploded" }))
         const exit = yield* Workflow.run(multiModel, { query }).pipe(
@@ -322,7 +324,7 @@ describe("MultiModelWorkflow (the lesson's Parallel API Calls)", () => {
       })
     )
 
-    it.effect("no server listening fails with AiError(NetworkError)", () =>
+    it.live("no server listening fails with AiError(NetworkError)", () =>
       Effect.gen(function* () {
         const baseUrl = yield* Effect.scoped(Effect.map(startServer(openAiLike("k")), (s) => s.baseUrl))
         const exit = yield* Workflow.run(multiModel, { query }).pipe(
@@ -333,7 +335,7 @@ describe("MultiModelWorkflow (the lesson's Parallel API Calls)", () => {
       })
     )
 
-    it.effect("main with OPENAI_API_KEY and OPENAI_BASE_URL queries that server", () =>
+    it.live("main with OPENAI_API_KEY and OPENAI_BASE_URL queries that server", () =>
       Effect.gen(function* () {
         const server = yield* startServer(openAiLike("env-key"))
         const env = {
