@@ -142,6 +142,46 @@ describe("Workflow.stream", () => {
     })
   )
 
+  it.effect(
+    "an invocation interrupted by the StopEvent writes nothing that reaches the stream, even from a finalizer",
+    () =>
+      Effect.gen(function* () {
+        const wf = defineWorkflow({ name: "late-writer" })
+          .step(StartEvent, (_, ctx) => Effect.andThen(ctx.send(new Work({ id: 1 })), ctx.send(new Work({ id: 2 }))))
+          .step(
+            Work,
+            (ev, ctx) =>
+              ev.id === 1
+                ? Effect.as(Effect.sleep("10 millis"), new StopEvent({ result: "first" }))
+                : Effect.never.pipe(Effect.ensuring(ctx.write(new Progress({ n: 99 })))),
+            { workers: 2 }
+          )
+        const { exit } = yield* runVirtual(Stream.runCollect(Workflow.stream(wf, {})))
+        assert.deepStrictEqual(tags(successOf(exit)), ["StopEvent"])
+      })
+  )
+
+  it.effect("a written event is not routed, even to a step that accepts its class", () =>
+    Effect.gen(function* () {
+      let handled = 0
+      const wf = defineWorkflow({ name: "write-only" })
+        .step(StartEvent, (_, ctx) =>
+          Effect.andThen(
+            ctx.write(new Progress({ n: 1 })),
+            Effect.as(Effect.sleep("1 second"), new StopEvent({ result: "done" }))
+          )
+        )
+        .step(Progress, () =>
+          Effect.sync(() => {
+            handled++
+          })
+        )
+      const { exit } = yield* runVirtual(Stream.runCollect(Workflow.stream(wf, {})))
+      assert.deepStrictEqual(tags(successOf(exit)), ["Progress", "StopEvent"])
+      assert.strictEqual(handled, 0)
+    })
+  )
+
   it.effect("stopping the stream early interrupts the run", () =>
     Effect.gen(function* () {
       let finalized = false
@@ -402,7 +442,9 @@ describe("ctx.waitFor (human in the loop)", () => {
         const handle = yield* Workflow.start(wf, {})
         const { exit, elapsed } = yield* runVirtual(handle.result)
         assert.isTrue(Exit.isFailure(exit))
-        assert.instanceOf(Cause.squash((exit as Exit.Failure<any, any>).cause), StepTimeoutError)
+        const error = Cause.squash((exit as Exit.Failure<any, any>).cause)
+        assert.instanceOf(error, StepTimeoutError)
+        assert.strictEqual((error as StepTimeoutError)._tag, "StepTimeoutError")
         assert.strictEqual(Duration.toMillis(elapsed), 30000)
       })
     )
@@ -625,6 +667,7 @@ describe("retries and step timeouts", () => {
       const failed = yield* runVirtual(Workflow.run(noRetry, {}))
       const error = Cause.squash((failed.exit as Exit.Failure<any, any>).cause)
       assert.instanceOf(error, StepTimeoutError)
+      assert.strictEqual((error as StepTimeoutError)._tag, "StepTimeoutError")
       assert.include((error as StepTimeoutError).message, '"sleeper"')
       assert.include((error as StepTimeoutError).message, "StartEvent")
     })

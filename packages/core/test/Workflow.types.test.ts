@@ -5,9 +5,10 @@
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import type { WorkflowError as Errors, Context as StepContext } from "@effect-flow/core"
-import { defineWorkflow, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
+import { defineWorkflow, StartEvent, type Step, StopEvent, Workflow } from "@effect-flow/core"
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import { Boom, Failure, Item, Ping, Processed, Success } from "./fixtures/events.ts"
+import { parallel } from "./fixtures/parallel.ts"
 
 class Other extends Schema.TaggedError<Other>()("Other", {}) {}
 class Greeter extends Context.Service<Greeter, { readonly greet: (who: string) => Effect.Effect<string> }>()(
@@ -89,7 +90,31 @@ describe("Workflow types", () => {
     void (() => {
       // @ts-expect-error: runPromise needs a workflow without requirements
       Workflow.runPromise(wf, { items: [] })
+      // The same call with the same input and typed errors, but no requirement, is fine:
+      Workflow.runPromise(
+        base.step(StartEvent, () => Effect.fail(new Boom({ reason: "x" }))),
+        { items: [] }
+      )
     })
+    expectTypeOf<Workflow.Workflow.Services<typeof wf>>().toEqualTypeOf<Greeter>()
+  })
+
+  it("the REFERENCE example's run is an Effect<ReadonlyArray<string>, WorkflowError, never>", () => {
+    const program = Workflow.run(parallel, { items: ["a"] })
+    expectTypeOf(program).toExtend<Effect.Effect<ReadonlyArray<string>, Errors.WorkflowError, never>>()
+    expectTypeOf<Effect.Error<typeof program>>().toEqualTypeOf<Errors.WorkflowError>()
+    expectTypeOf<Effect.Services<typeof program>>().toEqualTypeOf<never>()
+  })
+
+  it("WorkflowError is exactly the union of the six tags REFERENCE.md lists", () => {
+    expectTypeOf<Errors.WorkflowError["_tag"]>().toEqualTypeOf<
+      | "WorkflowValidationError"
+      | "WorkflowInputError"
+      | "WorkflowTimeoutError"
+      | "WorkflowStalledError"
+      | "UnhandledEventError"
+      | "StepTimeoutError"
+    >()
   })
 
   it("Effect.fnUntraced generator handlers (the fast way to write them) are typed like arrow handlers", () => {
@@ -210,6 +235,12 @@ describe("Workflow types", () => {
     defineWorkflow().step(StopEvent, () => Effect.void)
     // @ts-expect-error StopEvent ends the run and is never delivered to a step
     defineWorkflow().step([Ping, StopEvent], () => Effect.void)
+    // The errors above are these, and not some other mistake on the same line:
+    expectTypeOf<
+      Step.CheckAccepts<typeof StopEvent>
+    >().toEqualTypeOf<"StopEvent ends the run and is never delivered to a step: accept the events that lead to it instead">()
+    expectTypeOf<Step.CheckAccepts<readonly [typeof Ping, typeof StopEvent]>>().not.toEqualTypeOf<unknown>()
+    expectTypeOf<Step.CheckAccepts<readonly [typeof Ping, typeof StartEvent]>>().toEqualTypeOf<unknown>()
     const fine = defineWorkflow().step([StartEvent, Ping], (ev) => Effect.succeed(new StopEvent({ result: ev._tag })))
     expectTypeOf(Workflow.run(fine, {})).toEqualTypeOf<Effect.Effect<"StartEvent" | "Ping", Errors.WorkflowError>>()
   })
@@ -219,6 +250,11 @@ describe("Workflow types", () => {
     defineWorkflow().step(StartEvent, () => Effect.void, { workers: 0 })
     // @ts-expect-error workers must be an integer >= 1
     defineWorkflow().step(StartEvent, () => Effect.void, { workers: 2.5 })
+    expectTypeOf<Step.CheckWorkers<0>>().toEqualTypeOf<{ readonly "workers must be an integer >= 1": 0 }>()
+    expectTypeOf<Step.CheckWorkers<2.5>>().toEqualTypeOf<{ readonly "workers must be an integer >= 1": 2.5 }>()
+    expectTypeOf<Step.CheckWorkers<-1>>().toEqualTypeOf<{ readonly "workers must be an integer >= 1": -1 }>()
+    expectTypeOf<Step.CheckWorkers<4>>().toEqualTypeOf<unknown>()
+    expectTypeOf<Step.CheckWorkers<number>>().toEqualTypeOf<unknown>()
     const n: number = Number("4")
     defineWorkflow().step(StartEvent, () => Effect.void, { workers: n })
     const ok = defineWorkflow().step(StartEvent, () => Effect.succeed(new StopEvent({ result: 1 })), { workers: 8 })

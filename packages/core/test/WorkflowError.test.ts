@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import {
   defineWorkflow,
   StartEvent,
+  StepTimeoutError,
   StopEvent,
   UnhandledEventError,
   Workflow,
@@ -38,6 +39,36 @@ const assertInterrupted = (log: Array<string>) =>
     yield* TestClock.adjust("2 hours")
     assert.deepStrictEqual(log, ["interrupted"])
   })
+
+describe("every workflow error", () => {
+  it("is a Schema.TaggedError class", () => {
+    for (const cls of [
+      WorkflowValidationError,
+      WorkflowInputError,
+      WorkflowTimeoutError,
+      WorkflowStalledError,
+      UnhandledEventError,
+      StepTimeoutError
+    ]) {
+      assert.isTrue(Schema.isSchema(cls), cls.name)
+    }
+  })
+
+  it.effect("can be caught by its tag with Effect.catchTag", () =>
+    Effect.gen(function* () {
+      const stalls = defineWorkflow({ name: "stalls" }).step(StartEvent, () => Effect.void)
+      const caught = yield* Workflow.run(stalls, {}).pipe(
+        Effect.catchTag("WorkflowStalledError", (e) => Effect.succeed(`stalled: ${e.workflow}`))
+      )
+      assert.strictEqual(caught, "stalled: stalls")
+      const orphans = defineWorkflow({ name: "orphans" }).step(StartEvent, (_, ctx) => ctx.send(new Orphan()))
+      const unhandled = yield* Workflow.run(orphans, {}).pipe(
+        Effect.catchTag("UnhandledEventError", (e) => Effect.succeed(e.event))
+      )
+      assert.strictEqual(unhandled, "Orphan")
+    })
+  )
+})
 
 describe("WorkflowInputError", () => {
   it.effect("the input does not decode: the message carries the schema issue; no handler runs", () =>
@@ -351,14 +382,13 @@ describe("WorkflowValidationError", () => {
   it.effect("problems lists every problem, not just the first", () =>
     Effect.gen(function* () {
       const { calls, handler } = counted()
+      // Computed values, as a config file would give them (the compiler rejects such literals: see
+      // Workflow.types.test.ts); validation is what catches these.
+      const [zero, half, negative] = [0, 1.5, -1].map((n): number => n)
       const wf = defineWorkflow({ name: "manyProblems" })
-        // The compiler rejects these literals too (see Workflow.types.test.ts); validation catches computed values.
-        // @ts-expect-error workers must be an integer >= 1
-        .step(Ping, handler, { name: "a", workers: 0 })
-        // @ts-expect-error workers must be an integer >= 1
-        .step(Ping, handler, { name: "a", workers: 1.5 })
-        // @ts-expect-error workers must be an integer >= 1
-        .step(Success, handler, { name: "c", workers: -1 })
+        .step(Ping, handler, { name: "a", workers: zero })
+        .step(Ping, handler, { name: "a", workers: half })
+        .step(Success, handler, { name: "c", workers: negative })
       const err = errorOf(yield* Effect.exit(Workflow.run(wf, {})))
       assert.instanceOf(err, WorkflowValidationError)
       const v = err as WorkflowValidationError
