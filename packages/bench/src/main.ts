@@ -349,23 +349,29 @@ const tableD = table(
 
 /** Every effect-flow row: the targets are checked for each, so no way of writing a workflow is hidden. */
 const ENGINES = adapters.filter((a) => a.kind === "engine").map((a) => a.name)
+/**
+ * The floors, held to the same targets for calibration: a target that a hand-written floor misses in the same
+ * run is beyond what that way of doing the work gets on this machine, and the reading says so.
+ */
+const FLOORS = adapters.filter((a) => a.kind === "floor").map((a) => a.name)
 const med = (s: string, k: string, f: (r: JobResult) => number) => summaryOf(s, k, f)?.median
 const tenK = aKeys.find((k) => k === "A:10000") ?? aKeys[aKeys.length - 1]!
+const QUEUE = "Effect queue pipeline"
 type Target = { readonly target: string; readonly measured: string; readonly met: boolean | undefined }
 const targetsFor = (engine: string): Array<Target> => {
   const targets: Array<Target> = []
   const e = med(engine, largestA, itemsPerSec)
   const f = med(BASELINE, largestA, itemsPerSec)
-  const q = med("Effect queue pipeline", largestA, itemsPerSec)
+  const q = med(QUEUE, largestA, itemsPerSec)
   targets.push({
     target: `A, N = ${num(plan.aSizes.at(-1)!)}: throughput ≥ ½ of Effect.forEach`,
-    measured: e && f ? `${ratio(e / f)}` : "n/a",
-    met: e && f ? e >= f / 2 : undefined
+    measured: engine === BASELINE ? "itself" : e && f ? `${ratio(e / f)}` : "n/a",
+    met: engine === BASELINE ? undefined : e && f ? e >= f / 2 : undefined
   })
   targets.push({
     target: `A, N = ${num(plan.aSizes.at(-1)!)}: throughput ≥ the hand-written queue pipeline`,
-    measured: e && q ? `${ratio(e / q)}` : "n/a",
-    met: e && q ? e >= q : undefined
+    measured: engine === QUEUE ? "itself" : e && q ? `${ratio(e / q)}` : "n/a",
+    met: engine === QUEUE ? undefined : e && q ? e >= q : undefined
   })
   const c = cRatio(engine)
   targets.push({
@@ -406,17 +412,20 @@ const targetsFor = (engine: string): Array<Target> => {
   }
   return targets
 }
-const targetsByEngine = new Map(ENGINES.map((e) => [e, targetsFor(e)] as const))
+const targetsByEngine = new Map([...ENGINES, ...FLOORS].map((e) => [e, targetsFor(e)] as const))
 const tableTargets = table(
-  ["target", ...ENGINES],
+  ["target", ...ENGINES.map(label), ...FLOORS.map(label)],
   targetsByEngine.get(ENGINES[0]!)!.map((t, i) => [
     t.target,
-    ...ENGINES.map((e) => {
+    ...[...ENGINES, ...FLOORS].map((e) => {
       const cell = targetsByEngine.get(e)![i]!
+      if (cell.measured === "itself") return "itself"
       return `${cell.measured} · ${cell.met === undefined ? "n/a" : cell.met ? "yes" : "**no**"}`
     })
   ])
 )
+/** For a target an engine row misses: the floors that miss it too in this run. */
+const floorsMissing = (i: number): Array<string> => FLOORS.filter((f) => targetsByEngine.get(f)![i]!.met === false)
 
 // ---------------------------------------------------------------------------------------------
 // environment
@@ -447,7 +456,7 @@ const verificationFailures = failures.filter((r) => !r.timedOut)
 const reading: Array<string> = []
 {
   const f = med(BASELINE, largestA, itemsPerSec)
-  const q = med("Effect queue pipeline", largestA, itemsPerSec)
+  const q = med(QUEUE, largestA, itemsPerSec)
   const p = med("p-limit promises", largestA, itemsPerSec)
   for (const engine of ENGINES) {
     const e = med(engine, largestA, itemsPerSec)
@@ -499,12 +508,13 @@ const reading: Array<string> = []
   for (const engine of ENGINES) {
     const missed = targetsByEngine
       .get(engine)!
-      .filter((t) => t.met === false)
-      .map((t) => t.target)
+      .flatMap((t, i) => (t.met === false ? [{ target: t.target, floors: floorsMissing(i) }] : []))
     reading.push(
       missed.length === 0
         ? `- ${engine}: every target is met in this run.`
-        : `- ${engine}: targets missed in this run: ${missed.join("; ")}.`
+        : `- ${engine}: targets missed in this run: ${missed
+            .map((m) => (m.floors.length === 0 ? m.target : `${m.target} (missed by ${m.floors.join(" and ")} too)`))
+            .join("; ")}.`
     )
   }
   if (failures.length > 0) {
