@@ -59,6 +59,11 @@ export const adapters: ReadonlyArray<{
   },
   { name: "Effect.forEach", kind: "floor", load: () => import("./adapters/effectForEach.ts").then((m) => m.adapter) },
   {
+    name: "Effect.forEach with the workflow's handlers",
+    kind: "floor",
+    load: () => import("./adapters/effectForEachHandlers.ts").then((m) => m.adapter)
+  },
+  {
     name: "Effect queue pipeline",
     kind: "floor",
     load: () => import("./adapters/effectQueue.ts").then((m) => m.adapter)

@@ -357,6 +357,9 @@ const FLOORS = adapters.filter((a) => a.kind === "floor").map((a) => a.name)
 const med = (s: string, k: string, f: (r: JobResult) => number) => summaryOf(s, k, f)?.median
 const tenK = aKeys.find((k) => k === "A:10000") ?? aKeys[aKeys.length - 1]!
 const QUEUE = "Effect queue pipeline"
+/** The engine row whose handlers the handlers floor runs without the engine. */
+const LEAN = "effect-flow (lean handlers)"
+const HANDLERS = "Effect.forEach with the workflow's handlers"
 type Target = { readonly target: string; readonly measured: string; readonly met: boolean | undefined }
 const targetsFor = (engine: string): Array<Target> => {
   const targets: Array<Target> = []
@@ -424,6 +427,9 @@ const tableTargets = table(
     })
   ])
 )
+/** "a", "a and b", "a, b and c". */
+const listed = (xs: ReadonlyArray<string>) =>
+  xs.length <= 1 ? xs.join("") : `${xs.slice(0, -1).join(", ")} and ${xs[xs.length - 1]}`
 /** For a target an engine row misses: the floors that miss it too in this run. */
 const floorsMissing = (i: number): Array<string> => FLOORS.filter((f) => targetsByEngine.get(f)![i]!.met === false)
 
@@ -465,6 +471,14 @@ const reading: Array<string> = []
         `- Engine overhead (A, N = ${num(plan.aSizes.at(-1)!)}), ${engine}: ${num(e)} no-op items/s, ${ratio(e / f)} the raw \`Effect.forEach\` floor, ${ratio(e / q)} the hand-written queue pipeline and ${ratio(e / p)} p-limit promises.`
       )
     }
+  }
+  // The engine's own cost: the lean row against the same handlers run under Effect.forEach with no engine.
+  const lean = med(LEAN, largestA, nsPerItem)
+  const bare = med(HANDLERS, largestA, nsPerItem)
+  if (lean !== undefined && bare !== undefined) {
+    reading.push(
+      `- The engine's own cost (A, N = ${num(plan.aSizes.at(-1)!)}): ${LEAN} takes ${num(lean)} ns per item, and its handlers and events with no engine (${HANDLERS}) ${num(bare)} ns, so routing, mailboxes and worker fibers add ${num(lean - bare)} ns per item (two events), and the row has ${ratio(bare / lean)} the throughput of its handlers alone.`
+    )
   }
   const cs = ENGINES.map((engine) => [engine, cRatio(engine)] as const).filter(([, c]) => c !== undefined)
   if (cs.length > 0) {
@@ -513,7 +527,7 @@ const reading: Array<string> = []
       missed.length === 0
         ? `- ${engine}: every target is met in this run.`
         : `- ${engine}: targets missed in this run: ${missed
-            .map((m) => (m.floors.length === 0 ? m.target : `${m.target} (missed by ${m.floors.join(" and ")} too)`))
+            .map((m) => (m.floors.length === 0 ? m.target : `${m.target} (missed by ${listed(m.floors)} too)`))
             .join("; ")}.`
     )
   }
