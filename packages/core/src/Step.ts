@@ -279,7 +279,8 @@ export const fromArgs = (accepts: Accepts, handler: Function, options: Options<a
 
 /**
  * Define a step on its own, to add it to several workflows with `.step(step)`. Annotate `ctx` to give
- * the step a typed store: `(ev, ctx: StepContext<{ count: number }>) => ...`.
+ * the step a typed store: `(ev, ctx: Context<{ count: number }>) => ...`, with `Context` (the
+ * `StepContext.StepContext` interface) imported from `@effect-flow/core`.
  *
  * @example
  * ```ts

@@ -159,7 +159,7 @@ export interface StepContext<State = unknown, Emits extends AnyEvent = AnyEvent>
    * The wait takes events sent from outside and from other steps (they still reach every step that
    * accepts them), but only once it is open: an event sent earlier is routed as usual (and fails with `UnhandledEventError` when no step accepts it). So
    * do not `ctx.send` the event that triggers the answer and then wait: pass it as `request`, which is
-   * sent once the wait is open. `Testing.explore` finds such send-then-wait races.
+   * sent once the wait is open. `explore` (from `@effect-flow/core/testing`) finds such send-then-wait races.
    */
   waitFor<C extends EventClass>(
     cls: C,

@@ -57,7 +57,7 @@ export interface VirtualRun<A, E> {
  * ```ts
  * it.effect("8 items with 4 workers take 1 s", () =>
  *   Effect.gen(function*() {
- *     const { exit, elapsed } = yield* Testing.runVirtual(Workflow.run(parallel, { items }))
+ *     const { exit, elapsed } = yield* runVirtual(Workflow.run(parallel, { items }))
  *     assert.strictEqual(Duration.toMillis(elapsed), 1000)
  *   }))
  * ```
@@ -106,7 +106,7 @@ export const runVirtual = <A, E, R>(
  *
  * @example
  * ```ts
- * fc.assert(fc.property(Testing.inputArbitrary(parallel, { items: fc.array(fc.string(), { maxLength: 20 }) }), (input) => ...))
+ * fc.assert(fc.property(inputArbitrary(parallel, { items: fc.array(fc.string(), { maxLength: 20 }) }), (input) => ...))
  * ```
  *
  * @since 0.1.0
@@ -283,9 +283,9 @@ const traced = <W extends Workflow.Any>(
  *
  * @example
  * ```ts
- * const { exit } = yield* Testing.runVirtual(Testing.trace(parallel, { items: ["a", "b"] }))
+ * const { exit } = yield* runVirtual(trace(parallel, { items: ["a", "b"] }))
  * const t = Exit.getOrThrow(exit)
- * assert.deepStrictEqual(Testing.Laws.nothingLost(t), [])
+ * assert.deepStrictEqual(Laws.nothingLost(t), [])
  * ```
  *
  * @since 0.1.0
@@ -325,8 +325,8 @@ export const trace = <W extends Workflow.Any>(
  *
  * @example
  * ```ts
- * fc.assert(fc.property(Testing.interleavings(), (choices) => {
- *   const t = Testing.explore(accumulator, { items }, choices)
+ * fc.assert(fc.property(interleavings(), (choices) => {
+ *   const t = explore(accumulator, { items }, choices)
  *   return Exit.isSuccess(t.exit) && t.exit.value.length === items.length
  * }))
  * ```
