@@ -111,7 +111,15 @@ export const StartEvent: StartEventClass = class StartEvent {
   static readonly _tag = "StartEvent"
   declare readonly _tag: "StartEvent"
   constructor(input: object) {
-    Object.assign(this, input)
+    // Defined, not assigned: a `__proto__` field of the input stays a field and never replaces the prototype.
+    for (const key of Object.keys(input)) {
+      Object.defineProperty(this, key, {
+        value: (input as Record<string, unknown>)[key],
+        enumerable: true,
+        writable: true,
+        configurable: true
+      })
+    }
     // The tag wins over an input field of the same name: routing must not depend on the input.
     ;(this as { _tag: string })._tag = "StartEvent"
   }

@@ -244,9 +244,9 @@ export type Any = Step<any, any, any, any, any>
 const asArray = (accepts: Accepts): ReadonlyArray<EventClass<any> | StartEventClass> =>
   Array.isArray(accepts) ? accepts : [accepts as EventClass<any>]
 
-const defaultName = (accepts: ReadonlyArray<EventClass<any> | StartEventClass>, handler: Function): string => {
-  const fn = handler.name
-  if (fn && fn !== "anonymous" && fn !== "handler") return fn
+const defaultName = (accepts: ReadonlyArray<EventClass<any> | StartEventClass>, handler: unknown): string => {
+  const fn = typeof handler === "function" ? handler.name : undefined
+  if (typeof fn === "string" && fn !== "" && fn !== "anonymous" && fn !== "handler") return fn
   return `handle${accepts.map((c) => nameOf(c as EventClass)).join("Or")}`
 }
 

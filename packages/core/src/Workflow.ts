@@ -213,7 +213,7 @@ class WorkflowImpl {
     this.steps = steps
   }
   get name(): string {
-    return this.config.name ?? "workflow"
+    return typeof this.config.name === "string" ? this.config.name : "workflow"
   }
   step(accepts: any, handler?: any, options?: any): any {
     const step = handler === undefined && isStep(accepts) ? accepts : Step.fromArgs(accepts, handler, options)
@@ -263,7 +263,14 @@ export const isWorkflow = (u: unknown): u is Any => Predicate.hasProperty(u, Typ
  */
 export const defineWorkflow = <Input = {}, InputEncoded = {}, Output = never, State = {}>(
   config: Config<Input, InputEncoded, Output, State> = {}
-): Workflow<Input, InputEncoded, Output, State> => new WorkflowImpl(config, []) as any
+): Workflow<Input, InputEncoded, Output, State> =>
+  // A config that is not an object (e.g. `null` from JavaScript) is kept for `validate` to report.
+  new WorkflowImpl(
+    typeof config === "object" && config !== null && !Array.isArray(config)
+      ? config
+      : ({ [Prepare.NotAnObject]: config } as Config),
+    []
+  ) as any
 
 /**
  * A new workflow with the steps of `self` followed by those of `that`; the config (name, input, state,
@@ -331,8 +338,10 @@ export const describe = (
  * The name of a check `Workflow.validate` runs, as in `Problem.check`.
  *
  * Structural checks (a definition that cannot run at all) are `"event-class"`, `"workers"`,
- * `"stop-event-accepted"`, `"start-step"`, `"unique-step-names"` and `"ignore-checks"` (an unknown name in
- * `ignoreChecks`); the graph checks are listed at {@link IgnorableCheck}.
+ * `"stop-event-accepted"`, `"start-step"`, `"unique-step-names"`, `"ignore-checks"` (an unknown name in
+ * `ignoreChecks`), `"timeout"` (not a positive duration), `"initial-state"` (does not encode with the
+ * `state` schema, or is cyclic), `"retry"` (not a `Schedule`), `"handler"` (not a function) and `"config"`
+ * (`defineWorkflow` given something other than an object); the graph checks are listed at {@link IgnorableCheck}.
  *
  * @example
  * ```ts
@@ -470,8 +479,11 @@ export const assertComplete = <W extends Any>(self: Checked<W>): W => self as W
  * and events involved, and says how to fix it.
  *
  * Structural checks (cannot be ignored): `event-class` (accepts/emits/outsideInput list event classes),
- * `workers` (an integer >= 1), `stop-event-accepted` (no step accepts StopEvent), `start-step` (some step
- * accepts StartEvent), `unique-step-names`, `ignore-checks` (only ignorable check names are ignored).
+ * `workers` (a positive safe integer; a run makes worker slots only as it uses them, so a large bound
+ * costs nothing), `stop-event-accepted` (no step accepts StopEvent), `start-step` (some step accepts
+ * StartEvent), `unique-step-names`, `ignore-checks` (only ignorable check names are ignored), `timeout`
+ * (a positive duration, for the run and each step), `retry` (a `Schedule`), `handler` (a function),
+ * `initial-state` (encodes with the `state` schema; with none, has no cycle) and `config` (an object).
  *
  * Graph checks (ignorable, see {@link IgnorableCheck}): `unhandled-event`, `never-emitted`, `unreachable`,
  * `dead-end`. They read each step's `emits`, so declare it: a step without `emits` may emit any event, and
@@ -481,7 +493,8 @@ export const assertComplete = <W extends Any>(self: Checked<W>): W => self as W
  * - it counts as able to return a StopEvent, so neither it nor a step leading to it is a `dead-end`.
  *
  * Outside input (`HumanResponseEvent` and the config's `outsideInput`) counts as emitted, and a step
- * accepting it as reachable; `StopEvent` and `InputRequiredEvent` go to the caller and need no step.
+ * accepting it as reachable; so does `StepFailedEvent`, which the engine emits when a step fails for good.
+ * `StopEvent` and `InputRequiredEvent` go to the caller and need no step.
  *
  * @example
  * ```ts

@@ -18,7 +18,10 @@ export const structuralChecks = [
   "unique-step-names",
   "ignore-checks",
   "timeout",
-  "initial-state"
+  "initial-state",
+  "retry",
+  "handler",
+  "config"
 ] as const
 
 /**

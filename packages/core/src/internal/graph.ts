@@ -14,7 +14,8 @@
  *   return a StopEvent, so it is never reported, nor is a step whose path goes through it.
  *
  * Outside input is `HumanResponseEvent` plus the workflow's `outsideInput` classes: events the caller
- * sends into a run. They are roots of reachability, like StartEvent, and need no producing step.
+ * sends into a run. They are roots of reachability, like StartEvent, and need no producing step. So is
+ * `StepFailedEvent`, which the engine makes when any step fails for good.
  * `StopEvent` and `InputRequiredEvent` go to the caller and need no consuming step.
  *
  * @internal
@@ -48,6 +49,13 @@ export const STOP = "StopEvent"
 export const INPUT_REQUIRED = "InputRequiredEvent"
 /** @internal */
 export const HUMAN_RESPONSE = "HumanResponseEvent"
+/**
+ * Made by the engine when an invocation fails for good, on the failing step's behalf: emitted by no step's
+ * `emits`, yet routed whenever a step that runs fails. A root of reachability, like StartEvent.
+ *
+ * @internal
+ */
+export const STEP_FAILED = "StepFailedEvent"
 
 /**
  * The part of a step the checks read (a `Step.Step` fits).
@@ -143,7 +151,7 @@ export const graphOf = (spec: WorkflowSpec): Graph => {
   // Forward: from StartEvent and outside input, through accepting steps and their declared emits.
   const reachable = new Set<number>()
   const seenTags = new Set<string>()
-  const queue: Array<string> = [START, ...outside]
+  const queue: Array<string> = [START, ...outside, STEP_FAILED]
   let open = false
   while (queue.length > 0) {
     const t = queue.shift()!
@@ -214,11 +222,11 @@ const structuralProblems = (spec: WorkflowSpec): Array<Problem> => {
         )
       }
     }
-    if (!Number.isInteger(s.workers) || s.workers < 1) {
+    if (!Number.isSafeInteger(s.workers) || s.workers < 1) {
       out.push(
         problem(
           "workers",
-          `step "${s.name}" has workers: ${s.workers}; workers must be an integer >= 1.`,
+          `step "${s.name}" has workers: ${String(s.workers)}; workers must be an integer >= 1 (at most Number.MAX_SAFE_INTEGER).`,
           [s.name],
           s.accepts.map(label)
         )
@@ -319,7 +327,7 @@ const graphProblems = (spec: WorkflowSpec, g: Graph): Array<Problem> => {
     // never-emitted: an accepted event no step emits and the caller does not send.
     if (!ignored(i, "never-emitted")) {
       for (const t of s.accepts) {
-        if (t === START || t === STOP || outside.has(t) || g.emitters.has(t)) continue
+        if (t === START || t === STOP || t === STEP_FAILED || outside.has(t) || g.emitters.has(t)) continue
         neverEmitted.push(
           problem(
             "never-emitted",

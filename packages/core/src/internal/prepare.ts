@@ -2,11 +2,20 @@
  * From a workflow and an input to what the interpreter runs: the checked, compiled workflow (cached per
  * workflow value) and the decoded input.
  */
-import { Duration, Effect, Option, Predicate, Schema } from "effect"
+import { Duration, Effect, Option, Predicate, Schedule, Schema } from "effect"
 import type * as Step from "../Step.ts"
 import { Problem, WorkflowInputError, WorkflowValidationError } from "../WorkflowError.ts"
 import * as Graph from "./graph.ts"
+import { clonePlain, cyclePath } from "./plain.ts"
 import { type Compiled, compile, type Hooks, runCompiled } from "./runtime.ts"
+
+/**
+ * The key under which `defineWorkflow` keeps a config that is not an object (`null`, a string...), so
+ * that `Workflow.validate` reports it with the other problems instead of the builder throwing.
+ *
+ * @internal
+ */
+export const NotAnObject: unique symbol = Symbol.for("@effect-flow/core/NotAnObjectConfig") as any
 
 /** What the interpreter needs of a workflow. @internal */
 export interface Definition {
@@ -33,33 +42,95 @@ export const problems = (self: Definition): ReadonlyArray<Problem> => [
   ...configProblems(self)
 ]
 
-const isDuration = (input: unknown): boolean => {
+/** Why `input` is not a positive duration, or `undefined` when it is one. */
+const notPositiveDuration = (input: unknown): string | undefined => {
+  if (typeof input === "number" && Number.isNaN(input)) return "NaN, which is not a duration"
+  let decoded: Option.Option<Duration.Duration>
   try {
-    return Option.isSome(Duration.fromInput(input as Duration.Input))
+    decoded = Duration.fromInput(input as Duration.Input)
   } catch {
-    return false
+    decoded = Option.none()
+  }
+  if (Option.isNone(decoded)) return "not a duration"
+  const millis = Duration.toMillis(decoded.value)
+  if (millis > 0) return undefined
+  return millis === 0 ? "zero, so it would time out at once" : "negative"
+}
+
+const show = (u: unknown): string => {
+  if (typeof u === "function") return `function ${u.name || "(anonymous)"}`
+  if (typeof u === "number" || typeof u === "bigint" || typeof u === "symbol") return String(u)
+  try {
+    return JSON.stringify(u) ?? String(u)
+  } catch {
+    return Object.prototype.toString.call(u)
   }
 }
 
 /** The checks of the config and of step options that are not about the graph. */
 const configProblems = (self: Definition): Array<Problem> => {
   const out: Array<Problem> = []
-  const badTimeout = (where: string, value: unknown, steps: ReadonlyArray<string>) =>
-    new Problem({
-      check: "timeout",
-      message: `${where} has timeout ${JSON.stringify(value)}, which is not a duration: use e.g. "30 seconds" or Duration.seconds(30).`,
-      steps,
-      events: []
-    })
-  if (self.config.timeout !== undefined && !isDuration(self.config.timeout)) {
-    out.push(badTimeout("the workflow", self.config.timeout, []))
+  if (NotAnObject in self.config) {
+    out.push(
+      new Problem({
+        check: "config",
+        message: `defineWorkflow was given ${show((self.config as any)[NotAnObject])}, which is not an object: pass a config object such as { name: "my-workflow" }, or nothing.`,
+        steps: [],
+        events: []
+      })
+    )
   }
+  const checkTimeout = (where: string, value: unknown, steps: ReadonlyArray<string>) => {
+    if (value === undefined) return
+    const why = notPositiveDuration(value)
+    if (why === undefined) return
+    out.push(
+      new Problem({
+        check: "timeout",
+        message: `${where} has timeout ${show(value)}, which is ${why}: use a positive duration, e.g. "30 seconds" or Duration.seconds(30).`,
+        steps,
+        events: []
+      })
+    )
+  }
+  checkTimeout("the workflow", self.config.timeout, [])
   for (const step of self.steps) {
-    if (step.timeout !== undefined && !isDuration(step.timeout))
-      out.push(badTimeout(`step "${step.name}"`, step.timeout, [step.name]))
+    checkTimeout(`step "${step.name}"`, step.timeout, [step.name])
+    if (typeof step.handler !== "function") {
+      out.push(
+        new Problem({
+          check: "handler",
+          message: `step "${step.name}" has handler ${show(step.handler)}, which is not a function: pass (event, ctx) => Effect, or a generator function.`,
+          steps: [step.name],
+          events: []
+        })
+      )
+    }
+    if (step.retry !== undefined && !Schedule.isSchedule(step.retry)) {
+      out.push(
+        new Problem({
+          check: "retry",
+          message: `step "${step.name}" has retry ${show(step.retry)}, which is not a Schedule: use e.g. Schedule.recurs(3) for three retries, or Schedule.exponential("100 millis").pipe(Schedule.take(3)).`,
+          steps: [step.name],
+          events: []
+        })
+      )
+    }
   }
   const state = self.config.state
-  if (state !== undefined) {
+  if (state === undefined) {
+    const cycle = cyclePath(self.config.initialState)
+    if (cycle !== undefined) {
+      out.push(
+        new Problem({
+          check: "initial-state",
+          message: `initialState is cyclic (${cycle} refers back to an object that contains it); each run copies the initial state, so it must be plain data without cycles.`,
+          steps: [],
+          events: []
+        })
+      )
+    }
+  } else {
     if (self.config.initialState === undefined) {
       out.push(
         new Problem({
@@ -70,9 +141,13 @@ const configProblems = (self: Definition): Array<Problem> => {
         })
       )
     } else {
-      const checked = Schema.decodeUnknownResult(Schema.toType(state as Schema.Codec<unknown, unknown>))(
-        self.config.initialState
-      )
+      // Encoded, as a checkpoint of the state would be: a value the schema cannot encode fails here, not later.
+      let checked: { readonly _tag: "Success" } | { readonly _tag: "Failure"; readonly failure: { message: string } }
+      try {
+        checked = Schema.encodeUnknownResult(state as Schema.Codec<unknown, unknown>)(self.config.initialState)
+      } catch (defect) {
+        checked = { _tag: "Failure", failure: { message: String(defect) } }
+      }
       if (checked._tag === "Failure") {
         out.push(
           new Problem({
@@ -109,9 +184,13 @@ export const decodeInput = (self: Definition, input: unknown): Effect.Effect<obj
   const schema = self.config.input
   if (schema === undefined) {
     if (input === undefined) return Effect.succeed({})
-    if (Predicate.isObject(input)) return Effect.succeed(input)
+    // A fresh copy: a `__proto__` key of JSON input stays a plain field and never replaces a prototype.
+    if (Predicate.isObject(input) && !Array.isArray(input)) return Effect.succeed(clonePlain(input) as object)
     return Effect.fail(
-      new WorkflowInputError({ workflow: self.name, issue: `Expected an object of start fields, got ${typeof input}` })
+      new WorkflowInputError({
+        workflow: self.name,
+        issue: `Expected an object of start fields, got ${Array.isArray(input) ? "an array" : input === null ? "null" : typeof input}`
+      })
     )
   }
   return Effect.mapError(

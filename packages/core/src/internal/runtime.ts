@@ -48,6 +48,7 @@ import {
 } from "../WorkflowError.ts"
 import { CollectBuffer, describeNeed, type Need } from "./collectBuffer.ts"
 import { Mailbox } from "./mailbox.ts"
+import { clonePlain } from "./plain.ts"
 
 /** A workflow, checked and turned into routing tables. Shared by all its runs. @internal */
 export interface Compiled {
@@ -204,19 +205,24 @@ class StepRun {
   senders: Array<() => void> = []
   /** Events waiting out a retry backoff. */
   backingOff = 0
-  /** What each worker slot is handling, for snapshots and timeouts. */
-  readonly current: Array<Item | undefined>
+  /**
+   * What each worker slot is handling, for snapshots and timeouts. Slots are made on first use, so a step
+   * costs what its busiest moment needed, whatever its `workers`.
+   */
+  readonly current: Array<Item | undefined> = []
   /** One context per worker slot, made on first use. */
-  readonly contexts: Array<Context_ | undefined>
-  readonly freeSlots: Array<number>
+  readonly contexts: Array<Context_ | undefined> = []
+  /** Slots made and free again; a new slot is made only when none is free. */
+  readonly freeSlots: Array<number> = []
   readonly buffer = new CollectBuffer()
   readonly step: CompiledStep
   constructor(step: CompiledStep) {
     this.step = step
-    this.current = new Array(step.workers).fill(undefined)
-    this.contexts = new Array(step.workers).fill(undefined)
-    this.freeSlots = []
-    for (let i = step.workers - 1; i >= 0; i--) this.freeSlots.push(i)
+  }
+  /** A free worker slot, made when none is. */
+  takeSlot(): number {
+    const free = this.freeSlots.pop()
+    return free === undefined ? this.current.length : free
   }
   get queued(): number {
     return this.mailbox.size
@@ -516,7 +522,7 @@ export class Run {
   private enqueue(sr: StepRun, item: Item): Effect.Effect<void> {
     if (sr.running < sr.step.workers) {
       sr.running++
-      const slot = sr.freeSlots.pop()!
+      const slot = sr.takeSlot()
       sr.current[slot] = item
       return this.fork(this.work(sr, slot, item))
     }
@@ -1112,22 +1118,6 @@ const makeStore = (run: Run, ctx: Context_): Store<any> => {
         )
       )
   }
-}
-
-/**
- * A deep copy of plain objects and arrays (instances of other classes are kept as they are), so that
- * runs never share the initial state even when a handler mutates what the store gives back.
- */
-const clonePlain = (u: unknown): unknown => {
-  if (Array.isArray(u)) return u.map(clonePlain)
-  if (u !== null && typeof u === "object") {
-    const proto = Object.getPrototypeOf(u)
-    if (proto !== Object.prototype && proto !== null) return u
-    const out: Record<string, unknown> = {}
-    for (const key of Object.keys(u)) out[key] = clonePlain((u as Record<string, unknown>)[key])
-    return out
-  }
-  return u
 }
 
 const describeValue = (u: unknown): string => {
