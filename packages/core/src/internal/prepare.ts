@@ -110,7 +110,7 @@ const configProblems = (self: Definition): Array<Problem> => {
       out.push(
         new Problem({
           check: "retry",
-          message: `step "${step.name}" has retry ${show(step.retry)}, which is not a Schedule: use e.g. Schedule.recurs(3) for three retries, or Schedule.exponential("100 millis").pipe(Schedule.take(3)).`,
+          message: `step "${step.name}" has retry ${show(step.retry)}, which is not a Schedule: use e.g. Schedule.recurs(3) for three retries, or Schedule.exponential("100 millis").pipe(Schedule.upTo({ times: 3 })).`,
           steps: [step.name],
           events: []
         })
