@@ -53,6 +53,11 @@ export const adapters: ReadonlyArray<{
     load: () => import("./adapters/effectFlowFn.ts").then((m) => m.adapter)
   },
   {
+    name: "effect-flow (generator handlers)",
+    kind: "engine",
+    load: () => import("./adapters/effectFlowGen.ts").then((m) => m.adapter)
+  },
+  {
     name: "effect-flow (lean handlers)",
     kind: "engine",
     load: () => import("./adapters/effectFlowLean.ts").then((m) => m.adapter)
@@ -80,3 +85,7 @@ export const adapters: ReadonlyArray<{
 
 /** The system every ratio is taken against. */
 export const BASELINE = "Effect.forEach"
+/** The engine row whose handlers the handlers floor runs with no engine: the pair the engine's own share compares. */
+export const LEAN = "effect-flow (lean handlers)"
+/** The floor running {@link LEAN}'s handlers and events under `Effect.forEach`. */
+export const HANDLERS = "Effect.forEach with the workflow's handlers"
