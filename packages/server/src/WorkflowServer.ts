@@ -1,0 +1,343 @@
+/**
+ * Serve workflows over HTTP: list them, start runs, read a run's status, stream its events as
+ * Server-Sent Events (replayable from the start or after `Last-Event-ID`), send it outside input, cancel
+ * it, and watch it live in the browser at `/`. Built on `effect/http-api`, served by
+ * `@effect/platform-node`.
+ *
+ * ```ts
+ * import { WorkflowServer } from "@effect-flow/server"
+ * Layer.launch(WorkflowServer.layer({ workflows: [parallel], port: 8787 })).pipe(NodeRuntime.runMain)
+ * ```
+ *
+ * @since 0.1.0
+ */
+
+import { timingSafeEqual } from "node:crypto"
+import { readFileSync } from "node:fs"
+import { createServer } from "node:http"
+import { createRequire } from "node:module"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Diagram, Workflow, type WorkflowValidationError } from "@effect-flow/core"
+import { ByteSize, Effect, Layer, Redacted, Schema, Stream } from "effect"
+import {
+  HttpIncomingMessage,
+  HttpRouter,
+  type HttpServer,
+  type HttpServerError,
+  HttpServerRequest,
+  HttpServerResponse
+} from "effect/http"
+import { HttpApiBuilder, HttpApiError } from "effect/http-api"
+import * as RunRegistry from "./RunRegistry.ts"
+import { Api, type WorkflowInfo } from "./WorkflowApi.ts"
+
+/**
+ * Options of {@link layer}.
+ *
+ * @example
+ * ```ts
+ * const options: WorkflowServer.Options<typeof parallel> = {
+ *   workflows: [parallel],
+ *   port: 8787,
+ *   token: Redacted.make(process.env.FLOW_TOKEN!)
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<W extends Workflow.Any = Workflow.Any> {
+  /** The workflows to serve, by their `name` (names must differ). */
+  readonly workflows: ReadonlyArray<W>
+  /** The interface to listen on. Default `"127.0.0.1"`: only this machine can connect. */
+  readonly host?: string | undefined
+  /** The port; `0` picks a free one (read it from `HttpServer.HttpServer`'s `address`). */
+  readonly port: number
+  /** When set, every `/api` route needs `Authorization: Bearer <token>` (else 401). */
+  readonly token?: string | Redacted.Redacted<string> | undefined
+  /** How many finished in-memory runs to keep readable. Default 1000. */
+  readonly keepRuns?: number | undefined
+  /** The largest request body accepted, in bytes (else 413). Default 1 MiB. */
+  readonly maxBodyBytes?: number | undefined
+  /**
+   * Origins besides the server's own that may `POST` / `DELETE` (e.g. `"https://flows.example.com"` when
+   * a proxy serves it under another host). Default none.
+   */
+  readonly allowedOrigins?: ReadonlyArray<string> | undefined
+}
+
+/** The JSON Schema of a workflow's input, as listed by `GET /api/workflows`. */
+const inputJsonSchema = (workflow: Workflow.Any): unknown => {
+  const input = workflow.config.input as Schema.Top | undefined
+  if (input === undefined) return { type: "object" }
+  const document = Schema.toJsonSchemaDocument(input)
+  const defs = (document as any).definitions
+  return defs !== undefined && Object.keys(defs).length > 0
+    ? { ...(document.schema as object), $defs: defs }
+    : document.schema
+}
+
+/**
+ * What `GET /api/workflows` says about a workflow: name, steps, Mermaid diagram, input JSON Schema.
+ *
+ * @example
+ * ```ts
+ * WorkflowServer.describe(parallel).steps.map((s) => s.name) // ["dispatch", "process_item", "collect_results"]
+ * ```
+ *
+ * @since 0.1.0
+ * @category inspection
+ */
+export const describe = (workflow: Workflow.Any): typeof WorkflowInfo.Type => ({
+  name: workflow.name,
+  steps: Workflow.describe(workflow).steps.map((s) => ({
+    name: s.name,
+    accepts: s.accepts,
+    ...(s.emits !== undefined ? { emits: s.emits } : {}),
+    workers: s.workers
+  })),
+  mermaid: Diagram.toMermaid(workflow),
+  input: inputJsonSchema(workflow)
+})
+
+const encoder = new TextEncoder()
+
+/** SSE frames for a batch of entries: one write per batch, `id:` per event. */
+const frames = (batch: ReadonlyArray<RunRegistry.LogEntry>): Uint8Array => {
+  let text = ""
+  for (const entry of batch) text += `id: ${entry.id}\ndata: ${entry.data}\n\n`
+  return encoder.encode(text)
+}
+
+const sseResponse = (runId: string, events: Stream.Stream<ReadonlyArray<RunRegistry.LogEntry>>) =>
+  HttpServerResponse.stream(
+    // A comment first, so the headers go out at once, before the run publishes anything.
+    Stream.concat(Stream.succeed(encoder.encode(`: run ${runId}\n\n`)), Stream.map(events, frames)),
+    {
+      contentType: "text/event-stream",
+      headers: { "cache-control": "no-cache", "x-accel-buffering": "no", connection: "keep-alive" }
+    }
+  )
+
+const lastEventId = (header: string | undefined): number => {
+  const n = Number(header)
+  return header !== undefined && Number.isSafeInteger(n) && n > 0 ? n : 0
+}
+
+const WorkflowsHandlers = HttpApiBuilder.group(
+  Api,
+  "workflows",
+  Effect.fnUntraced(function* (handlers) {
+    const registry = yield* RunRegistry.RunRegistry
+    const infos = registry.workflows.map(describe)
+    return handlers
+      .handle("list", () => Effect.succeed(infos))
+      .handle("start", ({ params, payload }) =>
+        Effect.map(registry.start(params.name, payload), (runId) => ({ runId }))
+      )
+  })
+)
+
+const RunsHandlers = HttpApiBuilder.group(
+  Api,
+  "runs",
+  Effect.fnUntraced(function* (handlers) {
+    const registry = yield* RunRegistry.RunRegistry
+    return handlers
+      .handle("get", ({ params }) => registry.status(params.runId))
+      .handle(
+        "events",
+        ({ params, query, headers }) =>
+          Effect.map(
+            registry.events(params.runId, {
+              after: lastEventId(headers["last-event-id"]),
+              lifecycle: query.lifecycle === "1" || query.lifecycle === "true"
+            }),
+            (events) => sseResponse(params.runId, events)
+          ) as any
+      )
+      .handle("send", ({ params, payload }) => registry.send(params.runId, payload))
+      .handle("cancel", ({ params }) => registry.cancel(params.runId))
+  })
+)
+
+const json = (status: number, body: unknown) =>
+  HttpServerResponse.jsonUnsafe(body, { status, headers: { "cache-control": "no-store" } })
+
+const sameToken = (expected: Uint8Array, header: string | undefined): boolean => {
+  if (header === undefined || !header.startsWith("Bearer ")) return false
+  const given = encoder.encode(header.slice("Bearer ".length).trim())
+  return given.length === expected.length && timingSafeEqual(given, expected)
+}
+
+const originAllowed = (request: HttpServerRequest.HttpServerRequest, allowed: ReadonlySet<string>): boolean => {
+  const origin = request.headers.origin
+  if (origin === undefined) return request.headers["sec-fetch-site"] !== "cross-site"
+  if (allowed.has(origin)) return true
+  try {
+    return new URL(origin).host === request.headers.host
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The guards every request passes: a foreign `Origin` on a `POST` / `DELETE` is 403, `/api` without the
+ * token (when set) is 401, bodies are limited, and a body that does not decode is 400 with the issue in
+ * the body (HttpApi's own 400 is empty).
+ */
+const guards = (options: Options<any>) => {
+  const token =
+    options.token === undefined
+      ? undefined
+      : Redacted.isRedacted(options.token)
+        ? Redacted.value(options.token)
+        : options.token
+  const expected = token === undefined ? undefined : encoder.encode(token)
+  const allowed = new Set(options.allowedOrigins ?? [])
+  const maxBody = ByteSize.bytes(options.maxBodyBytes ?? 1024 * 1024)
+  return HttpRouter.middleware(
+    (httpEffect) =>
+      Effect.gen(function* () {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const unsafe = request.method !== "GET" && request.method !== "HEAD" && request.method !== "OPTIONS"
+        if (unsafe && !originAllowed(request, allowed)) {
+          return json(403, {
+            _tag: "Forbidden",
+            message: `A ${request.method} from origin ${request.headers.origin ?? "(cross-site)"} is refused: only the server's own origin may change runs`
+          })
+        }
+        const path = request.url.split("?")[0] ?? ""
+        if (expected !== undefined && (path === "/api" || path.startsWith("/api/"))) {
+          if (!sameToken(expected, request.headers.authorization)) {
+            return json(401, {
+              _tag: "Unauthorized",
+              message: "This server needs a token: send the header Authorization: Bearer <token>"
+            }).pipe(HttpServerResponse.setHeader("www-authenticate", 'Bearer realm="effect-flow"'))
+          }
+        }
+        return yield* httpEffect.pipe(
+          Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBody),
+          Effect.catchDefect((defect) => {
+            if (HttpApiError.HttpApiSchemaError.is(defect)) {
+              return Effect.succeed(
+                json(400, {
+                  _tag: "InvalidBody",
+                  where: `request ${defect.kind.toLowerCase()}`,
+                  issue: defect.cause.message
+                })
+              )
+            }
+            if (HttpApiError.HttpApiPayloadTooLarge.is(defect)) {
+              return Effect.succeed(json(413, { _tag: "PayloadTooLarge", message: defect.message }))
+            }
+            return Effect.die(defect)
+          })
+        )
+      }) as any,
+    { global: true }
+  )
+}
+
+const require = createRequire(import.meta.url)
+const viewerFile = (name: string) => readFileSync(new URL(`../viewer/${name}`, import.meta.url))
+
+/** The run viewer's page and assets, the Mermaid browser bundle included (nothing comes from the internet). */
+const viewerRoutes = Layer.unwrap(
+  Effect.sync(() => {
+    const page = viewerFile("index.html")
+    const assets: Record<string, readonly [Uint8Array, string]> = {
+      "/viewer/app.js": [viewerFile("app.js"), "text/javascript; charset=utf-8"],
+      "/viewer/style.css": [viewerFile("style.css"), "text/css; charset=utf-8"],
+      "/viewer/mermaid.min.js": [
+        readFileSync(require.resolve("mermaid/dist/mermaid.min.js")),
+        "text/javascript; charset=utf-8"
+      ]
+    }
+    const security = {
+      "content-security-policy":
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer"
+    }
+    return HttpRouter.addAll([
+      HttpRouter.route(
+        "GET",
+        "/",
+        Effect.succeed(
+          HttpServerResponse.uint8Array(page, {
+            contentType: "text/html; charset=utf-8",
+            headers: { ...security, "cache-control": "no-cache" }
+          })
+        )
+      ),
+      ...Object.entries(assets).map(([path, [body, contentType]]) =>
+        HttpRouter.route(
+          "GET",
+          path as HttpRouter.PathInput,
+          Effect.succeed(
+            HttpServerResponse.uint8Array(body, {
+              contentType,
+              headers: { ...security, "cache-control": "public, max-age=3600" }
+            })
+          )
+        )
+      )
+    ])
+  })
+)
+
+/**
+ * The routes (API, OpenAPI document, viewer and guards) over whatever {@link RunRegistry.RunRegistry} is
+ * provided: memory today, a durable registry later. Serve it with `HttpRouter.serve` on any `HttpServer`.
+ *
+ * @example
+ * ```ts
+ * const app = WorkflowServer.routes({ workflows: [parallel], port: 0 }).pipe(
+ *   Layer.provide(RunRegistry.layerMemory({ workflows: [parallel] }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const routes = (
+  options: Options<any>
+): Layer.Layer<never, never, RunRegistry.RunRegistry | HttpRouter.HttpRouter> =>
+  Layer.mergeAll(
+    HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }).pipe(Layer.provide([WorkflowsHandlers, RunsHandlers])),
+    viewerRoutes,
+    guards(options)
+  ) as any
+
+/**
+ * Serve `workflows` on `host:port` (default host `127.0.0.1`), runs in memory. The layer provides the
+ * `HttpServer` (its `address` tells the port when `port` is 0) and the `RunRegistry`; it needs the
+ * services the workflows' steps use.
+ *
+ * @example
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { WorkflowServer } from "@effect-flow/server"
+ * import { Layer } from "effect"
+ *
+ * Layer.launch(WorkflowServer.layer({ workflows: [parallel], port: 8787 })).pipe(NodeRuntime.runMain)
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <W extends Workflow.Any>(
+  options: Options<W>
+): Layer.Layer<
+  HttpServer.HttpServer | RunRegistry.RunRegistry,
+  HttpServerError.ServeError | WorkflowValidationError,
+  Workflow.Workflow.Services<W>
+> => {
+  const registry = RunRegistry.layerMemory({ workflows: options.workflows, keepRuns: options.keepRuns })
+  const server = NodeHttpServer.layer(createServer, { port: options.port, host: options.host ?? "127.0.0.1" })
+  return HttpRouter.serve(routes(options), { disableLogger: true, disableListenLog: true }).pipe(
+    Layer.provideMerge(registry),
+    Layer.provideMerge(server)
+  ) as any
+}

@@ -1,0 +1,333 @@
+/**
+ * The HTTP API, route by route and status code by status code, against a real server on a free port.
+ */
+import { Effect, Stream } from "effect"
+import { FetchHttpClient } from "effect/http"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { WorkflowClient } from "../src/index.ts"
+import { awaitEnd, post, type Running, readSse, startServer } from "./fixtures.ts"
+
+const LIFECYCLE = ["StepStarted", "StepCompleted", "StepFailed", "StepRetrying", "EventQueued"]
+const sumOfDoubled = (n: number) => n * (n - 1)
+
+describe("WorkflowServer API", () => {
+  let server: Running
+  beforeAll(async () => {
+    server = await startServer()
+  })
+  afterAll(() => server.close())
+
+  const start = async (name: string, input: unknown) => {
+    const response = await post(`${server.url}/api/workflows/${name}/runs`, input)
+    expect(response.status).toBe(201)
+    return ((await response.json()) as { runId: string }).runId
+  }
+
+  it("binds 127.0.0.1 by default", () => {
+    expect(server.hostname).toBe("127.0.0.1")
+  })
+
+  it("GET /api/workflows lists name, steps, mermaid and the input's JSON Schema", async () => {
+    const response = await fetch(`${server.url}/api/workflows`)
+    expect(response.status).toBe(200)
+    const list: Array<any> = (await response.json()) as any
+    expect(list.map((w) => w.name)).toEqual(["fan-out", "approval", "question", "failing", "echo", "slow"])
+    const fanOut = list[0]
+    expect(fanOut.steps).toEqual([
+      { name: "dispatch", accepts: ["StartEvent"], emits: ["ItemEvent"], workers: 1 },
+      { name: "work", accepts: ["ItemEvent"], emits: ["DoneEvent"], workers: 4 },
+      { name: "collect", accepts: ["DoneEvent"], emits: ["StopEvent"], workers: 1 }
+    ])
+    expect(fanOut.mermaid).toMatch(/^flowchart TD/)
+    expect(fanOut.mermaid).toContain("step_work")
+    expect(fanOut.input.type).toBe("object")
+    expect(fanOut.input.required).toEqual(["count"])
+    expect(Object.keys(fanOut.input.properties)).toEqual(["count", "delayMillis"])
+  })
+
+  it("POST /api/workflows/:name/runs answers 201 { runId } and runs it", async () => {
+    const runId = await start("fan-out", { count: 20 })
+    expect(typeof runId).toBe("string")
+    const status = await awaitEnd(server.url, runId)
+    expect(status).toMatchObject({ runId, workflow: "fan-out", status: "completed", result: sumOfDoubled(20) })
+    expect(status.createdAt).toBeLessThanOrEqual(status.updatedAt)
+  })
+
+  it("an unknown workflow is 404, naming it and the served ones", async () => {
+    const response = await post(`${server.url}/api/workflows/nope/runs`, {})
+    expect(response.status).toBe(404)
+    expect(await response.json()).toMatchObject({
+      _tag: "WorkflowNotFound",
+      workflow: "nope",
+      known: expect.arrayContaining(["fan-out"])
+    })
+  })
+
+  it("an input that does not decode is 400 with the schema issue in the body", async () => {
+    const response = await post(`${server.url}/api/workflows/fan-out/runs`, { count: "three" })
+    expect(response.status).toBe(400)
+    const body: any = await response.json()
+    expect(body._tag).toBe("InvalidBody")
+    expect(body.where).toBe('input of workflow "fan-out"')
+    expect(body.issue).toContain("Expected number")
+    expect(body.issue).toContain('["count"]')
+  })
+
+  it("a body that is not JSON is 400 with the reason in the body (HttpApi's own 400 is empty)", async () => {
+    const response = await post(`${server.url}/api/workflows/fan-out/runs`, "{not json")
+    expect(response.status).toBe(400)
+    const body: any = await response.json()
+    expect(body).toMatchObject({ _tag: "InvalidBody", where: "request payload" })
+    expect(body.issue.length).toBeGreaterThan(0)
+  })
+
+  it("GET /api/runs/:runId is the Durable.status shape; an unknown run is 404", async () => {
+    const runId = await start("failing", { reason: "disk full" })
+    const status = await awaitEnd(server.url, runId)
+    expect(status).toMatchObject({
+      runId,
+      workflow: "failing",
+      status: "failed",
+      error: { _tag: "StepBroke", reason: "disk full", message: "step broke: disk full" }
+    })
+    const missing = await fetch(`${server.url}/api/runs/no-such-run`)
+    expect(missing.status).toBe(404)
+    expect(await missing.json()).toMatchObject({ _tag: "RunNotFound", runId: "no-such-run" })
+  })
+
+  it("GET /api/runs/:runId/events streams every event with an id, from the start, and ends after the StopEvent", async () => {
+    const runId = await start("fan-out", { count: 30 })
+    await awaitEnd(server.url, runId) // a late subscriber still sees everything
+    const response = await fetch(`${server.url}/api/runs/${runId}/events`)
+    expect(response.status).toBe(200)
+    expect(response.headers.get("content-type")).toContain("text/event-stream")
+    const frames = await readSse(response)
+    expect(frames.at(-1)!.data).toEqual({ _tag: "StopEvent", result: sumOfDoubled(30) })
+    expect(frames.every((f) => !LIFECYCLE.includes(f.data._tag))).toBe(true)
+    const ids = frames.map((f) => f.id)
+    expect([...ids].sort((a, b) => a - b)).toEqual(ids)
+    expect(new Set(ids).size).toBe(ids.length)
+  })
+
+  it("?lifecycle=1 adds the lifecycle events; Last-Event-ID replays only what came after it", async () => {
+    const runId = await start("fan-out", { count: 10 })
+    const all = await readSse(await fetch(`${server.url}/api/runs/${runId}/events?lifecycle=1`))
+    expect(all.map((f) => f.id)).toEqual(all.map((_, i) => i + 1))
+    const tags = all.map((f) => f.data._tag)
+    expect(tags.filter((t) => t === "StepStarted").length).toBe(1 + 10 + 10)
+    expect(tags.filter((t) => t === "StepCompleted").length).toBe(1 + 10 + 10)
+    expect(tags.at(-1)).toBe("StopEvent")
+    const after = await readSse(
+      await fetch(`${server.url}/api/runs/${runId}/events?lifecycle=1`, { headers: { "last-event-id": "7" } })
+    )
+    expect(after).toEqual(all.slice(7))
+    const missing = await fetch(`${server.url}/api/runs/no-such-run/events`)
+    expect(missing.status).toBe(404)
+  })
+
+  it("the event stream ends after a failure with a RunFailed event naming the error", async () => {
+    const runId = await start("failing", { reason: "boom" })
+    const frames = await readSse(await fetch(`${server.url}/api/runs/${runId}/events`))
+    expect(frames.at(-1)!.data).toMatchObject({ _tag: "RunFailed", error: { _tag: "StepBroke", reason: "boom" } })
+  })
+
+  it("POST /api/runs/:runId/events answers an InputRequiredEvent: 202, waiting → completed", async () => {
+    const runId = await start("approval", { amount: 42 })
+    let status: any
+    for (let i = 0; i < 100 && status?.status !== "waiting"; i++) {
+      status = await (await fetch(`${server.url}/api/runs/${runId}`)).json()
+      if (status.status !== "waiting") await new Promise((r) => setTimeout(r, 10))
+    }
+    expect(status.status).toBe("waiting")
+    const response = await post(`${server.url}/api/runs/${runId}/events`, {
+      _tag: "HumanResponseEvent",
+      response: "yes"
+    })
+    expect(response.status).toBe(202)
+    expect(await awaitEnd(server.url, runId)).toMatchObject({ status: "completed", result: "answer: yes" })
+    const frames = await readSse(await fetch(`${server.url}/api/runs/${runId}/events`))
+    expect(frames.map((f) => f.data._tag)).toEqual(["InputRequiredEvent", "StopEvent"])
+    expect(frames[0]!.data.prefix).toBe("Approve 42? ")
+    // the run has ended: it takes no more events
+    const late = await post(`${server.url}/api/runs/${runId}/events`, { _tag: "HumanResponseEvent", response: "no" })
+    expect(late.status).toBe(409)
+    expect(await late.json()).toMatchObject({ _tag: "RunEnded", status: "completed" })
+  })
+
+  it("POST /api/runs/:runId/events answers a ctx.waitFor request with its outside-input class", async () => {
+    const runId = await start("question", { text: "Colour?" })
+    const response = await post(`${server.url}/api/runs/${runId}/events`, { _tag: "Answer", id: "q1", text: "blue" })
+    expect(response.status).toBe(202)
+    expect(await awaitEnd(server.url, runId)).toMatchObject({ status: "completed", result: "blue" })
+  })
+
+  it("an event that does not decode, or that the workflow does not take, is 400 with the issue; an unknown run 404", async () => {
+    const runId = await start("question", { text: "Colour?" })
+    const missingField = await post(`${server.url}/api/runs/${runId}/events`, { _tag: "Answer", id: "q1" })
+    expect(missingField.status).toBe(400)
+    const body: any = await missingField.json()
+    expect(body.where).toContain(`run "${runId}"`)
+    expect(body.issue).toContain('["text"]')
+    const unknownTag = await post(`${server.url}/api/runs/${runId}/events`, { _tag: "Nope" })
+    expect(unknownTag.status).toBe(400)
+    expect(((await unknownTag.json()) as any).issue).toContain('no event with _tag "Nope"')
+    const noTag = await post(`${server.url}/api/runs/${runId}/events`, [1, 2])
+    expect(noTag.status).toBe(400)
+    const unknownRun = await post(`${server.url}/api/runs/no-such-run/events`, { _tag: "Answer", id: "q1", text: "x" })
+    expect(unknownRun.status).toBe(404)
+    await fetch(`${server.url}/api/runs/${runId}`, { method: "DELETE" })
+  })
+
+  it("DELETE /api/runs/:runId cancels: 200 with status cancelled, the stream ends with RunCancelled; unknown 404", async () => {
+    const runId = await start("slow", { millis: 60_000 })
+    const stream = fetch(`${server.url}/api/runs/${runId}/events`)
+    const response = await fetch(`${server.url}/api/runs/${runId}`, { method: "DELETE" })
+    expect(response.status).toBe(200)
+    expect(await response.json()).toMatchObject({
+      runId,
+      status: "cancelled",
+      error: { _tag: "WorkflowCancelledError" }
+    })
+    const frames = await readSse(await stream)
+    expect(frames.at(-1)!.data).toMatchObject({ _tag: "RunCancelled", error: { _tag: "WorkflowCancelledError" } })
+    const missing = await fetch(`${server.url}/api/runs/no-such-run`, { method: "DELETE" })
+    expect(missing.status).toBe(404)
+  })
+
+  it("GET /openapi.json documents every route", async () => {
+    const response = await fetch(`${server.url}/openapi.json`)
+    expect(response.status).toBe(200)
+    const spec: any = await response.json()
+    expect(Object.keys(spec.paths).sort()).toEqual([
+      "/api/runs/{runId}",
+      "/api/runs/{runId}/events",
+      "/api/workflows",
+      "/api/workflows/{name}/runs"
+    ])
+    expect(Object.keys(spec.paths["/api/runs/{runId}"]).sort()).toEqual(["delete", "get"])
+    expect(Object.keys(spec.paths["/api/runs/{runId}/events"]).sort()).toEqual(["get", "post"])
+    expect(spec.paths["/api/workflows/{name}/runs"].post.responses["201"]).toBeDefined()
+    expect(spec.paths["/api/runs/{runId}/events"].post.responses["202"]).toBeDefined()
+  })
+
+  it("GET / is the run viewer page, with its scripts served locally", async () => {
+    const response = await fetch(`${server.url}/`)
+    expect(response.status).toBe(200)
+    expect(response.headers.get("content-type")).toContain("text/html")
+    expect(response.headers.get("content-security-policy")).toContain("default-src 'self'")
+    const mermaid = await fetch(`${server.url}/viewer/mermaid.min.js`)
+    expect(mermaid.status).toBe(200)
+    expect((await mermaid.arrayBuffer()).byteLength).toBeGreaterThan(1_000_000)
+  })
+
+  it("a POST or DELETE from another Origin is 403; from its own origin it goes through", async () => {
+    const foreign = await post(
+      `${server.url}/api/workflows/echo/runs`,
+      { text: "x" },
+      { origin: "http://evil.example" }
+    )
+    expect(foreign.status).toBe(403)
+    expect(await foreign.json()).toMatchObject({ _tag: "Forbidden" })
+    const runId = await start("slow", { millis: 60_000 })
+    const foreignDelete = await fetch(`${server.url}/api/runs/${runId}`, {
+      method: "DELETE",
+      headers: { origin: "http://evil.example" }
+    })
+    expect(foreignDelete.status).toBe(403)
+    const crossSite = await fetch(`${server.url}/api/runs/${runId}`, {
+      method: "DELETE",
+      headers: { "sec-fetch-site": "cross-site" }
+    })
+    expect(crossSite.status).toBe(403)
+    const own = await fetch(`${server.url}/api/runs/${runId}`, { method: "DELETE", headers: { origin: server.url } })
+    expect(own.status).toBe(200)
+  })
+
+  it("the typed client (HttpApiClient) drives every route", async () => {
+    const result = await Effect.gen(function* () {
+      const client = yield* WorkflowClient.make({ baseUrl: server.url })
+      const workflows = yield* client.workflows.list()
+      const { runId } = yield* client.workflows.start({ params: { name: "approval" }, payload: { amount: 7 } })
+      const first = yield* WorkflowClient.events(client, runId).pipe(Stream.take(1), Stream.runCollect)
+      yield* client.runs.send({ params: { runId }, payload: { _tag: "HumanResponseEvent", response: "ok" } })
+      const events = yield* WorkflowClient.events(client, runId, { lifecycle: true }).pipe(Stream.runCollect)
+      const status = yield* client.runs.get({ params: { runId } })
+      const notFound = yield* client.runs.get({ params: { runId: "nope" } }).pipe(Effect.flip)
+      const slow = yield* client.workflows.start({ params: { name: "slow" }, payload: { millis: 60_000 } })
+      const cancelled = yield* client.runs.cancel({ params: { runId: slow.runId } })
+      return { workflows, first, events, status, notFound, cancelled }
+    }).pipe(Effect.provide(FetchHttpClient.layer), Effect.runPromise)
+    expect(result.workflows.length).toBe(6)
+    expect(result.first.map((e) => (e.event as any)._tag)).toEqual(["InputRequiredEvent"])
+    expect((result.events.at(-1)!.event as any)._tag).toBe("StopEvent")
+    expect(result.events.map((e) => e.id)).toEqual(result.events.map((_, i) => i + 1))
+    expect(result.status).toMatchObject({ status: "completed", result: "answer: ok" })
+    expect(result.notFound._tag).toBe("RunNotFound")
+    expect(result.cancelled.status).toBe("cancelled")
+  })
+})
+
+describe("WorkflowServer options", () => {
+  it("with a token, every /api route without Authorization: Bearer is 401; with it, 2xx", async () => {
+    const server = await startServer({ token: "s3cret" })
+    try {
+      const auth = { authorization: "Bearer s3cret" }
+      const routes: Array<[string, string, unknown?]> = [
+        ["GET", "/api/workflows"],
+        ["POST", "/api/workflows/echo/runs", { text: "hi" }],
+        ["GET", "/api/runs/x"],
+        ["GET", "/api/runs/x/events"],
+        ["POST", "/api/runs/x/events", { _tag: "HumanResponseEvent", response: "y" }],
+        ["DELETE", "/api/runs/x"]
+      ]
+      for (const [method, path, body] of routes) {
+        for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: "s3cret" }]) {
+          const response = await fetch(`${server.url}${path}`, {
+            method,
+            headers: { "content-type": "application/json", ...headers },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) })
+          })
+          expect(response.status, `${method} ${path} ${JSON.stringify(headers)}`).toBe(401)
+          expect(response.headers.get("www-authenticate")).toContain("Bearer")
+        }
+      }
+      expect((await fetch(`${server.url}/api/workflows`, { headers: auth })).status).toBe(200)
+      const started = await post(`${server.url}/api/workflows/echo/runs`, { text: "hi" }, auth)
+      expect(started.status).toBe(201)
+      const { runId } = (await started.json()) as any
+      expect((await awaitEnd(server.url, runId, auth)).result).toBe("hi")
+      expect((await fetch(`${server.url}/`)).status).toBe(200) // the page itself asks for the token
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("bodies are limited in size: 413 beyond maxBodyBytes", async () => {
+    const server = await startServer({ maxBodyBytes: 1000 })
+    try {
+      const big = await post(`${server.url}/api/workflows/echo/runs`, { text: "x".repeat(5000) })
+      expect(big.status).toBe(413)
+      const small = await post(`${server.url}/api/workflows/echo/runs`, { text: "x".repeat(100) })
+      expect(small.status).toBe(201)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("keepRuns: the oldest finished runs are dropped (404), the newest kept", async () => {
+    const server = await startServer({ keepRuns: 2 })
+    try {
+      const ids: Array<string> = []
+      for (const text of ["a", "b", "c"]) {
+        const { runId } = (await (await post(`${server.url}/api/workflows/echo/runs`, { text })).json()) as any
+        ids.push(runId)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      await new Promise((r) => setTimeout(r, 100))
+      const statuses = await Promise.all(ids.map((id) => fetch(`${server.url}/api/runs/${id}`).then((r) => r.status)))
+      expect(statuses).toEqual([404, 200, 200])
+    } finally {
+      await server.close()
+    }
+  })
+})

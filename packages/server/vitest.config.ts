@@ -1,0 +1,12 @@
+import { defineProject } from "vitest/config"
+
+export default defineProject({
+  resolve: { conditions: ["@effect-flow/source"] },
+  ssr: { resolve: { conditions: ["@effect-flow/source"] } },
+  test: {
+    name: "server",
+    include: ["test/**/*.test.ts"],
+    typecheck: { enabled: false },
+    testTimeout: 30_000
+  }
+})
