@@ -9,15 +9,16 @@ import type { Duration, Effect, Schedule } from "effect"
 import type {
   AnyEvent,
   EventClass,
+  InputRequiredEvent,
   InstanceOf,
   StartEvent,
   StartEventClass,
   StopEvent,
   StopEventClass
 } from "./Event.ts"
-import { nameOf } from "./Event.ts"
 import type { IgnorableCheck } from "./internal/graph.ts"
-import type { StepContext } from "./StepContext.ts"
+import { fromArgs } from "./internal/step.ts"
+import type { StepContext, UndeclaredWrite } from "./StepContext.ts"
 
 /**
  * What a step can accept: one event class, `StartEvent`, or an array of classes (the handler then gets
@@ -115,6 +116,55 @@ export type EventOfClass<C, Input> = C extends StartEventClass ? StartEvent<Inpu
 export type EmitsOf<Em> = [Em] extends [never] ? AnyEvent : Em extends ReadonlyArray<infer C> ? InstanceOf<C> : AnyEvent
 
 /**
+ * The events a step may `ctx.write`, from its `writes` option (any event when it has none).
+ *
+ * @example
+ * ```ts
+ * type A = Step.WritesOf<readonly [typeof Progress]> // Progress
+ * type B = Step.WritesOf<never> // Event.AnyEvent
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type WritesOf<Wr> = [Wr] extends [never]
+  ? AnyEvent
+  : Wr extends ReadonlyArray<infer C>
+    ? InstanceOf<C>
+    : AnyEvent
+
+/**
+ * What a step adds to the run's event stream: the events declared in `writes` (any event when the handler
+ * writes without declaring them, seen through the {@link UndeclaredWrite} marker in its requirements `R`),
+ * and the `InputRequiredEvent`s it returns or declares in `emits`.
+ *
+ * @example
+ * ```ts
+ * type A = Step.PublishedOf<readonly [typeof Progress], never, ItemEvent> // Progress
+ * type B = Step.PublishedOf<never, UndeclaredWrite, InputRequiredEvent> // Event.AnyEvent | InputRequiredEvent
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type PublishedOf<Wr, R, Out> =
+  | ([Wr] extends [never] ? (UndeclaredWrite extends R ? AnyEvent : never) : WritesOf<Wr>)
+  | Extract<Out, InputRequiredEvent>
+
+/**
+ * A handler's requirements without the {@link UndeclaredWrite} marker: the services it needs.
+ *
+ * @example
+ * ```ts
+ * type R = Step.ServicesOf<Embedder | UndeclaredWrite> // Embedder
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ServicesOf<R> = Exclude<R, UndeclaredWrite>
+
+/**
  * The result type of the `StopEvent`s in a union of events: how a workflow's `Output` is inferred.
  *
  * @example
@@ -157,7 +207,8 @@ export type RoutedOf<Out> = Exclude<Out, StopEvent<any> | void | undefined>
  */
 export interface Options<
   Em extends ReadonlyArray<EventClass<any>> = ReadonlyArray<EventClass<any>>,
-  W extends number = number
+  W extends number = number,
+  Wr extends ReadonlyArray<EventClass<any>> = ReadonlyArray<EventClass<any>>
 > {
   /** Unique within the workflow. Default: the handler's function name, else `handle` + the accepted tags. */
   readonly name?: string | undefined
@@ -168,6 +219,12 @@ export interface Options<
    * type error, and graph checks and diagrams use it.
    */
   readonly emits?: Em | undefined
+  /**
+   * The event classes the step may `ctx.write` (and use as a `ctx.waitFor` request). When given, writing
+   * anything else is a type error, and they join the type of the run's event stream (`Workflow.stream`, a
+   * handle's `events`). A step that writes without declaring them makes that stream "any event".
+   */
+  readonly writes?: Wr | undefined
   /** Retry a failed invocation, with the same event, on this schedule. */
   readonly retry?: Schedule.Schedule<any, any, any, any> | undefined
   /** Fail one invocation that runs longer than this with `StepTimeoutError`. */
@@ -213,12 +270,16 @@ export type Handler<In, Out, E, R, State = any, Emits extends AnyEvent = AnyEven
  * @since 0.1.0
  * @category models
  */
-export interface Step<in out In = any, out Out = any, out E = any, out R = any, in State = any> {
+export interface Step<in out In = any, out Out = any, out E = any, out R = any, in State = any, out Published = never> {
+  /** Type-level only: the events this step adds to the run's event stream. */
+  readonly "~published"?: (_: never) => Published
   readonly name: string
   /** The accepted classes, as given (`StartEvent` included). */
   readonly accepts: ReadonlyArray<EventClass<any> | StartEventClass>
   /** The declared `emits`, or `undefined` when the step declared none. */
   readonly emits: ReadonlyArray<EventClass<any>> | undefined
+  /** The declared `writes`, or `undefined` when the step declared none. */
+  readonly writes?: ReadonlyArray<EventClass<any>> | undefined
   readonly workers: number
   readonly retry: Schedule.Schedule<any, any, any, any> | undefined
   readonly timeout: Duration.Input | undefined
@@ -239,43 +300,7 @@ export interface Step<in out In = any, out Out = any, out E = any, out R = any, 
  * @since 0.1.0
  * @category models
  */
-export type Any = Step<any, any, any, any, any>
-
-const asArray = (accepts: Accepts): ReadonlyArray<EventClass<any> | StartEventClass> =>
-  Array.isArray(accepts) ? accepts : [accepts as EventClass<any>]
-
-const defaultName = (accepts: ReadonlyArray<EventClass<any> | StartEventClass>, handler: unknown): string => {
-  const fn = typeof handler === "function" ? handler.name : undefined
-  if (typeof fn === "string" && fn !== "" && fn !== "anonymous" && fn !== "handler") return fn
-  return `handle${accepts.map((c) => nameOf(c as EventClass)).join("Or")}`
-}
-
-/**
- * Build a step's data from `.step(...)`'s arguments. Nothing is checked here: `Workflow.validate`
- * reports every problem at once.
- *
- * @example
- * ```ts
- * const step = Step.fromArgs(ItemEvent, process, { workers: 4 })
- * step.name // "process" (the handler's name), step.workers // 4
- * ```
- *
- * @since 0.1.0
- * @internal
- */
-export const fromArgs = (accepts: Accepts, handler: Function, options: Options<any> | undefined): Any => {
-  const list = asArray(accepts)
-  return {
-    name: options?.name ?? defaultName(list, handler),
-    accepts: list,
-    emits: options?.emits,
-    workers: options?.workers ?? 1,
-    retry: options?.retry,
-    timeout: options?.timeout,
-    ignoreChecks: options?.ignoreChecks,
-    handler: handler as Any["handler"]
-  }
-}
+export type Any = Step<any, any, any, any, any, any>
 
 /**
  * Define a step on its own, to add it to several workflows with `.step(step)`. Annotate `ctx` to give
@@ -299,10 +324,17 @@ export const make = <
   R = never,
   State = any,
   const Em extends ReadonlyArray<EventClass<any>> = never,
-  const W extends number = number
+  const W extends number = number,
+  const Wr extends ReadonlyArray<EventClass<any>> = never
 >(
   accepts: A,
-  handler: (event: EventOf<A, any>, ctx: StepContext<State, EmitsOf<Em>>) => Effect.Effect<Out, E, R>,
-  options?: Options<Em, W>
-): Step<EventOf<A, any>, Exclude<Out, void | undefined>, E, R, State> =>
-  fromArgs(accepts, handler, options) as Step<EventOf<A, any>, Exclude<Out, void | undefined>, E, R, State>
+  handler: (event: EventOf<A, any>, ctx: StepContext<State, EmitsOf<Em>, WritesOf<Wr>>) => Effect.Effect<Out, E, R>,
+  options?: Options<Em, W, Wr>
+): Step<
+  EventOf<A, any>,
+  Exclude<Out, void | undefined>,
+  E,
+  ServicesOf<R>,
+  State,
+  PublishedOf<Wr, R, Out | ([Em] extends [never] ? never : EmitsOf<Em>)>
+> => fromArgs(accepts, handler, options) as any

@@ -42,12 +42,13 @@ export interface SendOptions {
  * @since 0.1.0
  * @category models
  */
-export interface WaitForOptions<E> {
+export interface WaitForOptions<E, Request extends AnyEvent = AnyEvent> {
   /**
-   * Sent once the wait is open, so its answer cannot arrive before: to the steps that accept it, or, when
-   * none does (an `InputRequiredEvent`), published to the caller's event stream.
+   * Sent once the wait is open, so its answer cannot arrive before: published to the caller's event stream,
+   * and routed to the steps that accept it, if any. When the step declares `writes`, the request must be one
+   * of those classes (it joins the run's event stream type through them).
    */
-  readonly request?: AnyEvent | undefined
+  readonly request?: Request | undefined
   /** Only an event whose `id` field equals this answers the wait. */
   readonly id?: string | undefined
   /** Only an event for which this holds answers the wait. */
@@ -85,11 +86,47 @@ export interface Store<State> {
   edit<E = never, R = never>(f: (state: State) => Effect.Effect<State, E, R>): Effect.Effect<void, E, R>
 }
 
+declare const UndeclaredWriteId: unique symbol
+
+/**
+ * The marker a `ctx.write` (or a `ctx.waitFor` with a `request`) leaves in a handler's requirements when
+ * its step declared no `writes`. It is not a service: `.step(...)` and `Step.make` remove it from the
+ * requirements and widen the type of the run's event stream to any event instead. Declare `writes` on the
+ * step to keep the stream's type precise (and `ctx.write` checked).
+ *
+ * @example
+ * ```ts
+ * // (ev, ctx) => ctx.write(new Progress({ done: 1 }))          // Effect<void, never, UndeclaredWrite>
+ * // .step(A, handler, { writes: [Progress] })                   // ctx.write takes Progress; no marker
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export interface UndeclaredWrite {
+  readonly [UndeclaredWriteId]: "ctx.write in a step without `writes`: the run's events widen to any event"
+}
+
+/**
+ * {@link UndeclaredWrite} when a step's `Writes` are undeclared (any event), else `never`.
+ *
+ * @example
+ * ```ts
+ * type A = StepContext.WriteMarker<Event.AnyEvent> // UndeclaredWrite
+ * type B = StepContext.WriteMarker<Progress> // never
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type WriteMarker<Writes> = [AnyEvent] extends [Writes] ? UndeclaredWrite : never
+
 /**
  * The context a handler runs in.
  *
  * `Emits` is the union of events the step declared in `emits` (any event when it declared none);
- * `send` only takes those. Annotate a standalone handler's `ctx` with it (exported from the package root as
+ * `send` only takes those. `Writes` is the union of the events it declared in `writes` (any event when it
+ * declared none); `write` only takes those. Annotate a standalone handler's `ctx` with it (exported from the package root as
  * `Context`) to get a typed store.
  *
  * @example
@@ -106,7 +143,7 @@ export interface Store<State> {
  * @since 0.1.0
  * @category models
  */
-export interface StepContext<State = unknown, Emits extends AnyEvent = AnyEvent> {
+export interface StepContext<State = unknown, Emits extends AnyEvent = AnyEvent, Writes extends AnyEvent = AnyEvent> {
   /** The run this invocation belongs to. */
   readonly runId: string
   /** The step's name. */
@@ -148,8 +185,12 @@ export interface StepContext<State = unknown, Emits extends AnyEvent = AnyEvent>
   ): Effect.Effect<Option.Option<ReadonlyArray<InstanceOf<Classes[number]>>>>
   /** The run's typed state. */
   readonly store: Store<State>
-  /** Publish an event to the caller's event stream (`Workflow.stream`, a handle's `events`); not routed to steps. */
-  write(event: AnyEvent): Effect.Effect<void>
+  /**
+   * Publish an event to the caller's event stream (`Workflow.stream`, a handle's `events`); not routed to steps.
+   * With `writes` declared on the step, only those events; without, any event, and the run's stream is then
+   * typed as any event (see {@link UndeclaredWrite}).
+   */
+  write(event: Writes): Effect.Effect<void, never, WriteMarker<Writes>>
   /**
    * Human in the loop: publish `options.request` to the caller's stream (and route it to the steps that
    * accept it, if any) and suspend this invocation (only
@@ -161,8 +202,8 @@ export interface StepContext<State = unknown, Emits extends AnyEvent = AnyEvent>
    * do not `ctx.send` the event that triggers the answer and then wait: pass it as `request`, which is
    * sent once the wait is open. `explore` (from `@effect-flow/core/testing`) finds such send-then-wait races.
    */
-  waitFor<C extends EventClass>(
+  waitFor<C extends EventClass, Request extends Writes = never>(
     cls: C,
-    options?: WaitForOptions<InstanceOf<C>>
-  ): Effect.Effect<InstanceOf<C>, StepTimeoutError>
+    options?: WaitForOptions<InstanceOf<C>, Request>
+  ): Effect.Effect<InstanceOf<C>, StepTimeoutError, [Request] extends [never] ? never : WriteMarker<Writes>>
 }

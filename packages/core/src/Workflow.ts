@@ -14,6 +14,8 @@ import {
   Effect,
   Exit,
   Fiber,
+  Layer,
+  ManagedRuntime,
   Predicate,
   Queue,
   type Schema,
@@ -22,12 +24,14 @@ import {
 } from "effect"
 import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
-import type { AnyEvent, EventClass } from "./Event.ts"
+import type { AnyEvent, EventClass, StopEvent } from "./Event.ts"
 import { nameOf } from "./Event.ts"
 import type * as Graph from "./internal/graph.ts"
 import * as Prepare from "./internal/prepare.ts"
 import { type Run, runCompiled } from "./internal/runtime.ts"
-import * as Step from "./Step.ts"
+import { fromArgs } from "./internal/step.ts"
+import type * as RunEvent from "./RunEvent.ts"
+import type * as Step from "./Step.ts"
 import type { StepContext } from "./StepContext.ts"
 import {
   type Problem,
@@ -91,6 +95,8 @@ export interface Config<Input = {}, InputEncoded = {}, Output = never, State = {
  * - `State`: the store's type.
  * - `Handled`: the events some step accepts. `Emitted`: the events steps return or declare in `emits`.
  * - `E`, `R`: the handlers' errors and requirements.
+ * - `Published`: the events the steps may publish to the run's event stream (their `writes`, the
+ *   `InputRequiredEvent`s they emit; any event when a step writes without declaring `writes`).
  *
  * Every `.step(...)` returns a new workflow; the original is never changed, so a partial workflow can
  * serve as a base for several.
@@ -113,7 +119,8 @@ export interface Workflow<
   out Handled = never,
   out Emitted = never,
   out E = never,
-  out R = never
+  out R = never,
+  out Published = never
 > extends Pipeable {
   readonly [TypeId]: {
     readonly _Input: (_: never) => Input
@@ -122,6 +129,7 @@ export interface Workflow<
     readonly _Emitted: (_: never) => Emitted
     readonly _E: (_: never) => E
     readonly _R: (_: never) => R
+    readonly _Published: (_: never) => Published
   }
   readonly name: string
   readonly config: Config<any, any, any, any>
@@ -138,11 +146,15 @@ export interface Workflow<
     E1 = never,
     R1 = never,
     const Em extends ReadonlyArray<EventClass<any>> = never,
-    const W extends number = number
+    const W extends number = number,
+    const Wr extends ReadonlyArray<EventClass<any>> = never
   >(
     accepts: A & Step.CheckAccepts<A>,
-    handler: (event: Step.EventOf<A, Input>, ctx: StepContext<State, Step.EmitsOf<Em>>) => Effect.Effect<Out, E1, R1>,
-    options?: Step.Options<Em, W>
+    handler: (
+      event: Step.EventOf<A, Input>,
+      ctx: StepContext<State, Step.EmitsOf<Em>, Step.WritesOf<Wr>>
+    ) => Effect.Effect<Out, E1, R1>,
+    options?: Step.Options<Em, W, Wr>
   ): Workflow<
     Input,
     InputEncoded,
@@ -151,12 +163,23 @@ export interface Workflow<
     Handled | Step.EventOf<A, Input>,
     Emitted | Exclude<Out, void | undefined> | ([Em] extends [never] ? never : Step.EmitsOf<Em>),
     E | E1,
-    R | R1
+    R | Step.ServicesOf<R1>,
+    Published | Step.PublishedOf<Wr, R1, Out | ([Em] extends [never] ? never : Step.EmitsOf<Em>)>
   >
   /** Add a step defined on its own with `Step.make`. */
-  step<In extends AnyEvent, Out, E1, R1>(
-    step: Step.Step<In, Out, E1, R1, State>
-  ): Workflow<Input, InputEncoded, Output | Step.ResultOf<Out>, State, Handled | In, Emitted | Out, E | E1, R | R1>
+  step<In extends AnyEvent, Out, E1, R1, P>(
+    step: Step.Step<In, Out, E1, R1, State, P>
+  ): Workflow<
+    Input,
+    InputEncoded,
+    Output | Step.ResultOf<Out>,
+    State,
+    Handled | In,
+    Emitted | Out,
+    E | E1,
+    R | R1,
+    Published | P
+  >
 }
 
 /**
@@ -171,7 +194,7 @@ export interface Workflow<
  * @since 0.1.0
  * @category models
  */
-export type Any = Workflow<any, any, any, any, any, any, any, any>
+export type Any = Workflow<any, any, any, any, any, any, any, any, any>
 
 /**
  * The type-level parts of a workflow: read its input, output, state, errors and services off its type.
@@ -187,21 +210,31 @@ export type Any = Workflow<any, any, any, any, any, any, any, any>
  */
 export declare namespace Workflow {
   /** The caller-side input type. */
-  export type InputEncoded<W> = W extends Workflow<any, infer I, any, any, any, any, any, any> ? I : never
+  export type InputEncoded<W> = W extends Workflow<any, infer I, any, any, any, any, any, any, any> ? I : never
   /** The decoded input, as on the StartEvent. */
-  export type Input<W> = W extends Workflow<infer I, any, any, any, any, any, any, any> ? I : never
+  export type Input<W> = W extends Workflow<infer I, any, any, any, any, any, any, any, any> ? I : never
   /** The result type. */
-  export type Output<W> = W extends Workflow<any, any, infer O, any, any, any, any, any> ? O : never
+  export type Output<W> = W extends Workflow<any, any, infer O, any, any, any, any, any, any> ? O : never
   /** The state type. */
-  export type State<W> = W extends Workflow<any, any, any, infer S, any, any, any, any> ? S : never
+  export type State<W> = W extends Workflow<any, any, any, infer S, any, any, any, any, any> ? S : never
   /** The handlers' error union. */
-  export type Error<W> = W extends Workflow<any, any, any, any, any, any, infer E, any> ? E : never
+  export type Error<W> = W extends Workflow<any, any, any, any, any, any, infer E, any, any> ? E : never
   /** The handlers' requirements. */
-  export type Services<W> = W extends Workflow<any, any, any, any, any, any, any, infer R> ? R : never
+  export type Services<W> = W extends Workflow<any, any, any, any, any, any, any, infer R, any> ? R : never
   /** The events some step accepts. */
-  export type Handled<W> = W extends Workflow<any, any, any, any, infer H, any, any, any> ? H : never
+  export type Handled<W> = W extends Workflow<any, any, any, any, infer H, any, any, any, any> ? H : never
   /** The events the steps emit. */
-  export type Emitted<W> = W extends Workflow<any, any, any, any, any, infer Em, any, any> ? Em : never
+  export type Emitted<W> = W extends Workflow<any, any, any, any, any, infer Em, any, any, any> ? Em : never
+  /** The events the steps publish to the run's event stream (`writes`, `InputRequiredEvent`s). */
+  export type Published<W> = W extends Workflow<any, any, any, any, any, any, any, any, infer P> ? P : never
+  /**
+   * The type of the run's event stream (`Workflow.stream`, a handle's `events`): what the steps publish,
+   * the `StopEvent` of the result, and with `Lifecycle = true` the lifecycle events.
+   */
+  export type Events<W, Lifecycle extends boolean = false> =
+    | Published<W>
+    | StopEvent<Output<W>>
+    | (true extends Lifecycle ? RunEvent.Lifecycle : never)
 }
 
 class WorkflowImpl {
@@ -216,7 +249,7 @@ class WorkflowImpl {
     return typeof this.config.name === "string" ? this.config.name : "workflow"
   }
   step(accepts: any, handler?: any, options?: any): any {
-    const step = handler === undefined && isStep(accepts) ? accepts : Step.fromArgs(accepts, handler, options)
+    const step = handler === undefined && isStep(accepts) ? accepts : fromArgs(accepts, handler, options)
     return new WorkflowImpl(this.config, [...this.steps, step])
   }
   pipe() {
@@ -285,15 +318,15 @@ export const defineWorkflow = <Input = {}, InputEncoded = {}, Output = never, St
  * @category combinators
  */
 export const combine: {
-  <I2, IE2, O2, S, H2, Em2, E2, R2>(
-    that: Workflow<I2, IE2, O2, S, H2, Em2, E2, R2>
-  ): <I, IE, O, H, Em, E, R>(
-    self: Workflow<I, IE, O, S, H, Em, E, R>
-  ) => Workflow<I, IE, O | O2, S, H | H2, Em | Em2, E | E2, R | R2>
-  <I, IE, O, S, H, Em, E, R, I2, IE2, O2, H2, Em2, E2, R2>(
-    self: Workflow<I, IE, O, S, H, Em, E, R>,
-    that: Workflow<I2, IE2, O2, S, H2, Em2, E2, R2>
-  ): Workflow<I, IE, O | O2, S, H | H2, Em | Em2, E | E2, R | R2>
+  <I2, IE2, O2, S, H2, Em2, E2, R2, P2>(
+    that: Workflow<I2, IE2, O2, S, H2, Em2, E2, R2, P2>
+  ): <I, IE, O, H, Em, E, R, P>(
+    self: Workflow<I, IE, O, S, H, Em, E, R, P>
+  ) => Workflow<I, IE, O | O2, S, H | H2, Em | Em2, E | E2, R | R2, P | P2>
+  <I, IE, O, S, H, Em, E, R, P, I2, IE2, O2, H2, Em2, E2, R2, P2>(
+    self: Workflow<I, IE, O, S, H, Em, E, R, P>,
+    that: Workflow<I2, IE2, O2, S, H2, Em2, E2, R2, P2>
+  ): Workflow<I, IE, O | O2, S, H | H2, Em | Em2, E | E2, R | R2, P | P2>
 } = dual(2, (self: Any, that: Any) => new WorkflowImpl(self.config, [...self.steps, ...that.steps]) as any)
 
 /**
@@ -405,7 +438,7 @@ type LiteralTagOf<E> = E extends { readonly _tag: infer T extends string } ? (st
  * @category type-level
  */
 export type UnhandledEvents<W> =
-  W extends Workflow<any, any, any, any, infer H, infer Em, any, any>
+  W extends Workflow<any, any, any, any, infer H, infer Em, any, any, any>
     ? Exclude<LiteralTagOf<Em>, LiteralTagOf<H> | "StopEvent" | "InputRequiredEvent">
     : never
 
@@ -426,7 +459,7 @@ type TagsOf<E> = E extends { readonly _tag: infer T extends string } ? T : never
  * @category type-level
  */
 export type CompletenessErrors<W> =
-  W extends Workflow<any, any, any, any, infer H, infer Em, any, any>
+  W extends Workflow<any, any, any, any, infer H, infer Em, any, any, any>
     ?
         | `Event has no step: ${UnhandledEvents<W>}`
         | ("StartEvent" extends TagsOf<H> ? never : "No step accepts StartEvent")
@@ -513,8 +546,6 @@ export const validate = <W extends Any>(self: W): Effect.Effect<W, WorkflowValid
     return c instanceof WorkflowValidationError ? Effect.fail(c) : Effect.succeed(self)
   })
 
-type RunEffect<W> = Effect.Effect<Workflow.Output<W>, Workflow.Error<W> | WorkflowError, Workflow.Services<W>>
-
 /**
  * Turn a workflow into a function from input to the Effect of one run. The definition is checked
  * once, here; each call starts an independent run (its own state, buffers and mailboxes).
@@ -530,9 +561,14 @@ type RunEffect<W> = Effect.Effect<Workflow.Output<W>, Workflow.Error<W> | Workfl
  */
 export const compile = <W extends Any>(
   self: W
-): Effect.Effect<(input: Workflow.InputEncoded<W>) => RunEffect<W>, WorkflowValidationError> =>
+): Effect.Effect<
+  (
+    input: Workflow.InputEncoded<W>
+  ) => Effect.Effect<Workflow.Output<W>, Workflow.Error<W> | WorkflowError, Workflow.Services<W>>,
+  WorkflowValidationError
+> =>
   // Checked once here; each run looks the compiled workflow up in the cache again.
-  Effect.map(validate(self), () => (input) => Prepare.run(self, input) as RunEffect<W>)
+  Effect.map(validate(self), () => (input) => Prepare.run(self, input) as any)
 
 /**
  * Run a workflow: decode the input, route a `StartEvent` built from it, and succeed with the `result`
@@ -549,22 +585,119 @@ export const compile = <W extends Any>(
  * @category running
  */
 export const run: {
-  <IE>(input: IE): <W extends Workflow<any, IE, any, any, any, any, any, any>>(self: W) => RunEffect<W>
-  <W extends Any>(self: W, input: Workflow.InputEncoded<W>): RunEffect<W>
+  <IE>(
+    input: IE
+  ): <W extends Workflow<any, IE, any, any, any, any, any, any, any>>(
+    self: W
+  ) => Effect.Effect<Workflow.Output<W>, Workflow.Error<W> | WorkflowError, Workflow.Services<W>>
+  <W extends Any>(
+    self: W,
+    input: Workflow.InputEncoded<W>
+  ): Effect.Effect<Workflow.Output<W>, Workflow.Error<W> | WorkflowError, Workflow.Services<W>>
 } = dual(
   (args) => isWorkflow(args[0]),
   (self: Any, input: unknown) => Prepare.run(self, input)
 )
 
 /**
+ * What gives a workflow's services to Promise code (`{ layer }` of {@link runPromise} and
+ * {@link startPromise}): a `Layer` with no requirements of its own, built for the run and released when
+ * it ends, or a `ManagedRuntime`, whose services are built once and shared by every run on it (dispose it
+ * yourself). Use a `ManagedRuntime` when the services are costly to build (a connection pool, a model client).
+ *
+ * @example
+ * ```ts
+ * const runtime = ManagedRuntime.make(Embedder.layer)
+ * await Workflow.runPromise(rag, input, { layer: runtime }) // or { layer: Embedder.layer }
+ * await runtime.dispose()
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ServiceProvider<R = any> = Layer.Layer<R, any, never> | ManagedRuntime.ManagedRuntime<R, any>
+
+/**
+ * The services a {@link ServiceProvider} provides.
+ *
+ * @example
+ * ```ts
+ * type R = Workflow.ProvidedBy<Layer.Layer<Embedder>> // Embedder
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ProvidedBy<L> =
+  L extends Layer.Layer<infer ROut, any, any> ? ROut : L extends ManagedRuntime.ManagedRuntime<infer R, any> ? R : never
+
+/**
+ * `W` when `L` provides every service the workflow's steps need; otherwise an object type whose one key
+ * says so and whose value is the missing services, so the compiler names them at the call site:
+ * `Property '"missing services: pass { layer } with a Layer that provides"' is missing ...: Embedder`.
+ *
+ * @example
+ * ```ts
+ * type Ok = Workflow.ProvidesServices<typeof rag, Layer.Layer<Embedder>> // typeof rag
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ProvidesServices<W, L> = [Exclude<Workflow.Services<W>, ProvidedBy<L>>] extends [never]
+  ? W
+  : {
+      readonly "missing services: pass { layer } with a Layer that provides": Exclude<
+        Workflow.Services<W>,
+        ProvidedBy<L>
+      >
+    }
+
+/**
+ * Options of {@link runPromise}.
+ *
+ * @example
+ * ```ts
+ * await Workflow.runPromise(rag, input, { layer: Embedder.layer, signal: AbortSignal.timeout(5000) })
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunPromiseOptions<L extends ServiceProvider = never> {
+  /** The services the steps need: a Layer (built for this run) or a ManagedRuntime (shared). */
+  readonly layer?: L | undefined
+  /** Abort the run (it is interrupted, and the promise rejects). */
+  readonly signal?: AbortSignal | undefined
+}
+
+/** Run an effect on the services of `layer`, as an Exit. */
+const runExitWith = <A, E>(
+  effect: Effect.Effect<A, E, any>,
+  layer: ServiceProvider | undefined,
+  signal?: AbortSignal | undefined
+): Promise<Exit.Exit<A, unknown>> => {
+  const options = signal === undefined ? undefined : { signal }
+  if (layer === undefined) return Effect.runPromiseExit(effect as Effect.Effect<A, E>, options)
+  if (ManagedRuntime.isManagedRuntime(layer)) {
+    return (layer as ManagedRuntime.ManagedRuntime<any, unknown>).runPromiseExit(effect, options)
+  }
+  return Effect.runPromiseExit(Effect.provide(effect, layer as Layer.Layer<any, unknown>), options)
+}
+
+/**
  * Run a workflow from plain Promise code. Resolves with the result; rejects with the original error
- * instance (so `err._tag` and `instanceof` work), or the defect. For workflows that need services, run
- * `Workflow.run(wf, input)` through a `ManagedRuntime` built from your Layer instead.
+ * instance (so `err._tag` and `instanceof` work), or the defect.
+ *
+ * A workflow whose steps need services takes them as `{ layer }`: a `Layer` (built for this run, released
+ * when it ends) or a `ManagedRuntime` (built once, shared by runs). Forgetting it is a compile error that
+ * names the missing services.
  *
  * @example
  * ```ts
  * try {
  *   const result = await Workflow.runPromise(parallel, { items: ["a", "b"] })
+ *   const answers = await Workflow.runPromise(rag, { question }, { layer: Embedder.layer })
  * } catch (err) {
  *   if (err instanceof WorkflowStalledError) console.error(err.message)
  * }
@@ -573,13 +706,13 @@ export const run: {
  * @since 0.1.0
  * @category running
  */
-export const runPromise = <W extends Workflow<any, any, any, any, any, any, any, never>>(
-  self: W,
+export const runPromise = <W extends Any, L extends ServiceProvider = never>(
+  self: ProvidesServices<W, L>,
   input: Workflow.InputEncoded<W>,
-  options?: { readonly signal?: AbortSignal | undefined }
+  options?: RunPromiseOptions<L>
 ): Promise<Workflow.Output<W>> =>
-  Effect.runPromiseExit(run(self, input) as Effect.Effect<Workflow.Output<W>, unknown>, options).then((exit) => {
-    if (Exit.isSuccess(exit)) return exit.value
+  runExitWith(run(self as W, input), options?.layer, options?.signal).then((exit) => {
+    if (Exit.isSuccess(exit)) return exit.value as Workflow.Output<W>
     throw causeToError(exit.cause)
   })
 
@@ -606,12 +739,16 @@ export interface WatchOptions {
   readonly lifecycle?: boolean | undefined
 }
 
+/** `true` when the options may turn lifecycle events on. */
+type LifecycleOf<O> = "lifecycle" extends keyof O ? (true extends O[keyof O & "lifecycle"] ? true : false) : false
+
 /**
  * A running workflow, from `Workflow.start`.
  *
  * - `events`: the run's event stream (writes, input requests, lifecycle events if asked for, then the
  *   `StopEvent`), ending when the run ends, failing with its error. One consumer: the events are queued
- *   for it from the start, so none is missed by subscribing late.
+ *   for it from the start, so none is missed by subscribing late. Typed as what the workflow can publish
+ *   (`Workflow.Workflow.Events`), so `switch (ev._tag)` narrows.
  * - `send(event)`: inject an event from outside: it answers an open `ctx.waitFor`, or is routed to the
  *   steps that accept it (e.g. a `HumanResponseEvent`).
  * - `result`: the run's result or error. `cancel`: interrupt every fiber of the run; `result` then
@@ -627,9 +764,9 @@ export interface WatchOptions {
  * @since 0.1.0
  * @category models
  */
-export interface Handle<Output, E> {
+export interface Handle<Output, E, Events extends AnyEvent = AnyEvent> {
   readonly runId: string
-  readonly events: Stream.Stream<AnyEvent, E>
+  readonly events: Stream.Stream<Events, E>
   send(event: AnyEvent): Effect.Effect<void, UnhandledEventError>
   readonly result: Effect.Effect<Output, E>
   readonly cancel: Effect.Effect<void>
@@ -652,12 +789,12 @@ export interface Handle<Output, E> {
  * @since 0.1.0
  * @category running
  */
-export const start = <W extends Any>(
+export const start = <W extends Any, const O extends WatchOptions = {}>(
   self: W,
   input: Workflow.InputEncoded<W>,
-  options?: WatchOptions
+  options?: O
 ): Effect.Effect<
-  Handle<Workflow.Output<W>, Workflow.Error<W> | WorkflowError>,
+  Handle<Workflow.Output<W>, Workflow.Error<W> | WorkflowError, Workflow.Events<W, LifecycleOf<O>>>,
   WorkflowValidationError | WorkflowInputError,
   Workflow.Services<W> | Scope.Scope
 > =>
@@ -689,14 +826,14 @@ export const start = <W extends Any>(
       send: (event: AnyEvent) => Effect.suspend(() => run.sendFromOutside(event)),
       result: Fiber.join(fiber),
       cancel: Fiber.interrupt(fiber)
-    } as Handle<Workflow.Output<W>, Workflow.Error<W> | WorkflowError>
+    }
   }) as any
 
 /**
  * The run's events as an Effect `Stream`: what steps `ctx.write`, the `InputRequiredEvent`s they publish,
  * lifecycle events with `{ lifecycle: true }`, and last the `StopEvent`. Fails with the run's error
  * (a handler's error, a timeout, a stall). It cannot hang once the run has ended; stopping the stream
- * early interrupts the run.
+ * early interrupts the run. Typed as what the workflow can publish (`Workflow.Workflow.Events`).
  *
  * @example
  * ```ts
@@ -708,12 +845,12 @@ export const start = <W extends Any>(
  * @since 0.1.0
  * @category running
  */
-export const stream = <W extends Any>(
+export const stream = <W extends Any, const O extends WatchOptions = {}>(
   self: W,
   input: Workflow.InputEncoded<W>,
-  options?: WatchOptions
-): Stream.Stream<AnyEvent, Workflow.Error<W> | WorkflowError, Workflow.Services<W>> =>
-  Stream.unwrap(Effect.map(start(self, input, options), (handle) => handle.events))
+  options?: O
+): Stream.Stream<Workflow.Events<W, LifecycleOf<O>>, Workflow.Error<W> | WorkflowError, Workflow.Services<W>> =>
+  Stream.unwrap(Effect.map(start(self, input, options), (handle) => handle.events)) as any
 
 /**
  * A {@link Handle} for Promise code: iterate `events` with `for await`, `await result`, `send`, `cancel`.
@@ -729,9 +866,9 @@ export const stream = <W extends Any>(
  * @since 0.1.0
  * @category models
  */
-export interface PromiseHandle<Output> {
+export interface PromiseHandle<Output, Events extends AnyEvent = AnyEvent> {
   readonly runId: string
-  readonly events: AsyncIterable<AnyEvent>
+  readonly events: AsyncIterable<Events>
   send(event: AnyEvent): Promise<void>
   /** Resolves with the result; rejects with the original error instance, or a `WorkflowCancelled` error after `cancel`. */
   readonly result: Promise<Output>
@@ -739,7 +876,23 @@ export interface PromiseHandle<Output> {
 }
 
 /**
- * Start a run from plain Promise code.
+ * Options of {@link startPromise}: what to watch, and the services the steps need (`layer`: a Layer built
+ * for the run and released when it ends, or a shared `ManagedRuntime`).
+ *
+ * @example
+ * ```ts
+ * await Workflow.startPromise(rag, input, { layer: Embedder.layer, lifecycle: true })
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartPromiseOptions<L extends ServiceProvider = never> extends WatchOptions {
+  readonly layer?: L | undefined
+}
+
+/**
+ * Start a run from plain Promise code. Services go in `{ layer }` as for {@link runPromise}.
  *
  * @example
  * ```ts
@@ -753,25 +906,39 @@ export interface PromiseHandle<Output> {
  * @since 0.1.0
  * @category running
  */
-export const startPromise = async <W extends Workflow<any, any, any, any, any, any, any, never>>(
-  self: W,
+export const startPromise = async <
+  W extends Any,
+  L extends ServiceProvider = never,
+  const O extends StartPromiseOptions<L> = {}
+>(
+  self: ProvidesServices<W, L>,
   input: Workflow.InputEncoded<W>,
-  options?: WatchOptions
-): Promise<PromiseHandle<Workflow.Output<W>>> => {
+  options?: O & StartPromiseOptions<L>
+): Promise<PromiseHandle<Workflow.Output<W>, Workflow.Events<W, LifecycleOf<O>>>> => {
+  const wf = self as W
+  const layer = options?.layer
   const scope = Scope.makeUnsafe()
-  const exit = await Effect.runPromiseExit(
-    Scope.provide(start(self, input, options), scope) as Effect.Effect<Handle<Workflow.Output<W>, unknown>, unknown>
+  // A Layer is built into the run's scope, so its services live as long as the run, not just its start.
+  const started = Scope.provide(
+    layer === undefined || ManagedRuntime.isManagedRuntime(layer)
+      ? start(wf, input, options)
+      : Effect.flatMap(Layer.build(layer as Layer.Layer<any, unknown>), (context) =>
+          Effect.provideContext(start(wf, input, options), context)
+        ),
+    scope
   )
+  const runtime = layer !== undefined && ManagedRuntime.isManagedRuntime(layer) ? layer : undefined
+  const exit = await runExitWith(started as Effect.Effect<Handle<Workflow.Output<W>, unknown, any>>, runtime)
   if (Exit.isFailure(exit)) {
     await Effect.runPromise(Scope.close(scope, exit))
     throw causeToError(exit.cause)
   }
   const handle = exit.value
-  const result = Effect.runPromiseExit(handle.result).then(async (exit) => {
+  const result = runExitWith(handle.result, runtime).then(async (exit) => {
     await Effect.runPromise(Scope.close(scope, Exit.void))
     if (Exit.isSuccess(exit)) return exit.value
     if (Cause.hasInterruptsOnly(exit.cause)) {
-      const error = new Error(`Workflow "${self.name}" run ${handle.runId} was cancelled`)
+      const error = new Error(`Workflow "${wf.name}" run ${handle.runId} was cancelled`)
       error.name = "WorkflowCancelled"
       throw error
     }

@@ -785,8 +785,9 @@ export class Run {
   }
 
   /** An invocation failed: retry it on the step's schedule, hand it to a recovering step, or end the run. */
-  private failed(ctx: Context_, cause: Cause.Cause<unknown>): Effect.Effect<void> {
+  private failed(ctx: Context_, original: Cause.Cause<unknown>): Effect.Effect<void> {
     const { retry, sr } = ctx
+    const cause = namingMissingService(original, this.compiled.name, sr.step.name)
     const ev = ctx.event!
     const schedule = sr.step.def.retry
     const error = Cause.squash(cause)
@@ -1152,3 +1153,21 @@ export const runCompiled = (compiled: Compiled, input: object, hooks: Hooks = {}
     `effect-flow.run ${compiled.name}`,
     { attributes: { "workflow.name": compiled.name }, captureStackTrace: false }
   )
+
+/**
+ * Effect's "Service not found: <key>" defect says nothing of where: say which workflow and step needed the
+ * service, and how to provide it. Any other cause is returned as it is.
+ */
+const namingMissingService = (cause: Cause.Cause<unknown>, workflow: string, step: string): Cause.Cause<unknown> => {
+  const found = Cause.findDefect(cause)
+  if (found._tag !== "Success") return cause
+  const defect = found.success
+  if (!(defect instanceof Error) || !defect.message.startsWith("Service not found")) return cause
+  return Cause.die(
+    new Error(
+      `${defect.message}, needed by step "${step}" of workflow "${workflow}". Provide it with its Layer: ` +
+        "Workflow.run(...).pipe(Effect.provide(layer)), or { layer } in Workflow.runPromise / startPromise.",
+      { cause: defect }
+    )
+  )
+}
