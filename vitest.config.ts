@@ -4,6 +4,6 @@ import { defineConfig } from "vitest/config"
 // `@effect-flow/core` resolve to its TypeScript sources, so tests never need a build first.
 export default defineConfig({
   test: {
-    projects: ["packages/core", "packages/examples", "packages/server"]
+    projects: ["packages/core", "packages/examples", "packages/server", "packages/sql"]
   }
 })
