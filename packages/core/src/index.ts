@@ -8,10 +8,17 @@
 /** @since 0.1.0 */
 export * as Diagram from "./Diagram.ts"
 /** @since 0.1.0 */
+export * as DurableError from "./DurableError.ts"
+export { RunBusyError, RunNotFoundError, RunStoreError, WorkflowChangedError } from "./DurableError.ts"
+/** @since 0.1.0 */
 export * as Event from "./Event.ts"
 export { HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent } from "./Event.ts"
 /** @since 0.1.0 */
+export * as JournalWriter from "./JournalWriter.ts"
+/** @since 0.1.0 */
 export * as RunEvent from "./RunEvent.ts"
+/** @since 0.1.0 */
+export * as RunStore from "./RunStore.ts"
 /** @since 0.1.0 */
 export * as Step from "./Step.ts"
 export type { StepContext as Context } from "./StepContext.ts"

@@ -1,0 +1,205 @@
+/**
+ * Group commit for a run's journal: entries appended one by one are written to the `RunStore` in batches, one
+ * store call (one transaction) per batch, at most `maxDelay` (10 ms) after the first entry of the batch arrived,
+ * or at once when `maxBatch` entries wait. A crash loses at most the batch not yet written; what is on disk is
+ * always a prefix of what was appended.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Deferred, Duration, Effect, Exit, Latch, type Scope } from "effect"
+import type { RunBusyError, RunNotFoundError, RunStoreError } from "./DurableError.ts"
+import { type Lease, RunStore, type StatusUpdate } from "./RunStore.ts"
+
+/**
+ * The errors of writing a batch: the store's own, or the lease lost to another owner.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type WriteError = RunStoreError | RunBusyError | RunNotFoundError
+
+/**
+ * Options of `JournalWriter.make`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The run's lease: every batch is fenced by it. */
+  readonly lease: Lease
+  /** The journal's length now: the sequence number of the first entry this writer appends. */
+  readonly seq: number
+  /** Most entries in one batch. Default 1,000. */
+  readonly maxBatch?: number | undefined
+  /** Longest wait between an entry's arrival and the write of its batch. Default 10 ms. */
+  readonly maxDelay?: Duration.Input | undefined
+}
+
+/**
+ * A running group-commit writer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JournalWriter {
+  /** Queue one entry (encoded JSON); returns its sequence number at once, before it is written. */
+  readonly append: (entry: string) => Effect.Effect<number, WriteError>
+  /**
+   * Queue entries and, written in the same batch after them, a status change and inbox messages marked
+   * consumed. Returns the sequence number of the first entry.
+   */
+  readonly appendAll: (
+    entries: ReadonlyArray<string>,
+    options?: { readonly status?: StatusUpdate | undefined; readonly consumed?: ReadonlyArray<number> | undefined }
+  ) => Effect.Effect<number, WriteError>
+  /** Write what is queued now, without waiting for the delay, and wait until it is committed. */
+  readonly flush: Effect.Effect<void, WriteError>
+  /** How many entries the journal holds on disk (committed). */
+  readonly committed: Effect.Effect<number>
+  /** How many store calls (batches) were made. */
+  readonly batches: Effect.Effect<number>
+}
+
+interface Mark {
+  /** Applies after entries up to (not including) this sequence number. */
+  readonly at: number
+  readonly status?: StatusUpdate | undefined
+  readonly consumed?: ReadonlyArray<number> | undefined
+}
+
+/**
+ * Start a writer for one run, in the current scope. Closing the scope writes what is still queued (errors
+ * ignored: a run that must know its journal is complete calls `flush` first). After a failed write the writer
+ * stops: every later call fails with that error, and nothing after the failed batch is written.
+ *
+ * @example
+ * ```ts
+ * import { JournalWriter } from "@effect-flow/core"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const writer = yield* JournalWriter.make({ lease, seq: run.journalLength })
+ *   for (const entry of entries) yield* writer.append(entry) // no I/O per entry
+ *   yield* writer.flush // committed
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): Effect.Effect<JournalWriter, never, RunStore | Scope.Scope> =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const maxBatch = Math.max(1, options.maxBatch ?? 1000)
+    const maxDelay = Duration.toMillis(options.maxDelay ?? Duration.millis(10))
+    const lease = options.lease
+
+    let pending: Array<string> = []
+    let marks: Array<Mark> = []
+    let firstPendingAt = 0
+    let nextSeq = options.seq
+    let committedSeq = options.seq
+    let marksQueued = 0
+    let marksCommitted = 0
+    let batches = 0
+    let failure: Exit.Exit<never, WriteError> | undefined
+    let waiters: Array<{ seq: number; marks: number; deferred: Deferred.Deferred<void, WriteError> }> = []
+    const wake = Latch.makeUnsafe(false)
+    const hurry = Latch.makeUnsafe(false)
+
+    const enqueue = (entries: ReadonlyArray<string>, mark: Omit<Mark, "at"> | undefined) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        if (failure !== undefined) return failure
+        const seq = nextSeq
+        if (pending.length === 0 && marks.length === 0) firstPendingAt = now
+        for (const entry of entries) pending.push(entry)
+        nextSeq += entries.length
+        if (mark !== undefined) {
+          marks.push({ ...mark, at: nextSeq })
+          marksQueued += 1
+        }
+        wake.openUnsafe()
+        if (pending.length >= maxBatch) hurry.openUnsafe()
+        return Effect.succeed(seq)
+      })
+
+    const settle = () => {
+      const ready = waiters.filter((w) => failure !== undefined || (w.seq <= committedSeq && w.marks <= marksCommitted))
+      waiters = waiters.filter((w) => !ready.includes(w))
+      for (const w of ready) Deferred.doneUnsafe(w.deferred, failure ?? Exit.void)
+    }
+
+    const writeBatch = Effect.gen(function* () {
+      const entries = pending.length > maxBatch ? pending.slice(0, maxBatch) : pending
+      pending = pending.length > maxBatch ? pending.slice(maxBatch) : []
+      const end = committedSeq + entries.length
+      // The marks that fall inside this batch: the last status wins, consumed ids add up.
+      const applied = marks.filter((m) => m.at <= end)
+      marks = marks.filter((m) => m.at > end)
+      let status: StatusUpdate | undefined
+      const consumed: Array<number> = []
+      for (const m of applied) {
+        if (m.status !== undefined) status = m.status
+        if (m.consumed !== undefined) consumed.push(...m.consumed)
+      }
+      if (pending.length > 0 || marks.length > 0) {
+        firstPendingAt = yield* Clock.currentTimeMillis
+      } else {
+        wake.closeUnsafe()
+      }
+      if (pending.length < maxBatch) hurry.closeUnsafe()
+      const exit = yield* Effect.exit(
+        store.append(lease, {
+          seq: committedSeq,
+          entries,
+          ...(status === undefined ? {} : { status }),
+          ...(consumed.length === 0 ? {} : { consumed })
+        })
+      )
+      batches += 1
+      if (Exit.isFailure(exit)) {
+        failure = Exit.failCause(exit.cause)
+      } else {
+        committedSeq = end
+        marksCommitted += applied.length
+      }
+      settle()
+      // Someone waits in `flush`: write what remains without waiting for the delay.
+      if (waiters.length > 0) hurry.openUnsafe()
+    })
+
+    const loop = Effect.gen(function* () {
+      while (failure === undefined) {
+        yield* wake.await
+        const waited = (yield* Clock.currentTimeMillis) - firstPendingAt
+        if (waited < maxDelay) {
+          yield* Effect.raceFirst(Effect.sleep(Duration.millis(maxDelay - waited)), hurry.await)
+        }
+        yield* writeBatch
+      }
+    })
+
+    const flush: Effect.Effect<void, WriteError> = Effect.suspend(() => {
+      if (failure !== undefined) return failure
+      if (nextSeq === committedSeq && marksQueued === marksCommitted) return Effect.void
+      const deferred = Deferred.makeUnsafe<void, WriteError>()
+      waiters.push({ seq: nextSeq, marks: marksQueued, deferred })
+      hurry.openUnsafe()
+      return Deferred.await(deferred)
+    })
+
+    yield* Effect.forkScoped(loop)
+    // Runs before the loop is interrupted (finalizers run in reverse order).
+    yield* Effect.addFinalizer(() => Effect.ignore(flush))
+
+    return {
+      append: (entry) => enqueue([entry], undefined),
+      appendAll: (entries, opts) =>
+        enqueue(
+          entries,
+          opts?.status === undefined && (opts?.consumed === undefined || opts.consumed.length === 0) ? undefined : opts
+        ),
+      flush,
+      committed: Effect.sync(() => committedSeq),
+      batches: Effect.sync(() => batches)
+    } satisfies JournalWriter
+  })

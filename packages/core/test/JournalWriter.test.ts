@@ -1,0 +1,223 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Scope } from "effect"
+import { TestClock } from "effect/testing"
+import * as fc from "fast-check"
+import { JournalWriter, RunStore } from "../src/index.ts"
+
+// A memory store that records the size of every batch it is given: one entry per store call.
+const spied = Effect.gen(function* () {
+  const inner = yield* RunStore.makeMemory
+  const calls: Array<RunStore.Batch> = []
+  const store: RunStore.Shape = {
+    ...inner,
+    append: (lease, batch) =>
+      Effect.andThen(
+        Effect.sync(() => calls.push(batch)),
+        inner.append(lease, batch)
+      )
+  }
+  return { store, calls }
+})
+
+const setup = Effect.gen(function* () {
+  const { store, calls } = yield* spied
+  const { run } = yield* store.create({ runId: "r", workflow: "wf", definitionHash: "h", input: "{}" })
+  const lease = yield* store.acquire(run.runId, { owner: "me", pid: process.pid, host: "here", ttl: "1 minute" })
+  return { store, calls, lease }
+})
+
+// Let the writer's fiber run what is due without moving the clock.
+const settle = Effect.repeat(Effect.yieldNow, { times: 20 })
+
+const journal = (store: RunStore.Shape) => Effect.map(store.readJournal("r"), (entries) => entries.map((e) => e.data))
+
+describe("JournalWriter", () => {
+  it.effect("entries appended within 10 ms are written in one batch, 10 ms after the first", () =>
+    Effect.gen(function* () {
+      const { store, calls, lease } = yield* setup
+      const writer = yield* JournalWriter.make({ lease, seq: 0 }).pipe(Effect.provideService(RunStore.RunStore, store))
+      assert.strictEqual(yield* writer.append('"a"'), 0)
+      yield* TestClock.adjust("4 millis")
+      assert.strictEqual(yield* writer.append('"b"'), 1)
+      assert.strictEqual(yield* writer.append('"c"'), 2)
+      yield* TestClock.adjust("5 millis")
+      yield* settle
+      assert.strictEqual(calls.length, 0)
+      assert.strictEqual(yield* writer.committed, 0)
+      yield* TestClock.adjust("1 millis")
+      yield* settle
+      assert.deepStrictEqual(
+        calls.map((b) => [b.seq, b.entries.length]),
+        [[0, 3]]
+      )
+      assert.strictEqual(yield* writer.committed, 3)
+      assert.deepStrictEqual(yield* journal(store), ['"a"', '"b"', '"c"'])
+    })
+  )
+
+  it.effect("a full batch is written at once, without waiting for the delay", () =>
+    Effect.gen(function* () {
+      const { store, calls, lease } = yield* setup
+      const writer = yield* JournalWriter.make({ lease, seq: 0, maxBatch: 4 }).pipe(
+        Effect.provideService(RunStore.RunStore, store)
+      )
+      for (let i = 0; i < 10; i++) yield* writer.append(`${i}`)
+      yield* settle
+      assert.deepStrictEqual(
+        calls.map((b) => b.entries.length),
+        [4, 4]
+      )
+      yield* TestClock.adjust("10 millis")
+      yield* settle
+      assert.deepStrictEqual(
+        calls.map((b) => [b.seq, b.entries.length]),
+        [
+          [0, 4],
+          [4, 4],
+          [8, 2]
+        ]
+      )
+      assert.deepStrictEqual(
+        yield* journal(store),
+        Array.from({ length: 10 }, (_, i) => `${i}`)
+      )
+    })
+  )
+
+  it.effect("flush writes what is queued now and returns once it is committed", () =>
+    Effect.gen(function* () {
+      const { store, calls, lease } = yield* setup
+      const writer = yield* JournalWriter.make({ lease, seq: 0 }).pipe(Effect.provideService(RunStore.RunStore, store))
+      yield* writer.append("1")
+      yield* writer.append("2")
+      yield* writer.flush
+      assert.strictEqual(calls.length, 1)
+      assert.deepStrictEqual(yield* journal(store), ["1", "2"])
+      yield* writer.flush // nothing queued: no store call
+      assert.strictEqual(calls.length, 1)
+    })
+  )
+
+  it.effect("a status change and consumed inbox messages are written in the batch of the entries before them", () =>
+    Effect.gen(function* () {
+      const { store, calls, lease } = yield* setup
+      const answer = yield* store.putInbox("r", '{"answer":42}')
+      const writer = yield* JournalWriter.make({ lease, seq: 0 }).pipe(Effect.provideService(RunStore.RunStore, store))
+      yield* writer.append('"working"')
+      yield* writer.appendAll(['"got answer"', '"end"'], {
+        status: { status: "completed", result: '"ok"' },
+        consumed: [answer]
+      })
+      yield* writer.appendAll([], { status: { status: "completed", result: '"ok, again"' } })
+      yield* writer.flush
+      assert.strictEqual(calls.length, 1)
+      assert.deepStrictEqual(calls[0]!.status, { status: "completed", result: '"ok, again"' })
+      assert.deepStrictEqual(calls[0]!.consumed, [answer])
+      const run = yield* store.get("r")
+      assert.deepStrictEqual([run.status, run.result, run.journalLength], ["completed", '"ok, again"', 3])
+      assert.deepStrictEqual(yield* store.readInbox("r"), [])
+    })
+  )
+
+  it.effect("after a refused batch (lease lost) nothing more is written and every call fails with that error", () =>
+    Effect.gen(function* () {
+      const { store, lease } = yield* setup
+      const writer = yield* JournalWriter.make({ lease, seq: 0 }).pipe(Effect.provideService(RunStore.RunStore, store))
+      yield* writer.append("1")
+      yield* writer.flush
+      yield* TestClock.adjust("2 minutes")
+      yield* store.acquire("r", { owner: "thief", pid: process.pid, host: "elsewhere", ttl: "1 minute" })
+      yield* writer.append("2")
+      const failed = yield* Effect.flip(writer.flush)
+      assert.strictEqual(failed._tag, "RunBusyError")
+      assert.strictEqual((yield* Effect.flip(writer.append("3")))._tag, "RunBusyError")
+      assert.strictEqual((yield* Effect.flip(writer.flush))._tag, "RunBusyError")
+      assert.deepStrictEqual(yield* journal(store), ["1"])
+    })
+  )
+
+  it.effect("closing the writer's scope writes what is still queued", () =>
+    Effect.gen(function* () {
+      const { store, lease } = yield* setup
+      const scope = yield* Scope.make()
+      const writer = yield* JournalWriter.make({ lease, seq: 0 }).pipe(
+        Effect.provideService(RunStore.RunStore, store),
+        Scope.provide(scope)
+      )
+      yield* writer.append("1")
+      yield* writer.append("2")
+      yield* Scope.close(scope, Exit.void)
+      assert.deepStrictEqual(yield* journal(store), ["1", "2"])
+    })
+  )
+
+  it.effect("a writer continues a journal from its length", () =>
+    Effect.gen(function* () {
+      const { store, lease } = yield* setup
+      yield* store.append(lease, { seq: 0, entries: ["0", "1"] })
+      const writer = yield* JournalWriter.make({ lease, seq: 2 }).pipe(Effect.provideService(RunStore.RunStore, store))
+      assert.strictEqual(yield* writer.append("2"), 2)
+      yield* writer.flush
+      assert.deepStrictEqual(yield* journal(store), ["0", "1", "2"])
+    })
+  )
+
+  it.effect(
+    "property: whatever the timing, the journal is the appended sequence, batches are full or 10 ms old, one store call each",
+    () =>
+      Effect.gen(function* () {
+        const ctx = yield* Effect.context<never>()
+        const step = fc.oneof(
+          fc.record({ append: fc.integer({ min: 1, max: 7 }) }),
+          fc.record({ wait: fc.integer({ min: 0, max: 15 }) })
+        )
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(fc.array(step, { maxLength: 30 }), fc.integer({ min: 1, max: 8 }), (steps, maxBatch) =>
+              Effect.runPromiseWith(ctx)(
+                Effect.scoped(
+                  Effect.gen(function* () {
+                    const { store, calls, lease } = yield* setup
+                    const writer = yield* JournalWriter.make({ lease, seq: 0, maxBatch }).pipe(
+                      Effect.provideService(RunStore.RunStore, store)
+                    )
+                    const appended: Array<string> = []
+                    // when each entry was appended, to check no entry waits more than 10 ms
+                    const appendedAt: Array<number> = []
+                    let now = 0
+                    for (const s of steps) {
+                      if ("append" in s) {
+                        for (let i = 0; i < s.append; i++) {
+                          const entry = `${appended.length}`
+                          appended.push(entry)
+                          appendedAt.push(now)
+                          assert.strictEqual(yield* writer.append(entry), appended.length - 1)
+                        }
+                        yield* settle
+                      } else {
+                        yield* TestClock.adjust(`${s.wait} millis`)
+                        now += s.wait
+                        yield* settle
+                        // everything appended 10 ms ago or more is committed
+                        const due = appendedAt.filter((t) => t <= now - 10).length
+                        assert.isAtLeast(yield* writer.committed, due)
+                      }
+                    }
+                    yield* writer.flush
+                    assert.deepStrictEqual(yield* journal(store), appended)
+                    for (const batch of calls) assert.isAtMost(batch.entries.length, maxBatch)
+                    assert.strictEqual(
+                      calls.reduce((n, b) => n + b.entries.length, 0),
+                      appended.length
+                    )
+                    assert.strictEqual(yield* writer.batches, calls.length)
+                  })
+                )
+              )
+            ),
+            { numRuns: 60 }
+          )
+        )
+      })
+  )
+})
