@@ -7,3 +7,7 @@
 
 /** @since 0.1.0 */
 export * as SqliteClient from "./SqliteClient.ts"
+/** @since 0.1.0 */
+export * as SqliteRunStore from "./SqliteRunStore.ts"
+/** @since 0.1.0 */
+export * as SqlRunStore from "./SqlRunStore.ts"
