@@ -1,0 +1,89 @@
+/**
+ * A throwaway PostgreSQL server: a fresh data folder, a free port on 127.0.0.1, fsync off; `stop` ends it and
+ * deletes the folder. Used by the Vitest global setup (`postgres.globalSetup.ts`) and the journal benchmark.
+ *
+ * As root (CI), `initdb` refuses to run, so the server runs as the `postgres` user through `runuser`.
+ */
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+
+const findBinDir = (): string | undefined => {
+  const candidates: Array<string> = []
+  try {
+    candidates.push(execFileSync("pg_config", ["--bindir"], { encoding: "utf8", stdio: "pipe" }).trim())
+  } catch {}
+  try {
+    for (const version of fs.readdirSync("/usr/lib/postgresql").sort().reverse()) {
+      candidates.push(path.join("/usr/lib/postgresql", version, "bin"))
+    }
+  } catch {}
+  return candidates.find((dir) => fs.existsSync(path.join(dir, "initdb")) && fs.existsSync(path.join(dir, "pg_ctl")))
+}
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+/** A running server, or why there is none. */
+export type Started = { readonly url: string; readonly stop: () => void } | { readonly skip: string }
+
+/** Start one server. Throws when PostgreSQL is installed but does not start (with its log). */
+export const startPostgres = async (): Promise<Started> => {
+  const binDir = findBinDir()
+  if (binDir === undefined) {
+    return { skip: "no PostgreSQL found (neither `pg_config --bindir` nor /usr/lib/postgresql/*/bin has initdb)" }
+  }
+  const asRoot = process.getuid?.() === 0
+  // runuser lives in sbin, which a root shell's PATH may lack
+  const runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"].find((p) => fs.existsSync(p)) ?? "runuser"
+  const run = (bin: string, args: Array<string>) =>
+    asRoot
+      ? execFileSync(runuser, ["-u", "postgres", "--", path.join(binDir, bin), ...args], { stdio: "pipe" })
+      : execFileSync(path.join(binDir, bin), args, { stdio: "pipe" })
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-flow-pg-"))
+  const data = path.join(dir, "data")
+  fs.mkdirSync(data)
+  if (asRoot) {
+    const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim())
+    const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim())
+    fs.chownSync(dir, uid, gid)
+    fs.chownSync(data, uid, gid)
+  }
+  const port = await freePort()
+  const stop = () => {
+    try {
+      run("pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"])
+    } catch {}
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    run("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+    run("pg_ctl", [
+      "-D",
+      data,
+      "-l",
+      path.join(dir, "server.log"),
+      "-w",
+      "-o",
+      `-h 127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
+      "start"
+    ])
+  } catch (error) {
+    const logFile = path.join(dir, "server.log")
+    const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8") : ""
+    stop()
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? String(error)
+    throw new Error(`could not start a throwaway PostgreSQL from ${binDir}:\n${stderr}\n${log}`)
+  }
+  return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop }
+}
