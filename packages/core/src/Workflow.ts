@@ -36,6 +36,7 @@ import type { StepContext } from "./StepContext.ts"
 import {
   type Problem,
   type UnhandledEventError,
+  WorkflowCancelledError,
   type WorkflowError,
   type WorkflowInputError,
   WorkflowValidationError
@@ -687,7 +688,8 @@ const runExitWith = <A, E>(
 
 /**
  * Run a workflow from plain Promise code. Resolves with the result; rejects with the original error
- * instance (so `err._tag` and `instanceof` work), or the defect.
+ * instance (so `err._tag` and `instanceof` work), or the defect. Aborting `options.signal` interrupts the
+ * run, which then rejects with `WorkflowCancelledError`.
  *
  * A workflow whose steps need services takes them as `{ layer }`: a `Layer` (built for this run, released
  * when it ends) or a `ManagedRuntime` (built once, shared by runs). Forgetting it is a compile error that
@@ -713,6 +715,9 @@ export const runPromise = <W extends Any, L extends ServiceProvider = never>(
 ): Promise<Workflow.Output<W>> =>
   runExitWith(run(self as W, input), options?.layer, options?.signal).then((exit) => {
     if (Exit.isSuccess(exit)) return exit.value as Workflow.Output<W>
+    if (options?.signal?.aborted === true && Cause.hasInterruptsOnly(exit.cause)) {
+      throw new WorkflowCancelledError({ workflow: (self as W).name, by: "an AbortSignal" })
+    }
     throw causeToError(exit.cause)
   })
 
@@ -752,7 +757,7 @@ type LifecycleOf<O> = "lifecycle" extends keyof O ? (true extends O[keyof O & "l
  * - `send(event)`: inject an event from outside: it answers an open `ctx.waitFor`, or is routed to the
  *   steps that accept it (e.g. a `HumanResponseEvent`).
  * - `result`: the run's result or error. `cancel`: interrupt every fiber of the run; `result` then
- *   reports the interruption.
+ *   fails with `WorkflowCancelledError`.
  *
  * @example
  * ```ts
@@ -820,12 +825,21 @@ export const start = <W extends Any, const O extends WatchOptions = {}>(
       { startImmediately: true }
     )
     const run = yield* Deferred.await(ready)
+    let cancelled = false
     return {
       runId: run.id,
       events: Stream.fromQueue(queue),
       send: (event: AnyEvent) => Effect.suspend(() => run.sendFromOutside(event)),
-      result: Fiber.join(fiber),
-      cancel: Fiber.interrupt(fiber)
+      // A run ended by `cancel` fails with WorkflowCancelledError rather than reporting an interruption.
+      result: Effect.catchCause(Fiber.join(fiber), (cause) =>
+        cancelled && Cause.hasInterruptsOnly(cause)
+          ? Effect.fail(new WorkflowCancelledError({ workflow: self.name, runId: run.id, by: "cancel()" }))
+          : Effect.failCause(cause)
+      ),
+      cancel: Effect.suspend(() => {
+        cancelled = true
+        return Fiber.interrupt(fiber)
+      })
     }
   }) as any
 
@@ -870,7 +884,7 @@ export interface PromiseHandle<Output, Events extends AnyEvent = AnyEvent> {
   readonly runId: string
   readonly events: AsyncIterable<Events>
   send(event: AnyEvent): Promise<void>
-  /** Resolves with the result; rejects with the original error instance, or a `WorkflowCancelled` error after `cancel`. */
+  /** Resolves with the result; rejects with the original error instance, or a `WorkflowCancelledError` after `cancel`. */
   readonly result: Promise<Output>
   cancel(): Promise<void>
 }
@@ -938,9 +952,7 @@ export const startPromise = async <
     await Effect.runPromise(Scope.close(scope, Exit.void))
     if (Exit.isSuccess(exit)) return exit.value
     if (Cause.hasInterruptsOnly(exit.cause)) {
-      const error = new Error(`Workflow "${wf.name}" run ${handle.runId} was cancelled`)
-      error.name = "WorkflowCancelled"
-      throw error
+      throw new WorkflowCancelledError({ workflow: wf.name, runId: handle.runId, by: "cancel()" })
     }
     throw causeToError(exit.cause)
   })

@@ -282,8 +282,72 @@ export class NestedStoreEditError extends Schema.TaggedError<NestedStoreEditErro
 }
 
 /**
- * Every error a run can end with, besides the handlers' own (`NestedStoreEditError` is a defect, not part
- * of it). Match on `_tag` to handle each.
+ * The run was cancelled: through a handle's `cancel` (`Workflow.start`, `Workflow.startPromise`) or an
+ * `AbortSignal` given to `Workflow.runPromise`. Every fiber of the run was interrupted and its finalizers ran.
+ * (Interrupting the fiber that runs `Workflow.run` is an interruption, as for any Effect, not this error.)
+ *
+ * @example
+ * ```ts
+ * import { WorkflowCancelledError } from "@effect-flow/core"
+ *
+ * const controller = new AbortController()
+ * const result = Workflow.runPromise(parallel, { items: ["a"] }, { signal: controller.signal })
+ * controller.abort()
+ * await result.catch((e) => e instanceof WorkflowCancelledError) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WorkflowCancelledError extends Schema.TaggedError<WorkflowCancelledError>()("WorkflowCancelledError", {
+  workflow: Schema.String,
+  /** The run, when it had started. */
+  runId: Schema.optional(Schema.String),
+  /** What cancelled it, e.g. `"cancel()"` or `"an AbortSignal"`. */
+  by: Schema.String
+}) {
+  override get message() {
+    return `Workflow "${this.workflow}"${this.runId === undefined ? "" : ` run ${this.runId}`} was cancelled by ${this.by}`
+  }
+}
+
+/**
+ * User code handed the engine something it cannot run: a handler that returned a Promise, an event, `undefined`
+ * or another value that is not an Effect; a `store.edit` function that returned the state instead of an Effect
+ * of it; a `ctx.waitFor` `match` that threw; an `output` schema check that threw; a fiber of the run that died
+ * outside any handler's error handling. The run ends at once with this as its defect; `problem` says what was
+ * wrong and `fix` how to fix it.
+ *
+ * @example
+ * ```ts
+ * // dies with HandlerBoundaryError: step "fetch" handling StartEvent: the handler returned a Promise, not an Effect
+ * defineWorkflow().step(StartEvent, async () => new StopEvent({ result: await fetchIt() }) as any)
+ * // instead:
+ * defineWorkflow().step(StartEvent, () => Effect.promise(() => fetchIt()).pipe(Effect.map((result) => new StopEvent({ result }))))
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class HandlerBoundaryError extends Schema.TaggedError<HandlerBoundaryError>()("HandlerBoundaryError", {
+  workflow: Schema.String,
+  /** The step whose code went wrong, when there is one. */
+  step: Schema.optional(Schema.String),
+  /** The event it was handling, or the call (e.g. `waitFor(Approval)`). */
+  event: Schema.optional(Schema.String),
+  problem: Schema.String,
+  fix: Schema.String
+}) {
+  override get message() {
+    const where =
+      this.step === undefined ? "" : ` step "${this.step}"${this.event === undefined ? "" : ` handling ${this.event}`}`
+    return `Workflow "${this.workflow}":${where}${where === "" ? "" : ":"} ${this.problem}. ${this.fix}`
+  }
+}
+
+/**
+ * Every error a run can end with, besides the handlers' own (`NestedStoreEditError` and
+ * `HandlerBoundaryError` are defects, not part of it). Match on `_tag` to handle each.
  *
  * @example
  * ```ts
@@ -301,3 +365,4 @@ export type WorkflowError =
   | WorkflowStalledError
   | UnhandledEventError
   | StepTimeoutError
+  | WorkflowCancelledError

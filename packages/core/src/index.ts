@@ -30,9 +30,11 @@ export { defineWorkflow } from "./Workflow.ts"
 /** @since 0.1.0 */
 export * as WorkflowError from "./WorkflowError.ts"
 export {
+  HandlerBoundaryError,
   NestedStoreEditError,
   StepTimeoutError,
   UnhandledEventError,
+  WorkflowCancelledError,
   WorkflowInputError,
   WorkflowStalledError,
   WorkflowTimeoutError,

@@ -105,10 +105,8 @@ describe("the output schema", () => {
       const bad = yield* runVirtual(Workflow.run(make({ count: "three" }), {}))
       assert.isTrue(Exit.isFailure(bad.exit) && Exit.hasDies(bad.exit))
       const defect = Exit.isFailure(bad.exit) ? (bad.exit.cause.reasons[0] as { defect?: unknown }).defect : undefined
-      assert.include(
-        String(defect),
-        'Workflow "typed output": the StopEvent\'s result does not match the output schema'
-      )
+      assert.include(String(defect), 'Workflow "typed output": the StopEvent\'s result (returned by step "')
+      assert.include(String(defect), "does not match the output schema")
     })
   )
 })

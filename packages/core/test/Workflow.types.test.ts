@@ -106,13 +106,14 @@ describe("Workflow types", () => {
     expectTypeOf<Effect.Services<typeof program>>().toEqualTypeOf<never>()
   })
 
-  it("WorkflowError is exactly the union of the six tags REFERENCE.md lists", () => {
+  it("WorkflowError is exactly the union of the seven tags REFERENCE.md lists", () => {
     expectTypeOf<Errors.WorkflowError["_tag"]>().toEqualTypeOf<
       | "WorkflowValidationError"
       | "WorkflowInputError"
       | "WorkflowTimeoutError"
       | "WorkflowStalledError"
       | "UnhandledEventError"
+      | "WorkflowCancelledError"
       | "StepTimeoutError"
     >()
   })

@@ -46,6 +46,7 @@ import {
   WorkflowStalledError,
   WorkflowTimeoutError
 } from "../WorkflowError.ts"
+import * as Boundary from "./boundary.ts"
 import { CollectBuffer, describeNeed, type Need } from "./collectBuffer.ts"
 import { Mailbox } from "./mailbox.ts"
 import { clonePlain } from "./plain.ts"
@@ -70,6 +71,10 @@ export interface CompiledStep {
   readonly workers: number
   readonly acceptsTags: ReadonlySet<string>
   readonly timeout: Duration.Duration | undefined
+  /** The tags of the declared `emits`, or `undefined` when the step declared none (it may emit anything). */
+  readonly emitsTags: ReadonlySet<string> | undefined
+  /** The handler, a generator function wrapped once (as `Effect.fnUntraced` does) so it returns an Effect. */
+  readonly handler: (event: AnyEvent, ctx: StepContext<any, AnyEvent>) => unknown
   readonly def: Step.Any
 }
 
@@ -92,6 +97,10 @@ export const compile = (
       workers: def.workers,
       acceptsTags,
       timeout: def.timeout === undefined ? undefined : Duration.fromInputUnsafe(def.timeout),
+      emitsTags: def.emits === undefined ? undefined : new Set(def.emits.map((c) => tagOf(c)!)),
+      handler: Boundary.isGeneratorFunction(def.handler)
+        ? Effect.fnUntraced(def.handler)
+        : (def.handler as CompiledStep["handler"]),
       def
     }
     compiledSteps.push(step)
@@ -120,6 +129,10 @@ const outputChecker = (output: Schema.Codec<unknown, unknown>) => {
     return checked._tag === "Failure" ? checked.failure.message : undefined
   }
 }
+
+/** A fiber that failed (not by interruption alone): what the run's fiber watcher looks for. */
+const diedOf = (exit: Exit.Exit<unknown, unknown>): Cause.Cause<unknown> | undefined =>
+  exit._tag === "Failure" && !Cause.hasInterruptsOnly(exit.cause) ? exit.cause : undefined
 
 /** How a run is watched and fed. @internal */
 export interface Hooks {
@@ -338,15 +351,23 @@ export class Run {
   // ---------------------------------------------------------------------------------------------
   // ending the run
 
-  stop(event: AnyEvent): void {
+  stop(event: AnyEvent, from: string): void {
     if (this.finished) return
     const result = (event as { result?: unknown }).result
-    const mismatch = this.compiled.checkOutput?.(result)
+    let mismatch: string | undefined
+    try {
+      mismatch = this.compiled.checkOutput?.(result)
+    } catch (error) {
+      this.failCause(
+        Cause.die(Boundary.outputCheckThrew({ workflow: this.compiled.name, step: from, event: "StopEvent" }, error))
+      )
+      return
+    }
     if (mismatch !== undefined) {
       this.failCause(
         Cause.die(
           new TypeError(
-            `Workflow "${this.compiled.name}": the StopEvent's result does not match the output schema: ${mismatch}`
+            `Workflow "${this.compiled.name}": the StopEvent's result (returned by step "${from}") does not match the output schema: ${mismatch}`
           )
         )
       )
@@ -407,7 +428,7 @@ export class Run {
         new UnhandledEventError({
           workflow: this.compiled.name,
           step: OUTSIDE,
-          event: isEvent(ev) ? ev._tag : describeValue(ev),
+          event: isEvent(ev) ? ev._tag : Boundary.describeValue(ev),
           reason: "but the run has already ended."
         })
       )
@@ -438,7 +459,7 @@ export class Run {
       return new UnhandledEventError({
         workflow: this.compiled.name,
         step: from,
-        event: describeValue(ev),
+        event: Boundary.describeValue(ev),
         reason: "which is not an event: return or send an instance of an event class (a Schema.TaggedClass)."
       })
     }
@@ -459,14 +480,13 @@ export class Run {
       return this.deliver(this.steps[step.index]!, ev, from)
     }
     if (ev._tag === "StopEvent") {
-      this.stop(ev)
+      this.stop(ev, from)
       return Effect.void
     }
-    // An open wait gets the event too; it is still broadcast to every step that accepts it.
-    const answered = this.waiters.length > 0 && this.answer(ev)
+    // An event that answers an open wait goes to that wait alone (as in LlamaIndex): not broadcast too.
+    if (this.waiters.length > 0 && this.answer(ev)) return Effect.void
     const targets = this.compiled.routes.get(ev._tag)
     if (targets === undefined) {
-      if (answered) return Effect.void
       if (Option.isOption(ev) || Result.isResult(ev)) {
         return new UnhandledEventError({
           workflow: this.compiled.name,
@@ -494,18 +514,29 @@ export class Run {
     return effect
   }
 
-  /** Give `ev` to the first open waiter it matches. */
+  /** Give `ev` to the first open waiter it matches. A `match` that throws ends the run, naming its step. */
   private answer(ev: AnyEvent): boolean {
     const i = this.waiters.findIndex(
-      (w) =>
-        w.tag === ev._tag &&
-        (w.id === undefined || (ev as { id?: unknown }).id === w.id) &&
-        (w.match === undefined || w.match(ev))
+      (w) => w.tag === ev._tag && (w.id === undefined || (ev as { id?: unknown }).id === w.id) && this.matches(w, ev)
     )
     if (i === -1) return false
     const [waiter] = this.waiters.splice(i, 1)
     Deferred.doneUnsafe(waiter!.deferred, Exit.succeed(ev))
     return true
+  }
+
+  private matches(w: Waiter, ev: AnyEvent): boolean {
+    if (w.match === undefined) return true
+    try {
+      return w.match(ev) === true
+    } catch (error) {
+      this.failCause(
+        Cause.die(
+          Boundary.matchThrew({ workflow: this.compiled.name, step: w.step, event: `waitFor(${w.tag})` }, error)
+        )
+      )
+      return false
+    }
   }
 
   private deliverAll(acc: Effect.Effect<void>, sr: StepRun, ev: AnyEvent, from: string): Effect.Effect<void> {
@@ -524,7 +555,11 @@ export class Run {
       sr.running++
       const slot = sr.takeSlot()
       sr.current[slot] = item
-      return this.fork(this.work(sr, slot, item))
+      const ctx = sr.contexts[slot] ?? (sr.contexts[slot] = new Context_(this, sr, slot))
+      return this.fork(
+        Effect.suspend(() => this.invoke(ctx, item)),
+        ctx.watch
+      )
     }
     sr.mailbox.push(item)
     if (sr.queued >= MAILBOX_HIGH) this.full = sr
@@ -534,20 +569,36 @@ export class Run {
     return Effect.void
   }
 
-  private fork(effect: Effect.Effect<void>): Effect.Effect<void> {
-    return Effect.asVoid(
-      Effect.forkIn(Effect.provideContext(effect, this.context), this.scope, { startImmediately: false })
+  /**
+   * Fork `effect` into the run's scope, watched: every fiber the run forks goes through here, and one that
+   * ends with anything but success or interruption fails the run (see `died`). Nothing a fiber of the run
+   * does can end it silently.
+   */
+  private fork(effect: Effect.Effect<void>, watch: (exit: Exit.Exit<void>) => void): Effect.Effect<void> {
+    return Effect.flatMap(
+      Effect.forkIn(Effect.provideContext(effect, this.context), this.scope, { startImmediately: false }),
+      (fiber) => {
+        fiber.addObserver(watch)
+        return Effect.void
+      }
     )
+  }
+
+  /** The watcher of fibers that are not a worker's (retry backoffs). */
+  readonly watch = (exit: Exit.Exit<void>): void => {
+    const cause = diedOf(exit)
+    if (cause !== undefined) this.died(undefined, cause)
+  }
+
+  /** A fiber of the run failed outside any handler's error handling: end the run, naming where. */
+  died(ctx: Context_ | undefined, cause: Cause.Cause<unknown>): void {
+    if (this.finished) return
+    const site = { workflow: this.compiled.name, step: ctx?.step, event: ctx?.event?._tag }
+    this.failCause(Cause.die(Boundary.fiberDied(site, cause)))
   }
 
   // ---------------------------------------------------------------------------------------------
   // workers
-
-  /** Handle `item` in worker `slot` of `sr`, then whatever is queued, until the mailbox is empty. */
-  private work(sr: StepRun, slot: number, item: Item): Effect.Effect<void> {
-    const ctx = sr.contexts[slot] ?? (sr.contexts[slot] = new Context_(this, sr, slot))
-    return Effect.suspend(() => this.invoke(ctx, item))
-  }
 
   /** After an invocation: the next queued item in the same worker, or the end of the worker. */
   next(ctx: Context_): Effect.Effect<void> {
@@ -578,7 +629,10 @@ export class Run {
     const step = ctx.sr.step
     let effect: Effect.Effect<unknown, unknown>
     try {
-      effect = step.def.handler(ev, ctx) as Effect.Effect<unknown, unknown>
+      const returned = step.handler(ev, ctx)
+      effect = Effect.isEffect(returned)
+        ? (returned as Effect.Effect<unknown, unknown>)
+        : Boundary.handlerResult({ workflow: this.compiled.name, step: step.name, event: ev._tag }, returned)
     } catch (defect) {
       effect = Effect.die(defect)
     }
@@ -654,7 +708,7 @@ export class Run {
     this.lastEvent = ev._tag
     if (out === undefined || out === null) return this.next(ctx)
     this.full = undefined
-    const routed = this.routeOrError(step.name, out, undefined)
+    const routed = this.outsideEmits(step, out) ?? this.routeOrError(step.name, out, undefined)
     if (routed instanceof UnhandledEventError) {
       this.failCause(Cause.fail(routed))
       return this.next(ctx)
@@ -667,8 +721,34 @@ export class Run {
   // ---------------------------------------------------------------------------------------------
   // back-pressure
 
+  /**
+   * Why a step may not emit `ev`: the run has ended (a fiber that outlived it sends), or the step declared
+   * `emits` without it. `undefined` when it may. Events the engine makes on a step's behalf
+   * (`StepFailedEvent`, `waitFor` requests) are routed without this check.
+   */
+  private outsideEmits(step: CompiledStep, ev: unknown): UnhandledEventError | undefined {
+    if (this.finished) {
+      return new UnhandledEventError({
+        workflow: this.compiled.name,
+        step: step.name,
+        event: isEvent(ev) ? ev._tag : Boundary.describeValue(ev),
+        reason: "but the run has ended: a fiber that outlived its run cannot send into it."
+      })
+    }
+    const allowed = step.emitsTags
+    if (allowed === undefined || !isEvent(ev) || allowed.has(ev._tag)) return undefined
+    return new UnhandledEventError({
+      workflow: this.compiled.name,
+      step: step.name,
+      event: ev._tag,
+      reason: `which is not in its emits (${[...allowed].join(", ") || "none"}): add ${ev._tag} to the emits of "${step.name}", or stop emitting it.`
+    })
+  }
+
   /** Route an event a worker sends with `ctx.send`, then wait for room if its mailbox is full. */
   send(ctx: Context_, ev: AnyEvent, target: string | undefined): Effect.Effect<void, UnhandledEventError> {
+    const refused = this.outsideEmits(ctx.sr.step, ev)
+    if (refused !== undefined) return Effect.fail(refused)
     this.full = undefined
     const routed = this.route(ctx.step, ev, target)
     const full = this.filled(ctx)
@@ -686,7 +766,7 @@ export class Run {
       const next = events.next()
       if (next.done === true) return forks
       this.full = undefined
-      const routed = this.routeOrError(ctx.step, next.value, target)
+      const routed = this.outsideEmits(ctx.sr.step, next.value) ?? this.routeOrError(ctx.step, next.value, target)
       if (routed instanceof UnhandledEventError) return andThen(forks, Effect.fail(routed))
       forks = andThen(forks, routed)
       const full = this.filled(ctx)
@@ -851,7 +931,8 @@ export class Run {
                   sr.backingOff--
                   return this.finished ? Effect.void : this.enqueue(sr, again)
                 })
-              )
+              ),
+              this.watch
             )
           },
           onFailure: (scheduleCause) => Effect.sync(() => this.failCause(scheduleCause)),
@@ -975,6 +1056,8 @@ class Context_ implements StepContext<any, AnyEvent> {
     readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
   }
   readonly goOn: Effect.Effect<void>
+  /** Watches each fiber of this worker slot: one that dies outside the handler's error handling ends the run. */
+  readonly watch: (exit: Exit.Exit<void>) => void
   readonly runId: string
   readonly step: string
   private store_: Store<any> | undefined = undefined
@@ -992,6 +1075,10 @@ class Context_ implements StepContext<any, AnyEvent> {
       onFailure: (cause) => run.failedInvocation(this, cause)
     }
     this.goOn = Effect.suspend(() => run.next(this))
+    this.watch = (exit) => {
+      const cause = diedOf(exit)
+      if (cause !== undefined) run.died(this, cause)
+    }
   }
 
   /** The run's store, as seen from this worker slot (made on first use). */
@@ -1032,7 +1119,14 @@ class Context_ implements StepContext<any, AnyEvent> {
     if (tag === undefined) {
       return Effect.die(
         new TypeError(
-          `Workflow "${this.run.compiled.name}": step "${this.step}" called ctx.waitFor with ${describeValue(cls)}, which is not an event class.`
+          `Workflow "${this.run.compiled.name}": step "${this.step}" called ctx.waitFor with ${Boundary.describeValue(cls)}, which is not an event class.`
+        )
+      )
+    }
+    if (options?.match !== undefined && typeof options.match !== "function") {
+      return Effect.die(
+        new TypeError(
+          `Workflow "${this.run.compiled.name}": step "${this.step}" called ctx.waitFor(${tag}) with match ${Boundary.describeValue(options.match)}, which is not a function: pass (event) => boolean.`
         )
       )
     }
@@ -1044,6 +1138,11 @@ class Context_ implements StepContext<any, AnyEvent> {
     return this.point(
       Effect.sync(() => {
         let spec: Need
+        if (typeof need !== "number" && !Array.isArray(need)) {
+          throw new TypeError(
+            `Workflow "${this.run.compiled.name}": step "${this.step}" called ctx.collect(${event?._tag ?? Boundary.describeValue(event)}, ${Boundary.describeValue(need)}); pass a count (an integer >= 0) or a list of event classes. A count read with ctx.store.get of a misspelt key is undefined.`
+          )
+        }
         if (typeof need === "number") {
           if (!Number.isInteger(need) || need < 0) {
             throw new RangeError(
@@ -1057,7 +1156,7 @@ class Context_ implements StepContext<any, AnyEvent> {
             const tag = tagOf(cls)
             if (tag === undefined) {
               throw new TypeError(
-                `Workflow "${this.run.compiled.name}": step "${this.step}" called ctx.collect with ${describeValue(cls)}, which is not an event class.`
+                `Workflow "${this.run.compiled.name}": step "${this.step}" called ctx.collect with ${Boundary.describeValue(cls)}, which is not an event class.`
               )
             }
             tags.push(tag)
@@ -1105,7 +1204,10 @@ const makeStore = (run: Run, ctx: Context_): Store<any> => {
               Effect.ensuring(
                 Effect.suspend(() => {
                   ctx.editing = true
-                  return f(run.state)
+                  return Boundary.editResult(
+                    { workflow: run.compiled.name, step: ctx.step, event: ctx.event?._tag },
+                    f(run.state)
+                  )
                 }),
                 Effect.sync(() => {
                   ctx.editing = false
@@ -1119,13 +1221,6 @@ const makeStore = (run: Run, ctx: Context_): Store<any> => {
         )
       )
   }
-}
-
-const describeValue = (u: unknown): string => {
-  if (u === null) return "null"
-  if (typeof u === "function") return `function ${u.name || "(anonymous)"}`
-  if (typeof u === "object") return `an object without _tag (${Object.keys(u).slice(0, 5).join(", ") || "no keys"})`
-  return `${typeof u} ${String(u)}`
 }
 
 /**
