@@ -2,45 +2,29 @@
  * Builds `@effect-flow/core` into `dist/` (run from packages/core: `node scripts/build.ts`, or `npm run build`
  * at the root).
  *
- * - JavaScript: tsup (esbuild) bundles the two public entries, `src/index.ts` and `src/testing.ts`, twice:
- *   ESM into `dist/esm` and CommonJS into `dist/cjs` (both with `.js` files and source maps; `dist/cjs` gets a
- *   `package.json` saying `{"type":"commonjs"}`). `effect` is a peer dependency and stays external.
- * - Declarations: TypeScript 7 is a native binary with no compiler API, so `tsup --dts` cannot run with it.
- *   `tsc -p tsconfig.build.json` emits `.d.ts` files (and declaration maps) into `dist/esm`; their relative
- *   `.ts` import specifiers are rewritten to `.js` (tsc's rewriteRelativeImportExtensions only rewrites
- *   JavaScript output), and they are copied to `dist/cjs`, where the nested package.json makes TypeScript
- *   read them as CommonJS declarations.
+ * One ES module build, by TypeScript itself (`tsc -p tsconfig.build.json`): a `.js` file per source module
+ * with its source map, and a `.d.ts` with its declaration map. Why this shape:
+ *
+ * - ESM only. `effect` 4 is ESM only, so every CommonJS consumer of effect-flow already loads ESM through
+ *   Node's `require(esm)` (Node >= 22.12; our engines say >= 22.19): `require("@effect-flow/core")` does the
+ *   same, and there is one copy of the library in a process, whichever way it is imported (no dual-package
+ *   hazard: one `StopEvent` class, one `instanceof`).
+ * - No bundler: module for module, nothing is renamed, so class names (`StopEvent`, `WorkflowStalledError`)
+ *   are what the sources say, in logs and errors.
+ * - Sources once: the maps point at `../src/*.ts` (shipped) instead of embedding them.
+ *
+ * tsc's `rewriteRelativeImportExtensions` rewrites `./Event.ts` to `./Event.js` in JavaScript only; the
+ * declarations get the same rewrite here (same length, so declaration maps stay valid).
  */
 import { spawn } from "node:child_process"
-import { cp, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises"
+import { readdir, readFile, rm, writeFile } from "node:fs/promises"
 import { createRequire } from "node:module"
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
-import { build, type Format } from "tsup"
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..")
 const dist = join(packageDir, "dist")
 const require = createRequire(import.meta.url)
-
-/** Bundle the public entries in one module format into `dist/<dir>`. */
-const bundle = (format: Format, dir: string) =>
-  build({
-    entry: { index: "src/index.ts", testing: "src/testing.ts" },
-    format,
-    outDir: join(dist, dir),
-    outExtension: () => ({ js: ".js" }),
-    sourcemap: true,
-    // Shared code goes to chunks in both formats, so a module imported by both entries exists once at run time.
-    splitting: true,
-    target: "es2022",
-    platform: "neutral",
-    external: [/^effect($|\/)/],
-    tsconfig: join(packageDir, "tsconfig.build.json"),
-    config: false,
-    dts: false,
-    clean: false,
-    silent: true
-  })
 
 /** Run a command in the package directory; reject with its output if it fails. */
 const run = (command: string, args: ReadonlyArray<string>) =>
@@ -65,30 +49,25 @@ const listFiles = async (dir: string): Promise<Array<string>> =>
 const rewriteSpecifiers = (source: string) =>
   source.replace(/((?:from|import)\s*\(?\s*)(["'])(\.\.?\/[^"']*?)\.ts\2/g, "$1$2$3.js$2")
 
-const declarations = async () => {
+/** Build into `outDir` (default `dist/`); returns what it wrote, relative to it. */
+export const build = async (outDir: string = dist): Promise<ReadonlyArray<string>> => {
+  await rm(outDir, { recursive: true, force: true })
   const tsc = join(dirname(require.resolve("typescript/package.json")), "bin", "tsc")
-  await run(process.execPath, [tsc, "-p", "tsconfig.build.json"])
-  const esm = join(dist, "esm")
-  const cjs = join(dist, "cjs")
-  const files = (await listFiles(esm)).filter((file) => file.endsWith(".d.ts") || file.endsWith(".d.ts.map"))
-  for (const file of files) {
-    if (file.endsWith(".d.ts")) {
-      const path = join(esm, file)
-      await writeFile(path, rewriteSpecifiers(await readFile(path, "utf8")))
-    }
-    await mkdir(dirname(join(cjs, file)), { recursive: true })
-    await cp(join(esm, file), join(cjs, file))
+  await run(process.execPath, [tsc, "-p", "tsconfig.build.json", "--outDir", outDir])
+  const files = await listFiles(outDir)
+  for (const file of files.filter((f) => f.endsWith(".d.ts"))) {
+    const path = join(outDir, file)
+    await writeFile(path, rewriteSpecifiers(await readFile(path, "utf8")))
   }
-  return files.filter((file) => file.endsWith(".d.ts")).length
+  return files
 }
 
-const started = performance.now()
-await rm(dist, { recursive: true, force: true })
-await Promise.all([bundle("esm", "esm"), bundle("cjs", "cjs")])
-await writeFile(join(dist, "cjs", "package.json"), `${JSON.stringify({ type: "commonjs" }, null, 2)}\n`)
-const declarationCount = await declarations()
-const jsCount = (await listFiles(dist)).filter((file) => file.endsWith(".js")).length
-console.log(
-  `@effect-flow/core built in ${Math.round(performance.now() - started)} ms: ` +
-    `${jsCount} JS files (esm + cjs) and ${declarationCount} declaration files per format in ${relative(process.cwd(), dist) || "."}`
-)
+if (import.meta.main) {
+  const started = performance.now()
+  const files = await build()
+  console.log(
+    `@effect-flow/core built in ${Math.round(performance.now() - started)} ms: ` +
+      `${files.filter((f) => f.endsWith(".js")).length} modules and ${files.filter((f) => f.endsWith(".d.ts")).length} ` +
+      `declaration files in ${relative(process.cwd(), dist) || "."}`
+  )
+}

@@ -1,14 +1,22 @@
-// Smoke check of the BUILT package as a CommonJS consumer sees it: `require("@effect-flow/core")` resolves
-// through the exports map's "require" branch to dist/cjs (whose package.json says "commonjs"); `effect` is
-// ESM-only and is loaded by Node's require(esm). Run by `npm run smoke` (scripts/smoke.ts) after the build.
+// The packed package as a CommonJS consumer sees it: `require("@effect-flow/core")` loads the one ES module
+// build through Node's require(esm), as it loads `effect` (ESM only); an `import` of it in the same process
+// gets the very same module, so there is one copy of each class. Run by scripts/packed.ts in a scratch project.
 const assert = require("node:assert/strict")
 const { defineWorkflow, StartEvent, StopEvent, Workflow, WorkflowInputError } = require("@effect-flow/core")
 const { Effect, Exit, Option, Schema } = require("effect")
 
 const main = async () => {
   const resolved = require.resolve("@effect-flow/core")
-  assert.match(resolved, /[/\\]dist[/\\]cjs[/\\]index\.js$/, `@effect-flow/core resolved to ${resolved}, not dist/cjs`)
-  assert.match(require.resolve("@effect-flow/core/testing"), /[/\\]dist[/\\]cjs[/\\]testing\.js$/)
+  assert.match(
+    resolved,
+    /[/\\]node_modules[/\\]@effect-flow[/\\]core[/\\]dist[/\\]index\.js$/,
+    `resolved to ${resolved}`
+  )
+  assert.match(require.resolve("@effect-flow/core/testing"), /[/\\]dist[/\\]testing\.js$/)
+  // One copy whichever way it is imported: require and import give the same classes.
+  const imported = await import("@effect-flow/core")
+  assert.equal(imported.StopEvent, StopEvent, "require and import loaded two copies of @effect-flow/core")
+  assert.equal(imported.WorkflowInputError, WorkflowInputError)
   assert.equal(typeof require("@effect-flow/core/testing").runVirtual, "function")
 
   class Item extends Schema.TaggedClass()("Item", { value: Schema.Number }) {}
@@ -50,10 +58,11 @@ const main = async () => {
   assert.deepEqual(exit, Exit.succeed([4, 9, 16]))
   const failed = await Effect.runPromise(Effect.flip(Workflow.run(squares, { values: [1, "two"] })))
   assert.ok(failed instanceof WorkflowInputError, `expected WorkflowInputError, got ${failed}`)
+  assert.equal(failed.constructor.name, "WorkflowInputError")
 
   assert.throws(() => require("@effect-flow/core/internal/runtime"), { code: "ERR_PACKAGE_PATH_NOT_EXPORTED" })
 
-  console.log("smoke (cjs): require of dist/cjs ran the workflow to [4, 9, 16]; internal/* is blocked")
+  console.log("smoke (cjs): require ran the workflow to [4, 9, 16]; internal/* is blocked")
 }
 
 main().catch((error) => {

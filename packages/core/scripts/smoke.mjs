@@ -1,6 +1,5 @@
-// Smoke check of the BUILT package as an ES module consumer sees it: plain JavaScript, no source condition,
-// so `@effect-flow/core` resolves through the exports map's "import" branch to dist/esm. Run by `npm run smoke`
-// (scripts/smoke.ts) after `npm run build`. Exits non-zero with an assertion message on the first mismatch.
+// The packed package as an ES module consumer sees it: plain JavaScript in a scratch project, no source
+// condition. Run by scripts/packed.ts. Exits non-zero with an assertion message on the first mismatch.
 import assert from "node:assert/strict"
 import { defineWorkflow, StartEvent, StopEvent, Workflow, WorkflowInputError } from "@effect-flow/core"
 import { runVirtual } from "@effect-flow/core/testing"
@@ -8,8 +7,12 @@ import { Duration, Effect, Exit, Option, Schema } from "effect"
 import { TestClock } from "effect/testing"
 
 const resolved = import.meta.resolve("@effect-flow/core")
-assert.match(resolved, /\/dist\/esm\/index\.js$/, `@effect-flow/core resolved to ${resolved}, not dist/esm`)
-assert.match(import.meta.resolve("@effect-flow/core/testing"), /\/dist\/esm\/testing\.js$/)
+assert.match(
+  resolved,
+  /\/node_modules\/@effect-flow\/core\/dist\/index\.js$/,
+  `@effect-flow/core resolved to ${resolved}`
+)
+assert.match(import.meta.resolve("@effect-flow/core/testing"), /\/dist\/testing\.js$/)
 
 // The seed's shape in miniature: fan out one event per value, square them on 2 workers, collect them all.
 class Item extends Schema.TaggedClass()("Item", { value: Schema.Number }) {}
@@ -55,6 +58,10 @@ const rejection = await Workflow.runPromise(squares, { values: "nope" }).then(
 )
 assert.ok(rejection instanceof WorkflowInputError, `expected WorkflowInputError, got ${rejection}`)
 assert.equal(rejection._tag, "WorkflowInputError")
+// Class names are the sources' own (no bundler renamed them to StopEvent2), in logs and errors.
+assert.equal(rejection.constructor.name, "WorkflowInputError")
+assert.equal(new StopEvent({ result: 1 }).constructor.name, "StopEvent")
+assert.equal(new StartEvent({}).constructor.name, "StartEvent")
 
 // The testing entry works from dist too: 3 items of 50 ms on 2 workers take 100 ms of virtual time.
 const virtual = await Effect.runPromise(
@@ -66,4 +73,4 @@ assert.equal(Duration.toMillis(virtual.elapsed), 100)
 // internal/ is not part of the public surface.
 await assert.rejects(import("@effect-flow/core/internal/runtime"), { code: "ERR_PACKAGE_PATH_NOT_EXPORTED" })
 
-console.log("smoke (esm): import of dist/esm ran the workflow to [1, 4, 9]; internal/* is blocked")
+console.log("smoke (esm): import ran the workflow to [1, 4, 9]; internal/* is blocked")

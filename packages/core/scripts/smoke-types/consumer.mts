@@ -20,6 +20,4 @@ Workflow.runPromise(doubler, { n: "21" })
 // @ts-expect-error internal/* is not exported
 export type Runtime = typeof import("@effect-flow/core/internal/runtime")
 
-// Declaration emit (declaration is on for this check): an exported value whose inferred type mentions the
-// library's error union must be nameable by a consumer that publishes declarations of its own.
 export const program = Workflow.run(doubler, { n: 21 })
