@@ -11,7 +11,8 @@
  *   hazard: one `StopEvent` class, one `instanceof`).
  * - No bundler: module for module, nothing is renamed, so class names (`StopEvent`, `WorkflowStalledError`)
  *   are what the sources say, in logs and errors.
- * - Sources once: the maps point at `../src/*.ts` (shipped) instead of embedding them.
+ * - Sources once: the maps point at `../src/*.ts` (shipped) instead of embedding them, and the JavaScript
+ *   has no comments (the sources and the declarations hold the docs).
  *
  * tsc's `rewriteRelativeImportExtensions` rewrites `./Event.ts` to `./Event.js` in JavaScript only; the
  * declarations get the same rewrite here (same length, so declaration maps stay valid).
@@ -53,7 +54,16 @@ const rewriteSpecifiers = (source: string) =>
 export const build = async (outDir: string = dist): Promise<ReadonlyArray<string>> => {
   await rm(outDir, { recursive: true, force: true })
   const tsc = join(dirname(require.resolve("typescript/package.json")), "bin", "tsc")
-  await run(process.execPath, [tsc, "-p", "tsconfig.build.json", "--outDir", outDir])
+  // Two passes at once: declarations keep their JSDoc (editors show it); JavaScript drops comments, which the
+  // shipped sources and declarations already hold, so the package carries each doc comment twice, not thrice.
+  await Promise.all([
+    run(process.execPath, [tsc, "-p", "tsconfig.build.json", "--outDir", outDir, "--emitDeclarationOnly"]),
+    run(process.execPath, [
+      tsc,
+      ...["-p", "tsconfig.build.json", "--outDir", outDir, "--declaration", "false", "--declarationMap", "false"],
+      "--removeComments"
+    ])
+  ])
   const files = await listFiles(outDir)
   for (const file of files.filter((f) => f.endsWith(".d.ts"))) {
     const path = join(outDir, file)

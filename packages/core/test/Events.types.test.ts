@@ -175,12 +175,16 @@ describe("Promise code with services", () => {
   })
 
   it("a forgotten layer is a compile error naming the missing service", () => {
-    // @ts-expect-error missing services: pass { layer } with a Layer that provides: Embedder
-    Workflow.runPromise(needs, { text: "a" })
-    // @ts-expect-error missing services: ... Clock2 (the layer provides Embedder only)
-    Workflow.runPromise(needsTwo, { text: "a" }, { layer: embedderLayer })
-    // @ts-expect-error missing services: ... Embedder
-    Workflow.startPromise(needs, { text: "a" })
+    // Never called: only the compile errors are checked.
+    const forgotten = () => {
+      // @ts-expect-error missing services: pass { layer } with a Layer that provides: Embedder
+      Workflow.runPromise(needs, { text: "a" })
+      // @ts-expect-error missing services: ... Clock2 (the layer provides Embedder only)
+      Workflow.runPromise(needsTwo, { text: "a" }, { layer: embedderLayer })
+      // @ts-expect-error missing services: ... Embedder
+      Workflow.startPromise(needs, { text: "a" })
+    }
+    expectTypeOf(forgotten).toBeFunction()
     expectTypeOf<Workflow.ProvidesServices<typeof needsTwo, typeof embedderLayer>>().toEqualTypeOf<{
       readonly "missing services: pass { layer } with a Layer that provides": Clock2
     }>()
