@@ -100,6 +100,26 @@ export interface RunRegistryShape {
 export class RunRegistry extends Context.Service<RunRegistry, RunRegistryShape>()("@effect-flow/server/RunRegistry") {}
 
 /**
+ * Two served workflows have the same name: the routes name workflows, so names must differ.
+ *
+ * @example
+ * ```ts
+ * // RunRegistry.layerMemory({ workflows: [a, a2] }) with a.name === a2.name fails with:
+ * // DuplicateWorkflowError: Two served workflows are named "a": give each a distinct name (defineWorkflow({ name }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DuplicateWorkflowError extends Schema.TaggedError<DuplicateWorkflowError>()("DuplicateWorkflowError", {
+  workflow: Schema.String
+}) {
+  override get message() {
+    return `Two served workflows are named "${this.workflow}": give each a distinct name (defineWorkflow({ name }))`
+  }
+}
+
+/**
  * Options of {@link layerMemory}.
  *
  * @example
@@ -131,7 +151,7 @@ export interface MemoryOptions<W extends Workflow.Any = Workflow.Any> {
  */
 export const layerMemory = <W extends Workflow.Any>(
   options: MemoryOptions<W>
-): Layer.Layer<RunRegistry, WorkflowValidationError, Workflow.Workflow.Services<W>> =>
+): Layer.Layer<RunRegistry, WorkflowValidationError | DuplicateWorkflowError, Workflow.Workflow.Services<W>> =>
   Layer.effect(RunRegistry, makeMemory(options)) as any
 
 interface Run {
@@ -178,7 +198,10 @@ const makeMemory = Effect.fnUntraced(function* <W extends Workflow.Any>(options:
   const scope = yield* Effect.scope
   const services = yield* Effect.context<never>()
   const byName = new Map<string, Workflow.Any>()
-  for (const workflow of options.workflows) byName.set(workflow.name, yield* Workflow.validate(workflow))
+  for (const workflow of options.workflows) {
+    if (byName.has(workflow.name)) return yield* new DuplicateWorkflowError({ workflow: workflow.name })
+    byName.set(workflow.name, yield* Workflow.validate(workflow))
+  }
   const sendable = new Map([...byName].map(([name, wf]) => [name, sendableClasses(wf)]))
   const encodeResults = new Map([...byName].map(([name, wf]) => [name, resultEncoder(wf.config.output as any)]))
   const runs = new Map<string, Run>()

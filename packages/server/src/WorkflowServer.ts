@@ -331,7 +331,7 @@ export const layer = <W extends Workflow.Any>(
   options: Options<W>
 ): Layer.Layer<
   HttpServer.HttpServer | RunRegistry.RunRegistry,
-  HttpServerError.ServeError | WorkflowValidationError,
+  HttpServerError.ServeError | WorkflowValidationError | RunRegistry.DuplicateWorkflowError,
   Workflow.Workflow.Services<W>
 > => {
   const registry = RunRegistry.layerMemory({ workflows: options.workflows, keepRuns: options.keepRuns })
