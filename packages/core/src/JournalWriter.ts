@@ -106,20 +106,35 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
     const wake = Latch.makeUnsafe(false)
     const hurry = Latch.makeUnsafe(false)
 
+    // Hot path: no allocation beyond the entry; the clock is read once per batch, at its first entry.
     const enqueue = (entries: ReadonlyArray<string>, mark: Omit<Mark, "at"> | undefined) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      Effect.withFiber((fiber): Effect.Effect<number, WriteError> => {
         if (failure !== undefined) return failure
         const seq = nextSeq
-        if (pending.length === 0 && marks.length === 0) firstPendingAt = now
-        for (const entry of entries) pending.push(entry)
+        if (pending.length === 0 && marks.length === 0) {
+          firstPendingAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+          wake.openUnsafe()
+        }
+        for (let i = 0; i < entries.length; i++) pending.push(entries[i]!)
         nextSeq += entries.length
         if (mark !== undefined) {
           marks.push({ ...mark, at: nextSeq })
           marksQueued += 1
         }
-        wake.openUnsafe()
         if (pending.length >= maxBatch) hurry.openUnsafe()
         return Effect.succeed(seq)
+      })
+
+    const enqueue1 = (entry: string) =>
+      Effect.withFiber((fiber): Effect.Effect<number, WriteError> => {
+        if (failure !== undefined) return failure
+        if (pending.length === 0 && marks.length === 0) {
+          firstPendingAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+          wake.openUnsafe()
+        }
+        pending.push(entry)
+        if (pending.length >= maxBatch) hurry.openUnsafe()
+        return Effect.succeed(nextSeq++)
       })
 
     const settle = () => {
@@ -192,7 +207,7 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
     yield* Effect.addFinalizer(() => Effect.ignore(flush))
 
     return {
-      append: (entry) => enqueue([entry], undefined),
+      append: (entry) => enqueue1(entry),
       appendAll: (entries, opts) =>
         enqueue(
           entries,
