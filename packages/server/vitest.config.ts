@@ -7,7 +7,7 @@ export default defineProject({
     name: "server",
     include: ["test/**/*.test.ts"],
     typecheck: { enabled: false },
-    testTimeout: 30_000,
+    testTimeout: 60_000,
     // The load and browser tests are CPU-heavy: one file at a time, to leave the other projects room.
     fileParallelism: false
   }

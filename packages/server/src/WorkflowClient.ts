@@ -5,9 +5,10 @@
  *
  * @since 0.1.0
  */
-import { type Effect, Redacted, Stream } from "effect"
+import { type Effect, type Redacted, Stream } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { HttpApiClient } from "effect/http-api"
+import { tokenText } from "./internal/token.ts"
 import { Api } from "./WorkflowApi.ts"
 
 /**
@@ -58,12 +59,7 @@ export type Client = HttpApiClient.ForApi<typeof Api>
  * @category constructors
  */
 export const make = (options: Options): Effect.Effect<Client, never, HttpClient.HttpClient> => {
-  const token =
-    options.token === undefined
-      ? undefined
-      : Redacted.isRedacted(options.token)
-        ? Redacted.value(options.token)
-        : options.token
+  const token = tokenText(options.token)
   return HttpApiClient.make(Api, {
     baseUrl: options.baseUrl,
     ...(token === undefined

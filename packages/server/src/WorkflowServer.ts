@@ -18,7 +18,7 @@ import { createServer } from "node:http"
 import { createRequire } from "node:module"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Diagram, Workflow, type WorkflowValidationError } from "@effect-flow/core"
-import { ByteSize, Effect, Layer, Redacted, Schema, Stream } from "effect"
+import { ByteSize, Effect, Layer, type Redacted, Schema, Stream } from "effect"
 import {
   HttpIncomingMessage,
   HttpRouter,
@@ -28,6 +28,7 @@ import {
   HttpServerResponse
 } from "effect/http"
 import { HttpApiBuilder, HttpApiError } from "effect/http-api"
+import { tokenText } from "./internal/token.ts"
 import * as RunRegistry from "./RunRegistry.ts"
 import { Api, type WorkflowInfo } from "./WorkflowApi.ts"
 
@@ -187,12 +188,7 @@ const originAllowed = (request: HttpServerRequest.HttpServerRequest, allowed: Re
  * the body (HttpApi's own 400 is empty).
  */
 const guards = (options: Options<any>) => {
-  const token =
-    options.token === undefined
-      ? undefined
-      : Redacted.isRedacted(options.token)
-        ? Redacted.value(options.token)
-        : options.token
+  const token = tokenText(options.token)
   const expected = token === undefined ? undefined : encoder.encode(token)
   const allowed = new Set(options.allowedOrigins ?? [])
   const maxBody = ByteSize.bytes(options.maxBodyBytes ?? 1024 * 1024)

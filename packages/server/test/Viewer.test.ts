@@ -4,8 +4,9 @@
  * with hostile event fields, and stay responsive during a 10,000-event fan-out.
  */
 import { copyFileSync, mkdirSync } from "node:fs"
+import { cpus, loadavg } from "node:os"
 import { type Browser, chromium, type Page } from "playwright-core"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest"
 import { type Running, startServer } from "./fixtures.ts"
 
 const artifacts = new URL("../test-artifacts/", import.meta.url)
@@ -34,6 +35,8 @@ describe("the run viewer in Chromium", () => {
   })
 
   const open = async (workflow: string) => {
+    // A failing test leaves a screenshot of the page as it was, named after the workflow.
+    onTestFailed(() => page.screenshot({ path: shot(`failed-${workflow}.png`) }).then(() => {}))
     await page.goto(`${server.url}/#/?workflow=${workflow}`)
     await page.waitForSelector(`#workflow-list button.selected[data-workflow="${workflow}"]`)
     await page.waitForSelector('#start-diagram[data-ready="true"] svg')
@@ -117,15 +120,36 @@ describe("the run viewer in Chromium", () => {
         for (const entry of list.getEntries()) w.__longTasks.push(entry.duration)
       }).observe({ type: "longtask" as any })
     })
+    // Chrome's own trace gives each main-thread task's CPU time (`tdur`) besides its wall time: on a machine
+    // shared by many processes a task can wait for a CPU for hundreds of milliseconds, which the
+    // PerformanceObserver counts as a long task although the page did little.
+    await browser.startTracing(page, {
+      categories: ["devtools.timeline", "disabled-by-default-devtools.timeline", "toplevel"]
+    })
     await page.click("#start-button")
     await awaitStatus("completed", 120_000)
+    const trace = JSON.parse((await browser.stopTracing()).toString("utf8")).traceEvents as Array<any>
+    const mainThreads = new Set(
+      trace
+        .filter((e) => e.ph === "M" && e.name === "thread_name" && e.args?.name === "CrRendererMain")
+        .map((e) => `${e.pid}:${e.tid}`)
+    )
+    const tasks = trace.filter((e) => e.ph === "X" && e.name === "RunTask" && mainThreads.has(`${e.pid}:${e.tid}`))
+    const longestCpuMillis = Math.max(0, ...tasks.map((e) => (e.tdur ?? e.dur) / 1000))
     const longTasks: Array<number> = await page.evaluate(() => (globalThis as any).__longTasks)
     const rows = await page.locator("#event-log li.event, #event-log li.lifecycle").allTextContents()
     const folded = Number((await page.textContent("#event-log li.folded"))!.replace(/[^0-9]/g, ""))
     const total = Number((await page.textContent("#run-counter"))!.replace(/[^0-9]/g, ""))
     await page.screenshot({ path: shot("viewer-10k.png") })
-    console.log(`long tasks during the 10,000-event fan-out (ms): ${JSON.stringify(longTasks)}`)
-    expect(Math.max(0, ...longTasks)).toBeLessThanOrEqual(200)
+    const load = loadavg()[0]! / cpus().length
+    console.log(
+      `10,000-event fan-out: ${tasks.length} main-thread tasks, the longest ${longestCpuMillis.toFixed(0)} ms of CPU; ` +
+        `long tasks by PerformanceObserver (wall ms): ${JSON.stringify(longTasks.map(Math.round))}; load per CPU ${load.toFixed(1)}`
+    )
+    expect(tasks.length).toBeGreaterThan(100)
+    expect(longestCpuMillis).toBeLessThanOrEqual(200)
+    // The wall-clock figure holds the page to the same bound whenever the machine is not oversubscribed.
+    if (load < 1) expect(Math.max(0, ...longTasks)).toBeLessThanOrEqual(200)
     // at most 1,000 rows, the newest, contiguous; the older ones folded
     expect(rows.length).toBeGreaterThan(0)
     expect(rows.length).toBeLessThanOrEqual(1000)

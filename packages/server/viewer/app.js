@@ -6,8 +6,8 @@
 const MAX_ROWS = 1000
 // Rows added per render at most, and renders per second: when events come faster than this, the log shows
 // the newest and folds the rest, and the page stays responsive.
-const ROWS_PER_FLUSH = 100
-const FLUSH_EVERY_MS = 100
+const ROWS_PER_FLUSH = 50
+const FLUSH_EVERY_MS = 150
 const LIFECYCLE = new Set(["StepStarted", "StepCompleted", "StepFailed", "StepRetrying", "EventQueued"])
 const $ = (id) => document.getElementById(id)
 
@@ -335,7 +335,8 @@ const showRun = async (runId) => {
   }
   $("run-workflow").textContent = workflow.name
   $("run-id").textContent = runId
-  setStatus(status.status)
+  // A run that has ended already shows its end once the replayed stream reaches it, with its result.
+  setStatus(status.status === "waiting" ? "waiting" : "running")
   $("outcome").hidden = true
   $("answer-form").hidden = true
   $("event-log").textContent = ""
@@ -399,6 +400,11 @@ const SVG = "http://www.w3.org/2000/svg"
 const paintSteps = () => {
   for (const [name, s] of view.steps) {
     const state = stepState(s)
+    const text = describeStep(s)
+    // Touch the DOM (and the SVG, whose restyle is costly) only for steps whose state changed.
+    if (s.painted === text && s.paintedState === state) continue
+    s.painted = text
+    s.paintedState = state
     const cells = s.row.children
     cells[1].textContent = state
     cells[2].textContent = `${s.running} / ${s.workers}`
@@ -423,7 +429,7 @@ const paintSteps = () => {
       node.appendChild(badge)
       view.badges.set(name, badge)
     }
-    badge.textContent = describeStep(s)
+    badge.textContent = text
   }
 }
 
@@ -462,7 +468,7 @@ const follow = async (runId) => {
           }
           start = end + 2
           end = buffer.indexOf("\n\n", start)
-          if (performance.now() - sliceStart > 12) {
+          if (performance.now() - sliceStart > 6) {
             await yieldToPage()
             sliceStart = performance.now()
           }
