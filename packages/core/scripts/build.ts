@@ -20,7 +20,7 @@
 import { spawn } from "node:child_process"
 import { readdir, readFile, rm, writeFile } from "node:fs/promises"
 import { createRequire } from "node:module"
-import { dirname, join, relative } from "node:path"
+import { dirname, join, relative, sep } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..")
@@ -64,10 +64,16 @@ export const build = async (outDir: string = dist): Promise<ReadonlyArray<string
       "--removeComments"
     ])
   ])
+  // Declaration maps serve go-to-definition from a consumer's code, which lands in public modules only: the
+  // internal modules' maps would be dead weight (the interpreter is split into many small modules).
+  const internalMap = (f: string) => f.startsWith(`internal${sep}`) && f.endsWith(".d.ts.map")
+  await Promise.all((await listFiles(outDir)).filter(internalMap).map((f) => rm(join(outDir, f))))
   const files = await listFiles(outDir)
   for (const file of files.filter((f) => f.endsWith(".d.ts"))) {
     const path = join(outDir, file)
-    await writeFile(path, rewriteSpecifiers(await readFile(path, "utf8")))
+    let source = rewriteSpecifiers(await readFile(path, "utf8"))
+    if (file.startsWith(`internal${sep}`)) source = source.replace(/\n\/\/# sourceMappingURL=\S+\s*$/, "\n")
+    await writeFile(path, source)
   }
   return files
 }

@@ -28,7 +28,7 @@ import type { AnyEvent, EventClass, StopEvent } from "./Event.ts"
 import { nameOf } from "./Event.ts"
 import type * as Graph from "./internal/graph.ts"
 import * as Prepare from "./internal/prepare.ts"
-import { type Run, runCompiled } from "./internal/runtime.ts"
+import { type Run, runCompiled, sendFromOutside } from "./internal/runtime.ts"
 import { fromArgs } from "./internal/step.ts"
 import type * as RunEvent from "./RunEvent.ts"
 import type * as Step from "./Step.ts"
@@ -829,7 +829,7 @@ export const start = <W extends Any, const O extends WatchOptions = {}>(
     return {
       runId: run.id,
       events: Stream.fromQueue(queue),
-      send: (event: AnyEvent) => Effect.suspend(() => run.sendFromOutside(event)),
+      send: (event: AnyEvent) => Effect.suspend(() => sendFromOutside(run, event)),
       // A run ended by `cancel` fails with WorkflowCancelledError rather than reporting an interruption.
       result: Effect.catchCause(Fiber.join(fiber), (cause) =>
         cancelled && Cause.hasInterruptsOnly(cause)

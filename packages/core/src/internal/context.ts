@@ -1,0 +1,233 @@
+/**
+ * The step context (`ctx`) of one worker slot: what a handler calls. Each operation hands over to the room
+ * that does it (`send`/`sendAll` to `backPressure.ts`, `waitFor` to `waits.ts`, `collect` to the step's
+ * `CollectBuffer`, `store.*` to the run's state under its lock) and is a point where a controlled scheduler
+ * (the testing kit's `explore`) may interleave other fibers.
+ */
+import { type Cause, Context, Effect, type Exit, Option } from "effect"
+import type { AnyEvent } from "../Event.ts"
+import { tagOf } from "../Event.ts"
+import type { StepContext, Store, WaitForOptions } from "../StepContext.ts"
+import { NestedStoreEditError, type StepTimeoutError, type UnhandledEventError } from "../WorkflowError.ts"
+import { send, sendAll } from "./backPressure.ts"
+import * as Boundary from "./boundary.ts"
+import type { Need } from "./collectBuffer.ts"
+import { failedInvocation, succeeded } from "./invocation.ts"
+import type { Run } from "./run.ts"
+import { waitFor } from "./waits.ts"
+import { died, diedOf, next, type Retry, type StepRun } from "./workers.ts"
+
+/** The current store edit, per fiber, to tell a nested edit from a waiting one. @internal */
+export const EditingRun = Context.Reference<Run | undefined>("@effect-flow/core/internal/EditingRun", {
+  defaultValue: () => undefined
+})
+
+/** The context of worker slot `worker` of `sr`. @internal */
+export const makeContext = (run: Run, sr: StepRun, worker: number): Context_ => new Context_(run, sr, worker)
+
+/** The step context of one worker slot. @internal */
+export class Context_ implements StepContext<any, AnyEvent> {
+  attempt = 1
+  /** Set when the current invocation's event was scheduled for a retry. */
+  retrying = false
+  /** How many of this slot's fibers wait for room in a mailbox, and how many in `waitFor` (see `drains`). */
+  roomWaits = 0
+  eventWaits = 0
+  /** The step whose mailbox this slot last waited on. */
+  waitingOn: StepRun | undefined = undefined
+  /** Inside a store edit, holding the run's lock: a send then never waits (others may wait for the lock). */
+  editing = false
+  /** The event (and retry state) of the current invocation. */
+  event: AnyEvent | undefined = undefined
+  retry: Retry | undefined = undefined
+  /** Made once per worker slot, so an invocation allocates no closures of its own. */
+  readonly continuation: {
+    readonly onSuccess: (out: unknown) => Effect.Effect<void>
+    readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
+  }
+  readonly goOn: Effect.Effect<void>
+  /** Watches each fiber of this worker slot: one that dies outside the handler's error handling ends the run. */
+  readonly watch: (exit: Exit.Exit<void>) => void
+  readonly runId: string
+  readonly step: string
+  private store_: Store<any> | undefined = undefined
+  readonly run: Run
+  readonly sr: StepRun
+  readonly worker: number
+  constructor(run: Run, sr: StepRun, worker: number) {
+    this.run = run
+    this.sr = sr
+    this.worker = worker
+    this.runId = run.id
+    this.step = sr.step.name
+    this.continuation = {
+      onSuccess: (out) => succeeded(run, this, out),
+      onFailure: (cause) => failedInvocation(run, this, cause)
+    }
+    this.goOn = Effect.suspend(() => next(run, this))
+    this.watch = (exit) => {
+      const cause = diedOf(exit)
+      if (cause !== undefined) died(run, this, cause)
+    }
+  }
+
+  /** The run's store, as seen from this worker slot (made on first use). */
+  get store(): Store<any> {
+    return (this.store_ ??= makeStore(this.run, this))
+  }
+
+  send(event: AnyEvent, options?: { readonly step?: string | undefined }): Effect.Effect<void, UnhandledEventError> {
+    return this.point(Effect.suspend(() => send(this.run, this, event, options?.step)))
+  }
+
+  sendAll(
+    events: Iterable<AnyEvent>,
+    options?: { readonly step?: string | undefined }
+  ): Effect.Effect<void, UnhandledEventError> {
+    return this.point(Effect.suspend(() => sendAll(this.run, this, events[Symbol.iterator](), options?.step)))
+  }
+
+  write(event: AnyEvent): Effect.Effect<void> {
+    return this.point(
+      Effect.sync(() => {
+        if (this.run.finished) return
+        this.run.trace?.({ _tag: "Written", step: this.step, event })
+        this.run.emit(event)
+      })
+    )
+  }
+
+  /** In exploration mode, maybe yield first, so a controlled scheduler can run something else here. */
+  point<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    const decide = this.run.yieldPoints
+    if (decide === undefined) return effect
+    return Effect.suspend(() => (decide() ? Effect.andThen(Effect.yieldNow, effect) : effect))
+  }
+
+  waitFor(cls: any, options?: WaitForOptions<any>): Effect.Effect<any, StepTimeoutError> {
+    const tag = tagOf(cls)
+    if (tag === undefined) {
+      return Effect.die(
+        new TypeError(
+          `Workflow "${this.run.compiled.name}": step "${this.step}" called ctx.waitFor with ${Boundary.describeValue(cls)}, which is not an event class.`
+        )
+      )
+    }
+    if (options?.match !== undefined && typeof options.match !== "function") {
+      return Effect.die(
+        new TypeError(
+          `Workflow "${this.run.compiled.name}": step "${this.step}" called ctx.waitFor(${tag}) with match ${Boundary.describeValue(options.match)}, which is not a function: pass (event) => boolean.`
+        )
+      )
+    }
+    return this.point(waitFor(this.run, this, tag, options))
+  }
+
+  collect(event: AnyEvent, need: number | ReadonlyArray<any>): Effect.Effect<Option.Option<ReadonlyArray<any>>> {
+    // Effect.sync: a bad count or class throws, and the throw is the defect, with its message.
+    return this.point(
+      Effect.sync(() => {
+        const taken = this.sr.buffer.offer(event, needOf(this, event, need))
+        return taken === undefined ? Option.none() : Option.some(taken)
+      })
+    )
+  }
+}
+
+/** What `ctx.collect` was asked for, checked: throws a defect naming the step when it is not a need. */
+const needOf = (ctx: Context_, event: AnyEvent, need: number | ReadonlyArray<any>): Need => {
+  const workflow = ctx.run.compiled.name
+  if (typeof need !== "number" && !Array.isArray(need)) {
+    throw new TypeError(
+      `Workflow "${workflow}": step "${ctx.step}" called ctx.collect(${event?._tag ?? Boundary.describeValue(event)}, ${Boundary.describeValue(need)}); pass a count (an integer >= 0) or a list of event classes. A count read with ctx.store.get of a misspelt key is undefined.`
+    )
+  }
+  if (typeof need === "number") {
+    if (!Number.isInteger(need) || need < 0) {
+      throw new RangeError(
+        `Workflow "${workflow}": step "${ctx.step}" called ctx.collect with ${need}; the count must be an integer >= 0.`
+      )
+    }
+    return need
+  }
+  const tags: Array<string> = []
+  for (const cls of need) {
+    const tag = tagOf(cls)
+    if (tag === undefined) {
+      throw new TypeError(
+        `Workflow "${workflow}": step "${ctx.step}" called ctx.collect with ${Boundary.describeValue(cls)}, which is not an event class.`
+      )
+    }
+    tags.push(tag)
+  }
+  return tags
+}
+
+/** Run `effect` holding the run's store lock; a store write inside an edit of the same run is a defect. */
+const withLock = <A, E, R>(
+  run: Run,
+  ctx: Context_,
+  operation: string,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Effect.service(EditingRun), (editing) =>
+    editing === run
+      ? Effect.die(new NestedStoreEditError({ workflow: run.compiled.name, step: ctx.step, operation }))
+      : run.lock.withPermits(1)(effect)
+  )
+
+const makeStore = (run: Run, ctx: Context_): Store<any> => {
+  const setState = (f: (s: any) => any) =>
+    Effect.sync(() => {
+      run.state = f(run.state)
+    })
+  return {
+    getAll: ctx.point(Effect.sync(() => run.state)),
+    get: (key) => ctx.point(Effect.sync(() => (run.state as any)[key])),
+    set: (key, value) =>
+      ctx.point(
+        withLock(
+          run,
+          ctx,
+          "set",
+          setState((s) => ({ ...s, [key]: value }))
+        )
+      ),
+    update: (key, f) =>
+      ctx.point(
+        withLock(
+          run,
+          ctx,
+          "update",
+          setState((s) => ({ ...s, [key]: f(s[key]) }))
+        )
+      ),
+    edit: (f) =>
+      ctx.point(
+        withLock(
+          run,
+          ctx,
+          "edit",
+          Effect.flatMap(
+            Effect.provideService(
+              Effect.ensuring(
+                Effect.suspend(() => {
+                  ctx.editing = true
+                  return Boundary.editResult(
+                    { workflow: run.compiled.name, step: ctx.step, event: ctx.event?._tag },
+                    f(run.state)
+                  )
+                }),
+                Effect.sync(() => {
+                  ctx.editing = false
+                })
+              ),
+              EditingRun,
+              run
+            ),
+            (next) => setState(() => next)
+          )
+        )
+      )
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * Invocation: one call of a step's handler on one event, inside its worker's fiber (see `workers.ts`):
+ * the handler, its timeout and span, then its outcome. A returned event is routed (`routing.ts`), with
+ * back-pressure (`backPressure.ts`); a failure is retried on the step's schedule (the event backs off in a
+ * fiber of its own while the worker goes on), handed to a step that accepts `StepFailedEvent`, or ends the
+ * run. Then the worker takes its next event.
+ */
+import { Cause, Clock, Duration, Effect, Exit, Pull, Schedule } from "effect"
+import type { AnyEvent } from "../Event.ts"
+import { isEvent } from "../Event.ts"
+import { StepCompleted, StepFailed, StepFailedEvent, StepRetrying, StepStarted } from "../RunEvent.ts"
+import { StepTimeoutError, UnhandledEventError } from "../WorkflowError.ts"
+import { filled, room } from "./backPressure.ts"
+import * as Boundary from "./boundary.ts"
+import type { Context_ } from "./context.ts"
+import { failCause } from "./lifecycle.ts"
+import { outsideEmits, route, routeOrError } from "./routing.ts"
+import { andThen, type Run } from "./run.ts"
+import { died, diedOf, enqueue, fork, type Item, next, Retry } from "./workers.ts"
+
+/** Run the handler on `item`, inside the worker's fiber. */
+export const invoke = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => {
+  const retry = item instanceof Retry ? item : undefined
+  const ev = retry === undefined ? (item as AnyEvent) : retry.event
+  ctx.event = ev
+  ctx.retry = retry
+  ctx.attempt = retry === undefined ? 1 : retry.attempt
+  ctx.retrying = false
+  const step = ctx.sr.step
+  let effect: Effect.Effect<unknown, unknown>
+  try {
+    const returned = step.handler(ev, ctx)
+    effect = Effect.isEffect(returned)
+      ? (returned as Effect.Effect<unknown, unknown>)
+      : Boundary.handlerResult({ workflow: run.compiled.name, step: step.name, event: ev._tag }, returned)
+  } catch (defect) {
+    effect = Effect.die(defect)
+  }
+  if (step.timeout !== undefined) {
+    const timeout = step.timeout
+    effect = Effect.timeoutOrElse(effect, {
+      duration: timeout,
+      orElse: () =>
+        Effect.fail(
+          new StepTimeoutError({
+            workflow: run.compiled.name,
+            step: step.name,
+            event: ev._tag,
+            timeout: Duration.format(timeout)
+          })
+        )
+    })
+  }
+  if (run.lifecycle) {
+    run.emit(new StepStarted({ step: step.name, event: ev._tag, worker: ctx.worker, attempt: ctx.attempt }))
+  }
+  if (run.trace !== undefined) {
+    const trace = run.trace
+    const started = { step: step.name, event: ev, attempt: ctx.attempt, worker: ctx.worker }
+    trace({ _tag: "Started", ...started })
+    effect = Effect.onExit(effect, (exit) =>
+      Effect.sync(() =>
+        trace({
+          _tag: "Ended",
+          ...started,
+          outcome: Exit.isSuccess(exit)
+            ? "returned"
+            : Cause.hasInterruptsOnly(exit.cause)
+              ? "interrupted"
+              : step.def.retry !== undefined && Cause.hasFails(exit.cause)
+                ? "retrying"
+                : "failed"
+        })
+      )
+    )
+  }
+  if (run.spans) {
+    effect = Effect.withSpan(effect, `effect-flow.step ${step.name}`, {
+      attributes: {
+        "workflow.name": run.compiled.name,
+        "workflow.run_id": run.id,
+        "workflow.step": step.name,
+        "workflow.event": ev._tag,
+        "workflow.attempt": ctx.attempt
+      },
+      captureStackTrace: false
+    })
+  }
+  return Effect.matchCauseEffect(effect, ctx.continuation)
+}
+
+/** A handler succeeded with `out`: route it, then go on with the worker. */
+export const succeeded = (run: Run, ctx: Context_, out: unknown): Effect.Effect<void> => {
+  const step = ctx.sr.step
+  const ev = ctx.event!
+  if (run.lifecycle) {
+    run.emit(
+      new StepCompleted({
+        step: step.name,
+        event: ev._tag,
+        worker: ctx.worker,
+        attempt: ctx.attempt,
+        returned: isEvent(out) ? out._tag : undefined
+      })
+    )
+  }
+  run.lastStep = step.name
+  run.lastEvent = ev._tag
+  if (out === undefined || out === null) return next(run, ctx)
+  run.full = undefined
+  const routed = outsideEmits(run, step, out) ?? routeOrError(run, step.name, out, undefined)
+  if (routed instanceof UnhandledEventError) {
+    failCause(run, Cause.fail(routed))
+    return next(run, ctx)
+  }
+  const full = filled(run, ctx)
+  if (full !== undefined) return andThen(routed, Effect.andThen(room(ctx, full), ctx.goOn))
+  return routed === Effect.void ? next(run, ctx) : Effect.andThen(routed, ctx.goOn)
+}
+
+/** A handler failed: retry, recover or end the run, then go on with the worker. */
+export const failedInvocation = (run: Run, ctx: Context_, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+  if (Cause.hasInterruptsOnly(cause)) return Effect.void
+  return Effect.andThen(failed(run, ctx, cause), ctx.goOn)
+}
+
+/** The watcher of fibers that are not a worker's (retry backoffs). */
+const watchRun =
+  (run: Run) =>
+  (exit: Exit.Exit<void>): void => {
+    const cause = diedOf(exit)
+    if (cause !== undefined) died(run, undefined, cause)
+  }
+
+/** An invocation failed: retry it on the step's schedule, hand it to a recovering step, or end the run. */
+const failed = (run: Run, ctx: Context_, original: Cause.Cause<unknown>): Effect.Effect<void> => {
+  const { retry, sr } = ctx
+  const cause = namingMissingService(original, run.compiled.name, sr.step.name)
+  const ev = ctx.event!
+  const schedule = sr.step.def.retry
+  const error = Cause.squash(cause)
+  const emitFailed = (willRetry: boolean) => {
+    if (run.lifecycle) {
+      run.emit(
+        new StepFailed({
+          step: sr.step.name,
+          event: ev._tag,
+          worker: ctx.worker,
+          attempt: ctx.attempt,
+          error,
+          willRetry
+        })
+      )
+    }
+  }
+  const finalFailure = () => {
+    emitFailed(false)
+    if (run.recovers && ev._tag !== "StepFailedEvent" && Cause.hasFails(cause)) {
+      return Effect.catchCause(
+        route(
+          run,
+          sr.step.name,
+          new StepFailedEvent({ step: sr.step.name, event: ev, error, attempts: ctx.attempt }),
+          undefined
+        ),
+        (c) => Effect.sync(() => failCause(run, c))
+      )
+    }
+    failCause(run, cause)
+    return Effect.void
+  }
+  // Only typed failures are retried; defects end the run.
+  if (schedule === undefined || !Cause.hasFails(cause)) return finalFailure()
+  const failure = Cause.findError(cause)
+  const input = failure._tag === "Success" ? failure.success : error
+  const nextStep =
+    retry !== undefined
+      ? Effect.succeed(retry.next)
+      : (Schedule.toStep(schedule as Schedule.Schedule<unknown, unknown>) as Effect.Effect<Retry["next"]>)
+  return Effect.flatMap(nextStep, (step) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Pull.matchEffect(step(now, input), {
+        onSuccess: ([, delay]) => {
+          if (run.finished) return Effect.void
+          const attempt = ctx.attempt + 1
+          emitFailed(true)
+          if (run.lifecycle) {
+            run.emit(
+              new StepRetrying({ step: sr.step.name, event: ev._tag, attempt, delayMillis: Duration.toMillis(delay) })
+            )
+          }
+          // The event stays active while it backs off, but its worker slot goes on to other events.
+          ctx.retrying = true
+          sr.backingOff++
+          const again = new Retry(ev, attempt, step)
+          return fork(
+            run,
+            Effect.andThen(
+              Effect.sleep(delay),
+              Effect.suspend(() => {
+                sr.backingOff--
+                return run.finished ? Effect.void : enqueue(run, sr, again)
+              })
+            ),
+            watchRun(run)
+          )
+        },
+        onFailure: (scheduleCause) => Effect.sync(() => failCause(run, scheduleCause)),
+        onDone: () => finalFailure()
+      })
+    )
+  )
+}
+
+/**
+ * Effect's "Service not found: <key>" defect says nothing of where: say which workflow and step needed the
+ * service, and how to provide it. Any other cause is returned as it is.
+ */
+const namingMissingService = (cause: Cause.Cause<unknown>, workflow: string, step: string): Cause.Cause<unknown> => {
+  const found = Cause.findDefect(cause)
+  if (found._tag !== "Success") return cause
+  const defect = found.success
+  if (!(defect instanceof Error) || !defect.message.startsWith("Service not found")) return cause
+  return Cause.die(
+    new Error(
+      `${defect.message}, needed by step "${step}" of workflow "${workflow}". Provide it with its Layer: ` +
+        "Workflow.run(...).pipe(Effect.provide(layer)), or { layer } in Workflow.runPromise / startPromise.",
+      { cause: defect }
+    )
+  )
+}

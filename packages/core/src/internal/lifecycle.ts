@@ -1,0 +1,141 @@
+/**
+ * Run lifecycle: start (the StartEvent routed), stop (a StopEvent, checked against the `output` schema),
+ * failure, stall (nothing active but waits that nothing can answer), the run's timeout, and the end, which
+ * closes the run's scope and with it every fiber the run forked.
+ *
+ * `active` counts events queued, being handled or waiting to be retried; `waiters` the invocations
+ * suspended in `ctx.waitFor` and not yet answered. When nothing is active but waiters, and no outside input
+ * can come, nothing can ever happen again: the run fails at once with `WorkflowStalledError`.
+ */
+import { Cause, Context, Deferred, Duration, Effect, Exit, Scope } from "effect"
+import type { AnyEvent } from "../Event.ts"
+import { StartEvent } from "../Event.ts"
+import { PartialCollect, WaitingStep, WorkflowStalledError, WorkflowTimeoutError } from "../WorkflowError.ts"
+import * as Boundary from "./boundary.ts"
+import { describeNeed } from "./collectBuffer.ts"
+import { EditingRun } from "./context.ts"
+import type { Compiled } from "./routing.ts"
+import { andThen, type Hooks, Run, START } from "./run.ts"
+import { deliver } from "./workers.ts"
+
+/**
+ * Run a compiled workflow on decoded input, in a scope of its own that is closed (interrupting every
+ * fiber of the run, running their finalizers) as soon as the run has a result.
+ *
+ * @internal
+ */
+export const runCompiled = (compiled: Compiled, input: object, hooks: Hooks = {}): Effect.Effect<unknown, unknown> =>
+  Effect.withSpan(
+    Effect.acquireUseRelease(
+      Scope.make("parallel"),
+      (scope) =>
+        Effect.flatMap(Effect.context<never>(), (context) => {
+          // Workers forked from inside a store edit must not inherit the edit's marker.
+          const run = new Run(compiled, scope, Context.add(context, EditingRun, undefined), hooks)
+          hooks.onRun?.(run)
+          return Effect.andThen(
+            Effect.andThen(Effect.annotateCurrentSpan("workflow.run_id", run.id), start(run, input)),
+            awaitEnd(run)
+          )
+        }),
+      (scope, exit) => Scope.close(scope, exit)
+    ),
+    `effect-flow.run ${compiled.name}`,
+    { attributes: { "workflow.name": compiled.name }, captureStackTrace: false }
+  )
+
+/** Start the run: route the StartEvent built from the decoded input. */
+const start = (run: Run, input: object): Effect.Effect<void> => {
+  const ev = new StartEvent(input)
+  const targets = run.compiled.routes.get(ev._tag) ?? []
+  let effect: Effect.Effect<void> = Effect.void
+  for (const i of targets) effect = andThen(effect, deliver(run, run.steps[i]!, ev, START))
+  return effect
+}
+
+/** Await the run's end (with its timeout). */
+const awaitEnd = (run: Run): Effect.Effect<unknown, unknown> => {
+  const wait = Deferred.await(run.done)
+  const timeout = run.compiled.timeout
+  if (timeout === undefined) return wait
+  return Effect.timeoutOrElse(wait, {
+    duration: timeout,
+    orElse: () =>
+      Effect.suspend(() => {
+        const activeSteps = run.steps
+          .filter((sr) => sr.running > 0 || sr.queued > 0 || sr.backingOff > 0)
+          .map((sr) => sr.step.name)
+        run.finished = true
+        return Effect.fail(
+          new WorkflowTimeoutError({
+            workflow: run.compiled.name,
+            timeout: Duration.format(timeout),
+            activeSteps
+          })
+        )
+      })
+  })
+}
+
+/** A StopEvent was routed: end the run with its result, once the result fits the `output` schema. */
+export const stop = (run: Run, event: AnyEvent, from: string): void => {
+  if (run.finished) return
+  const result = (event as { result?: unknown }).result
+  let mismatch: string | undefined
+  try {
+    mismatch = run.compiled.checkOutput?.(result)
+  } catch (error) {
+    failCause(
+      run,
+      Cause.die(Boundary.outputCheckThrew({ workflow: run.compiled.name, step: from, event: "StopEvent" }, error))
+    )
+    return
+  }
+  if (mismatch !== undefined) {
+    failCause(
+      run,
+      Cause.die(
+        new TypeError(
+          `Workflow "${run.compiled.name}": the StopEvent's result (returned by step "${from}") does not match the output schema: ${mismatch}`
+        )
+      )
+    )
+    return
+  }
+  run.emit(event)
+  run.finished = true
+  Deferred.doneUnsafe(run.done, Exit.succeed(result))
+}
+
+/** End the run with `cause` (the first end wins). */
+export const failCause = (run: Run, cause: Cause.Cause<unknown>): void => {
+  if (run.finished) return
+  run.finished = true
+  Deferred.doneUnsafe(run.done, Exit.failCause(cause))
+}
+
+/** Called whenever work may have run out: fail the run if nothing can ever happen again. */
+export const checkIdle = (run: Run): void => {
+  // An answered waiter leaves `waiters` at once, so its invocation counts as work from then on.
+  if (run.finished || run.active > run.waiters.length || run.waiters.some((w) => w.timed)) return
+  if (run.outsideInput && (run.waiters.length > 0 || run.awaitingInput > 0)) return
+  const collects = run.steps
+    .filter((sr) => sr.buffer.size > 0)
+    .map(
+      (sr) =>
+        new PartialCollect({ step: sr.step.name, holds: sr.buffer.holds(), needs: describeNeed(sr.buffer.lastNeed) })
+    )
+  const waiting = run.waiters.map((w) => new WaitingStep({ step: w.step, event: w.tag }))
+  failCause(
+    run,
+    Cause.fail(
+      new WorkflowStalledError({
+        workflow: run.compiled.name,
+        collects,
+        waiting,
+        awaitingInput: run.awaitingInput,
+        last: run.lastStep === undefined ? undefined : `step "${run.lastStep}" handling ${run.lastEvent}`
+      })
+    )
+  )
+}

@@ -1,0 +1,148 @@
+/**
+ * What one run holds, as plain data: its steps (see `workers.ts`), how much work is left (`active`), its
+ * open waits, its state and the hooks that watch it. The rooms around it (`routing.ts`, `workers.ts`,
+ * `invocation.ts`, `backPressure.ts`, `waits.ts`, `lifecycle.ts`) read and change it; `snapshot` reads it.
+ */
+import { Context, Deferred, Effect, References, type Scope, Semaphore, Tracer } from "effect"
+import type { AnyEvent } from "../Event.ts"
+import type { Need } from "./collectBuffer.ts"
+import { clonePlain } from "./plain.ts"
+import type { Compiled } from "./routing.ts"
+import type { Waiter } from "./waits.ts"
+import { eventOf, type Item, StepRun } from "./workers.ts"
+
+/** How a run is watched and fed. @internal */
+export interface Hooks {
+  /** Receives what the caller's stream shows: writes, input requests, lifecycle events, the StopEvent. */
+  readonly publish?: ((event: AnyEvent) => void) | undefined
+  /** Also publish lifecycle events. */
+  readonly lifecycle?: boolean | undefined
+  /** The caller can send events in (a handle): waiting for outside input is not a stall. */
+  readonly outsideInput?: boolean | undefined
+  /** Called with the run as soon as it exists, before its first event. */
+  readonly onRun?: ((run: Run) => void) | undefined
+  /** Receives a record of everything the run does, for the testing kit's traces. */
+  readonly trace?: ((entry: TraceEntry) => void) | undefined
+  /**
+   * Asked at every step-context operation whether to yield there first, so a controlled scheduler can
+   * interleave other fibers at that point.
+   */
+  readonly yieldPoints?: (() => boolean) | undefined
+}
+
+/** One thing a run did, in order. @internal */
+export type TraceEntry =
+  | { readonly _tag: "Routed"; readonly from: string; readonly to: string; readonly event: AnyEvent }
+  | {
+      readonly _tag: "Started"
+      readonly step: string
+      readonly event: AnyEvent
+      readonly attempt: number
+      readonly worker: number
+    }
+  | {
+      readonly _tag: "Ended"
+      readonly step: string
+      readonly event: AnyEvent
+      readonly attempt: number
+      readonly worker: number
+      readonly outcome: "returned" | "failed" | "interrupted" | "retrying"
+    }
+  | { readonly _tag: "Written"; readonly step: string; readonly event: AnyEvent }
+
+/** The state of one run, as plain data. @internal */
+export interface Snapshot {
+  readonly runId: string
+  readonly steps: ReadonlyArray<{
+    readonly step: string
+    readonly queued: ReadonlyArray<AnyEvent>
+    readonly inFlight: ReadonlyArray<AnyEvent>
+    readonly collecting: ReadonlyArray<AnyEvent>
+    readonly need: Need | undefined
+  }>
+  readonly waiting: ReadonlyArray<{ readonly step: string; readonly event: string }>
+  readonly state: unknown
+}
+
+/** Where events that no step emitted come from, in traces and errors. */
+export const START = "(start)"
+export const OUTSIDE = "(outside)"
+
+/** `first`, then `second`, without building anything when `first` is `Effect.void` (the per-event path). */
+export const andThen = <E>(first: Effect.Effect<void, E>, second: Effect.Effect<void, E>): Effect.Effect<void, E> =>
+  first === Effect.void ? second : second === Effect.void ? first : Effect.andThen(first, second)
+
+let runCounter = 0
+
+/** @internal */
+export class Run {
+  readonly id: string
+  readonly steps: Array<StepRun>
+  readonly done: Deferred.Deferred<unknown, unknown>
+  finished = false
+  /** Events queued, being handled, or backing off before a retry. */
+  active = 0
+  /** InputRequiredEvents published and not yet answered. */
+  awaitingInput = 0
+  /**
+   * The last invocation that completed, for the stall error. When a run stalls it returned nothing: an
+   * event it returned would have been handled after it, or answered a wait that then went on.
+   */
+  lastStep: string | undefined = undefined
+  lastEvent: string | undefined = undefined
+  readonly waiters: Array<Waiter> = []
+  /** Set by `enqueue` when a mailbox reaches MAILBOX_HIGH; the sending worker then waits for room. */
+  full: StepRun | undefined = undefined
+  state: unknown
+  readonly lock = Semaphore.makeUnsafe(1)
+  readonly compiled: Compiled
+  readonly scope: Scope.Scope
+  readonly context: Context.Context<never>
+  readonly publish: ((event: AnyEvent) => void) | undefined
+  readonly lifecycle: boolean
+  readonly outsideInput: boolean
+  readonly trace: ((entry: TraceEntry) => void) | undefined
+  /** A span per invocation, only when a tracing backend is installed (Effect's advice: skip what nothing observes). */
+  readonly spans: boolean
+  readonly yieldPoints: (() => boolean) | undefined
+  /** Set when a step accepts StepFailedEvent. */
+  readonly recovers: boolean
+
+  constructor(compiled: Compiled, scope: Scope.Scope, context: Context.Context<never>, hooks: Hooks) {
+    this.compiled = compiled
+    this.scope = scope
+    this.context = context
+    this.publish = hooks.publish
+    this.lifecycle = hooks.lifecycle === true && hooks.publish !== undefined
+    this.outsideInput = hooks.outsideInput === true
+    this.trace = hooks.trace
+    this.spans =
+      Context.get(context, References.TracerEnabled) && Context.get(context, Tracer.Tracer) !== Tracer.nativeTracer
+    this.yieldPoints = hooks.yieldPoints
+    this.recovers = compiled.routes.has("StepFailedEvent")
+    this.id = `${compiled.name}-${(++runCounter).toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+    this.steps = compiled.steps.map((s) => new StepRun(s))
+    this.done = Deferred.makeUnsafe()
+    this.state = clonePlain(compiled.initialState)
+  }
+
+  snapshot(): Snapshot {
+    return {
+      runId: this.id,
+      steps: this.steps.map((sr) => ({
+        step: sr.step.name,
+        queued: sr.mailbox.toArray().map(eventOf),
+        inFlight: sr.current.filter((e): e is Item => e !== undefined).map(eventOf),
+        collecting: [...sr.buffer.items],
+        need: sr.buffer.lastNeed
+      })),
+      waiting: this.waiters.map((w) => ({ step: w.step, event: w.tag })),
+      state: this.state
+    }
+  }
+
+  /** Publish to the caller's stream, unless the run has ended. */
+  emit(event: AnyEvent): void {
+    if (this.publish !== undefined && !this.finished) this.publish(event)
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Waits: `ctx.waitFor` (a handler suspends until a matching event is routed) and outside input (a handle's
+ * `send`: an answer to an open wait, or an event routed like any other). An event that answers an open wait
+ * goes to that wait alone. While a worker waits it drains nothing (see `backPressure.ts`); a run where only
+ * waits are left and no outside input can come has stalled (see `lifecycle.ts`).
+ */
+import { Cause, Deferred, Duration, Effect, Exit } from "effect"
+import type { AnyEvent } from "../Event.ts"
+import { isEvent } from "../Event.ts"
+import type { WaitForOptions } from "../StepContext.ts"
+import { StepTimeoutError, UnhandledEventError } from "../WorkflowError.ts"
+import { waitingForEvent } from "./backPressure.ts"
+import * as Boundary from "./boundary.ts"
+import type { Context_ } from "./context.ts"
+import { checkIdle, failCause } from "./lifecycle.ts"
+import { route } from "./routing.ts"
+import { OUTSIDE, type Run } from "./run.ts"
+
+/** An open `ctx.waitFor`. @internal */
+export interface Waiter {
+  readonly tag: string
+  readonly step: string
+  readonly id: string | undefined
+  readonly match: ((event: any) => boolean) | undefined
+  /** A wait with a timeout ends by itself: while one is open the run is not stalled. */
+  readonly timed: boolean
+  readonly deferred: Deferred.Deferred<AnyEvent>
+}
+
+/** Open a wait for an event of `tag` in the worker of `ctx`, send its request, and await the answer. */
+export const waitFor = (
+  run: Run,
+  ctx: Context_,
+  tag: string,
+  options: WaitForOptions<any> | undefined
+): Effect.Effect<AnyEvent, StepTimeoutError> =>
+  Effect.suspend(() => {
+    const waiter: Waiter = {
+      tag,
+      step: ctx.step,
+      id: options?.id,
+      match: options?.match,
+      timed: options?.timeout !== undefined,
+      deferred: Deferred.makeUnsafe<AnyEvent>()
+    }
+    run.waiters.push(waiter)
+    // The request goes out once the wait is open, so its answer cannot come too early: published to the
+    // caller's stream, and routed to the steps that accept it, if any (they may answer it).
+    const request = options?.request
+    let sendRequest: Effect.Effect<void> = Effect.void
+    if (request !== undefined) {
+      run.emit(request)
+      if (run.compiled.routes.has(request._tag))
+        sendRequest = route(run, ctx.step, request, undefined).pipe(Effect.orDie)
+    }
+    // While it waits, this worker does not drain its step's mailbox (see `room`).
+    waitingForEvent(ctx)
+    // On a timeout or an interruption the waiter is still listed: take it out.
+    const release = Effect.sync(() => {
+      ctx.eventWaits--
+      const i = run.waiters.indexOf(waiter)
+      if (i !== -1) run.waiters.splice(i, 1)
+    })
+    let wait: Effect.Effect<AnyEvent, StepTimeoutError> = Deferred.await(waiter.deferred)
+    if (options?.timeout !== undefined) {
+      const timeout = Duration.fromInputUnsafe(options.timeout)
+      wait = Effect.timeoutOrElse(wait, {
+        duration: timeout,
+        orElse: () =>
+          Effect.fail(
+            new StepTimeoutError({
+              workflow: run.compiled.name,
+              step: ctx.step,
+              event: `waitFor(${tag})`,
+              timeout: Duration.format(timeout)
+            })
+          )
+      })
+    }
+    checkIdle(run)
+    return Effect.ensuring(Effect.andThen(sendRequest, wait), release)
+  })
+
+/** Give `ev` to the first open waiter it matches. A `match` that throws ends the run, naming its step. */
+export const answer = (run: Run, ev: AnyEvent): boolean => {
+  const i = run.waiters.findIndex(
+    (w) => w.tag === ev._tag && (w.id === undefined || (ev as { id?: unknown }).id === w.id) && matches(run, w, ev)
+  )
+  if (i === -1) return false
+  const [waiter] = run.waiters.splice(i, 1)
+  Deferred.doneUnsafe(waiter!.deferred, Exit.succeed(ev))
+  return true
+}
+
+const matches = (run: Run, w: Waiter, ev: AnyEvent): boolean => {
+  if (w.match === undefined) return true
+  try {
+    return w.match(ev) === true
+  } catch (error) {
+    failCause(
+      run,
+      Cause.die(Boundary.matchThrew({ workflow: run.compiled.name, step: w.step, event: `waitFor(${w.tag})` }, error))
+    )
+    return false
+  }
+}
+
+/** An event sent in from outside the run (a handle's `send`): answers a waiter, or is routed. */
+export const sendFromOutside = (run: Run, ev: AnyEvent): Effect.Effect<void, UnhandledEventError> => {
+  if (run.finished) {
+    return Effect.fail(
+      new UnhandledEventError({
+        workflow: run.compiled.name,
+        step: OUTSIDE,
+        event: isEvent(ev) ? ev._tag : Boundary.describeValue(ev),
+        reason: "but the run has already ended."
+      })
+    )
+  }
+  if (run.awaitingInput > 0) run.awaitingInput--
+  const effect = route(run, OUTSIDE, ev, undefined)
+  // An answer that nothing takes leaves the run idle.
+  return Effect.andThen(
+    effect,
+    Effect.sync(() => checkIdle(run))
+  )
+}

@@ -1,0 +1,145 @@
+/**
+ * The step's worker pool and mailbox. Each step of a run has a FIFO mailbox (a ring buffer, `Mailbox`) and
+ * a count of running invocations. Delivering an event to a step either starts a worker fiber at once
+ * (fewer than `workers` are running) or queues the event. A worker fiber drains its step's mailbox and
+ * ends when it is empty, so an idle step costs no fiber, a busy step never runs more than `workers`
+ * invocations, and the per-event path is: push, handler (`invocation.ts`), route (`routing.ts`). Every
+ * fiber is forked into the run's scope and watched.
+ */
+import { Cause, type Duration, Effect, type Exit, type Pull } from "effect"
+import type { AnyEvent } from "../Event.ts"
+import { EventQueued } from "../RunEvent.ts"
+import { MAILBOX_HIGH, MAILBOX_LOW, release } from "./backPressure.ts"
+import * as Boundary from "./boundary.ts"
+import { CollectBuffer } from "./collectBuffer.ts"
+import { type Context_, makeContext } from "./context.ts"
+import { invoke } from "./invocation.ts"
+import { checkIdle, failCause } from "./lifecycle.ts"
+import { Mailbox } from "./mailbox.ts"
+import type { CompiledStep } from "./routing.ts"
+import type { Run } from "./run.ts"
+
+/** An event on its way back to its step after a failed attempt. @internal */
+export class Retry {
+  readonly event: AnyEvent
+  readonly attempt: number
+  readonly next: (now: number, input: unknown) => Pull.Pull<[unknown, Duration.Duration], unknown, unknown>
+  constructor(event: AnyEvent, attempt: number, next: Retry["next"]) {
+    this.event = event
+    this.attempt = attempt
+    this.next = next
+  }
+}
+
+/** What a mailbox holds: a fresh event, or one coming back for another attempt. @internal */
+export type Item = AnyEvent | Retry
+
+/** @internal */
+export const eventOf = (item: Item): AnyEvent => (item instanceof Retry ? item.event : item)
+
+/** One step of one run: its mailbox, its worker slots and its collect buffer. @internal */
+export class StepRun {
+  readonly mailbox = new Mailbox<Item>()
+  running = 0
+  /** Senders waiting for this step's mailbox to drain: each call resumes one. */
+  senders: Array<() => void> = []
+  /** Events waiting out a retry backoff. */
+  backingOff = 0
+  /**
+   * What each worker slot is handling, for snapshots and timeouts. Slots are made on first use, so a step
+   * costs what its busiest moment needed, whatever its `workers`.
+   */
+  readonly current: Array<Item | undefined> = []
+  /** One context per worker slot, made on first use. */
+  readonly contexts: Array<Context_ | undefined> = []
+  /** Slots made and free again; a new slot is made only when none is free. */
+  readonly freeSlots: Array<number> = []
+  readonly buffer = new CollectBuffer()
+  readonly step: CompiledStep
+  constructor(step: CompiledStep) {
+    this.step = step
+  }
+  /** A free worker slot, made when none is. */
+  takeSlot(): number {
+    const free = this.freeSlots.pop()
+    return free === undefined ? this.current.length : free
+  }
+  get queued(): number {
+    return this.mailbox.size
+  }
+}
+
+/** Queue `item` for `sr`, or start a worker for it when a slot is free. Counts it as active work. */
+export const deliver = (run: Run, sr: StepRun, item: AnyEvent, from: string): Effect.Effect<void> => {
+  run.active++
+  if (run.trace !== undefined) run.trace({ _tag: "Routed", from, to: sr.step.name, event: item })
+  return enqueue(run, sr, item)
+}
+
+/** Start a worker for `item` when a slot is free, or queue it. */
+export const enqueue = (run: Run, sr: StepRun, item: Item): Effect.Effect<void> => {
+  if (sr.running < sr.step.workers) {
+    sr.running++
+    const slot = sr.takeSlot()
+    sr.current[slot] = item
+    const ctx = sr.contexts[slot] ?? (sr.contexts[slot] = makeContext(run, sr, slot))
+    return fork(
+      run,
+      Effect.suspend(() => invoke(run, ctx, item)),
+      ctx.watch
+    )
+  }
+  sr.mailbox.push(item)
+  if (sr.queued >= MAILBOX_HIGH) run.full = sr
+  if (run.lifecycle) {
+    run.emit(new EventQueued({ step: sr.step.name, event: eventOf(item)._tag, queued: sr.queued }))
+  }
+  return Effect.void
+}
+
+/** After an invocation: the next queued item in the same worker, or the end of the worker. */
+export const next = (run: Run, ctx: Context_): Effect.Effect<void> => {
+  const sr = ctx.sr
+  if (!ctx.retrying) run.active--
+  if (run.finished) return Effect.void
+  const item = sr.mailbox.shift()
+  if (sr.senders.length > 0 && sr.queued <= MAILBOX_LOW) release(sr)
+  if (item !== undefined) {
+    sr.current[ctx.worker] = item
+    return invoke(run, ctx, item)
+  }
+  sr.running--
+  sr.current[ctx.worker] = undefined
+  sr.freeSlots.push(ctx.worker)
+  checkIdle(run)
+  return Effect.void
+}
+
+/**
+ * Fork `effect` into the run's scope, watched: every fiber the run forks goes through here, and one that
+ * ends with anything but success or interruption fails the run (see `died`). Nothing a fiber of the run
+ * does can end it silently.
+ */
+export const fork = (
+  run: Run,
+  effect: Effect.Effect<void>,
+  watch: (exit: Exit.Exit<void>) => void
+): Effect.Effect<void> =>
+  Effect.flatMap(
+    Effect.forkIn(Effect.provideContext(effect, run.context), run.scope, { startImmediately: false }),
+    (fiber) => {
+      fiber.addObserver(watch)
+      return Effect.void
+    }
+  )
+
+/** A fiber that failed (not by interruption alone): what the run's fiber watchers look for. */
+export const diedOf = (exit: Exit.Exit<unknown, unknown>): Cause.Cause<unknown> | undefined =>
+  exit._tag === "Failure" && !Cause.hasInterruptsOnly(exit.cause) ? exit.cause : undefined
+
+/** A fiber of the run failed outside any handler's error handling: end the run, naming where. */
+export const died = (run: Run, ctx: Context_ | undefined, cause: Cause.Cause<unknown>): void => {
+  if (run.finished) return
+  const site = { workflow: run.compiled.name, step: ctx?.step, event: ctx?.event?._tag }
+  failCause(run, Cause.die(Boundary.fiberDied(site, cause)))
+}
