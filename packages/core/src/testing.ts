@@ -46,9 +46,11 @@ export interface VirtualRun<A, E> {
  * Run an effect under `TestClock`, advancing virtual time by `tick` until it completes, so a test of a
  * workflow whose steps sleep never waits for real time and never hangs on a clock nobody moves.
  *
- * Why not just fork and `TestClock.adjust`? A workflow starts its worker fibers in later scheduler ticks,
- * so a single `adjust` right after the fork can pass before any step has started sleeping. This helper
- * lets every ready fiber run (`settle` yields) before each tick.
+ * The canonical pattern works too: fork `Workflow.run`, `TestClock.adjust(d)`, join. The engine starts
+ * worker fibers at once, so every sleep its scheduling reaches is registered before `adjust` looks; sleeps
+ * behind a handler's own forks or yields are the handler's business. This helper adds what `adjust` does
+ * not: it lets every ready fiber run (`settle` yields) before each tick, finds the time the run took, and
+ * bounds it.
  *
  * Use inside `it.effect` (which provides `TestClock`). `maxTime` bounds the virtual time: an effect still
  * running then is interrupted, and its `exit` says so.

@@ -88,8 +88,9 @@ const drains = (sr: StepRun, sender: Context_ | undefined, seen: Set<StepRun>): 
   if (seen.has(sr)) return false
   seen.add(sr)
   for (let slot = 0; slot < sr.current.length; slot++) {
-    if (sr.current[slot] === undefined) continue
     const w = sr.contexts[slot]!
+    // A lingering worker holds no item but will look at the mailbox again: it drains.
+    if (sr.current[slot] === undefined && !w.lingering) continue
     if (w === sender) continue
     if (w.eventWaits > 0) continue
     if (w.roomWaits === 0) return true

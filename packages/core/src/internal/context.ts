@@ -15,7 +15,7 @@ import type { Need } from "./collectBuffer.ts"
 import { failedInvocation, succeeded } from "./invocation.ts"
 import type { Run } from "./run.ts"
 import { waitFor } from "./waits.ts"
-import { died, diedOf, next, type Retry, type StepRun } from "./workers.ts"
+import { died, diedOf, next, pull, type Retry, type StepRun } from "./workers.ts"
 
 /** The current store edit, per fiber, to tell a nested edit from a waiting one. @internal */
 export const EditingRun = Context.Reference<Run | undefined>("@effect-flow/core/internal/EditingRun", {
@@ -46,6 +46,10 @@ export class Context_ implements StepContext<any, AnyEvent> {
     readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
   }
   readonly goOn: Effect.Effect<void>
+  /** Set while the worker yields once before it ends (see `pull`): it still drains its mailbox. */
+  lingering = false
+  /** Yield once, then take the next queued item or end the worker (see `pull`). */
+  readonly linger: Effect.Effect<void>
   /** Watches each fiber of this worker slot: one that dies outside the handler's error handling ends the run. */
   readonly watch: (exit: Exit.Exit<void>) => void
   readonly runId: string
@@ -65,6 +69,10 @@ export class Context_ implements StepContext<any, AnyEvent> {
       onFailure: (cause) => failedInvocation(run, this, cause)
     }
     this.goOn = Effect.suspend(() => next(run, this))
+    this.linger = Effect.andThen(
+      Effect.yieldNow,
+      Effect.suspend(() => pull(run, this, true))
+    )
     this.watch = (exit) => {
       const cause = diedOf(exit)
       if (cause !== undefined) died(run, this, cause)

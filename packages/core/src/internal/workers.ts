@@ -1,10 +1,11 @@
 /**
  * The step's worker pool and mailbox. Each step of a run has a FIFO mailbox (a ring buffer, `Mailbox`) and
  * a count of running invocations. Delivering an event to a step either starts a worker fiber at once
- * (fewer than `workers` are running) or queues the event. A worker fiber drains its step's mailbox and
- * ends when it is empty, so an idle step costs no fiber, a busy step never runs more than `workers`
+ * (fewer than `workers` are running; the fiber runs until it first suspends, before the sender goes on)
+ * or queues the event. A worker fiber drains its step's mailbox and, when it is empty, yields once and ends
+ * if it is still empty, so an idle step costs no fiber, a busy step never runs more than `workers`
  * invocations, and the per-event path is: push, handler (`invocation.ts`), route (`routing.ts`). Every
- * fiber is forked into the run's scope and watched.
+ * fiber is forked into the run's scope and watched (see `fork`).
  */
 import { Cause, type Duration, Effect, type Exit, type Pull } from "effect"
 import type { AnyEvent } from "../Event.ts"
@@ -99,15 +100,32 @@ export const enqueue = (run: Run, sr: StepRun, item: Item): Effect.Effect<void> 
 
 /** After an invocation: the next queued item in the same worker, or the end of the worker. */
 export const next = (run: Run, ctx: Context_): Effect.Effect<void> => {
-  const sr = ctx.sr
   if (!ctx.retrying) run.active--
+  return pull(run, ctx, false)
+}
+
+/**
+ * The next queued item for the worker of `ctx`. With none, the worker yields once before it ends
+ * (`lingered`), so events that other fibers route in the meantime are drained by this fiber: a step that
+ * keeps up with its senders runs one fiber per burst of events, not one per event, though its workers start
+ * at once (see `fork`).
+ */
+export const pull = (run: Run, ctx: Context_, lingered: boolean): Effect.Effect<void> => {
+  const sr = ctx.sr
   if (run.finished) return Effect.void
   const item = sr.mailbox.shift()
   if (sr.senders.length > 0 && sr.queued <= MAILBOX_LOW) release(sr)
   if (item !== undefined) {
+    ctx.lingering = false
     sr.current[ctx.worker] = item
     return invoke(run, ctx, item)
   }
+  if (!lingered) {
+    sr.current[ctx.worker] = undefined
+    ctx.lingering = true
+    return ctx.linger
+  }
+  ctx.lingering = false
   sr.running--
   sr.current[ctx.worker] = undefined
   sr.freeSlots.push(ctx.worker)
@@ -119,6 +137,12 @@ export const next = (run: Run, ctx: Context_): Effect.Effect<void> => {
  * Fork `effect` into the run's scope, watched: every fiber the run forks goes through here, and one that
  * ends with anything but success or interruption fails the run (see `died`). Nothing a fiber of the run
  * does can end it silently.
+ *
+ * The fiber starts at once, in the forking fiber's turn, and runs until it first suspends: so every sleep
+ * the engine's scheduling reaches (a worker's first sleep after a fan-out, a retry backoff, a nested run)
+ * is registered before the forking fiber goes on, and `TestClock.adjust` right after forking a run sees
+ * them all, as with `Effect.forEach`. A worker yields once before it ends (see `pull`), which keeps one
+ * fiber draining a busy mailbox.
  */
 export const fork = (
   run: Run,
@@ -126,7 +150,7 @@ export const fork = (
   watch: (exit: Exit.Exit<void>) => void
 ): Effect.Effect<void> =>
   Effect.flatMap(
-    Effect.forkIn(Effect.provideContext(effect, run.context), run.scope, { startImmediately: false }),
+    Effect.forkIn(Effect.provideContext(effect, run.context), run.scope, { startImmediately: true }),
     (fiber) => {
       fiber.addObserver(watch)
       return Effect.void
