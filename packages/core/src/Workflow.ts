@@ -140,6 +140,20 @@ export interface Workflow<
   /**
    * Add a step: `accepts` is an event class, `StartEvent`, or an array of classes; `handler` returns an
    * Effect of the next event, a `StopEvent`, or nothing.
+   *
+   * Or the handler is a generator function, `function* (event, ctx) { ... }`, written as the body of
+   * `Effect.gen` or `Effect.fn`: `yield*` Effects, `return` the next event, a `StopEvent` or nothing. The
+   * engine wraps it once (as `Effect.fnUntraced` does), not per event, and its types are inferred the same
+   * way: the errors and services of what it yields join the workflow's.
+   *
+   * @example
+   * ```ts
+   * defineWorkflow({ name: "greet", input: Schema.Struct({ who: Schema.String }) })
+   *   .step(StartEvent, function* (ev) {
+   *     yield* Effect.sleep("10 millis")
+   *     return new StopEvent({ result: `Hello, ${ev.who}!` })
+   *   })
+   * ```
    */
   step<
     const A extends Step.Accepts,
@@ -148,13 +162,14 @@ export interface Workflow<
     R1 = never,
     const Em extends ReadonlyArray<EventClass<any>> = never,
     const W extends number = number,
-    const Wr extends ReadonlyArray<EventClass<any>> = never
+    const Wr extends ReadonlyArray<EventClass<any>> = never,
+    Eff extends Effect.Effect<any, any, any> = never
   >(
     accepts: A & Step.CheckAccepts<A>,
     handler: (
       event: Step.EventOf<A, Input>,
       ctx: StepContext<State, Step.EmitsOf<Em>, Step.WritesOf<Wr>>
-    ) => Effect.Effect<Out, E1, R1>,
+    ) => Effect.Effect<Out, E1, R1> | Generator<Eff, Out, never>,
     options?: Step.Options<Em, W, Wr>
   ): Workflow<
     Input,
@@ -163,9 +178,9 @@ export interface Workflow<
     State,
     Handled | Step.EventOf<A, Input>,
     Emitted | Exclude<Out, void | undefined> | ([Em] extends [never] ? never : Step.EmitsOf<Em>),
-    E | E1,
-    R | Step.ServicesOf<R1>,
-    Published | Step.PublishedOf<Wr, R1, Out | ([Em] extends [never] ? never : Step.EmitsOf<Em>)>
+    E | E1 | Effect.Error<Eff>,
+    R | Step.ServicesOf<R1 | Effect.Services<Eff>>,
+    Published | Step.PublishedOf<Wr, R1 | Effect.Services<Eff>, Out | ([Em] extends [never] ? never : Step.EmitsOf<Em>)>
   >
   /** Add a step defined on its own with `Step.make`. */
   step<In extends AnyEvent, Out, E1, R1, P>(
