@@ -16,9 +16,10 @@ import {
   HumanResponseEvent,
   InputRequiredEvent,
   Workflow,
+  WorkflowCancelledError,
   type WorkflowValidationError
 } from "@effect-flow/core"
-import { Context, Effect, Exit, Layer, Schema, Scope, Stream } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Schema, Scope, Stream } from "effect"
 import { encodeEvent, encodeFailure, resultEncoder } from "./internal/encode.ts"
 import { type Entry, EventLog } from "./internal/eventLog.ts"
 import { InvalidBody, RunEnded, RunNotFound, type RunStatus, WorkflowNotFound } from "./WorkflowApi.ts"
@@ -275,12 +276,19 @@ const makeMemory = Effect.fnUntraced(function* <W extends Workflow.Any>(options:
           run.result = encodeResult(exit.value)
         } else if (run.cancelling || exit.cause.reasons.every((r) => r._tag === "Interrupt")) {
           run.status = "cancelled"
-          run.error = {
-            _tag: "WorkflowCancelledError",
-            workflow: workflow.name,
-            runId: run.runId,
-            message: `Run ${run.runId} of workflow "${workflow.name}" was cancelled`
-          }
+          const failure = encodeFailure(exit.cause)
+          run.error =
+            failure._tag === "WorkflowCancelledError"
+              ? failure
+              : encodeFailure(
+                  Cause.fail(
+                    new WorkflowCancelledError({
+                      workflow: workflow.name,
+                      runId: run.runId,
+                      by: "DELETE /api/runs/:runId"
+                    })
+                  )
+                )
           run.log.append(false, JSON.stringify({ _tag: "RunCancelled", error: run.error }))
         } else {
           run.status = "failed"

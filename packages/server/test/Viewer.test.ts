@@ -162,3 +162,27 @@ describe("the run viewer in Chromium", () => {
     expect(await page.textContent("#outcome-body")).toBe(String(10000 * 9999))
   }, 180_000)
 })
+
+describe("the run viewer with a token", () => {
+  it("asks for the token, then sends it with every request, the event stream included", async () => {
+    const server = await startServer({ token: "s3cret" })
+    const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] })
+    try {
+      const page = await browser.newPage()
+      await page.goto(`${server.url}/#/?workflow=echo`)
+      await page.waitForSelector("#notice:not([hidden])")
+      expect(await page.textContent("#notice")).toContain("needs a token")
+      await page.fill("#token", "s3cret")
+      await page.press("#token", "Tab") // `change` fires: the page reloads the workflows with the token
+      await page.waitForSelector('#workflow-list button.selected[data-workflow="echo"]')
+      await page.fill('input[name="text"]', "with a token")
+      await page.click("#start-button")
+      await page.waitForSelector('#run-status[data-status="completed"]')
+      expect(await page.textContent("#outcome-body")).toBe(JSON.stringify("with a token"))
+      expect(await page.isHidden("#notice")).toBe(true)
+    } finally {
+      await browser.close()
+      await server.close()
+    }
+  })
+})
