@@ -23,6 +23,26 @@ const lease = (store: RunStore.Shape, runId: string) =>
     return yield* store.acquire(runId, { owner: "me", pid: process.pid, host: os.hostname(), ttl: "1 minute" })
   })
 
+/** A store on a new file, with its SqlClient at hand (to set pragmas) and a lease on run "r". */
+const withFileStore = <A, E>(
+  f: (env: {
+    filename: string
+    store: RunStore.Shape
+    sql: SqlClient.SqlClient
+    held: RunStore.Lease
+  }) => Effect.Effect<A, E>
+) => {
+  const filename = path.join(tmpDir(), "runs.db")
+  return Effect.gen(function* () {
+    const store = yield* RunStore.RunStore
+    const sql = yield* SqlClient.SqlClient
+    const held = yield* lease(store, "r")
+    return yield* f({ filename, store, sql, held })
+  }).pipe(
+    Effect.provide(SqlRunStore.layer({ name: filename }).pipe(Layer.provideMerge(SqliteClient.layer({ filename }))))
+  )
+}
+
 const openError = (layer: Layer.Layer<RunStore.RunStore, unknown>) =>
   Effect.flip(withStore(layer, () => Effect.void)) as Effect.Effect<{ _tag: string; message: string; store: string }>
 
@@ -94,13 +114,8 @@ describe("SqliteRunStore: bad store input is a RunStoreError naming the file and
   )
 
   it.effect("a full disk (PRAGMA max_page_count): the batch fails whole, the store stays usable", () =>
-    Effect.gen(function* () {
-      const filename = path.join(tmpDir(), "runs.db")
-      const layer = SqlRunStore.layer({ name: filename }).pipe(Layer.provideMerge(SqliteClient.layer({ filename })))
-      yield* Effect.gen(function* () {
-        const store = yield* RunStore.RunStore
-        const sql = yield* SqlClient.SqlClient
-        const held = yield* lease(store, "r")
+    withFileStore(({ filename, store, sql, held }) =>
+      Effect.gen(function* () {
         yield* store.append(held, { seq: 0, entries: ['"first"'] })
         const pages = yield* sql<{ page_count: number }>`PRAGMA page_count`
         yield* sql.unsafe(`PRAGMA max_page_count = ${pages[0]!.page_count + 2}`)
@@ -122,8 +137,8 @@ describe("SqliteRunStore: bad store input is a RunStoreError naming the file and
         yield* sql.unsafe("PRAGMA max_page_count = 1073741823")
         yield* store.append(held, { seq: 1, entries: big, status: { status: "completed", result: '"done"' } })
         assert.strictEqual((yield* store.readJournal("r")).length, 101)
-      }).pipe(Effect.provide(layer))
-    })
+      })
+    )
   )
 
   it.effect("a read-only file: reads work, every write is a RunStoreError and writes nothing", () =>
@@ -159,13 +174,8 @@ describe("SqliteRunStore: bad store input is a RunStoreError naming the file and
   )
 
   it.effect("PRAGMA query_only (how root is kept from writing): a batch is refused whole", () =>
-    Effect.gen(function* () {
-      const filename = path.join(tmpDir(), "runs.db")
-      const layer = SqlRunStore.layer({ name: filename }).pipe(Layer.provideMerge(SqliteClient.layer({ filename })))
-      yield* Effect.gen(function* () {
-        const store = yield* RunStore.RunStore
-        const sql = yield* SqlClient.SqlClient
-        const held = yield* lease(store, "r")
+    withFileStore(({ filename, store, sql, held }) =>
+      Effect.gen(function* () {
         yield* sql.unsafe("PRAGMA query_only = 1")
         const error = yield* Effect.flip(store.append(held, { seq: 0, entries: ["1"], status: { status: "waiting" } }))
         assert.strictEqual(error._tag, "RunStoreError")
@@ -173,8 +183,8 @@ describe("SqliteRunStore: bad store input is a RunStoreError naming the file and
         assert.match(error.message, /readonly/)
         const run = yield* store.get("r")
         assert.deepStrictEqual([run.status, run.journalLength], ["running", 0])
-      }).pipe(Effect.provide(layer))
-    })
+      })
+    )
   )
 })
 
@@ -249,6 +259,66 @@ describe("SqliteRunStore: a writer process SIGKILLed mid-write", () => {
               yield* store.release(taken)
             })
           )
+        }
+      }),
+    60_000
+  )
+})
+
+// ---------------------------------------------------------------------------------------------------------------
+// Two processes after one run's lease
+
+const leaser = fileURLToPath(new URL("./fixtures/leaser.ts", import.meta.url))
+
+/** Start a leaser; resolves with the child and the line it printed. */
+const startLeaser = (filename: string, runId: string) =>
+  new Promise<{ child: ChildProcess; line: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, ["--conditions=@effect-flow/source", leaser, filename, runId], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let out = ""
+    let err = ""
+    child.stderr!.on("data", (chunk) => (err += chunk))
+    child.stdout!.on("data", (chunk) => {
+      out += chunk
+      if (out.includes("\n")) resolve({ child, line: out.trim() })
+    })
+    child.on("exit", (code) => reject(new Error(`leaser exited with ${code} before answering:\n${err}`)))
+  })
+
+const killed = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once("exit", () => resolve())
+    child.kill("SIGKILL")
+  })
+
+describe("SqliteRunStore: one owner across processes", () => {
+  it.effect(
+    "two processes take one run's lease at once: one gets it, the other RunBusyError naming it; once the owner is SIGKILLed the lease is free at once",
+    () =>
+      Effect.gen(function* () {
+        const filename = path.join(tmpDir(), "runs.db")
+        yield* withStore(SqliteRunStore.layer({ filename }), (store) =>
+          Effect.asVoid(store.create({ runId: "contended", workflow: "wf", definitionHash: "h", input: "{}" }))
+        )
+        const [a, b] = yield* Effect.promise(() =>
+          Promise.all([startLeaser(filename, "contended"), startLeaser(filename, "contended")])
+        )
+        try {
+          const lines = [a.line, b.line].sort()
+          assert.match(lines[0]!, /^acquired leaser-\d+$/)
+          const winner = lines[0]!.slice("acquired ".length)
+          assert.strictEqual(lines[1], `busy ${winner}`)
+          const owner = a.line.startsWith("acquired") ? a : b
+          yield* Effect.promise(() => killed(owner.child))
+          // same host, process gone: free at once, though its lease had an hour left
+          const taken = yield* withStore(SqliteRunStore.layer({ filename }), (store) =>
+            store.acquire("contended", { owner: "heir", pid: process.pid, host: os.hostname(), ttl: "1 second" })
+          )
+          assert.strictEqual(taken.owner, "heir")
+        } finally {
+          yield* Effect.promise(() => Promise.all([killed(a.child), killed(b.child)]))
         }
       }),
     60_000
