@@ -18,7 +18,7 @@ import {
   ManagedRuntime,
   Predicate,
   Queue,
-  type Schema,
+  Schema,
   Scope,
   Stream
 } from "effect"
@@ -344,6 +344,29 @@ export const combine: {
     that: Workflow<I2, IE2, O2, S, H2, Em2, E2, R2, P2>
   ): Workflow<I, IE, O | O2, S, H | H2, Em | Em2, E | E2, R | R2, P | P2>
 } = dual(2, (self: Any, that: Any) => new WorkflowImpl(self.config, [...self.steps, ...that.steps]) as any)
+
+/**
+ * The schema of a workflow's input (its config's `input`; an empty struct when it has none). Its decoded
+ * side is the `StartEvent`'s fields, its encoded side what `Workflow.run` takes (the same type for plain
+ * structs). Hand it to `it.effect.prop` from `@effect/vitest`, which takes Schemas (or effect Arbitraries)
+ * and generates decoded values: encode them with `Schema.encodeSync` when the schema transforms.
+ *
+ * @example
+ * ```ts
+ * it.effect.prop("every item is processed", { input: Workflow.inputSchema(parallel) }, ({ input }) =>
+ *   Effect.gen(function* () {
+ *     const { exit } = yield* runVirtual(Workflow.run(parallel, input))
+ *     assert.isTrue(Exit.isSuccess(exit))
+ *   }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category inspection
+ */
+export const inputSchema = <W extends Any>(self: W): Schema.Codec<Workflow.Input<W>, Workflow.InputEncoded<W>> =>
+  (self.config.input ?? emptyInput) as Schema.Codec<Workflow.Input<W>, Workflow.InputEncoded<W>>
+
+const emptyInput = Schema.Struct({})
 
 /**
  * A workflow's shape as plain data: its name and, per step, what it accepts and emits and its workers.

@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Arbitrary, Cause, type Context, Duration, Effect, Exit, Fiber, Schema } from "effect"
+import { Arbitrary, Cause, Clock, type Context, Duration, Effect, Exit, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import type { AnyEvent } from "./Event.ts"
@@ -52,8 +52,9 @@ export interface VirtualRun<A, E> {
  * not: it lets every ready fiber run (`settle` yields) before each tick, finds the time the run took, and
  * bounds it.
  *
- * Use inside `it.effect` (which provides `TestClock`). `maxTime` bounds the virtual time: an effect still
- * running then is interrupted, and its `exit` says so.
+ * Inside `it.effect` it uses the test's `TestClock` (so `TestClock` calls of your own see the same time);
+ * anywhere else (`Effect.runPromise`, a plain `it`) it provides a fresh `TestClock` of its own. `maxTime`
+ * bounds the virtual time: an effect still running then is interrupted, and its `exit` says so.
  *
  * @example
  * ```ts
@@ -74,6 +75,23 @@ export const runVirtual = <A, E, R>(
     readonly maxTime?: Duration.Input | undefined
     readonly settle?: number | undefined
   }
+): Effect.Effect<VirtualRun<A, E>, never, R> =>
+  Effect.withFiber((fiber) => {
+    const run = advancing(effect, options)
+    // it.effect provides a TestClock; elsewhere the clock is the live one, which cannot be adjusted.
+    const clock = fiber.getRef(Clock.Clock) as Partial<TestClock.TestClock>
+    return typeof clock.adjust === "function" ? run : Effect.provide(run, TestClock.layer())
+  })
+
+const advancing = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  options:
+    | {
+        readonly tick?: Duration.Input | undefined
+        readonly maxTime?: Duration.Input | undefined
+        readonly settle?: number | undefined
+      }
+    | undefined
 ): Effect.Effect<VirtualRun<A, E>, never, R> =>
   Effect.gen(function* () {
     const tick = Duration.fromInputUnsafe(options?.tick ?? "10 millis")
