@@ -100,6 +100,21 @@ export const examples: ReadonlyArray<Example> = [
     name: "service",
     description: "a step that uses an Effect service, provided by the caller's Layer",
     load: () => import("./service.ts")
+  },
+  {
+    name: "rag",
+    description: "retrieval as a fan-out with an Embedder service, run from async code with { layer } (args: question)",
+    load: () => import("./rag.ts")
+  },
+  {
+    name: "critic-loop",
+    description: "a writer and a critic loop until approval; typed RoundEvents on the stream (args: topic)",
+    load: () => import("./critic-loop.ts")
+  },
+  {
+    name: "hitl",
+    description: "human in the loop from async/await: for await over typed events, InputRequiredEvent and waitFor",
+    load: () => import("./hitl.ts")
   }
 ]
 

@@ -20,7 +20,10 @@ describe("examples runner", () => {
         "robust-parallel",
         "accumulator",
         "nested",
-        "service"
+        "service",
+        "rag",
+        "critic-loop",
+        "hitl"
       ]
     )
     for (const e of examples) {
