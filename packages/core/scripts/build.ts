@@ -3,7 +3,7 @@
  * at the root).
  *
  * One ES module build, by TypeScript itself (`tsc -p tsconfig.build.json`): a `.js` file per source module
- * with its source map, and a `.d.ts` with its declaration map. Why this shape:
+ * and a `.d.ts` with its declaration map (so "go to definition" opens the shipped `src/`). Why this shape:
  *
  * - ESM only. `effect` 4 is ESM only, so every CommonJS consumer of effect-flow already loads ESM through
  *   Node's `require(esm)` (Node >= 22.12; our engines say >= 22.19): `require("@effect-flow/core")` does the
@@ -11,8 +11,10 @@
  *   hazard: one `StopEvent` class, one `instanceof`).
  * - No bundler: module for module, nothing is renamed, so class names (`StopEvent`, `WorkflowStalledError`)
  *   are what the sources say, in logs and errors.
- * - Sources once: the maps point at `../src/*.ts` (shipped) instead of embedding them, and the JavaScript
- *   has no comments (the sources and the declarations hold the docs).
+ * - Sources once, and small: the declaration maps point at `../src/*.ts` (shipped) instead of embedding
+ *   them; the JavaScript has no comments (the sources and declarations hold the docs) and no source maps
+ *   (it is the sources minus their types, not minified, so stack traces read as they are; maps would add
+ *   a seventh of the tarball).
  *
  * tsc's `rewriteRelativeImportExtensions` rewrites `./Event.ts` to `./Event.js` in JavaScript only; the
  * declarations get the same rewrite here (same length, so declaration maps stay valid).
@@ -55,13 +57,13 @@ export const build = async (outDir: string = dist): Promise<ReadonlyArray<string
   await rm(outDir, { recursive: true, force: true })
   const tsc = join(dirname(require.resolve("typescript/package.json")), "bin", "tsc")
   // Two passes at once: declarations keep their JSDoc (editors show it); JavaScript drops comments, which the
-  // shipped sources and declarations already hold, so the package carries each doc comment twice, not thrice.
+  // shipped sources and declarations already hold, and source maps (see above).
   await Promise.all([
     run(process.execPath, [tsc, "-p", "tsconfig.build.json", "--outDir", outDir, "--emitDeclarationOnly"]),
     run(process.execPath, [
       tsc,
       ...["-p", "tsconfig.build.json", "--outDir", outDir, "--declaration", "false", "--declarationMap", "false"],
-      "--removeComments"
+      ...["--removeComments", "--sourceMap", "false"]
     ])
   ])
   // Declaration maps serve go-to-definition from a consumer's code, which lands in public modules only: the
