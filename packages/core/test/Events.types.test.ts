@@ -146,6 +146,23 @@ describe("event stream types", () => {
     expectTypeOf<Workflow.Workflow.Services<typeof undeclared>>().toEqualTypeOf<never>()
   })
 
+  it("generator-function handlers type writes the same way", () => {
+    const declared = defineWorkflow().step(
+      StartEvent,
+      function* (_, ctx) {
+        yield* ctx.write(new Progress({ done: 1 }))
+        return new StopEvent({ result: "ok" })
+      },
+      { writes: [Progress] }
+    )
+    expectTypeOf<Workflow.Workflow.Events<typeof declared>>().toEqualTypeOf<Progress | StopEvent<string>>()
+    const undeclared = defineWorkflow().step(StartEvent, function* (_, ctx) {
+      yield* ctx.write(new Note({ text: "x" }))
+    })
+    expectTypeOf<Workflow.Workflow.Published<typeof undeclared>>().toEqualTypeOf<{ readonly _tag: string }>()
+    expectTypeOf<Workflow.Workflow.Services<typeof undeclared>>().toEqualTypeOf<never>()
+  })
+
   it("Step.make records writes too", () => {
     const report = Step.make(Progress, (ev, ctx) => ctx.write(new Note({ text: `${ev.done}` })), { writes: [Note] })
     const wf = defineWorkflow()
