@@ -93,6 +93,8 @@ export class Run {
   readonly waiters: Array<Waiter> = []
   /** Set by `enqueue` when a mailbox reaches MAILBOX_HIGH; the sending worker then waits for room. */
   full: StepRun | undefined = undefined
+  /** Worker fibers being started at once, one inside another (see `fork` in workers.ts). */
+  nestedStarts = 0
   state: unknown
   readonly lock = Semaphore.makeUnsafe(1)
   readonly compiled: Compiled

@@ -149,13 +149,23 @@ export const fork = (
   effect: Effect.Effect<void>,
   watch: (exit: Exit.Exit<void>) => void
 ): Effect.Effect<void> =>
-  Effect.flatMap(
-    Effect.forkIn(Effect.provideContext(effect, run.context), run.scope, { startImmediately: true }),
-    (fiber) => {
-      fiber.addObserver(watch)
-      return Effect.void
-    }
-  )
+  Effect.suspend(() => {
+    // A fiber started at once runs on the forking fiber's stack; one that starts another at once nests
+    // deeper (a step with many workers feeding itself). Past MAX_NESTED_STARTS the fork is scheduled instead.
+    const immediate = run.nestedStarts < MAX_NESTED_STARTS
+    if (immediate) run.nestedStarts++
+    return Effect.flatMap(
+      Effect.forkIn(Effect.provideContext(effect, run.context), run.scope, { startImmediately: immediate }),
+      (fiber) => {
+        if (immediate) run.nestedStarts--
+        fiber.addObserver(watch)
+        return Effect.void
+      }
+    )
+  })
+
+/** How many worker fibers may start at once, one inside another, before forks are scheduled instead. */
+const MAX_NESTED_STARTS = 32
 
 /** A fiber that failed (not by interruption alone): what the run's fiber watchers look for. */
 export const diedOf = (exit: Exit.Exit<unknown, unknown>): Cause.Cause<unknown> | undefined =>
