@@ -18,7 +18,7 @@ import { createServer } from "node:http"
 import { createRequire } from "node:module"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Diagram, Workflow, type WorkflowValidationError } from "@effect-flow/core"
-import { ByteSize, Effect, Layer, type Redacted, Schema, Stream } from "effect"
+import { ByteSize, type Duration, Effect, Layer, type Redacted, Schema, Stream } from "effect"
 import {
   HttpIncomingMessage,
   HttpRouter,
@@ -65,6 +65,11 @@ export interface Options<W extends Workflow.Any = Workflow.Any> {
    * a proxy serves it under another host). Default none.
    */
   readonly allowedOrigins?: ReadonlyArray<string> | undefined
+  /**
+   * How often an event stream with nothing to say sends a comment line, so proxies and browsers keep an idle
+   * connection (a run waiting for input) open. Default 15 seconds.
+   */
+  readonly keepAliveEvery?: Duration.Input | undefined
 }
 
 /** The JSON Schema of a workflow's input, as listed by `GET /api/workflows`. */
@@ -110,10 +115,27 @@ const frames = (batch: ReadonlyArray<RunRegistry.LogEntry>): Uint8Array => {
   return encoder.encode(text)
 }
 
-const sseResponse = (runId: string, events: Stream.Stream<ReadonlyArray<RunRegistry.LogEntry>>) =>
+const keepAlive = encoder.encode(": keep-alive\n\n")
+
+const sseResponse = (
+  runId: string,
+  events: Stream.Stream<ReadonlyArray<RunRegistry.LogEntry>>,
+  keepAliveEvery: Duration.Input
+) =>
   HttpServerResponse.stream(
-    // A comment first, so the headers go out at once, before the run publishes anything.
-    Stream.concat(Stream.succeed(encoder.encode(`: run ${runId}\n\n`)), Stream.map(events, frames)),
+    // A comment first, so the headers go out at once, before the run publishes anything; then the frames,
+    // with a comment now and then while nothing happens. The stream ends with the run's events.
+    Stream.concat(
+      Stream.succeed(encoder.encode(`: run ${runId}\n\n`)),
+      Stream.merge(
+        Stream.map(events, frames),
+        Stream.tick(keepAliveEvery).pipe(
+          Stream.drop(1),
+          Stream.map(() => keepAlive)
+        ),
+        { haltStrategy: "left" }
+      )
+    ),
     {
       contentType: "text/event-stream",
       headers: { "cache-control": "no-cache", "x-accel-buffering": "no", connection: "keep-alive" }
@@ -139,28 +161,29 @@ const WorkflowsHandlers = HttpApiBuilder.group(
   })
 )
 
-const RunsHandlers = HttpApiBuilder.group(
-  Api,
-  "runs",
-  Effect.fnUntraced(function* (handlers) {
-    const registry = yield* RunRegistry.RunRegistry
-    return handlers
-      .handle("get", ({ params }) => registry.status(params.runId))
-      .handle(
-        "events",
-        ({ params, query, headers }) =>
-          Effect.map(
-            registry.events(params.runId, {
-              after: lastEventId(headers["last-event-id"]),
-              lifecycle: query.lifecycle === "1" || query.lifecycle === "true"
-            }),
-            (events) => sseResponse(params.runId, events)
-          ) as any
-      )
-      .handle("send", ({ params, payload }) => registry.send(params.runId, payload))
-      .handle("cancel", ({ params }) => registry.cancel(params.runId))
-  })
-)
+const RunsHandlers = (keepAliveEvery: Duration.Input) =>
+  HttpApiBuilder.group(
+    Api,
+    "runs",
+    Effect.fnUntraced(function* (handlers) {
+      const registry = yield* RunRegistry.RunRegistry
+      return handlers
+        .handle("get", ({ params }) => registry.status(params.runId))
+        .handle(
+          "events",
+          ({ params, query, headers }) =>
+            Effect.map(
+              registry.events(params.runId, {
+                after: lastEventId(headers["last-event-id"]),
+                lifecycle: query.lifecycle === "1" || query.lifecycle === "true"
+              }),
+              (events) => sseResponse(params.runId, events, keepAliveEvery)
+            ) as any
+        )
+        .handle("send", ({ params, payload }) => registry.send(params.runId, payload))
+        .handle("cancel", ({ params }) => registry.cancel(params.runId))
+    })
+  )
 
 const json = (status: number, body: unknown) =>
   HttpServerResponse.jsonUnsafe(body, { status, headers: { "cache-control": "no-store" } })
@@ -301,7 +324,9 @@ export const routes = (
   options: Options<any>
 ): Layer.Layer<never, never, RunRegistry.RunRegistry | HttpRouter.HttpRouter> =>
   Layer.mergeAll(
-    HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }).pipe(Layer.provide([WorkflowsHandlers, RunsHandlers])),
+    HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }).pipe(
+      Layer.provide([WorkflowsHandlers, RunsHandlers(options.keepAliveEvery ?? "15 seconds")])
+    ),
     viewerRoutes,
     guards(options)
   ) as any

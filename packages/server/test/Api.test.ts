@@ -302,6 +302,25 @@ describe("WorkflowServer options", () => {
     }
   })
 
+  it("an idle event stream sends a keep-alive comment every keepAliveEvery, and still ends with the run", async () => {
+    const server = await startServer({ keepAliveEvery: "50 millis" })
+    try {
+      const { runId } = (await (await post(`${server.url}/api/workflows/approval/runs`, { amount: 1 })).json()) as any
+      const stream = fetch(`${server.url}/api/runs/${runId}/events`).then((r) => r.text())
+      const frames = fetch(`${server.url}/api/runs/${runId}/events`).then(readSse)
+      await new Promise((r) => setTimeout(r, 400))
+      await post(`${server.url}/api/runs/${runId}/events`, { _tag: "HumanResponseEvent", response: "ok" })
+      const text = await stream
+      expect(text.split(": keep-alive\n\n").length - 1).toBeGreaterThanOrEqual(2)
+      expect((await frames).map((f) => f.data)).toEqual([
+        { _tag: "InputRequiredEvent", prefix: "Approve 1? " },
+        { _tag: "StopEvent", result: "answer: ok" }
+      ])
+    } finally {
+      await server.close()
+    }
+  })
+
   it("bodies are limited in size: 413 beyond maxBodyBytes", async () => {
     const server = await startServer({ maxBodyBytes: 1000 })
     try {
