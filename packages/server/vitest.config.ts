@@ -8,7 +8,9 @@ export default defineProject({
     include: ["test/**/*.test.ts"],
     typecheck: { enabled: false },
     testTimeout: 60_000,
-    // The load and browser tests are CPU-heavy: one file at a time, to leave the other projects room.
-    fileParallelism: false
+    // The load and browser tests are CPU-heavy: they run after the other projects (a later group), one file
+    // at a time, so they neither slow the others' timed tests nor are slowed by them.
+    fileParallelism: false,
+    sequence: { groupOrder: 1 }
   }
 })
