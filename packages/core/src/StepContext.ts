@@ -150,6 +150,11 @@ export interface StepContext<State = unknown, Emits extends AnyEvent = AnyEvent,
   readonly step: string
   /** 1 for the first attempt, counting up with each retry. */
   readonly attempt: number
+  /**
+   * Names this invocation: one per step and routed event (`<runId>/<step>/<n>`), the same across retries.
+   * Key the handler's own outside effects (an HTTP call, a payment) with it to make them idempotent.
+   */
+  readonly invocationId: string
   /** The worker slot (0 to workers - 1) running this invocation. */
   readonly worker: number
   /**

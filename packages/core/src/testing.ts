@@ -17,7 +17,8 @@ import * as fc from "fast-check"
 import type { AnyEvent } from "./Event.ts"
 import { runControlled } from "./internal/explore.ts"
 import { run } from "./internal/prepare.ts"
-import type { Run, TraceEntry } from "./internal/runtime.ts"
+import type { Transition } from "./internal/record.ts"
+import type { Run } from "./internal/runtime.ts"
 import type * as Workflow from "./Workflow.ts"
 
 /**
@@ -228,37 +229,48 @@ class Recorder {
   readonly routed: Array<Trace["routed"][number]> = []
   readonly invocations: Array<Invocation & { end: number | undefined; outcome: Invocation["outcome"] }> = []
   readonly writes: Array<Trace["writes"][number]> = []
-  /** Invocations started and not yet ended, by event, so ending one is not a search of every invocation. */
-  private readonly open = new Map<AnyEvent, Array<Recorder["invocations"][number]>>()
+  /** Invocations started and not yet ended, by invocationId. */
+  private readonly open = new Map<string, Recorder["invocations"][number]>()
   run: Run | undefined = undefined
-  readonly record = (entry: TraceEntry): void => {
-    const seq = this.seq++
-    switch (entry._tag) {
+  /** Reads the run's record (see `internal/record.ts`): the transitions a trace shows, numbered in order. */
+  readonly record = (t: Transition): void => {
+    switch (t._tag) {
       case "Routed":
-        this.routed.push({ seq, from: entry.from, to: entry.to, event: entry.event })
+        this.routed.push({ seq: this.seq++, from: t.from, to: t.to, event: t.event })
         break
-      case "Started": {
-        const inv = { ...entry, start: seq, end: undefined, outcome: "running" as const }
-        this.invocations.push(inv)
-        const open = this.open.get(entry.event)
-        if (open === undefined) this.open.set(entry.event, [inv])
-        else open.push(inv)
-        break
-      }
-      case "Ended": {
-        // The running invocations of this event (one per accepting step, or a retry): find this one.
-        const open = this.open.get(entry.event)
-        const i = open?.findIndex((inv) => inv.step === entry.step && inv.attempt === entry.attempt) ?? -1
-        if (i !== -1) {
-          const [inv] = open!.splice(i, 1)
-          inv!.end = seq
-          inv!.outcome = entry.outcome
-          if (open!.length === 0) this.open.delete(entry.event)
+      case "InvocationStarted": {
+        const inv = {
+          step: t.step,
+          event: t.event,
+          attempt: t.attempt,
+          worker: t.worker,
+          start: this.seq++,
+          end: undefined,
+          outcome: "running" as const
         }
+        this.invocations.push(inv)
+        this.open.set(t.invocationId, inv)
         break
       }
-      case "Written":
-        this.writes.push({ seq, step: entry.step, event: entry.event })
+      case "InvocationEnded": {
+        const inv = this.open.get(t.invocationId)
+        if (inv !== undefined && inv.attempt === t.attempt) {
+          this.open.delete(t.invocationId)
+          inv.end = this.seq
+          inv.outcome =
+            t.outcome._tag === "Returned"
+              ? "returned"
+              : t.outcome._tag === "Interrupted"
+                ? "interrupted"
+                : t.outcome.willRetry
+                  ? "retrying"
+                  : "failed"
+        }
+        this.seq++
+        break
+      }
+      case "Operation":
+        if (t.operation.op === "write") this.writes.push({ seq: this.seq++, step: t.step, event: t.operation.event })
         break
     }
   }
@@ -286,7 +298,7 @@ const traced = <W extends Workflow.Any>(
   yieldPoints: (() => boolean) | undefined
 ) =>
   run(workflow, input, {
-    trace: recorder.record,
+    record: recorder.record,
     yieldPoints,
     onRun: (r) => {
       recorder.run = r

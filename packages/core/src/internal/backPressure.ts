@@ -33,7 +33,8 @@ export const send = (
   const refused = outsideEmits(run, ctx.sr.step, ev)
   if (refused !== undefined) return Effect.fail(refused)
   run.full = undefined
-  const routed = route(run, ctx.step, ev, target)
+  if (run.record !== undefined) ctx.recordOp({ op: "send", event: ev, target })
+  const routed = route(run, ctx.step, ev, target, ctx)
   const full = filled(run, ctx)
   return full === undefined ? routed : andThen(routed, room(ctx, full))
 }
@@ -50,7 +51,9 @@ export const sendAll = (
     const next = events.next()
     if (next.done === true) return forks
     run.full = undefined
-    const routed = outsideEmits(run, ctx.sr.step, next.value) ?? routeOrError(run, ctx.step, next.value, target)
+    const refused = outsideEmits(run, ctx.sr.step, next.value)
+    if (refused === undefined && run.record !== undefined) ctx.recordOp({ op: "send", event: next.value, target })
+    const routed = refused ?? routeOrError(run, ctx.step, next.value, target, ctx)
     if (routed instanceof UnhandledEventError) return andThen(forks, Effect.fail(routed))
     forks = andThen(forks, routed)
     const full = filled(run, ctx)

@@ -13,6 +13,7 @@ import { send, sendAll } from "./backPressure.ts"
 import * as Boundary from "./boundary.ts"
 import type { Need } from "./collectBuffer.ts"
 import { failedInvocation, succeeded } from "./invocation.ts"
+import { invocationId, type Operation } from "./record.ts"
 import type { Run } from "./run.ts"
 import { waitFor } from "./waits.ts"
 import { died, diedOf, next, pull, type Retry, type StepRun } from "./workers.ts"
@@ -28,6 +29,10 @@ export const makeContext = (run: Run, sr: StepRun, worker: number): Context_ => 
 /** The step context of one worker slot. @internal */
 export class Context_ implements StepContext<any, AnyEvent> {
   attempt = 1
+  /** The current invocation's number in its step (see `invocationId`). */
+  n = 0
+  /** The last operation's number in the current attempt, when the run is recorded. */
+  seq = 0
   /** Set when the current invocation's event was scheduled for a retry. */
   retrying = false
   /** How many of this slot's fibers wait for room in a mailbox, and how many in `waitFor` (see `drains`). */
@@ -79,6 +84,23 @@ export class Context_ implements StepContext<any, AnyEvent> {
     }
   }
 
+  /** One per step and routed event, the same across retries: `<runId>/<step>/<n>`. */
+  get invocationId(): string {
+    return invocationId(this.runId, this.step, this.n)
+  }
+
+  /** Record a step-context operation of the current invocation (only called when the run is recorded). */
+  recordOp(operation: Operation): void {
+    this.run.record!({
+      _tag: "Operation",
+      invocationId: this.invocationId,
+      step: this.step,
+      attempt: this.attempt,
+      seq: ++this.seq,
+      operation
+    })
+  }
+
   /** The run's store, as seen from this worker slot (made on first use). */
   get store(): Store<any> {
     return (this.store_ ??= makeStore(this.run, this))
@@ -99,8 +121,8 @@ export class Context_ implements StepContext<any, AnyEvent> {
     return this.point(
       Effect.sync(() => {
         if (this.run.finished) return
-        this.run.trace?.({ _tag: "Written", step: this.step, event })
         this.run.emit(event)
+        if (this.run.record !== undefined) this.recordOp({ op: "write", event })
       })
     )
   }
@@ -135,7 +157,9 @@ export class Context_ implements StepContext<any, AnyEvent> {
     // Effect.sync: a bad count or class throws, and the throw is the defect, with its message.
     return this.point(
       Effect.sync(() => {
-        const taken = this.sr.buffer.offer(event, needOf(this, event, need))
+        const spec = needOf(this, event, need)
+        const taken = this.sr.buffer.offer(event, spec)
+        if (this.run.record !== undefined) this.recordOp({ op: "collect", event, need: spec, taken })
         return taken === undefined ? Option.none() : Option.some(taken)
       })
     )
@@ -185,20 +209,27 @@ const withLock = <A, E, R>(
   )
 
 const makeStore = (run: Run, ctx: Context_): Store<any> => {
-  const setState = (f: (s: any) => any) =>
+  const setState = (op: "set" | "update" | "edit", key: string | undefined, f: (s: any) => any) =>
     Effect.sync(() => {
       run.state = f(run.state)
+      if (run.record !== undefined) ctx.recordOp({ op, key, state: run.state })
+    })
+  const read = (key: string | undefined) =>
+    Effect.sync(() => {
+      const value = key === undefined ? run.state : (run.state as any)[key]
+      if (run.record !== undefined) ctx.recordOp({ op: "get", key, value })
+      return value
     })
   return {
-    getAll: ctx.point(Effect.sync(() => run.state)),
-    get: (key) => ctx.point(Effect.sync(() => (run.state as any)[key])),
+    getAll: ctx.point(read(undefined)),
+    get: (key) => ctx.point(read(key as string)),
     set: (key, value) =>
       ctx.point(
         withLock(
           run,
           ctx,
           "set",
-          setState((s) => ({ ...s, [key]: value }))
+          setState("set", key as string, (s) => ({ ...s, [key]: value }))
         )
       ),
     update: (key, f) =>
@@ -207,7 +238,7 @@ const makeStore = (run: Run, ctx: Context_): Store<any> => {
           run,
           ctx,
           "update",
-          setState((s) => ({ ...s, [key]: f(s[key]) }))
+          setState("update", key as string, (s) => ({ ...s, [key]: f(s[key]) }))
         )
       ),
     edit: (f) =>
@@ -233,7 +264,7 @@ const makeStore = (run: Run, ctx: Context_): Store<any> => {
               EditingRun,
               run
             ),
-            (next) => setState(() => next)
+            (next) => setState("edit", undefined, () => next)
           )
         )
       )

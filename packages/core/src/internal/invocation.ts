@@ -5,18 +5,18 @@
  * fiber of its own while the worker goes on), handed to a step that accepts `StepFailedEvent`, or ends the
  * run. Then the worker takes its next event.
  */
-import { Cause, Clock, Duration, Effect, Exit, Pull, Schedule } from "effect"
+import { Cause, Clock, Duration, Effect, type Exit, Pull, Schedule } from "effect"
 import type { AnyEvent } from "../Event.ts"
-import { isEvent } from "../Event.ts"
-import { StepCompleted, StepFailed, StepFailedEvent, StepRetrying, StepStarted } from "../RunEvent.ts"
+import { StepFailedEvent } from "../RunEvent.ts"
 import { StepTimeoutError, UnhandledEventError } from "../WorkflowError.ts"
 import { filled, room } from "./backPressure.ts"
 import * as Boundary from "./boundary.ts"
 import type { Context_ } from "./context.ts"
 import { failCause } from "./lifecycle.ts"
+import type { Outcome } from "./record.ts"
 import { outsideEmits, route, routeOrError } from "./routing.ts"
 import { andThen, type Run } from "./run.ts"
-import { died, diedOf, enqueue, fork, type Item, next, Retry } from "./workers.ts"
+import { died, diedOf, fork, type Item, next, Retry, requeue } from "./workers.ts"
 
 /** Run the handler on `item`, inside the worker's fiber. */
 export const invoke = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => {
@@ -26,7 +26,19 @@ export const invoke = (run: Run, ctx: Context_, item: Item): Effect.Effect<void>
   ctx.retry = retry
   ctx.attempt = retry === undefined ? 1 : retry.attempt
   ctx.retrying = false
+  ctx.seq = 0
   const step = ctx.sr.step
+  if (run.record !== undefined) {
+    run.record({
+      _tag: "InvocationStarted",
+      invocationId: ctx.invocationId,
+      step: step.name,
+      event: ev,
+      attempt: ctx.attempt,
+      worker: ctx.worker,
+      deadline: step.timeout === undefined ? undefined : run.now() + Duration.toMillis(step.timeout)
+    })
+  }
   let effect: Effect.Effect<unknown, unknown>
   try {
     const returned = step.handler(ev, ctx)
@@ -51,28 +63,9 @@ export const invoke = (run: Run, ctx: Context_, item: Item): Effect.Effect<void>
         )
     })
   }
-  if (run.lifecycle) {
-    run.emit(new StepStarted({ step: step.name, event: ev._tag, worker: ctx.worker, attempt: ctx.attempt }))
-  }
-  if (run.trace !== undefined) {
-    const trace = run.trace
-    const started = { step: step.name, event: ev, attempt: ctx.attempt, worker: ctx.worker }
-    trace({ _tag: "Started", ...started })
-    effect = Effect.onExit(effect, (exit) =>
-      Effect.sync(() =>
-        trace({
-          _tag: "Ended",
-          ...started,
-          outcome: Exit.isSuccess(exit)
-            ? "returned"
-            : Cause.hasInterruptsOnly(exit.cause)
-              ? "interrupted"
-              : step.def.retry !== undefined && Cause.hasFails(exit.cause)
-                ? "retrying"
-                : "failed"
-        })
-      )
-    )
+  if (run.record !== undefined) {
+    // The handler's other ends are recorded where they are handled (`succeeded`, `failed`).
+    effect = Effect.onInterrupt(effect, () => Effect.sync(() => ended(run, ctx, { _tag: "Interrupted" })))
   }
   if (run.spans) {
     effect = Effect.withSpan(effect, `effect-flow.step ${step.name}`, {
@@ -89,26 +82,28 @@ export const invoke = (run: Run, ctx: Context_, item: Item): Effect.Effect<void>
   return Effect.matchCauseEffect(effect, ctx.continuation)
 }
 
+/** Record the end of the invocation of `ctx`. */
+const ended = (run: Run, ctx: Context_, outcome: Outcome): void =>
+  run.record!({
+    _tag: "InvocationEnded",
+    invocationId: ctx.invocationId,
+    step: ctx.step,
+    event: ctx.event!,
+    attempt: ctx.attempt,
+    worker: ctx.worker,
+    outcome
+  })
+
 /** A handler succeeded with `out`: route it, then go on with the worker. */
 export const succeeded = (run: Run, ctx: Context_, out: unknown): Effect.Effect<void> => {
   const step = ctx.sr.step
   const ev = ctx.event!
-  if (run.lifecycle) {
-    run.emit(
-      new StepCompleted({
-        step: step.name,
-        event: ev._tag,
-        worker: ctx.worker,
-        attempt: ctx.attempt,
-        returned: isEvent(out) ? out._tag : undefined
-      })
-    )
-  }
+  if (run.record !== undefined) ended(run, ctx, { _tag: "Returned", event: out ?? undefined })
   run.lastStep = step.name
   run.lastEvent = ev._tag
   if (out === undefined || out === null) return next(run, ctx)
   run.full = undefined
-  const routed = outsideEmits(run, step, out) ?? routeOrError(run, step.name, out, undefined)
+  const routed = outsideEmits(run, step, out) ?? routeOrError(run, step.name, out, undefined, ctx)
   if (routed instanceof UnhandledEventError) {
     failCause(run, Cause.fail(routed))
     return next(run, ctx)
@@ -140,18 +135,7 @@ const failed = (run: Run, ctx: Context_, original: Cause.Cause<unknown>): Effect
   const schedule = sr.step.def.retry
   const error = Cause.squash(cause)
   const emitFailed = (willRetry: boolean) => {
-    if (run.lifecycle) {
-      run.emit(
-        new StepFailed({
-          step: sr.step.name,
-          event: ev._tag,
-          worker: ctx.worker,
-          attempt: ctx.attempt,
-          error,
-          willRetry
-        })
-      )
-    }
+    if (run.record !== undefined) ended(run, ctx, { _tag: "Failed", error, willRetry })
   }
   const finalFailure = () => {
     emitFailed(false)
@@ -161,7 +145,8 @@ const failed = (run: Run, ctx: Context_, original: Cause.Cause<unknown>): Effect
           run,
           sr.step.name,
           new StepFailedEvent({ step: sr.step.name, event: ev, error, attempts: ctx.attempt }),
-          undefined
+          undefined,
+          ctx
         ),
         (c) => Effect.sync(() => failCause(run, c))
       )
@@ -181,31 +166,45 @@ const failed = (run: Run, ctx: Context_, original: Cause.Cause<unknown>): Effect
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Pull.matchEffect(step(now, input), {
         onSuccess: ([, delay]) => {
-          if (run.finished) return Effect.void
+          if (run.finished) {
+            emitFailed(false)
+            return Effect.void
+          }
           const attempt = ctx.attempt + 1
           emitFailed(true)
-          if (run.lifecycle) {
-            run.emit(
-              new StepRetrying({ step: sr.step.name, event: ev._tag, attempt, delayMillis: Duration.toMillis(delay) })
-            )
+          if (run.record !== undefined) {
+            const delayMillis = Duration.toMillis(delay)
+            run.record({
+              _tag: "RetryScheduled",
+              invocationId: ctx.invocationId,
+              step: sr.step.name,
+              event: ev,
+              attempt,
+              delayMillis,
+              dueAt: now + delayMillis
+            })
           }
           // The event stays active while it backs off, but its worker slot goes on to other events.
           ctx.retrying = true
           sr.backingOff++
-          const again = new Retry(ev, attempt, step)
+          const again = new Retry(ev, attempt, step, ctx.n)
           return fork(
             run,
             Effect.andThen(
               Effect.sleep(delay),
               Effect.suspend(() => {
                 sr.backingOff--
-                return run.finished ? Effect.void : enqueue(run, sr, again)
+                return run.finished ? Effect.void : requeue(run, sr, again)
               })
             ),
             watchRun(run)
           )
         },
-        onFailure: (scheduleCause) => Effect.sync(() => failCause(run, scheduleCause)),
+        onFailure: (scheduleCause) =>
+          Effect.sync(() => {
+            emitFailed(false)
+            failCause(run, scheduleCause)
+          }),
         onDone: () => finalFailure()
       })
     )

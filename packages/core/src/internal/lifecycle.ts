@@ -33,6 +33,17 @@ export const runCompiled = (compiled: Compiled, input: object, hooks: Hooks = {}
           // Workers forked from inside a store edit must not inherit the edit's marker.
           const run = new Run(compiled, scope, Context.add(context, EditingRun, undefined), hooks)
           hooks.onRun?.(run)
+          if (run.record !== undefined) {
+            run.record({
+              _tag: "RunStarted",
+              runId: run.id,
+              workflow: compiled.name,
+              input,
+              steps: compiled.steps.map((s) => s.name),
+              state: run.state,
+              deadline: compiled.timeout === undefined ? undefined : run.now() + Duration.toMillis(compiled.timeout)
+            })
+          }
           return Effect.andThen(
             Effect.andThen(Effect.annotateCurrentSpan("workflow.run_id", run.id), start(run, input)),
             awaitEnd(run)
@@ -49,7 +60,7 @@ const start = (run: Run, input: object): Effect.Effect<void> => {
   const ev = new StartEvent(input)
   const targets = run.compiled.routes.get(ev._tag) ?? []
   let effect: Effect.Effect<void> = Effect.void
-  for (const i of targets) effect = andThen(effect, deliver(run, run.steps[i]!, ev, START))
+  for (const i of targets) effect = andThen(effect, deliver(run, run.steps[i]!, ev, START, undefined))
   return effect
 }
 
@@ -66,13 +77,14 @@ const awaitEnd = (run: Run): Effect.Effect<unknown, unknown> => {
           .filter((sr) => sr.running > 0 || sr.queued > 0 || sr.backingOff > 0)
           .map((sr) => sr.step.name)
         run.finished = true
-        return Effect.fail(
-          new WorkflowTimeoutError({
-            workflow: run.compiled.name,
-            timeout: Duration.format(timeout),
-            activeSteps
-          })
-        )
+        const error = new WorkflowTimeoutError({
+          workflow: run.compiled.name,
+          timeout: Duration.format(timeout),
+          activeSteps
+        })
+        if (run.record !== undefined)
+          run.record({ _tag: "RunEnded", result: { _tag: "Failure", cause: Cause.fail(error) } })
+        return Effect.fail(error)
       })
   })
 }
@@ -105,6 +117,7 @@ export const stop = (run: Run, event: AnyEvent, from: string): void => {
   run.emit(event)
   run.finished = true
   Deferred.doneUnsafe(run.done, Exit.succeed(result))
+  if (run.record !== undefined) run.record({ _tag: "RunEnded", result: { _tag: "Success", value: result } })
 }
 
 /** End the run with `cause` (the first end wins). */
@@ -112,6 +125,7 @@ export const failCause = (run: Run, cause: Cause.Cause<unknown>): void => {
   if (run.finished) return
   run.finished = true
   Deferred.doneUnsafe(run.done, Exit.failCause(cause))
+  if (run.record !== undefined) run.record({ _tag: "RunEnded", result: { _tag: "Failure", cause } })
 }
 
 /** Called whenever work may have run out: fail the run if nothing can ever happen again. */

@@ -11,6 +11,7 @@ import type * as Step from "../Step.ts"
 import type { StepContext } from "../StepContext.ts"
 import { UnhandledEventError } from "../WorkflowError.ts"
 import * as Boundary from "./boundary.ts"
+import type { Context_ } from "./context.ts"
 import { stop } from "./lifecycle.ts"
 import { andThen, type Run } from "./run.ts"
 import { answer } from "./waits.ts"
@@ -96,17 +97,18 @@ const outputChecker = (output: Schema.Codec<unknown, unknown>) => {
 }
 
 /**
- * Route an event emitted by step `from` (returned, or sent with `ctx.send`). A StopEvent ends the run;
- * an open `waitFor` takes a matching event first. Returns the effect that starts any worker fibers
- * the event needs.
+ * Route an event emitted by step `from` (returned, or sent with `ctx.send`; `by`: the emitting invocation,
+ * when a step's). A StopEvent ends the run; an open `waitFor` takes a matching event first. Returns the
+ * effect that starts any worker fibers the event needs.
  */
 export const route = (
   run: Run,
   from: string,
   ev: unknown,
-  target: string | undefined
+  target: string | undefined,
+  by: Context_ | undefined
 ): Effect.Effect<void, UnhandledEventError> => {
-  const routed = routeOrError(run, from, ev, target)
+  const routed = routeOrError(run, from, ev, target, by)
   return routed instanceof UnhandledEventError ? Effect.fail(routed) : routed
 }
 
@@ -115,7 +117,8 @@ export const routeOrError = (
   run: Run,
   from: string,
   ev: unknown,
-  target: string | undefined
+  target: string | undefined,
+  by: Context_ | undefined
 ): Effect.Effect<void> | UnhandledEventError => {
   if (run.finished) return Effect.void
   const compiled = run.compiled
@@ -141,14 +144,14 @@ export const routeOrError = (
             : `to step "${target}", which does not accept ${ev._tag} (it accepts ${[...step.acceptsTags].join(", ")}).`
       })
     }
-    return deliver(run, run.steps[step.index]!, ev, from)
+    return deliver(run, run.steps[step.index]!, ev, from, by)
   }
   if (ev._tag === "StopEvent") {
     stop(run, ev, from)
     return Effect.void
   }
   // An event that answers an open wait goes to that wait alone (as in LlamaIndex): not broadcast too.
-  if (run.waiters.length > 0 && answer(run, ev)) return Effect.void
+  if (run.waiters.length > 0 && answer(run, from, ev)) return Effect.void
   const targets = compiled.routes.get(ev._tag)
   if (targets === undefined) {
     if (Option.isOption(ev) || Result.isResult(ev)) {
@@ -163,6 +166,7 @@ export const routeOrError = (
       // Published for the caller, who answers through the handle's `send`.
       run.awaitingInput++
       run.emit(ev)
+      if (run.record !== undefined) run.record({ _tag: "InputRequired", from, event: ev })
       return Effect.void
     }
     return new UnhandledEventError({
@@ -172,9 +176,9 @@ export const routeOrError = (
       reason: `but no step accepts ${ev._tag}. Add a step for it, or stop emitting it.`
     })
   }
-  if (targets.length === 1) return deliver(run, run.steps[targets[0]!]!, ev, from)
+  if (targets.length === 1) return deliver(run, run.steps[targets[0]!]!, ev, from, by)
   let effect: Effect.Effect<void> = Effect.void
-  for (const i of targets) effect = andThen(effect, deliver(run, run.steps[i]!, ev, from))
+  for (const i of targets) effect = andThen(effect, deliver(run, run.steps[i]!, ev, from, by))
   return effect
 }
 

@@ -3,10 +3,12 @@
  * open waits, its state and the hooks that watch it. The rooms around it (`routing.ts`, `workers.ts`,
  * `invocation.ts`, `backPressure.ts`, `waits.ts`, `lifecycle.ts`) read and change it; `snapshot` reads it.
  */
-import { Context, Deferred, Effect, References, type Scope, Semaphore, Tracer } from "effect"
+import { Clock, Context, Deferred, Effect, References, type Scope, Semaphore, Tracer } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import type { Need } from "./collectBuffer.ts"
+import { lifecycleEvents } from "./lifecycleEvents.ts"
 import { clonePlain } from "./plain.ts"
+import { both, type Listener } from "./record.ts"
 import type { Compiled } from "./routing.ts"
 import type { Waiter } from "./waits.ts"
 import { eventOf, type Item, StepRun } from "./workers.ts"
@@ -21,34 +23,14 @@ export interface Hooks {
   readonly outsideInput?: boolean | undefined
   /** Called with the run as soon as it exists, before its first event. */
   readonly onRun?: ((run: Run) => void) | undefined
-  /** Receives a record of everything the run does, for the testing kit's traces. */
-  readonly trace?: ((entry: TraceEntry) => void) | undefined
+  /** Receives the run's record: every transition, as it happens (see `record.ts`). */
+  readonly record?: Listener | undefined
   /**
    * Asked at every step-context operation whether to yield there first, so a controlled scheduler can
    * interleave other fibers at that point.
    */
   readonly yieldPoints?: (() => boolean) | undefined
 }
-
-/** One thing a run did, in order. @internal */
-export type TraceEntry =
-  | { readonly _tag: "Routed"; readonly from: string; readonly to: string; readonly event: AnyEvent }
-  | {
-      readonly _tag: "Started"
-      readonly step: string
-      readonly event: AnyEvent
-      readonly attempt: number
-      readonly worker: number
-    }
-  | {
-      readonly _tag: "Ended"
-      readonly step: string
-      readonly event: AnyEvent
-      readonly attempt: number
-      readonly worker: number
-      readonly outcome: "returned" | "failed" | "interrupted" | "retrying"
-    }
-  | { readonly _tag: "Written"; readonly step: string; readonly event: AnyEvent }
 
 /** The state of one run, as plain data. @internal */
 export interface Snapshot {
@@ -101,9 +83,12 @@ export class Run {
   readonly scope: Scope.Scope
   readonly context: Context.Context<never>
   readonly publish: ((event: AnyEvent) => void) | undefined
-  readonly lifecycle: boolean
   readonly outsideInput: boolean
-  readonly trace: ((entry: TraceEntry) => void) | undefined
+  /**
+   * Whoever listens to the run's record (the caller's hook, the lifecycle events): `undefined` when nobody
+   * does, and then no transition is made (see `record.ts`).
+   */
+  readonly record: Listener | undefined
   /** A span per invocation, only when a tracing backend is installed (Effect's advice: skip what nothing observes). */
   readonly spans: boolean
   readonly yieldPoints: (() => boolean) | undefined
@@ -115,9 +100,7 @@ export class Run {
     this.scope = scope
     this.context = context
     this.publish = hooks.publish
-    this.lifecycle = hooks.lifecycle === true && hooks.publish !== undefined
     this.outsideInput = hooks.outsideInput === true
-    this.trace = hooks.trace
     this.spans =
       Context.get(context, References.TracerEnabled) && Context.get(context, Tracer.Tracer) !== Tracer.nativeTracer
     this.yieldPoints = hooks.yieldPoints
@@ -126,6 +109,15 @@ export class Run {
     this.steps = compiled.steps.map((s) => new StepRun(s))
     this.done = Deferred.makeUnsafe()
     this.state = clonePlain(compiled.initialState)
+    this.record = both(
+      hooks.record,
+      hooks.lifecycle === true && hooks.publish !== undefined ? lifecycleEvents(this) : undefined
+    )
+  }
+
+  /** The time on the run's clock, in epoch millis (for the record's deadlines). */
+  now(): number {
+    return Context.get(this.context, Clock.Clock).currentTimeMillisUnsafe()
   }
 
   snapshot(): Snapshot {

@@ -16,6 +16,7 @@
  */
 export { MAILBOX_HIGH, MAILBOX_LOW } from "./backPressure.ts"
 export { runCompiled } from "./lifecycle.ts"
+export { type Listener, replay, type Transition } from "./record.ts"
 export { type Compiled, type CompiledStep, compile } from "./routing.ts"
-export { type Hooks, Run, type Snapshot, type TraceEntry } from "./run.ts"
+export { type Hooks, Run, type Snapshot } from "./run.ts"
 export { sendFromOutside } from "./waits.ts"

@@ -18,6 +18,8 @@ import { OUTSIDE, type Run } from "./run.ts"
 
 /** An open `ctx.waitFor`. @internal */
 export interface Waiter {
+  /** The `waitFor` operation's key in the record, when the run is recorded. */
+  readonly key: { readonly invocationId: string; readonly attempt: number; readonly seq: number } | undefined
   readonly tag: string
   readonly step: string
   readonly id: string | undefined
@@ -35,7 +37,9 @@ export const waitFor = (
   options: WaitForOptions<any> | undefined
 ): Effect.Effect<AnyEvent, StepTimeoutError> =>
   Effect.suspend(() => {
+    const seq = run.record === undefined ? 0 : ++ctx.seq
     const waiter: Waiter = {
+      key: run.record === undefined ? undefined : { invocationId: ctx.invocationId, attempt: ctx.attempt, seq },
       tag,
       step: ctx.step,
       id: options?.id,
@@ -44,6 +48,25 @@ export const waitFor = (
       deferred: Deferred.makeUnsafe<AnyEvent>()
     }
     run.waiters.push(waiter)
+    if (run.record !== undefined) {
+      run.record({
+        _tag: "Operation",
+        invocationId: ctx.invocationId,
+        step: ctx.step,
+        attempt: ctx.attempt,
+        seq,
+        operation: {
+          op: "waitFor",
+          tag,
+          id: options?.id,
+          request: options?.request,
+          deadline:
+            options?.timeout === undefined
+              ? undefined
+              : run.now() + Duration.toMillis(Duration.fromInputUnsafe(options.timeout))
+        }
+      })
+    }
     // The request goes out once the wait is open, so its answer cannot come too early: published to the
     // caller's stream, and routed to the steps that accept it, if any (they may answer it).
     const request = options?.request
@@ -51,7 +74,7 @@ export const waitFor = (
     if (request !== undefined) {
       run.emit(request)
       if (run.compiled.routes.has(request._tag))
-        sendRequest = route(run, ctx.step, request, undefined).pipe(Effect.orDie)
+        sendRequest = route(run, ctx.step, request, undefined, ctx).pipe(Effect.orDie)
     }
     // While it waits, this worker does not drain its step's mailbox (see `room`).
     waitingForEvent(ctx)
@@ -59,7 +82,10 @@ export const waitFor = (
     const release = Effect.sync(() => {
       ctx.eventWaits--
       const i = run.waiters.indexOf(waiter)
-      if (i !== -1) run.waiters.splice(i, 1)
+      if (i !== -1) {
+        run.waiters.splice(i, 1)
+        if (waiter.key !== undefined) run.record?.({ _tag: "WaitClosed", ...waiter.key })
+      }
     })
     let wait: Effect.Effect<AnyEvent, StepTimeoutError> = Deferred.await(waiter.deferred)
     if (options?.timeout !== undefined) {
@@ -82,13 +108,14 @@ export const waitFor = (
   })
 
 /** Give `ev` to the first open waiter it matches. A `match` that throws ends the run, naming its step. */
-export const answer = (run: Run, ev: AnyEvent): boolean => {
+export const answer = (run: Run, from: string, ev: AnyEvent): boolean => {
   const i = run.waiters.findIndex(
     (w) => w.tag === ev._tag && (w.id === undefined || (ev as { id?: unknown }).id === w.id) && matches(run, w, ev)
   )
   if (i === -1) return false
   const [waiter] = run.waiters.splice(i, 1)
   Deferred.doneUnsafe(waiter!.deferred, Exit.succeed(ev))
+  if (waiter!.key !== undefined) run.record?.({ _tag: "Answered", from, event: ev, ...waiter!.key })
   return true
 }
 
@@ -118,7 +145,8 @@ export const sendFromOutside = (run: Run, ev: AnyEvent): Effect.Effect<void, Unh
     )
   }
   if (run.awaitingInput > 0) run.awaitingInput--
-  const effect = route(run, OUTSIDE, ev, undefined)
+  if (run.record !== undefined) run.record({ _tag: "OutsideInput", event: ev })
+  const effect = route(run, OUTSIDE, ev, undefined, undefined)
   // An answer that nothing takes leaves the run idle.
   return Effect.andThen(
     effect,

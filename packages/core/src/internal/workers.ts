@@ -9,7 +9,6 @@
  */
 import { Cause, type Duration, Effect, type Exit, type Pull } from "effect"
 import type { AnyEvent } from "../Event.ts"
-import { EventQueued } from "../RunEvent.ts"
 import { MAILBOX_HIGH, MAILBOX_LOW, release } from "./backPressure.ts"
 import * as Boundary from "./boundary.ts"
 import { CollectBuffer } from "./collectBuffer.ts"
@@ -17,6 +16,7 @@ import { type Context_, makeContext } from "./context.ts"
 import { invoke } from "./invocation.ts"
 import { checkIdle, failCause } from "./lifecycle.ts"
 import { Mailbox } from "./mailbox.ts"
+import { invocationId } from "./record.ts"
 import type { CompiledStep } from "./routing.ts"
 import type { Run } from "./run.ts"
 
@@ -25,10 +25,13 @@ export class Retry {
   readonly event: AnyEvent
   readonly attempt: number
   readonly next: (now: number, input: unknown) => Pull.Pull<[unknown, Duration.Duration], unknown, unknown>
-  constructor(event: AnyEvent, attempt: number, next: Retry["next"]) {
+  /** The invocation's number in its step (see `invocationId`). */
+  readonly n: number
+  constructor(event: AnyEvent, attempt: number, next: Retry["next"], n: number) {
     this.event = event
     this.attempt = attempt
     this.next = next
+    this.n = n
   }
 }
 
@@ -56,6 +59,15 @@ export class StepRun {
   /** Slots made and free again; a new slot is made only when none is free. */
   readonly freeSlots: Array<number> = []
   readonly buffer = new CollectBuffer()
+  /**
+   * Events routed to this step, and fresh events taken by its workers: the `n`th taken is the `n`th
+   * routed (the mailbox is FIFO and a worker starts at once only when it is empty), which numbers each
+   * invocation without carrying a number with each event.
+   */
+  delivered = 0
+  taken = 0
+  /** The slot the last enqueued item went to at once, or -1 when it was queued (for the record). */
+  placed = -1
   readonly step: CompiledStep
   constructor(step: CompiledStep) {
     this.step = step
@@ -70,11 +82,56 @@ export class StepRun {
   }
 }
 
-/** Queue `item` for `sr`, or start a worker for it when a slot is free. Counts it as active work. */
-export const deliver = (run: Run, sr: StepRun, item: AnyEvent, from: string): Effect.Effect<void> => {
+/**
+ * Queue `item` for `sr`, or start a worker for it when a slot is free. Counts it as active work. `by` is
+ * the invocation that emitted it, if a step's.
+ */
+export const deliver = (
+  run: Run,
+  sr: StepRun,
+  item: AnyEvent,
+  from: string,
+  by: Context_ | undefined
+): Effect.Effect<void> => {
   run.active++
-  if (run.trace !== undefined) run.trace({ _tag: "Routed", from, to: sr.step.name, event: item })
-  return enqueue(run, sr, item)
+  const n = ++sr.delivered
+  const effect = enqueue(run, sr, item)
+  if (run.record !== undefined) {
+    run.record({
+      _tag: "Routed",
+      from,
+      by: by?.invocationId,
+      to: sr.step.name,
+      event: item,
+      invocationId: invocationId(run.id, sr.step.name, n),
+      worker: sr.placed === -1 ? undefined : sr.placed,
+      queued: sr.queued
+    })
+  }
+  return effect
+}
+
+/** A backed-off event comes back to its step for another attempt. */
+export const requeue = (run: Run, sr: StepRun, retry: Retry): Effect.Effect<void> => {
+  const effect = enqueue(run, sr, retry)
+  if (run.record !== undefined) {
+    run.record({
+      _tag: "RetryDue",
+      invocationId: invocationId(run.id, sr.step.name, retry.n),
+      step: sr.step.name,
+      event: retry.event,
+      attempt: retry.attempt,
+      worker: sr.placed === -1 ? undefined : sr.placed,
+      queued: sr.queued
+    })
+  }
+  return effect
+}
+
+/** Give worker slot `ctx` the item `item`: its invocation number is fixed now, in routing order. */
+const assign = (sr: StepRun, ctx: Context_, item: Item): void => {
+  sr.current[ctx.worker] = item
+  ctx.n = item instanceof Retry ? item.n : ++sr.taken
 }
 
 /** Start a worker for `item` when a slot is free, or queue it. */
@@ -82,8 +139,9 @@ export const enqueue = (run: Run, sr: StepRun, item: Item): Effect.Effect<void> 
   if (sr.running < sr.step.workers) {
     sr.running++
     const slot = sr.takeSlot()
-    sr.current[slot] = item
     const ctx = sr.contexts[slot] ?? (sr.contexts[slot] = makeContext(run, sr, slot))
+    assign(sr, ctx, item)
+    sr.placed = slot
     return fork(
       run,
       Effect.suspend(() => invoke(run, ctx, item)),
@@ -91,10 +149,8 @@ export const enqueue = (run: Run, sr: StepRun, item: Item): Effect.Effect<void> 
     )
   }
   sr.mailbox.push(item)
+  sr.placed = -1
   if (sr.queued >= MAILBOX_HIGH) run.full = sr
-  if (run.lifecycle) {
-    run.emit(new EventQueued({ step: sr.step.name, event: eventOf(item)._tag, queued: sr.queued }))
-  }
   return Effect.void
 }
 
@@ -117,12 +173,14 @@ export const pull = (run: Run, ctx: Context_, lingered: boolean): Effect.Effect<
   if (sr.senders.length > 0 && sr.queued <= MAILBOX_LOW) release(sr)
   if (item !== undefined) {
     ctx.lingering = false
-    sr.current[ctx.worker] = item
+    assign(sr, ctx, item)
     return invoke(run, ctx, item)
   }
   if (!lingered) {
     sr.current[ctx.worker] = undefined
     ctx.lingering = true
+    // The slot holds nothing from now on (it may still take an event routed while it lingers).
+    if (run.record !== undefined) run.record({ _tag: "WorkerIdle", step: sr.step.name, worker: ctx.worker })
     return ctx.linger
   }
   ctx.lingering = false
