@@ -193,16 +193,6 @@ describe("the run's record", () => {
         queued: 0
       },
       {
-        _tag: "InvocationEnded",
-        invocationId: "RUN/start/1",
-        step: "start",
-        event: { items: [0, 1], _tag: "StartEvent" },
-        attempt: 1,
-        worker: 0,
-        outcome: { _tag: "Returned" }
-      },
-      { _tag: "WorkerIdle", step: "start", worker: 0 },
-      {
         _tag: "InvocationStarted",
         invocationId: "RUN/square/1",
         step: "square",
@@ -237,34 +227,6 @@ describe("the run's record", () => {
         worker: 0,
         queued: 0
       },
-      { _tag: "WorkerIdle", step: "square", worker: 0 },
-      {
-        _tag: "InvocationStarted",
-        invocationId: "RUN/square/2",
-        step: "square",
-        event: { _tag: "ItemEvent", item: 1 },
-        attempt: 1,
-        worker: 1
-      },
-      {
-        _tag: "InvocationEnded",
-        invocationId: "RUN/square/2",
-        step: "square",
-        event: { _tag: "ItemEvent", item: 1 },
-        attempt: 1,
-        worker: 1,
-        outcome: { _tag: "Failed", error: { item: 1, _tag: "Flaky" }, willRetry: true }
-      },
-      {
-        _tag: "RetryScheduled",
-        invocationId: "RUN/square/2",
-        step: "square",
-        event: { _tag: "ItemEvent", item: 1 },
-        attempt: 2,
-        delayMillis: 0,
-        dueAt: 0
-      },
-      { _tag: "WorkerIdle", step: "square", worker: 1 },
       {
         _tag: "InvocationStarted",
         invocationId: "RUN/collect/1",
@@ -299,6 +261,44 @@ describe("the run's record", () => {
         outcome: { _tag: "Returned" }
       },
       { _tag: "WorkerIdle", step: "collect", worker: 0 },
+      { _tag: "WorkerIdle", step: "square", worker: 0 },
+      {
+        _tag: "InvocationStarted",
+        invocationId: "RUN/square/2",
+        step: "square",
+        event: { _tag: "ItemEvent", item: 1 },
+        attempt: 1,
+        worker: 1
+      },
+      {
+        _tag: "InvocationEnded",
+        invocationId: "RUN/square/2",
+        step: "square",
+        event: { _tag: "ItemEvent", item: 1 },
+        attempt: 1,
+        worker: 1,
+        outcome: { _tag: "Failed", error: { item: 1, _tag: "Flaky" }, willRetry: true }
+      },
+      {
+        _tag: "RetryScheduled",
+        invocationId: "RUN/square/2",
+        step: "square",
+        event: { _tag: "ItemEvent", item: 1 },
+        attempt: 2,
+        delayMillis: 0,
+        dueAt: 0
+      },
+      { _tag: "WorkerIdle", step: "square", worker: 1 },
+      {
+        _tag: "InvocationEnded",
+        invocationId: "RUN/start/1",
+        step: "start",
+        event: { items: [0, 1], _tag: "StartEvent" },
+        attempt: 1,
+        worker: 0,
+        outcome: { _tag: "Returned" }
+      },
+      { _tag: "WorkerIdle", step: "start", worker: 0 },
       {
         _tag: "RetryDue",
         invocationId: "RUN/square/2",
@@ -343,7 +343,6 @@ describe("the run's record", () => {
         worker: 0,
         queued: 0
       },
-      { _tag: "WorkerIdle", step: "square", worker: 1 },
       {
         _tag: "InvocationStarted",
         invocationId: "RUN/collect/2",
