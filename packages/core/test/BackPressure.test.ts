@@ -8,7 +8,7 @@ import { explore, interleavings, Laws, runVirtual } from "@effect-flow/core/test
 import { Effect, Option, Schedule, Schema, Stream } from "effect"
 import * as fc from "fast-check"
 import { MAILBOX_HIGH } from "../src/internal/runtime.ts"
-import { property, successOf } from "./fixtures/events.ts"
+import { HEAVY_TEST_TIMEOUT, property, successOf } from "./fixtures/events.ts"
 
 class Job extends Schema.TaggedClass<Job>()("Job", { index: Schema.Number }) {}
 class Done extends Schema.TaggedClass<Done>()("Done", { index: Schema.Number, value: Schema.Number }) {}
@@ -73,7 +73,8 @@ describe("back-pressure", () => {
           const depth = deepest(events, "work")
           assert.isAtMost(depth, MAILBOX_HIGH + 1)
           assert.isAtLeast(depth, MAILBOX_HIGH)
-        })
+        }),
+      HEAVY_TEST_TIMEOUT
     )
   }
 
@@ -129,7 +130,8 @@ describe("back-pressure", () => {
           if (n > 0) assert.isAtLeast(peak, 1)
         },
         { numRuns: 15 }
-      )
+      ),
+    HEAVY_TEST_TIMEOUT
   )
 
   it.effect("a step that feeds itself past the limit finishes: a worker never waits on its own step alone", () =>
@@ -295,38 +297,42 @@ describe("back-pressure", () => {
     })
   )
 
-  it("property: in any interleaving, a fan-out and a cycle past the limit finish with every event handled once", () => {
-    const n = MAILBOX_HIGH + 40
-    // dispatch -> work (2 workers) -> count, and work also feeds itself one Tick per job: a cycle through
-    // a step that senders wait on.
-    const wf = defineWorkflow({ name: "explored" })
-      .step(StartEvent, (_, ctx) => ctx.sendAll(range(n).map((index) => new Job({ index }))), { name: "dispatch" })
-      .step(
-        [Job, Tick],
-        (ev, ctx) =>
-          ev._tag === "Job"
-            ? Effect.andThen(ctx.send(new Tick({ n: ev.index })), ctx.send(new Echo({ n: ev.index })))
-            : ctx.send(new Echo({ n: n + ev.n })),
-        { name: "work", workers: 2 }
+  it(
+    "property: in any interleaving, a fan-out and a cycle past the limit finish with every event handled once",
+    () => {
+      const n = MAILBOX_HIGH + 40
+      // dispatch -> work (2 workers) -> count, and work also feeds itself one Tick per job: a cycle through
+      // a step that senders wait on.
+      const wf = defineWorkflow({ name: "explored" })
+        .step(StartEvent, (_, ctx) => ctx.sendAll(range(n).map((index) => new Job({ index }))), { name: "dispatch" })
+        .step(
+          [Job, Tick],
+          (ev, ctx) =>
+            ev._tag === "Job"
+              ? Effect.andThen(ctx.send(new Tick({ n: ev.index })), ctx.send(new Echo({ n: ev.index })))
+              : ctx.send(new Echo({ n: n + ev.n })),
+          { name: "work", workers: 2 }
+        )
+        .step(
+          Echo,
+          (ev, ctx) =>
+            Effect.map(ctx.collect(ev, 2 * n), (all) =>
+              Option.isSome(all) ? new StopEvent({ result: all.value.map((e) => e.n) }) : undefined
+            ),
+          { name: "count" }
+        )
+      fc.assert(
+        // Long choice lists: the first wait for room comes only after a few hundred decisions, and every
+        // decision past the end of the list falls back to the ordinary order.
+        fc.property(interleavings({ maxLength: 3_000 }), (choices) => {
+          const t = explore(wf, {}, choices, { maxSteps: 200_000 })
+          const got = [...(successOf(t.exit) as ReadonlyArray<number>)].sort((a, b) => a - b)
+          assert.deepStrictEqual(got, range(2 * n))
+          assert.deepStrictEqual(Laws.concurrencyBounded(t), [])
+        }),
+        { numRuns: 25 }
       )
-      .step(
-        Echo,
-        (ev, ctx) =>
-          Effect.map(ctx.collect(ev, 2 * n), (all) =>
-            Option.isSome(all) ? new StopEvent({ result: all.value.map((e) => e.n) }) : undefined
-          ),
-        { name: "count" }
-      )
-    fc.assert(
-      // Long choice lists: the first wait for room comes only after a few hundred decisions, and every
-      // decision past the end of the list falls back to the ordinary order.
-      fc.property(interleavings({ maxLength: 3_000 }), (choices) => {
-        const t = explore(wf, {}, choices, { maxSteps: 200_000 })
-        const got = [...(successOf(t.exit) as ReadonlyArray<number>)].sort((a, b) => a - b)
-        assert.deepStrictEqual(got, range(2 * n))
-        assert.deepStrictEqual(Laws.concurrencyBounded(t), [])
-      }),
-      { numRuns: 25 }
-    )
-  })
+    },
+    HEAVY_TEST_TIMEOUT
+  )
 })

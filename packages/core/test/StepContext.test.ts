@@ -17,6 +17,7 @@ import {
   defectOf,
   errorOf,
   Failure,
+  HEAVY_TEST_TIMEOUT,
   Item,
   Orphan,
   Ping,
@@ -240,51 +241,54 @@ describe("StepContext.send", () => {
 })
 
 describe("StepContext.collect", () => {
-  it.effect("property: with workers > 1 on the collecting step, exactly one invocation gets each completed round", () =>
-    Effect.gen(function* () {
-      yield* property(
-        [
-          fc.integer({ min: 1, max: 8 }),
-          fc.integer({ min: 1, max: 6 }),
-          fc.integer({ min: 1, max: 5 }),
-          fc.array(
-            fc.integer({ min: 0, max: 3 }).map((n) => n * 10),
-            { minLength: 1, maxLength: 10 }
-          )
-        ],
-        async (run, workers, n, rounds, delays) => {
-          const received: Array<ReadonlyArray<number>> = []
-          const wf = defineWorkflow({ name: "rounds" })
-            .step(StartEvent, (_, ctx) =>
-              Effect.gen(function* () {
-                for (let id = 0; id < n * rounds; id++) yield* ctx.send(new Success({ id }))
-              })
+  it.effect(
+    "property: with workers > 1 on the collecting step, exactly one invocation gets each completed round",
+    () =>
+      Effect.gen(function* () {
+        yield* property(
+          [
+            fc.integer({ min: 1, max: 8 }),
+            fc.integer({ min: 1, max: 6 }),
+            fc.integer({ min: 1, max: 5 }),
+            fc.array(
+              fc.integer({ min: 0, max: 3 }).map((n) => n * 10),
+              { minLength: 1, maxLength: 10 }
             )
-            .step(
-              Success,
-              (ev, ctx) =>
+          ],
+          async (run, workers, n, rounds, delays) => {
+            const received: Array<ReadonlyArray<number>> = []
+            const wf = defineWorkflow({ name: "rounds" })
+              .step(StartEvent, (_, ctx) =>
                 Effect.gen(function* () {
-                  const d = delays[ev.id % delays.length]!
-                  if (d > 0) yield* Effect.sleep(Duration.millis(d))
-                  const got = yield* ctx.collect(ev, n)
-                  if (Option.isNone(got)) return
-                  received.push(got.value.map((e) => e.id))
-                  if (received.length === rounds) return new StopEvent({ result: received.length })
-                }),
-              { name: "collector", workers }
+                  for (let id = 0; id < n * rounds; id++) yield* ctx.send(new Success({ id }))
+                })
+              )
+              .step(
+                Success,
+                (ev, ctx) =>
+                  Effect.gen(function* () {
+                    const d = delays[ev.id % delays.length]!
+                    if (d > 0) yield* Effect.sleep(Duration.millis(d))
+                    const got = yield* ctx.collect(ev, n)
+                    if (Option.isNone(got)) return
+                    received.push(got.value.map((e) => e.id))
+                    if (received.length === rounds) return new StopEvent({ result: received.length })
+                  }),
+                { name: "collector", workers }
+              )
+            const { exit } = await run(runVirtual(Workflow.run(wf, {})))
+            assert.deepStrictEqual(exit, Exit.succeed(rounds))
+            assert.strictEqual(received.length, rounds)
+            for (const round of received) assert.strictEqual(round.length, n)
+            assert.deepStrictEqual(
+              received.flat().sort((a, b) => a - b),
+              Array.from({ length: n * rounds }, (_, i) => i)
             )
-          const { exit } = await run(runVirtual(Workflow.run(wf, {})))
-          assert.deepStrictEqual(exit, Exit.succeed(rounds))
-          assert.strictEqual(received.length, rounds)
-          for (const round of received) assert.strictEqual(round.length, n)
-          assert.deepStrictEqual(
-            received.flat().sort((a, b) => a - b),
-            Array.from({ length: n * rounds }, (_, i) => i)
-          )
-        },
-        { numRuns: 60 }
-      )
-    })
+          },
+          { numRuns: 60 }
+        )
+      }),
+    HEAVY_TEST_TIMEOUT
   )
 
   it.effect(
@@ -343,7 +347,8 @@ describe("StepContext.collect", () => {
           },
           { numRuns: 40 }
         )
-      })
+      }),
+    HEAVY_TEST_TIMEOUT
   )
 
   it.effect("surplus events are kept for the next round: 2n events give two rounds of n, in arrival order", () =>
@@ -519,47 +524,53 @@ describe("StepContext.store", () => {
         { workers }
       )
 
-  it.effect("property: concurrent increments through edit lose no update (sleeps inside the edit and between)", () =>
-    Effect.gen(function* () {
-      yield* property(
-        [
-          fc.integer({ min: 1, max: 16 }),
-          fc.integer({ min: 1, max: 100 }),
-          fc.array(
-            fc.integer({ min: 0, max: 3 }).map((n) => n * 10),
-            { minLength: 1, maxLength: 8 }
-          )
-        ],
-        async (run, workers, items, delays) => {
-          const wf = counting(workers, items, delays, (ctx, d) =>
-            ctx.store.edit((s) => Effect.as(Effect.sleep(Duration.millis(d)), { ...s, count: s.count + 1 }))
-          )
-          const { exit } = await run(runVirtual(Workflow.run(wf, {})))
-          assert.deepStrictEqual(exit, Exit.succeed(items))
-        },
-        { numRuns: 40 }
-      )
-    })
+  it.effect(
+    "property: concurrent increments through edit lose no update (sleeps inside the edit and between)",
+    () =>
+      Effect.gen(function* () {
+        yield* property(
+          [
+            fc.integer({ min: 1, max: 16 }),
+            fc.integer({ min: 1, max: 100 }),
+            fc.array(
+              fc.integer({ min: 0, max: 3 }).map((n) => n * 10),
+              { minLength: 1, maxLength: 8 }
+            )
+          ],
+          async (run, workers, items, delays) => {
+            const wf = counting(workers, items, delays, (ctx, d) =>
+              ctx.store.edit((s) => Effect.as(Effect.sleep(Duration.millis(d)), { ...s, count: s.count + 1 }))
+            )
+            const { exit } = await run(runVirtual(Workflow.run(wf, {})))
+            assert.deepStrictEqual(exit, Exit.succeed(items))
+          },
+          { numRuns: 40 }
+        )
+      }),
+    HEAVY_TEST_TIMEOUT
   )
 
-  it.effect("the law discriminates: get, sleep, set loses updates when workers overlap", () =>
-    Effect.gen(function* () {
-      yield* property(
-        [fc.integer({ min: 2, max: 16 }), fc.integer({ min: 2, max: 100 })],
-        async (run, workers, items) => {
-          const wf = counting(workers, items, [10], (ctx, d) =>
-            Effect.gen(function* () {
-              const n = yield* ctx.store.get("count")
-              yield* Effect.sleep(Duration.millis(d))
-              yield* ctx.store.set("count", n + 1)
-            })
-          )
-          const { exit } = await run(runVirtual(Workflow.run(wf, {})))
-          assert.isBelow(successOf(exit), items)
-        },
-        { numRuns: 20 }
-      )
-    })
+  it.effect(
+    "the law discriminates: get, sleep, set loses updates when workers overlap",
+    () =>
+      Effect.gen(function* () {
+        yield* property(
+          [fc.integer({ min: 2, max: 16 }), fc.integer({ min: 2, max: 100 })],
+          async (run, workers, items) => {
+            const wf = counting(workers, items, [10], (ctx, d) =>
+              Effect.gen(function* () {
+                const n = yield* ctx.store.get("count")
+                yield* Effect.sleep(Duration.millis(d))
+                yield* ctx.store.set("count", n + 1)
+              })
+            )
+            const { exit } = await run(runVirtual(Workflow.run(wf, {})))
+            assert.isBelow(successOf(exit), items)
+          },
+          { numRuns: 20 }
+        )
+      }),
+    HEAVY_TEST_TIMEOUT
   )
 
   for (const operation of ["edit", "set", "update"] as const) {

@@ -3,6 +3,7 @@ import { defineWorkflow, StartEvent, StopEvent } from "@effect-flow/core"
 import { explore, inputArbitrary, interleavings, Laws, runVirtual, trace } from "@effect-flow/core/testing"
 import { Cause, Context, Effect, Exit, Option, Schedule, Schema } from "effect"
 import * as fc from "fast-check"
+import { HEAVY_TEST_TIMEOUT } from "./fixtures/events.ts"
 import { ItemEvent, ProcessedEvent, parallel } from "./fixtures/parallel.ts"
 
 class Add extends Schema.TaggedClass<Add>()("Add", { n: Schema.Number }) {}
@@ -217,14 +218,18 @@ describe("explore (controlled interleavings)", () => {
     )
   })
 
-  it("gives up after maxSteps with an interruption as the exit, instead of running forever", () => {
-    const forever = defineWorkflow({ name: "forever" })
-      .step(StartEvent, (_, ctx) => ctx.send(new Add({ n: 0 })))
-      .step(Add, (ev) => Effect.succeed(new Add({ n: ev.n + 1 })))
-    const t = explore(forever, {}, [], { maxSteps: 500 })
-    assert.isTrue(Exit.isFailure(t.exit) && Cause.hasInterruptsOnly(t.exit.cause))
-    assert.isAbove(t.invocations.length, 10)
-  })
+  it(
+    "gives up after maxSteps with an interruption as the exit, instead of running forever",
+    () => {
+      const forever = defineWorkflow({ name: "forever" })
+        .step(StartEvent, (_, ctx) => ctx.send(new Add({ n: 0 })))
+        .step(Add, (ev) => Effect.succeed(new Add({ n: ev.n + 1 })))
+      const t = explore(forever, {}, [], { maxSteps: 500 })
+      assert.isTrue(Exit.isFailure(t.exit) && Cause.hasInterruptsOnly(t.exit.cause))
+      assert.isAbove(t.invocations.length, 10)
+    },
+    HEAVY_TEST_TIMEOUT
+  )
 })
 
 describe("explore with services", () => {

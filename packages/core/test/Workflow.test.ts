@@ -4,7 +4,7 @@ import { runVirtual } from "@effect-flow/core/testing"
 import { Duration, Effect, Exit, Option, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import { Boom, errorOf, Item, Ping, Processed, property, successOf } from "./fixtures/events.ts"
+import { Boom, errorOf, HEAVY_TEST_TIMEOUT, Item, Ping, Processed, property, successOf } from "./fixtures/events.ts"
 
 const Items = Schema.Struct({ items: Schema.Array(Schema.String) })
 
@@ -110,27 +110,31 @@ describe("Workflow: running", () => {
           },
           { numRuns: 60 }
         )
-      })
+      }),
+    HEAVY_TEST_TIMEOUT
   )
 
-  it.effect("property: n items of equal duration d on w workers take ceil(n / w) * d of virtual time", () =>
-    Effect.gen(function* () {
-      yield* property(
-        [
-          fc.integer({ min: 1, max: 40 }),
-          fc.integer({ min: 1, max: 16 }),
-          fc.integer({ min: 1, max: 5 }).map((n) => n * 10)
-        ],
-        async (run, n, workers, d) => {
-          const items = Array.from({ length: n }, (_, i) => `i${i}`)
-          const probe = { running: 0, peak: 0, calls: 0 }
-          const { elapsed, exit } = await run(runVirtual(Workflow.run(fanOut(workers, [d], probe), { items })))
-          assert.isTrue(Exit.isSuccess(exit))
-          assert.strictEqual(Duration.toMillis(elapsed), Math.ceil(n / workers) * d)
-        },
-        { numRuns: 40 }
-      )
-    })
+  it.effect(
+    "property: n items of equal duration d on w workers take ceil(n / w) * d of virtual time",
+    () =>
+      Effect.gen(function* () {
+        yield* property(
+          [
+            fc.integer({ min: 1, max: 40 }),
+            fc.integer({ min: 1, max: 16 }),
+            fc.integer({ min: 1, max: 5 }).map((n) => n * 10)
+          ],
+          async (run, n, workers, d) => {
+            const items = Array.from({ length: n }, (_, i) => `i${i}`)
+            const probe = { running: 0, peak: 0, calls: 0 }
+            const { elapsed, exit } = await run(runVirtual(Workflow.run(fanOut(workers, [d], probe), { items })))
+            assert.isTrue(Exit.isSuccess(exit))
+            assert.strictEqual(Duration.toMillis(elapsed), Math.ceil(n / workers) * d)
+          },
+          { numRuns: 40 }
+        )
+      }),
+    HEAVY_TEST_TIMEOUT
   )
 
   it.effect(
@@ -174,46 +178,50 @@ describe("Workflow: running", () => {
           },
           { numRuns: 30 }
         )
-      })
+      }),
+    HEAVY_TEST_TIMEOUT
   )
 
-  it.effect("per-step FIFO: with workers: 1, events are handled in the order they were sent", () =>
-    Effect.gen(function* () {
-      yield* property(
-        [
-          fc.array(
-            fc.integer({ min: 0, max: 3 }).map((n) => n * 10),
-            { minLength: 1, maxLength: 30, size: "max" }
-          )
-        ],
-        async (run, durations) => {
-          const seen: Array<number> = []
-          const wf = defineWorkflow({ name: "fifo" })
-            .step(StartEvent, (_, ctx) =>
-              Effect.gen(function* () {
-                for (let n = 0; n < durations.length; n++) {
-                  yield* ctx.send(new Ping({ n }))
-                  // the mailbox keeps filling while the worker is busy
-                  if (n % 3 === 0) yield* Effect.sleep("5 millis")
-                }
-              })
+  it.effect(
+    "per-step FIFO: with workers: 1, events are handled in the order they were sent",
+    () =>
+      Effect.gen(function* () {
+        yield* property(
+          [
+            fc.array(
+              fc.integer({ min: 0, max: 3 }).map((n) => n * 10),
+              { minLength: 1, maxLength: 30, size: "max" }
             )
-            .step(
-              Ping,
-              (ev) =>
+          ],
+          async (run, durations) => {
+            const seen: Array<number> = []
+            const wf = defineWorkflow({ name: "fifo" })
+              .step(StartEvent, (_, ctx) =>
                 Effect.gen(function* () {
-                  seen.push(ev.n)
-                  if (durations[ev.n]! > 0) yield* Effect.sleep(Duration.millis(durations[ev.n]!))
-                  if (ev.n === durations.length - 1) return new StopEvent({ result: [...seen] })
-                }),
-              { name: "ordered" }
-            )
-          const { exit } = await run(runVirtual(Workflow.run(wf, {})))
-          assert.deepStrictEqual(exit, Exit.succeed(durations.map((_, i) => i)))
-        },
-        { numRuns: 30 }
-      )
-    })
+                  for (let n = 0; n < durations.length; n++) {
+                    yield* ctx.send(new Ping({ n }))
+                    // the mailbox keeps filling while the worker is busy
+                    if (n % 3 === 0) yield* Effect.sleep("5 millis")
+                  }
+                })
+              )
+              .step(
+                Ping,
+                (ev) =>
+                  Effect.gen(function* () {
+                    seen.push(ev.n)
+                    if (durations[ev.n]! > 0) yield* Effect.sleep(Duration.millis(durations[ev.n]!))
+                    if (ev.n === durations.length - 1) return new StopEvent({ result: [...seen] })
+                  }),
+                { name: "ordered" }
+              )
+            const { exit } = await run(runVirtual(Workflow.run(wf, {})))
+            assert.deepStrictEqual(exit, Exit.succeed(durations.map((_, i) => i)))
+          },
+          { numRuns: 30 }
+        )
+      }),
+    HEAVY_TEST_TIMEOUT
   )
 
   it.effect("the first StopEvent wins; every other invocation is interrupted at once and its finalizers run", () =>
