@@ -36,6 +36,11 @@ const noLostUpdate = (workflow: typeof ParallelAccumulatorWorkflow) => (choices:
   assert.deepStrictEqual(indices, [0, 1, 2, 3, 4], `order ${JSON.stringify(trace.order)} lost an update`)
 }
 
+// Each property explores 300 interleavings (and the first shrinks one): about half a second on an idle
+// machine, several times that when CI shares 2 cores with other work. The explicit timeout spares them
+// Vitest's 5 s default there; it only catches a hang.
+const PROPERTY_TIMEOUT = 60_000
+
 describe("accumulator under explored interleavings", () => {
   it.effect("an ordinary test does not see the read-then-set bug", () =>
     Effect.gen(function* () {
@@ -45,18 +50,26 @@ describe("accumulator under explored interleavings", () => {
     })
   )
 
-  it("the interleaving property catches it, shrinks it to a short order, and the order replays", () => {
-    const result = fc.check(fc.property(interleavings(), noLostUpdate(ReadThenSetAccumulator)), {
-      numRuns: 300,
-      seed: 2026
-    })
-    assert.isTrue(result.failed, "an interleaving that loses an update was found")
-    const order = result.counterexample![0]
-    assert.isAtMost(order.length, 16, `shrunk to a few decisions: ${JSON.stringify(order)}`)
-    assert.throws(() => noLostUpdate(ReadThenSetAccumulator)(order), /lost an update/)
-  })
+  it(
+    "the interleaving property catches it, shrinks it to a short order, and the order replays",
+    () => {
+      const result = fc.check(fc.property(interleavings(), noLostUpdate(ReadThenSetAccumulator)), {
+        numRuns: 300,
+        seed: 2026
+      })
+      assert.isTrue(result.failed, "an interleaving that loses an update was found")
+      const order = result.counterexample![0]
+      assert.isAtMost(order.length, 16, `shrunk to a few decisions: ${JSON.stringify(order)}`)
+      assert.throws(() => noLostUpdate(ReadThenSetAccumulator)(order), /lost an update/)
+    },
+    PROPERTY_TIMEOUT
+  )
 
-  it("the store.edit version passes the same property", () => {
-    fc.assert(fc.property(interleavings(), noLostUpdate(ParallelAccumulatorWorkflow)), { numRuns: 300, seed: 2026 })
-  })
+  it(
+    "the store.edit version passes the same property",
+    () => {
+      fc.assert(fc.property(interleavings(), noLostUpdate(ParallelAccumulatorWorkflow)), { numRuns: 300, seed: 2026 })
+    },
+    PROPERTY_TIMEOUT
+  )
 })

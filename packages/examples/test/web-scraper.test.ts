@@ -10,6 +10,10 @@ import { FetchResultEvent, main, parseUrl, type ScrapeResult, summarize, webScra
 
 // Real HTTP on loopback runs on the live clock (`it.live`): I/O is not a sleep. Nothing here asserts on
 // how long anything took; the embedded server makes the interesting cases (concurrency, timeouts) facts.
+// The margins are wide so a loaded CI machine cannot blur them: a per-request timeout of seconds where a
+// loopback fetch takes milliseconds, a slow page that answers a minute later, and test limits (LIVE_TIMEOUT)
+// far above the time the test needs.
+const LIVE_TIMEOUT = 30_000
 
 const scrape = (urls: ReadonlyArray<string>, timeoutMillis?: number) =>
   Workflow.run(webScraper, timeoutMillis === undefined ? { urls } : { urls, timeoutMillis }).pipe(
@@ -17,72 +21,78 @@ const scrape = (urls: ReadonlyArray<string>, timeoutMillis?: number) =>
   )
 
 describe("web scraper workflow", () => {
-  it.live("scrapes good pages and reports every kind of failure with its reason, in URL order", () =>
-    Effect.gen(function* () {
-      const server = yield* DemoServer.make
-      const refusedPort = yield* DemoServer.freePort
-      const refused = `http://127.0.0.1:${refusedPort}/nobody-home`
-      const page1 = server.url("/page/1")
-      const notFound = server.url("/status/404")
-      const page2 = server.url("/page/2?delay=30")
-      const serverError = server.url("/status/500")
-      const malformed = "http//missing-colon/page"
-      const page3 = server.url("/page/3")
-      const moved = server.url("/moved/5")
-      const tooSlow = server.url("/page/9?delay=5000")
-      const urls = [page1, notFound, page2, serverError, refused, malformed, page3, moved, tooSlow]
+  it.live(
+    "scrapes good pages and reports every kind of failure with its reason, in URL order",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* DemoServer.make
+        const refusedPort = yield* DemoServer.freePort
+        const refused = `http://127.0.0.1:${refusedPort}/nobody-home`
+        const page1 = server.url("/page/1")
+        const notFound = server.url("/status/404")
+        const page2 = server.url("/page/2?delay=30")
+        const serverError = server.url("/status/500")
+        const malformed = "http//missing-colon/page"
+        const page3 = server.url("/page/3")
+        const moved = server.url("/moved/5")
+        const tooSlow = server.url("/page/9?delay=60000")
+        const urls = [page1, notFound, page2, serverError, refused, malformed, page3, moved, tooSlow]
 
-      const result: ScrapeResult = yield* scrape(urls, 500)
+        const result: ScrapeResult = yield* scrape(urls, 3_000)
 
-      assert.strictEqual(result.fetched, 4)
-      assert.strictEqual(result.failed, 5)
-      assert.deepStrictEqual(
-        result.results.map((p) => [p.url, p.status, p.title]),
-        [
-          [page1, 200, "Page 1: fibers"],
-          [page2, 200, "Page 2: layers"],
-          [page3, 200, "Page 3: schedules"],
-          [moved, 200, "Page 5: schemas"]
-        ]
-      )
-      for (const page of result.results) assert.isAbove(page.bytes, 100)
-      assert.deepStrictEqual(result.errors, [
-        { url: notFound, error: "HTTP 404 Not Found" },
-        { url: serverError, error: "HTTP 500 Internal Server Error" },
-        { url: refused, error: `connection refused (127.0.0.1:${refusedPort})` },
-        { url: malformed, error: 'malformed URL: "http//missing-colon/page" (not an absolute URL)' },
-        { url: tooSlow, error: "timed out after 500ms" }
-      ])
-      // The malformed URL was rejected before any request, the refused one never reached this server, and
-      // the redirect took two requests.
-      const stats = yield* server.stats
-      assert.strictEqual(stats.requests, 8)
-    })
+        assert.strictEqual(result.fetched, 4)
+        assert.strictEqual(result.failed, 5)
+        assert.deepStrictEqual(
+          result.results.map((p) => [p.url, p.status, p.title]),
+          [
+            [page1, 200, "Page 1: fibers"],
+            [page2, 200, "Page 2: layers"],
+            [page3, 200, "Page 3: schedules"],
+            [moved, 200, "Page 5: schemas"]
+          ]
+        )
+        for (const page of result.results) assert.isAbove(page.bytes, 100)
+        assert.deepStrictEqual(result.errors, [
+          { url: notFound, error: "HTTP 404 Not Found" },
+          { url: serverError, error: "HTTP 500 Internal Server Error" },
+          { url: refused, error: `connection refused (127.0.0.1:${refusedPort})` },
+          { url: malformed, error: 'malformed URL: "http//missing-colon/page" (not an absolute URL)' },
+          { url: tooSlow, error: "timed out after 3s" }
+        ])
+        // The malformed URL was rejected before any request, the refused one never reached this server, and
+        // the redirect took two requests.
+        const stats = yield* server.stats
+        assert.strictEqual(stats.requests, 8)
+      }),
+    LIVE_TIMEOUT
   )
 
-  it.live("runs exactly 5 fetches at once, never more", () =>
-    Effect.gen(function* () {
-      const server = yield* DemoServer.make
-      // Each /gate page answers only once 5 requests are in flight together, so all five succeed only if
-      // fetch_url really runs 5 at once; the slow pages after them keep the workers busy.
-      const gates = Array.from({ length: 5 }, (_, i) => server.url(`/gate?n=5&i=${i}`))
-      const pages = Array.from({ length: 15 }, (_, i) => server.url(`/page/${i + 1}?delay=${20 + (i % 4) * 15}`))
+  it.live(
+    "runs exactly 5 fetches at once, never more",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* DemoServer.make
+        // Each /gate page answers only once 5 requests are in flight together, so all five succeed only if
+        // fetch_url really runs 5 at once; the slow pages after them keep the workers busy.
+        const gates = Array.from({ length: 5 }, (_, i) => server.url(`/gate?n=5&i=${i}`))
+        const pages = Array.from({ length: 15 }, (_, i) => server.url(`/page/${i + 1}?delay=${20 + (i % 4) * 15}`))
 
-      // A per-request timeout well above the slowest page, well below the test's own limit: if fewer than
-      // five ran at once, the gates would time out and the errors below would say so.
-      const result = yield* scrape([...gates, ...pages], 1000)
+        // A per-request timeout well above the slowest page, well below the test's own limit: if fewer than
+        // five ran at once, the gates would time out and the errors below would say so.
+        const result = yield* scrape([...gates, ...pages], 5_000)
 
-      assert.deepStrictEqual(result.errors, [])
-      assert.strictEqual(result.fetched, 20)
-      assert.deepStrictEqual(
-        result.results.map((p) => p.url),
-        [...gates, ...pages]
-      )
-      const stats = yield* server.stats
-      assert.strictEqual(stats.requests, 20)
-      assert.strictEqual(stats.peakInFlight, 5)
-      assert.strictEqual(stats.inFlight, 0)
-    })
+        assert.deepStrictEqual(result.errors, [])
+        assert.strictEqual(result.fetched, 20)
+        assert.deepStrictEqual(
+          result.results.map((p) => p.url),
+          [...gates, ...pages]
+        )
+        const stats = yield* server.stats
+        assert.strictEqual(stats.requests, 20)
+        assert.strictEqual(stats.peakInFlight, 5)
+        assert.strictEqual(stats.inFlight, 0)
+      }),
+    LIVE_TIMEOUT
   )
 
   it.effect("finishes at once with empty results when there is nothing to scrape", () =>
@@ -169,21 +179,24 @@ describe("web scraper pieces", () => {
     })
   )
 
-  it.live("main() scrapes the embedded demo server and prints the counts and every failure", () =>
-    Effect.gen(function* () {
-      yield* main([], { tty: false })
-      const out = (yield* TestConsole.logLines).join("\n")
-      assert.match(out, /Scraped 36 URLs in .+: 30 fetched, 6 failed/)
-      assert.match(out, /✗ http:\/\/127\.0\.0\.1:\d+\/status\/404 {2}HTTP 404 Not Found/)
-      assert.match(out, /✗ http:\/\/127\.0\.0\.1:\d+\/status\/500 {2}HTTP 500 Internal Server Error/)
-      assert.match(out, /✗ http:\/\/127\.0\.0\.1:\d+\/status\/503 {2}HTTP 503 Service Unavailable/)
-      assert.match(out, /✗ http:\/\/127\.0\.0\.1:\d+\/hang {2}timed out after 1s/)
-      assert.match(out, /✗ http:\/\/127\.0\.0\.1:\d+\/refused {2}connection refused/)
-      assert.match(out, /✗ htp\/\/missing-colon\.example\/page {2}malformed URL/)
-      assert.strictEqual(out.match(/✓ /g)?.length, 30)
-      const progress = yield* TestConsole.errorLines
-      assert.strictEqual(progress.at(-1), "progress: 36/36 done, 6 failed")
-    }).pipe(Effect.provide(TestConsole.layer))
+  it.live(
+    "main() scrapes the embedded demo server and prints the counts and every failure",
+    () =>
+      Effect.gen(function* () {
+        yield* main([], { tty: false })
+        const out = (yield* TestConsole.logLines).join("\n")
+        assert.match(out, /Scraped 36 URLs in .+: 30 fetched, 6 failed/)
+        assert.match(out, /✗ http:\/\/127\.0\.0\.1:\d+\/status\/404 {2}HTTP 404 Not Found/)
+        assert.match(out, /✗ http:\/\/127\.0\.0\.1:\d+\/status\/500 {2}HTTP 500 Internal Server Error/)
+        assert.match(out, /✗ http:\/\/127\.0\.0\.1:\d+\/status\/503 {2}HTTP 503 Service Unavailable/)
+        assert.match(out, /✗ http:\/\/127\.0\.0\.1:\d+\/hang {2}timed out after 1s/)
+        assert.match(out, /✗ http:\/\/127\.0\.0\.1:\d+\/refused {2}connection refused/)
+        assert.match(out, /✗ htp\/\/missing-colon\.example\/page {2}malformed URL/)
+        assert.strictEqual(out.match(/✓ /g)?.length, 30)
+        const progress = yield* TestConsole.errorLines
+        assert.strictEqual(progress.at(-1), "progress: 36/36 done, 6 failed")
+      }).pipe(Effect.provide(TestConsole.layer)),
+    LIVE_TIMEOUT
   )
 
   it.effect("main(urls) scrapes the given URLs without the demo server", () =>
