@@ -7,7 +7,7 @@
  * suspended in `ctx.waitFor` and not yet answered. When nothing is active but waiters, and no outside input
  * can come, nothing can ever happen again: the run fails at once with `WorkflowStalledError`.
  */
-import { Cause, Context, Deferred, Duration, Effect, Exit, Scope } from "effect"
+import { Cause, Context, Deferred, Duration, Effect, Exit, References, Scope, Tracer } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { StartEvent } from "../Event.ts"
 import { PartialCollect, WaitingStep, WorkflowStalledError, WorkflowTimeoutError } from "../WorkflowError.ts"
@@ -25,13 +25,30 @@ import { deliver } from "./workers.ts"
  * @internal
  */
 export const runCompiled = (compiled: Compiled, input: object, hooks: Hooks = {}): Effect.Effect<unknown, unknown> =>
-  Effect.withSpan(
-    Effect.acquireUseRelease(
-      Scope.make("parallel"),
-      (scope) =>
-        Effect.flatMap(Effect.context<never>(), (context) => {
-          // Workers forked from inside a store edit must not inherit the edit's marker.
-          const run = new Run(compiled, scope, Context.add(context, EditingRun, undefined), hooks)
+  Effect.withFiber((fiber) =>
+    // The run's span only when a tracing backend is installed, as for steps: nothing observes it otherwise.
+    spansOn(fiber.context)
+      ? Effect.withSpan(running(compiled, input, hooks, true), `effect-flow.run ${compiled.name}`, {
+          attributes: { "workflow.name": compiled.name },
+          captureStackTrace: false
+        })
+      : running(compiled, input, hooks, false)
+  )
+
+/** Whether a tracing backend is installed in `context` (then runs and invocations get spans). */
+export const spansOn = (context: Context.Context<never>): boolean =>
+  Context.get(context, References.TracerEnabled) && Context.get(context, Tracer.Tracer) !== Tracer.nativeTracer
+
+const running = (compiled: Compiled, input: object, hooks: Hooks, spans: boolean): Effect.Effect<unknown, unknown> =>
+  Effect.acquireUseRelease(
+    Scope.make("parallel"),
+    (scope) =>
+      // The run's context is this fiber's, without the marker of a store edit (an outer run's): workers forked
+      // from inside an edit must not inherit it. The run keeps the very object, so that `fork` sees its own
+      // fibers already in it and merges nothing.
+      Effect.provideService(
+        Effect.withFiber((fiber) => {
+          const run = new Run(compiled, scope, fiber.context, hooks, spans)
           hooks.onRun?.(run)
           if (run.record !== undefined) {
             run.record({
@@ -44,15 +61,16 @@ export const runCompiled = (compiled: Compiled, input: object, hooks: Hooks = {}
               deadline: compiled.timeout === undefined ? undefined : run.now() + Duration.toMillis(compiled.timeout)
             })
           }
+          const started = start(run, input)
           return Effect.andThen(
-            Effect.andThen(Effect.annotateCurrentSpan("workflow.run_id", run.id), start(run, input)),
+            spans ? Effect.andThen(Effect.annotateCurrentSpan("workflow.run_id", run.id), started) : started,
             awaitEnd(run)
           )
         }),
-      (scope, exit) => Scope.close(scope, exit)
-    ),
-    `effect-flow.run ${compiled.name}`,
-    { attributes: { "workflow.name": compiled.name }, captureStackTrace: false }
+        EditingRun,
+        undefined
+      ),
+    (scope, exit) => Scope.close(scope, exit)
   )
 
 /** Start the run: route the StartEvent built from the decoded input. */
@@ -60,7 +78,7 @@ const start = (run: Run, input: object): Effect.Effect<void> => {
   const ev = new StartEvent(input)
   const targets = run.compiled.routes.get(ev._tag) ?? []
   let effect: Effect.Effect<void> = Effect.void
-  for (const i of targets) effect = andThen(effect, deliver(run, run.steps[i]!, ev, START, undefined))
+  for (const i of targets) effect = andThen(effect, deliver(run, run.stepRun(i), ev, START, undefined))
   return effect
 }
 
@@ -74,8 +92,8 @@ const awaitEnd = (run: Run): Effect.Effect<unknown, unknown> => {
     orElse: () =>
       Effect.suspend(() => {
         const activeSteps = run.steps
-          .filter((sr) => sr.running > 0 || sr.queued > 0 || sr.backingOff > 0)
-          .map((sr) => sr.step.name)
+          .filter((sr) => sr !== undefined && (sr.running > 0 || sr.queued > 0 || sr.backingOff > 0))
+          .map((sr) => sr!.step.name)
         run.finished = true
         const error = new WorkflowTimeoutError({
           workflow: run.compiled.name,
@@ -133,12 +151,14 @@ export const checkIdle = (run: Run): void => {
   // An answered waiter leaves `waiters` at once, so its invocation counts as work from then on.
   if (run.finished || run.active > run.waiters.length || run.waiters.some((w) => w.timed)) return
   if (run.outsideInput && (run.waiters.length > 0 || run.awaitingInput > 0)) return
-  const collects = run.steps
-    .filter((sr) => sr.buffer.size > 0)
-    .map(
-      (sr) =>
-        new PartialCollect({ step: sr.step.name, holds: sr.buffer.holds(), needs: describeNeed(sr.buffer.lastNeed) })
+  const collects: Array<PartialCollect> = []
+  for (const sr of run.steps) {
+    const buffer = sr?.collected
+    if (buffer === undefined || buffer.size === 0) continue
+    collects.push(
+      new PartialCollect({ step: sr!.step.name, holds: buffer.holds(), needs: describeNeed(buffer.lastNeed) })
     )
+  }
   const waiting = run.waiters.map((w) => new WaitingStep({ step: w.step, event: w.tag }))
   failCause(
     run,

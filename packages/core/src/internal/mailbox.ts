@@ -11,15 +11,16 @@ export class Mailbox<A> {
   /** How many items are queued. */
   size = 0
 
+  /** A mailbox of `capacity` 0 allocates its ring on its first push. */
   constructor(capacity = 16) {
-    let length = 1
+    let length = capacity === 0 ? 0 : 1
     while (length < capacity) length *= 2
     this.ring = new Array(length).fill(undefined)
   }
 
   push(item: A): void {
     if (this.size === this.ring.length) {
-      const bigger: Array<A | undefined> = new Array(this.ring.length * 2).fill(undefined)
+      const bigger: Array<A | undefined> = new Array(Math.max(8, this.ring.length * 2)).fill(undefined)
       for (let i = 0; i < this.size; i++) bigger[i] = this.ring[(this.head + i) & (this.ring.length - 1)]
       this.ring = bigger
       this.head = 0

@@ -144,7 +144,7 @@ export const routeOrError = (
             : `to step "${target}", which does not accept ${ev._tag} (it accepts ${[...step.acceptsTags].join(", ")}).`
       })
     }
-    return deliver(run, run.steps[step.index]!, ev, from, by)
+    return deliver(run, run.stepRun(step.index), ev, from, by)
   }
   if (ev._tag === "StopEvent") {
     stop(run, ev, from)
@@ -176,9 +176,9 @@ export const routeOrError = (
       reason: `but no step accepts ${ev._tag}. Add a step for it, or stop emitting it.`
     })
   }
-  if (targets.length === 1) return deliver(run, run.steps[targets[0]!]!, ev, from, by)
+  if (targets.length === 1) return deliver(run, run.stepRun(targets[0]!), ev, from, by)
   let effect: Effect.Effect<void> = Effect.void
-  for (const i of targets) effect = andThen(effect, deliver(run, run.steps[i]!, ev, from, by))
+  for (const i of targets) effect = andThen(effect, deliver(run, run.stepRun(i), ev, from, by))
   return effect
 }
 

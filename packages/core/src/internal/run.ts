@@ -3,7 +3,7 @@
  * open waits, its state and the hooks that watch it. The rooms around it (`routing.ts`, `workers.ts`,
  * `invocation.ts`, `backPressure.ts`, `waits.ts`, `lifecycle.ts`) read and change it; `snapshot` reads it.
  */
-import { Clock, Context, Deferred, Effect, References, type Scope, Semaphore, Tracer } from "effect"
+import { Clock, Context, Deferred, Effect, type Scope, Semaphore } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import type { Need } from "./collectBuffer.ts"
 import { lifecycleEvents } from "./lifecycleEvents.ts"
@@ -59,7 +59,8 @@ let runCounter = 0
 /** @internal */
 export class Run {
   readonly id: string
-  readonly steps: Array<StepRun>
+  /** Each step's part of the run, made when the step first gets an event: a step that gets none costs nothing. */
+  readonly steps: Array<StepRun | undefined>
   readonly done: Deferred.Deferred<unknown, unknown>
   finished = false
   /** Events queued, being handled, or backing off before a retry. */
@@ -78,7 +79,7 @@ export class Run {
   /** Worker fibers being started at once, one inside another (see `fork` in workers.ts). */
   nestedStarts = 0
   state: unknown
-  readonly lock = Semaphore.makeUnsafe(1)
+  private lock_: Semaphore.Semaphore | undefined = undefined
   readonly compiled: Compiled
   readonly scope: Scope.Scope
   readonly context: Context.Context<never>
@@ -95,24 +96,33 @@ export class Run {
   /** Set when a step accepts StepFailedEvent. */
   readonly recovers: boolean
 
-  constructor(compiled: Compiled, scope: Scope.Scope, context: Context.Context<never>, hooks: Hooks) {
+  constructor(compiled: Compiled, scope: Scope.Scope, context: Context.Context<never>, hooks: Hooks, spans: boolean) {
     this.compiled = compiled
     this.scope = scope
     this.context = context
     this.publish = hooks.publish
     this.outsideInput = hooks.outsideInput === true
-    this.spans =
-      Context.get(context, References.TracerEnabled) && Context.get(context, Tracer.Tracer) !== Tracer.nativeTracer
+    this.spans = spans
     this.yieldPoints = hooks.yieldPoints
     this.recovers = compiled.routes.has("StepFailedEvent")
     this.id = `${compiled.name}-${(++runCounter).toString(36)}-${Math.random().toString(36).slice(2, 8)}`
-    this.steps = compiled.steps.map((s) => new StepRun(s))
+    this.steps = new Array(compiled.steps.length)
     this.done = Deferred.makeUnsafe()
     this.state = clonePlain(compiled.initialState)
     this.record = both(
       hooks.record,
       hooks.lifecycle === true && hooks.publish !== undefined ? lifecycleEvents(this) : undefined
     )
+  }
+
+  /** The store's lock: edits, sets and updates of one run never interleave (made on first use). */
+  get lock(): Semaphore.Semaphore {
+    return (this.lock_ ??= Semaphore.makeUnsafe(1))
+  }
+
+  /** The part of the run of step `index`, made on first use. */
+  stepRun(index: number): StepRun {
+    return this.steps[index] ?? (this.steps[index] = new StepRun(this.compiled.steps[index]!))
   }
 
   /** The time on the run's clock, in epoch millis (for the record's deadlines). */
@@ -123,13 +133,16 @@ export class Run {
   snapshot(): Snapshot {
     return {
       runId: this.id,
-      steps: this.steps.map((sr) => ({
-        step: sr.step.name,
-        queued: sr.mailbox.toArray().map(eventOf),
-        inFlight: sr.current.filter((e): e is Item => e !== undefined).map(eventOf),
-        collecting: [...sr.buffer.items],
-        need: sr.buffer.lastNeed
-      })),
+      steps: this.compiled.steps.map((step, i) => {
+        const sr = this.steps[i]
+        return {
+          step: step.name,
+          queued: sr === undefined ? [] : sr.mailbox.toArray().map(eventOf),
+          inFlight: sr === undefined ? [] : sr.current.filter((e): e is Item => e !== undefined).map(eventOf),
+          collecting: sr?.collected === undefined ? [] : [...sr.collected.items],
+          need: sr?.collected?.lastNeed
+        }
+      }),
       waiting: this.waiters.map((w) => ({ step: w.step, event: w.tag })),
       state: this.state
     }

@@ -43,7 +43,7 @@ export const eventOf = (item: Item): AnyEvent => (item instanceof Retry ? item.e
 
 /** One step of one run: its mailbox, its worker slots and its collect buffer. @internal */
 export class StepRun {
-  readonly mailbox = new Mailbox<Item>()
+  readonly mailbox = new Mailbox<Item>(0)
   running = 0
   /** Senders waiting for this step's mailbox to drain: each call resumes one. */
   senders: Array<() => void> = []
@@ -58,7 +58,11 @@ export class StepRun {
   readonly contexts: Array<Context_ | undefined> = []
   /** Slots made and free again; a new slot is made only when none is free. */
   readonly freeSlots: Array<number> = []
-  readonly buffer = new CollectBuffer()
+  /** The step's collect buffer, made by its first `ctx.collect`. */
+  collected: CollectBuffer | undefined = undefined
+  get buffer(): CollectBuffer {
+    return (this.collected ??= new CollectBuffer())
+  }
   /**
    * Events routed to this step, and fresh events taken by its workers: the `n`th taken is the `n`th
    * routed (the mailbox is FIFO and a worker starts at once only when it is empty), which numbers each
@@ -207,13 +211,17 @@ export const fork = (
   effect: Effect.Effect<void>,
   watch: (exit: Exit.Exit<void>) => void
 ): Effect.Effect<void> =>
-  Effect.suspend(() => {
+  Effect.withFiber((parent) => {
     // A fiber started at once runs on the forking fiber's stack; one that starts another at once nests
     // deeper (a step with many workers feeding itself). Past MAX_NESTED_STARTS the fork is scheduled instead.
     const immediate = run.nestedStarts < MAX_NESTED_STARTS
     if (immediate) run.nestedStarts++
     return Effect.flatMap(
-      Effect.forkIn(Effect.provideContext(effect, run.context), run.scope, { startImmediately: immediate }),
+      // The fiber runs in the run's context: a handler's local services, spans or store edit stay its own.
+      // Forked from a fiber already in it (the common case), it inherits it as is, with no merge.
+      Effect.forkIn(parent.context === run.context ? effect : Effect.provideContext(effect, run.context), run.scope, {
+        startImmediately: immediate
+      }),
       (fiber) => {
         if (immediate) run.nestedStarts--
         fiber.addObserver(watch)
