@@ -58,7 +58,7 @@ const plan = quick
       sharePairs: 7,
       limitMs: 60_000,
       budgetMs: 60_000,
-      totalBudgetMs: 30 * 60_000
+      totalBudgetMs: 45 * 60_000
     }
 const W = 4
 const SLEEP_MS = 10
