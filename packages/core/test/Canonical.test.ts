@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { defineWorkflow, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
 import { Effect, Fiber, Metric, Option, Schedule, Schema } from "effect"
 import { TestClock } from "effect/testing"
-import { Boom, Item, Ping, Processed } from "./fixtures/events.ts"
+import { Boom, HEAVY_TEST_TIMEOUT, Item, Ping, Processed } from "./fixtures/events.ts"
 
 /**
  * Join `f`, which must have ended by now: a few yields for the run to close its scope, then its exit. A run
@@ -139,16 +139,19 @@ describe("workers start at once, and one fiber drains a busy mailbox", () => {
     })
   )
 
-  it.effect("a step with many workers feeding itself 20,000 times does not start fibers ever deeper on the stack", () =>
-    Effect.gen(function* () {
-      const wf = defineWorkflow({ name: "self-feeding" })
-        .step(StartEvent, () => Effect.succeed(new Ping({ n: 0 })))
-        .step(
-          Ping,
-          (ev) => Effect.succeed(ev.n >= 20_000 ? new StopEvent({ result: ev.n }) : new Ping({ n: ev.n + 1 })),
-          { workers: 1_000_000 }
-        )
-      assert.strictEqual(yield* Workflow.run(wf, {}), 20_000)
-    })
+  it.effect(
+    "a step with many workers feeding itself 20,000 times does not start fibers ever deeper on the stack",
+    () =>
+      Effect.gen(function* () {
+        const wf = defineWorkflow({ name: "self-feeding" })
+          .step(StartEvent, () => Effect.succeed(new Ping({ n: 0 })))
+          .step(
+            Ping,
+            (ev) => Effect.succeed(ev.n >= 20_000 ? new StopEvent({ result: ev.n }) : new Ping({ n: ev.n + 1 })),
+            { workers: 1_000_000 }
+          )
+        assert.strictEqual(yield* Workflow.run(wf, {}), 20_000)
+      }),
+    HEAVY_TEST_TIMEOUT
   )
 })
