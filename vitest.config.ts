@@ -7,6 +7,6 @@ export default defineConfig({
     // maxWorkers stays Vitest's default for `vitest run`, one less than the CPUs: on CI's 2 cores one test
     // file runs at a time, beside Vitest itself, Postgres and the browser. The CPU-heavy tests carry their
     // own timeouts for when the machine is loaded anyway.
-    projects: ["packages/core", "packages/examples", "packages/server", "packages/sql"]
+    projects: ["packages/cluster", "packages/core", "packages/examples", "packages/server", "packages/sql"]
   }
 })
