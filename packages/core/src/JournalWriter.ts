@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Deferred, Duration, Effect, Exit, Latch, type Scope } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Latch, type Scope } from "effect"
 import type { RunBusyError, RunNotFoundError, RunStoreError } from "./DurableError.ts"
 import { type Lease, RunStore, type StatusUpdate } from "./RunStore.ts"
 
@@ -53,6 +53,11 @@ export interface JournalWriter {
     options?: { readonly status?: StatusUpdate | undefined; readonly consumed?: ReadonlyArray<number> | undefined }
   ) => Effect.Effect<number, WriteError>
   /** Write what is queued now, without waiting for the delay, and wait until it is committed. */
+  /**
+   * `append` from synchronous code (a run's record listener): queues `entry` and returns its sequence
+   * number, or -1 once a write has failed (`flush` then fails with why).
+   */
+  readonly appendUnsafe: (entry: string) => number
   readonly flush: Effect.Effect<void, WriteError>
   /** How many entries the journal holds on disk (committed). */
   readonly committed: Effect.Effect<number>
@@ -206,8 +211,20 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
     // Runs before the loop is interrupted (finalizers run in reverse order).
     yield* Effect.addFinalizer(() => Effect.ignore(flush))
 
+    const context = yield* Effect.context<never>()
+    const clock = Context.get(context, Clock.Clock)
     return {
       append: (entry) => enqueue1(entry),
+      appendUnsafe: (entry) => {
+        if (failure !== undefined) return -1
+        if (pending.length === 0 && marks.length === 0) {
+          firstPendingAt = clock.currentTimeMillisUnsafe()
+          wake.openUnsafe()
+        }
+        pending.push(entry)
+        if (pending.length >= maxBatch) hurry.openUnsafe()
+        return nextSeq++
+      },
       appendAll: (entries, opts) =>
         enqueue(
           entries,

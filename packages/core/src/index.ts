@@ -7,6 +7,7 @@
 
 /** @since 0.1.0 */
 export * as Diagram from "./Diagram.ts"
+export * as Durable from "./Durable.ts"
 /** @since 0.1.0 */
 export * as DurableError from "./DurableError.ts"
 export { RunBusyError, RunNotFoundError, RunStoreError, WorkflowChangedError } from "./DurableError.ts"

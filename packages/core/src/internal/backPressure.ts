@@ -30,6 +30,8 @@ export const send = (
   ev: AnyEvent,
   target: string | undefined
 ): Effect.Effect<void, UnhandledEventError> => {
+  // A durable re-run: a send the journal holds was routed already.
+  if (ctx.journaled !== undefined && ctx.replayed() !== undefined) return Effect.void
   const refused = outsideEmits(run, ctx.sr.step, ev)
   if (refused !== undefined) return Effect.fail(refused)
   run.full = undefined
@@ -50,6 +52,7 @@ export const sendAll = (
   while (true) {
     const next = events.next()
     if (next.done === true) return forks
+    if (ctx.journaled !== undefined && ctx.replayed() !== undefined) continue
     run.full = undefined
     const refused = outsideEmits(run, ctx.sr.step, next.value)
     if (refused === undefined && run.record !== undefined) ctx.recordOp({ op: "send", event: next.value, target })

@@ -21,7 +21,8 @@ export const structuralChecks = [
   "initial-state",
   "retry",
   "handler",
-  "config"
+  "config",
+  "journal"
 ] as const
 
 /**

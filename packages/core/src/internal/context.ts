@@ -13,7 +13,7 @@ import { send, sendAll } from "./backPressure.ts"
 import * as Boundary from "./boundary.ts"
 import type { Need } from "./collectBuffer.ts"
 import { failedInvocation, succeeded } from "./invocation.ts"
-import { invocationId, type Operation } from "./record.ts"
+import { invocationId, type Journaled, type Operation } from "./record.ts"
 import type { Run } from "./run.ts"
 import { waitFor } from "./waits.ts"
 import { died, diedOf, next, pull, type Retry, type StepRun } from "./workers.ts"
@@ -45,6 +45,8 @@ export class Context_ implements StepContext<any, AnyEvent> {
   /** The event (and retry state) of the current invocation. */
   event: AnyEvent | undefined = undefined
   retry: Retry | undefined = undefined
+  /** A durable run re-running this invocation after a crash: what its journal holds (see `replayed`). */
+  journaled: Journaled | undefined = undefined
   /** Made once per worker slot, so an invocation allocates no closures of its own. */
   readonly continuation: {
     readonly onSuccess: (out: unknown) => Effect.Effect<void>
@@ -101,6 +103,22 @@ export class Context_ implements StepContext<any, AnyEvent> {
     })
   }
 
+  /**
+   * On a re-run after a crash, the journaled outcome of the next operation, which then does not act again;
+   * `undefined` once the invocation is past what its journal holds (it runs live from there).
+   */
+  replayed(): NonNullable<ReturnType<Journaled["get"]>> | undefined {
+    const journaled = this.journaled
+    if (journaled === undefined) return undefined
+    const op = journaled.get(this.seq + 1)
+    if (op === undefined) {
+      this.journaled = undefined
+      return undefined
+    }
+    this.seq++
+    return op
+  }
+
   /** The run's store, as seen from this worker slot (made on first use). */
   get store(): Store<any> {
     return (this.store_ ??= makeStore(this.run, this))
@@ -120,7 +138,7 @@ export class Context_ implements StepContext<any, AnyEvent> {
   write(event: AnyEvent): Effect.Effect<void> {
     return this.point(
       Effect.sync(() => {
-        if (this.run.finished) return
+        if (this.run.finished || (this.journaled !== undefined && this.replayed() !== undefined)) return
         this.run.emit(event)
         if (this.run.record !== undefined) this.recordOp({ op: "write", event })
       })
@@ -158,6 +176,8 @@ export class Context_ implements StepContext<any, AnyEvent> {
     return this.point(
       Effect.sync(() => {
         const spec = needOf(this, event, need)
+        const journaled = this.journaled === undefined ? undefined : this.replayed()
+        if (journaled !== undefined) return journaled.taken === undefined ? Option.none() : Option.some(journaled.taken)
         const taken = this.sr.buffer.offer(event, spec)
         if (this.run.record !== undefined) this.recordOp({ op: "collect", event, need: spec, taken })
         return taken === undefined ? Option.none() : Option.some(taken)
@@ -211,13 +231,17 @@ const withLock = <A, E, R>(
 const makeStore = (run: Run, ctx: Context_): Store<any> => {
   const setState = (op: "set" | "update" | "edit", key: string | undefined, f: (s: any) => any) =>
     Effect.sync(() => {
+      // A durable re-run: the state already holds this write (rebuilt from the journal).
+      if (ctx.journaled !== undefined && ctx.replayed() !== undefined) return
       run.state = f(run.state)
       if (run.record !== undefined) ctx.recordOp({ op, key, state: run.state })
     })
   const read = (key: string | undefined) =>
     Effect.sync(() => {
+      // A durable re-run reads the state as it is now (a read acts on nothing).
+      const replayed = ctx.journaled !== undefined && ctx.replayed() !== undefined
       const value = key === undefined ? run.state : (run.state as any)[key]
-      if (run.record !== undefined) ctx.recordOp({ op: "get", key, value })
+      if (run.record !== undefined && !replayed) ctx.recordOp({ op: "get", key, value })
       return value
     })
   return {
@@ -243,30 +267,38 @@ const makeStore = (run: Run, ctx: Context_): Store<any> => {
       ),
     edit: (f) =>
       ctx.point(
-        withLock(
-          run,
+        // A durable re-run: an edit the journal holds is not applied (nor `f` called) again.
+        replayedOr(
           ctx,
-          "edit",
-          Effect.flatMap(
-            Effect.provideService(
-              Effect.ensuring(
-                Effect.suspend(() => {
-                  ctx.editing = true
-                  return Boundary.editResult(
-                    { workflow: run.compiled.name, step: ctx.step, event: ctx.event?._tag },
-                    f(run.state)
-                  )
-                }),
-                Effect.sync(() => {
-                  ctx.editing = false
-                })
+          withLock(
+            run,
+            ctx,
+            "edit",
+            Effect.flatMap(
+              Effect.provideService(
+                Effect.ensuring(
+                  Effect.suspend(() => {
+                    ctx.editing = true
+                    return Boundary.editResult(
+                      { workflow: run.compiled.name, step: ctx.step, event: ctx.event?._tag },
+                      f(run.state)
+                    )
+                  }),
+                  Effect.sync(() => {
+                    ctx.editing = false
+                  })
+                ),
+                EditingRun,
+                run
               ),
-              EditingRun,
-              run
-            ),
-            (next) => setState("edit", undefined, () => next)
+              (next) => setState("edit", undefined, () => next)
+            )
           )
         )
       )
   }
 }
+
+/** `effect`, unless the invocation re-runs an operation its journal holds: then nothing. */
+const replayedOr = <E, R>(ctx: Context_, effect: Effect.Effect<void, E, R>): Effect.Effect<void, E, R> =>
+  Effect.suspend(() => (ctx.journaled !== undefined && ctx.replayed() !== undefined ? Effect.void : effect))

@@ -24,6 +24,7 @@ export const invoke = (run: Run, ctx: Context_, item: Item): Effect.Effect<void>
   const ev = retry === undefined ? (item as AnyEvent) : retry.event
   ctx.event = ev
   ctx.retry = retry
+  ctx.journaled = retry?.journaled
   ctx.attempt = retry === undefined ? 1 : retry.attempt
   ctx.retrying = false
   ctx.seq = 0
@@ -159,9 +160,9 @@ const failed = (run: Run, ctx: Context_, original: Cause.Cause<unknown>): Effect
   const failure = Cause.findError(cause)
   const input = failure._tag === "Success" ? failure.success : error
   const nextStep =
-    retry !== undefined
+    retry?.next !== undefined
       ? Effect.succeed(retry.next)
-      : (Schedule.toStep(schedule as Schedule.Schedule<unknown, unknown>) as Effect.Effect<Retry["next"]>)
+      : (Schedule.toStep(schedule as Schedule.Schedule<unknown, unknown>) as Effect.Effect<NonNullable<Retry["next"]>>)
   return Effect.flatMap(nextStep, (step) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Pull.matchEffect(step(now, input), {

@@ -61,7 +61,7 @@ const running = (compiled: Compiled, input: object, hooks: Hooks, spans: boolean
               deadline: compiled.timeout === undefined ? undefined : run.now() + Duration.toMillis(compiled.timeout)
             })
           }
-          const started = start(run, input)
+          const started = hooks.resume === undefined ? start(run, input) : hooks.resume(run)
           return Effect.andThen(
             spans ? Effect.andThen(Effect.annotateCurrentSpan("workflow.run_id", run.id), started) : started,
             awaitEnd(run)

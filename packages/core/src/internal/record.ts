@@ -46,6 +46,20 @@ export type Operation =
       readonly deadline: number | undefined
     }
 
+/**
+ * What a durable run's journal says an interrupted invocation already did, by `seq`: each operation it
+ * repeats on its re-run returns this instead of acting again (`taken`: a collect's round; `answer`: the
+ * answer of a `waitFor`, if it came). @internal
+ */
+export type Journaled = Map<
+  number,
+  {
+    readonly op: Operation["op"]
+    readonly taken?: ReadonlyArray<AnyEvent> | undefined
+    readonly answer?: AnyEvent | undefined
+  }
+>
+
 /** How an invocation ended. @internal */
 export type Outcome =
   /** The handler returned `event` (`undefined`: nothing), which is routed next. */

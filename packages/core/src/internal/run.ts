@@ -30,6 +30,10 @@ export interface Hooks {
    * interleave other fibers at that point.
    */
   readonly yieldPoints?: (() => boolean) | undefined
+  /** The run's id, instead of a fresh one (a durable run's `runId`). */
+  readonly runId?: string | undefined
+  /** Start from a journal (see `durable.ts`) instead of routing the StartEvent. */
+  readonly resume?: ((run: Run) => Effect.Effect<void>) | undefined
 }
 
 /** The state of one run, as plain data. @internal */
@@ -105,7 +109,7 @@ export class Run {
     this.spans = spans
     this.yieldPoints = hooks.yieldPoints
     this.recovers = compiled.routes.has("StepFailedEvent")
-    this.id = `${compiled.name}-${(++runCounter).toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+    this.id = hooks.runId ?? `${compiled.name}-${(++runCounter).toString(36)}-${Math.random().toString(36).slice(2, 8)}`
     this.steps = new Array(compiled.steps.length)
     this.done = Deferred.makeUnsafe()
     this.state = clonePlain(compiled.initialState)

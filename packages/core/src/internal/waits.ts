@@ -37,6 +37,15 @@ export const waitFor = (
   options: WaitForOptions<any> | undefined
 ): Effect.Effect<AnyEvent, StepTimeoutError> =>
   Effect.suspend(() => {
+    // A durable re-run: a wait the journal holds an answer for returns it; an unanswered one opens again.
+    if (ctx.journaled !== undefined) {
+      const journaled = ctx.replayed()
+      if (journaled?.answer !== undefined) return Effect.succeed(journaled.answer)
+      if (journaled !== undefined) {
+        ctx.seq--
+        ctx.journaled = undefined
+      }
+    }
     const seq = run.record === undefined ? 0 : ++ctx.seq
     const waiter: Waiter = {
       key: run.record === undefined ? undefined : { invocationId: ctx.invocationId, attempt: ctx.attempt, seq },

@@ -16,7 +16,7 @@ import { type Context_, makeContext } from "./context.ts"
 import { invoke } from "./invocation.ts"
 import { checkIdle, failCause } from "./lifecycle.ts"
 import { Mailbox } from "./mailbox.ts"
-import { invocationId } from "./record.ts"
+import { invocationId, type Journaled } from "./record.ts"
 import type { CompiledStep } from "./routing.ts"
 import type { Run } from "./run.ts"
 
@@ -24,14 +24,20 @@ import type { Run } from "./run.ts"
 export class Retry {
   readonly event: AnyEvent
   readonly attempt: number
-  readonly next: (now: number, input: unknown) => Pull.Pull<[unknown, Duration.Duration], unknown, unknown>
+  /** The step's retry schedule, as far as it got; `undefined`: from its start (a run resumed from a journal). */
+  readonly next:
+    | ((now: number, input: unknown) => Pull.Pull<[unknown, Duration.Duration], unknown, unknown>)
+    | undefined
   /** The invocation's number in its step (see `invocationId`). */
   readonly n: number
-  constructor(event: AnyEvent, attempt: number, next: Retry["next"], n: number) {
+  /** A durable run re-running an invocation after a crash: its journaled operations, by `seq`. */
+  readonly journaled: Journaled | undefined
+  constructor(event: AnyEvent, attempt: number, next: Retry["next"], n: number, journaled?: Journaled) {
     this.event = event
     this.attempt = attempt
     this.next = next
     this.n = n
+    this.journaled = journaled
   }
 }
 

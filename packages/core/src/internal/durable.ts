@@ -1,0 +1,412 @@
+/**
+ * The engine side of durable runs (`Durable.ts`): the run's record (`record.ts`), encoded with the
+ * workflow's schemas into journal entries, and the way back: `rebuild` folds a journal into the state,
+ * collect buffers, step counters and open invocations of the run, and `resumeFrom` starts a run there
+ * instead of routing its StartEvent. Nothing here runs unless a durable run asks for it.
+ *
+ * An entry is one JSON object; `i` is an invocation's id (`<runId>/<step>/<n>`):
+ *
+ * - `{ t: "r", i, to, ev }` an event routed to step `to`
+ * - `{ t: "s", i, a }` the invocation's attempt `a` started
+ * - `{ t: "o", i, q, op, st?, ev?, need?, tk? }` its operation `q` (`st`: the state after a store write;
+ *   `ev`/`need`/`tk`: a collect's event, need and completed round)
+ * - `{ t: "w", i, q, ev }` the answer of its `waitFor` `q`
+ * - `{ t: "e", i, k }` it ended: `k` is `"R"` (returned), `"F"` (failed for good) or `"B"` (failed, backs off)
+ * - `{ t: "b", i, a }` / `{ t: "d", i, a }` a retry scheduled / due, as attempt `a`
+ */
+import { Effect, Schema } from "effect"
+import type { AnyEvent } from "../Event.ts"
+import { HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent, tagOf } from "../Event.ts"
+import { StepFailedEvent } from "../RunEvent.ts"
+import type * as Step from "../Step.ts"
+import type { Need } from "./collectBuffer.ts"
+import { checkIdle } from "./lifecycle.ts"
+import type { Journaled, Transition } from "./record.ts"
+import { andThen, type Run } from "./run.ts"
+import { enqueue, Retry } from "./workers.ts"
+
+/** Something that cannot be journaled, in words naming it. @internal */
+export class NotJournalable extends Error {}
+
+type Codec = { readonly encode: (u: unknown) => unknown; readonly decode: (u: unknown) => unknown }
+
+/** A value JSON holds as it is (plain objects, arrays, strings, finite numbers, booleans, null), or why not. */
+export const jsonProblem = (value: unknown, path = ""): string | undefined => {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return undefined
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : `${path || "the value"} is ${value}`
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const p = jsonProblem(value[i], `${path}[${i}]`)
+      if (p !== undefined) return p
+    }
+    return undefined
+  }
+  if (typeof value === "object") {
+    const proto = Object.getPrototypeOf(value)
+    if (proto !== Object.prototype && proto !== null && path !== "") {
+      return `${path} is a ${(value as object).constructor?.name ?? "class instance"}, not plain data`
+    }
+    for (const key of Object.keys(value)) {
+      const p = jsonProblem((value as Record<string, unknown>)[key], path === "" ? key : `${path}.${key}`)
+      if (p !== undefined) return p
+    }
+    return undefined
+  }
+  return `${path || "the value"} is ${typeof value === "undefined" ? "undefined" : `a ${typeof value}`}`
+}
+
+const schemaCodec = (schema: Schema.Top): Codec => {
+  const json = Schema.toCodecJson(schema as Schema.Codec<unknown, unknown>)
+  return { encode: Schema.encodeUnknownSync(json), decode: Schema.decodeUnknownSync(json) }
+}
+
+const plainCodec = (what: string): Codec => ({
+  encode: (u) => {
+    const problem = jsonProblem(u)
+    if (problem !== undefined) throw new NotJournalable(`${what} cannot be journaled as JSON: ${problem}`)
+    return u
+  },
+  decode: (u) => u
+})
+
+/** How one workflow's events, state and result are encoded in its journal. @internal */
+export interface Codecs {
+  readonly event: (ev: AnyEvent) => unknown
+  readonly decodeEvent: (u: unknown) => AnyEvent
+  readonly state: Codec
+  readonly result: Codec
+}
+
+interface DefinitionLike {
+  readonly name: string
+  readonly steps: ReadonlyArray<Step.Any>
+  readonly config: {
+    readonly input?: Schema.Top | undefined
+    readonly state?: Schema.Top | undefined
+    readonly output?: Schema.Top | undefined
+  }
+}
+
+const codecCache = new WeakMap<object, Codecs>()
+
+/** The codecs of a workflow, made once per workflow value. @internal */
+export const codecs = (wf: DefinitionLike): Codecs => {
+  let c = codecCache.get(wf)
+  if (c !== undefined) return c
+  const classes = new Map<string, unknown>()
+  const add = (cls: unknown) => {
+    const tag = tagOf(cls as never)
+    if (tag !== undefined && !classes.has(tag)) classes.set(tag, cls)
+  }
+  for (const cls of [StartEvent, StopEvent, StepFailedEvent, InputRequiredEvent, HumanResponseEvent]) add(cls)
+  for (const s of wf.steps) for (const cls of [...s.accepts, ...(s.emits ?? []), ...(s.writes ?? [])]) add(cls)
+  const eventCodecs = new Map<string, Codec>()
+  const eventCodec = (tag: string, cls: unknown): Codec => {
+    let codec = eventCodecs.get(tag)
+    if (codec !== undefined) return codec
+    if (Schema.isSchema(cls)) codec = schemaCodec(cls)
+    else if (tag === "StartEvent") {
+      codec = { encode: plainCodec("a StartEvent").encode, decode: (u) => new StartEvent(u as object) }
+    } else if (typeof cls === "function") {
+      const Ctor = cls as new (fields: unknown) => AnyEvent
+      const plain = plainCodec(`event ${tag}`)
+      codec = {
+        encode: (u) => {
+          const { _tag, ...fields } = u as AnyEvent & Record<string, unknown>
+          return { _tag, ...(plain.encode(fields) as object) }
+        },
+        decode: (u) => {
+          const { _tag, ...fields } = u as Record<string, unknown>
+          return new Ctor(fields)
+        }
+      }
+    } else {
+      throw new NotJournalable(
+        `event ${tag} cannot be journaled: workflow "${wf.name}" declares no class for it (add it to a step's accepts, emits or writes)`
+      )
+    }
+    eventCodecs.set(tag, codec)
+    return codec
+  }
+  const decodeFailure = (what: string, cause: unknown) =>
+    new NotJournalable(`${what} in the journal does not decode: ${cause instanceof Error ? cause.message : cause}`)
+  c = {
+    event: (ev) => {
+      const known = classes.get(ev._tag)
+      const cls = known ?? (ev as object).constructor
+      if (known === undefined && Schema.isSchema(cls)) classes.set(ev._tag, cls)
+      try {
+        return eventCodec(ev._tag, known ?? cls).encode(ev)
+      } catch (error) {
+        if (error instanceof NotJournalable) throw error
+        throw new NotJournalable(
+          `event ${ev._tag} cannot be journaled with its schema: ${error instanceof Error ? error.message : error}`
+        )
+      }
+    },
+    decodeEvent: (u) => {
+      const tag = (u as { _tag?: unknown })._tag
+      if (typeof tag !== "string" || !classes.has(tag)) {
+        throw new NotJournalable(
+          `the journal holds an event ${String(tag)} that workflow "${wf.name}" does not declare`
+        )
+      }
+      try {
+        return eventCodec(tag, classes.get(tag)).decode(u) as AnyEvent
+      } catch (error) {
+        throw decodeFailure(`event ${tag}`, error)
+      }
+    },
+    state: wf.config.state === undefined ? plainCodec("the state") : schemaCodec(wf.config.state),
+    result: wf.config.output === undefined ? plainCodec("the result") : schemaCodec(wf.config.output)
+  }
+  codecCache.set(wf, c)
+  return c
+}
+
+/**
+ * What a workflow's definition is, for the journal: steps (name, accepts, emits, writes, workers) and the
+ * schemas of input, state and result. Its hash is the run's `definitionHash`; a resume compares them part by
+ * part to say what changed. @internal
+ */
+export const definition = (wf: DefinitionLike): Record<string, string> => {
+  const names = (list: ReadonlyArray<unknown> | undefined) =>
+    list === undefined ? "any" : list.map((cls) => tagOf(cls as never) ?? "?").join(",")
+  const schema = (s: Schema.Top | undefined) => {
+    if (s === undefined) return "none"
+    try {
+      return JSON.stringify(Schema.toJsonSchemaDocument(s))
+    } catch {
+      return String(s.ast)
+    }
+  }
+  const out: Record<string, string> = {}
+  for (const s of wf.steps) {
+    out[`step ${s.name}`] =
+      `accepts ${names(s.accepts)}; emits ${names(s.emits)}; writes ${names(s.writes)}; workers ${s.workers}`
+  }
+  const events = new Map<string, unknown>()
+  for (const s of wf.steps)
+    for (const cls of [...s.accepts, ...(s.emits ?? []), ...(s.writes ?? [])]) {
+      const tag = tagOf(cls as never)
+      if (tag !== undefined && Schema.isSchema(cls)) events.set(tag, cls)
+    }
+  for (const [tag, cls] of events) out[`event ${tag} schema`] = schema(cls as Schema.Top)
+  out["input schema"] = schema(wf.config.input)
+  out["state schema"] = schema(wf.config.state)
+  out["output schema"] = schema(wf.config.output)
+  return out
+}
+
+/** A short, stable hash of a definition (FNV-1a over its JSON, 2 x 32 bits). @internal */
+export const hashOf = (def: Record<string, string>): string => {
+  const text = JSON.stringify(Object.entries(def).sort(([a], [b]) => (a < b ? -1 : 1)))
+  let h1 = 0x811c9dc5
+  let h2 = 0x01000193
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0
+    h2 = Math.imul(h2 ^ c, 0x811c9dc5) >>> 0
+  }
+  return h1.toString(16).padStart(8, "0") + h2.toString(16).padStart(8, "0")
+}
+
+/** What differs between a stored definition and the given one, in words. @internal */
+export const definitionChanges = (stored: Record<string, string>, given: Record<string, string>): Array<string> => {
+  const out: Array<string> = []
+  for (const key of new Set([...Object.keys(stored), ...Object.keys(given)])) {
+    const a = stored[key]
+    const b = given[key]
+    if (a === b) continue
+    const short = (s: string) => (s.length > 120 ? `${s.slice(0, 117)}...` : s)
+    if (a === undefined) out.push(`${key}: added (${short(b!)})`)
+    else if (b === undefined) out.push(`${key}: removed (was ${short(a)})`)
+    else out.push(`${key}: stored ${short(a)}, given ${short(b)}`)
+  }
+  return out
+}
+
+/**
+ * The journal entry of a transition, or `undefined` for transitions a resume does not need (worker slots,
+ * the run's start and end, which the store keeps as the run's input and status). Throws `NotJournalable`.
+ * @internal
+ */
+export const entryOf = (c: Codecs, t: Transition): string | undefined => {
+  switch (t._tag) {
+    case "Routed":
+      return JSON.stringify({ t: "r", i: t.invocationId, to: t.to, ev: c.event(t.event) })
+    case "InvocationStarted":
+      return JSON.stringify({ t: "s", i: t.invocationId, a: t.attempt })
+    case "Operation": {
+      const o = t.operation
+      switch (o.op) {
+        case "set":
+        case "update":
+        case "edit":
+          return JSON.stringify({ t: "o", i: t.invocationId, q: t.seq, op: o.op, st: c.state.encode(o.state) })
+        case "collect":
+          return JSON.stringify({
+            t: "o",
+            i: t.invocationId,
+            q: t.seq,
+            op: o.op,
+            ev: c.event(o.event),
+            need: o.need,
+            tk: o.taken === undefined ? null : o.taken.map(c.event)
+          })
+        default:
+          return JSON.stringify({ t: "o", i: t.invocationId, q: t.seq, op: o.op })
+      }
+    }
+    case "Answered":
+      return JSON.stringify({ t: "w", i: t.invocationId, q: t.seq, ev: c.event(t.event) })
+    case "InvocationEnded":
+      return t.outcome._tag === "Interrupted"
+        ? undefined
+        : JSON.stringify({
+            t: "e",
+            i: t.invocationId,
+            k: t.outcome._tag === "Returned" ? "R" : t.outcome.willRetry ? "B" : "F"
+          })
+    case "RetryScheduled":
+      return JSON.stringify({ t: "b", i: t.invocationId, a: t.attempt })
+    case "RetryDue":
+      return JSON.stringify({ t: "d", i: t.invocationId, a: t.attempt })
+    default:
+      return undefined
+  }
+}
+
+/** An invocation as the journal leaves it. */
+interface Invocation {
+  readonly id: string
+  readonly step: string
+  readonly n: number
+  readonly event: unknown
+  attempt: number
+  /** `queued`: routed or due again, not started; `running`: started, not ended; `done`: ended. */
+  phase: "queued" | "running" | "done"
+  ops: Journaled
+}
+
+/** What a journal says of a run: enough to go on from where it stopped. @internal */
+export interface Rebuilt {
+  readonly entries: number
+  /** The state after the last journaled store write (`undefined`: none; the initial state stands). */
+  readonly state: { readonly value: unknown } | undefined
+  readonly steps: ReadonlyMap<string, { delivered: number; readonly offers: Array<readonly [AnyEvent, Need]> }>
+  /** Invocations that did not end, in routing order per step. */
+  readonly open: ReadonlyArray<Invocation>
+  /** Invocations whose end is journaled. */
+  readonly ended: number
+}
+
+/** Fold journal entries into what a resume needs. Throws `NotJournalable` on an entry it cannot read. @internal */
+export const rebuild = (c: Codecs, entries: ReadonlyArray<string>): Rebuilt => {
+  const invocations = new Map<string, Invocation>()
+  const steps = new Map<string, { delivered: number; offers: Array<readonly [AnyEvent, Need]> }>()
+  let state: string | undefined
+  let ended = 0
+  const stepOf = (name: string) => {
+    let s = steps.get(name)
+    if (s === undefined) steps.set(name, (s = { delivered: 0, offers: [] }))
+    return s
+  }
+  for (const raw of entries) {
+    const e = JSON.parse(raw)
+    const inv = invocations.get(e.i)
+    switch (e.t) {
+      case "r": {
+        const n = Number(e.i.slice(e.i.lastIndexOf("/") + 1))
+        const s = stepOf(e.to)
+        s.delivered = Math.max(s.delivered, n)
+        invocations.set(e.i, { id: e.i, step: e.to, n, event: e.ev, attempt: 1, phase: "queued", ops: new Map() })
+        break
+      }
+      case "s":
+        if (inv !== undefined) {
+          inv.attempt = e.a
+          inv.phase = "running"
+        }
+        break
+      case "o":
+        if (inv === undefined) break
+        if (e.op === "set" || e.op === "update" || e.op === "edit") state = e.st
+        if (e.op === "collect") {
+          stepOf(inv.step).offers.push([c.decodeEvent(e.ev), e.need])
+          inv.ops.set(e.q, { op: "collect", taken: e.tk === null ? undefined : e.tk.map(c.decodeEvent) })
+        } else {
+          inv.ops.set(e.q, { op: e.op })
+        }
+        break
+      case "w":
+        if (inv !== undefined) inv.ops.set(e.q, { op: "waitFor", answer: c.decodeEvent(e.ev) })
+        break
+      case "e":
+        if (inv === undefined) break
+        if (e.k === "B") {
+          // A real failure: the next attempt starts afresh, its operations act again.
+          inv.ops = new Map()
+          inv.phase = "queued"
+        } else {
+          inv.phase = "done"
+          ended++
+        }
+        break
+      case "b":
+      case "d":
+        if (inv !== undefined) {
+          inv.attempt = e.a
+          inv.phase = "queued"
+        }
+        break
+    }
+  }
+  const open = [...invocations.values()].filter((inv) => inv.phase !== "done")
+  return {
+    entries: entries.length,
+    state: state === undefined ? undefined : { value: c.state.decode(state) },
+    steps,
+    open,
+    ended
+  }
+}
+
+/**
+ * Start `run` where `rebuilt` left it: its state and collect buffers restored, its step counters where they
+ * were, and every invocation that did not end delivered again under its own `invocationId`: one that had
+ * started runs with its attempt one higher and replays its journaled operations (`Context_.replayed`); the
+ * step's retry schedule starts afresh (a crash spends none of it). @internal
+ */
+export const resumeFrom =
+  (c: Codecs, rebuilt: Rebuilt) =>
+  (run: Run): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (rebuilt.state !== undefined) run.state = rebuilt.state.value
+      for (const [name, s] of rebuilt.steps) {
+        const step = run.compiled.byName.get(name)
+        if (step === undefined) continue
+        const sr = run.stepRun(step.index)
+        for (const [event, need] of s.offers) sr.buffer.offer(event, need)
+        sr.delivered = s.delivered
+        sr.taken = s.delivered
+      }
+      let effect: Effect.Effect<void> = Effect.void
+      // In journal order, which per step is routing order.
+      for (const inv of rebuilt.open) {
+        const step = run.compiled.byName.get(inv.step)
+        if (step === undefined) continue
+        const running = inv.phase === "running"
+        const item = new Retry(
+          c.decodeEvent(inv.event),
+          running ? inv.attempt + 1 : inv.attempt,
+          undefined,
+          inv.n,
+          running && inv.ops.size > 0 ? inv.ops : undefined
+        )
+        run.active++
+        effect = andThen(effect, enqueue(run, run.stepRun(step.index), item))
+      }
+      if (rebuilt.open.length === 0) checkIdle(run)
+      return effect
+    })

@@ -1,0 +1,244 @@
+import { assert, describe, it } from "@effect/vitest"
+import { defineWorkflow, Durable, RunStore, StartEvent, StopEvent, WorkflowChangedError } from "@effect-flow/core"
+import { Data, Effect, Exit, Fiber, Option, Schedule, Schema } from "effect"
+import { TestClock } from "effect/testing"
+import * as fc from "fast-check"
+
+class Item extends Schema.TaggedClass<Item>()("Item", { i: Schema.Number }) {}
+class Done extends Schema.TaggedClass<Done>()("Done", { i: Schema.Number, v: Schema.Number }) {}
+class Flaky extends Data.TaggedError("Flaky")<{ readonly i: number }> {}
+
+/** What the handlers did, across every segment of a run (a crash and its resume). */
+const makeCounts = () => ({
+  /** `edit` functions called. */
+  edits: 0,
+  /** Handler calls of `work`, by invocationId, with their attempts. */
+  calls: new Map<string, Array<number>>(),
+  /** Failures `work` raised on purpose (each item whose i % 4 === 1 fails its first attempt). */
+  failed: new Set<number>()
+})
+
+/** A fan-out: `n` items, 3 workers that edit the store, fail once for some items (retried), a collect of all. */
+const makeWorkflow = (counts: ReturnType<typeof makeCounts>, name = "fanout") =>
+  defineWorkflow({
+    name,
+    input: Schema.Struct({ n: Schema.Number }),
+    state: Schema.Struct({ sum: Schema.Number, n: Schema.Number }),
+    initialState: { sum: 0, n: 0 }
+  })
+    .step(
+      StartEvent,
+      (ev, ctx) =>
+        Effect.gen(function* () {
+          yield* ctx.store.set("n", ev.n)
+          for (let i = 0; i < ev.n; i++) {
+            yield* ctx.send(new Item({ i }))
+            // a crash may land between two sends
+            if (i % 3 === 2) yield* Effect.sleep("1 millis")
+          }
+        }),
+      { name: "dispatch", emits: [Item] }
+    )
+    .step(
+      Item,
+      (ev, ctx) =>
+        Effect.gen(function* () {
+          const calls = counts.calls.get(ctx.invocationId) ?? []
+          calls.push(ctx.attempt)
+          counts.calls.set(ctx.invocationId, calls)
+          yield* Effect.sleep(`${1 + (ev.i % 3)} millis`)
+          if (ev.i % 4 === 1 && !counts.failed.has(ev.i)) {
+            counts.failed.add(ev.i)
+            return yield* new Flaky({ i: ev.i })
+          }
+          yield* ctx.store.edit((s) =>
+            Effect.sync(() => {
+              counts.edits++
+              return { ...s, sum: s.sum + ev.i }
+            })
+          )
+          yield* Effect.sleep("1 millis")
+          return new Done({ i: ev.i, v: ev.i * 10 })
+        }),
+      {
+        name: "work",
+        workers: 3,
+        emits: [Done],
+        retry: Schedule.recurs(2).pipe(Schedule.addDelay(() => Effect.succeed("5 millis")))
+      }
+    )
+    .step(
+      Done,
+      (ev, ctx) =>
+        Effect.gen(function* () {
+          const n = yield* ctx.store.get("n")
+          const all = yield* ctx.collect(ev, n)
+          // a crash may land between the offer and the invocation's end
+          yield* Effect.sleep("1 millis")
+          if (Option.isNone(all)) return
+          const state = yield* ctx.store.getAll
+          return new StopEvent({ result: { values: all.value.map((d) => d.v).sort((a, b) => a - b), sum: state.sum } })
+        }),
+      { name: "gather", emits: [StopEvent] }
+    )
+
+const expected = (n: number) => ({
+  values: Array.from({ length: n }, (_, i) => i * 10),
+  sum: (n * (n - 1)) / 2
+})
+
+/** Let fibers run, then move the test clock on, until `fiber` is done. */
+const drive = <A, E>(fiber: Fiber.Fiber<A, E>) =>
+  Effect.gen(function* () {
+    for (let t = 0; t < 100_000; t++) {
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      const exit = fiber.pollUnsafe()
+      if (exit !== undefined) return exit
+      yield* TestClock.adjust("1 millis")
+    }
+    return yield* Effect.die("the run did not end")
+  })
+
+/** Run `steps` clock ticks of a run (with yields between), then interrupt it: a crash, as far as the run knows. */
+const crashAfter = <A, E>(fiber: Fiber.Fiber<A, E>, ticks: number, yields: number) =>
+  Effect.gen(function* () {
+    for (let t = 0; t < ticks; t++) {
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      if (fiber.pollUnsafe() !== undefined) return
+      yield* TestClock.adjust("1 millis")
+    }
+    for (let i = 0; i < yields; i++) yield* Effect.yieldNow
+    yield* Fiber.interrupt(fiber)
+  })
+
+/** Invocation ids whose end (not a back-off) the stored journal holds. */
+const endedIn = (journal: ReadonlyArray<RunStore.JournalEntry>) =>
+  new Set(
+    journal
+      .map((e) => JSON.parse(e.data))
+      .filter((e) => e.t === "e" && e.k !== "B")
+      .map((e) => e.i as string)
+  )
+
+describe("Durable.run on RunStore.layerMemory", () => {
+  it.effect("an uninterrupted durable run: the in-memory result, each edit once, status completed", () =>
+    Effect.gen(function* () {
+      const counts = makeCounts()
+      const wf = makeWorkflow(counts)
+      const fiber = yield* Effect.forkChild(Durable.run(wf, { n: 12 }, { runId: "r1" }), { startImmediately: true })
+      const exit = yield* drive(fiber)
+      assert.deepStrictEqual(exit, Exit.succeed(expected(12)))
+      assert.strictEqual(counts.edits, 12)
+      const status = yield* Durable.status("r1")
+      assert.strictEqual(status.status, "completed")
+      assert.deepStrictEqual(JSON.parse(status.result!), expected(12))
+      const listed = yield* Durable.list({ workflow: "fanout" })
+      assert.deepStrictEqual(
+        listed.map((s) => s.runId),
+        ["r1"]
+      )
+    }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect("a finished runId returns its stored outcome without running a handler", () =>
+    Effect.gen(function* () {
+      const counts = makeCounts()
+      const wf = makeWorkflow(counts)
+      const first = yield* Effect.forkChild(Durable.run(wf, { n: 5 }, { runId: "r2" }), { startImmediately: true })
+      yield* drive(first)
+      const calls = [...counts.calls.values()].flat().length
+      const edits = counts.edits
+      const again = yield* Durable.run(wf, { n: 5 }, { runId: "r2" })
+      assert.deepStrictEqual(again, expected(5))
+      const resumed = yield* Durable.resume(wf, "r2")
+      assert.deepStrictEqual(resumed, expected(5))
+      assert.strictEqual([...counts.calls.values()].flat().length, calls)
+      assert.strictEqual(counts.edits, edits)
+    }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect(
+    "a changed workflow or input is refused with WorkflowChangedError naming what changed; unknown runId: RunNotFoundError",
+    () =>
+      Effect.gen(function* () {
+        const counts = makeCounts()
+        const wf = makeWorkflow(counts)
+        const fiber = yield* Effect.forkChild(Durable.run(wf, { n: 6 }, { runId: "r3" }), { startImmediately: true })
+        yield* crashAfter(fiber, 2, 0)
+        const changedInput = yield* Effect.flip(Durable.run(wf, { n: 7 }, { runId: "r3" }))
+        assert.instanceOf(changedInput, WorkflowChangedError)
+        assert.match(
+          (changedInput as WorkflowChangedError).changes.join("\n"),
+          /input: stored \{"n":6\}, given \{"n":7\}/
+        )
+        const other = makeWorkflow(counts).step(Item, () => Effect.void, { name: "extra" })
+        const changed = yield* Effect.flip(Durable.resume(other as never, "r3"))
+        assert.instanceOf(changed, WorkflowChangedError)
+        assert.match((changed as WorkflowChangedError).changes.join("\n"), /step extra: added/)
+        const missing = yield* Effect.flip(Durable.resume(wf, "nope"))
+        assert.strictEqual((missing as { _tag: string })._tag, "RunNotFoundError")
+      }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect(
+    "property: crashed at a random point and resumed, the result equals an uninterrupted run's; no ended invocation runs again; re-runs keep their invocationId; each edit applies once",
+    () =>
+      Effect.gen(function* () {
+        const ctx = yield* Effect.context<never>()
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(
+              fc.integer({ min: 1, max: 14 }),
+              fc.array(fc.tuple(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 40 })), {
+                minLength: 1,
+                maxLength: 3
+              }),
+              (n, crashes) =>
+                Effect.runPromiseWith(ctx)(
+                  Effect.gen(function* () {
+                    const store = yield* RunStore.RunStore
+                    const counts = makeCounts()
+                    const wf = makeWorkflow(counts)
+                    const runId = `p-${n}-${Math.random()}`
+                    let segment = Durable.run(wf, { n }, { runId })
+                    let endedBefore = new Set<string>()
+                    for (const [ticks, yields] of crashes) {
+                      const before = new Map([...counts.calls].map(([k, v]) => [k, v.length]))
+                      const fiber = yield* Effect.forkChild(segment, { startImmediately: true })
+                      yield* crashAfter(fiber, ticks, yields)
+                      // No invocation whose end was journaled before this segment ran in it.
+                      for (const id of endedBefore) {
+                        assert.strictEqual(counts.calls.get(id)?.length ?? 0, before.get(id) ?? 0, `${id} ran again`)
+                      }
+                      endedBefore = endedIn(yield* store.readJournal(runId))
+                      segment = Durable.resume(wf, runId)
+                    }
+                    const before = new Map([...counts.calls].map(([k, v]) => [k, v.length]))
+                    const exit = yield* drive(yield* Effect.forkChild(segment, { startImmediately: true }))
+                    if (process.env.DEBUG_DURABLE && Exit.isSuccess(exit) && exit.value.sum !== expected(n).sum) {
+                      console.log((yield* store.readJournal(runId)).map((e) => e.data).join("\n"))
+                    }
+                    assert.deepStrictEqual(exit, Exit.succeed(expected(n)))
+                    for (const id of endedBefore) {
+                      assert.strictEqual(counts.calls.get(id)?.length ?? 0, before.get(id) ?? 0, `${id} ran again`)
+                    }
+                    // Every item's edit applied once (the sum is exact); an edit function runs again only
+                    // when its invocation was interrupted before the edit was journaled.
+                    assert.isAtLeast(counts.edits, n)
+                    // Attempts of one invocation only go up.
+                    for (const [id, attempts] of counts.calls) {
+                      for (let i = 1; i < attempts.length; i++) {
+                        assert.isAbove(attempts[i]!, attempts[i - 1]!, `${id}: ${attempts}`)
+                      }
+                    }
+                    assert.strictEqual((yield* Durable.status(runId)).status, "completed")
+                  }).pipe(Effect.provide(RunStore.layerMemory))
+                )
+            ),
+            { numRuns: Number(process.env.DURABLE_RUNS ?? 30) }
+          )
+        )
+      }),
+    60_000
+  )
+})
