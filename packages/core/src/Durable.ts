@@ -14,14 +14,14 @@
  * @since 0.2.0
  */
 import { Cause, Duration, Effect, Exit, type Layer } from "effect"
-import { RunNotFoundError, RunStoreError, WorkflowChangedError } from "./DurableError.ts"
+import { type RunNotFoundError, RunStoreError, WorkflowChangedError } from "./DurableError.ts"
 import * as Durable_ from "./internal/durable.ts"
 import { failCause } from "./internal/lifecycle.ts"
 import * as Prepare from "./internal/prepare.ts"
 import type { Transition } from "./internal/record.ts"
 import { type Run, runCompiled } from "./internal/runtime.ts"
 import * as JournalWriter from "./JournalWriter.ts"
-import { isFinished, type RunInfo, RunStore, type RunStatus } from "./RunStore.ts"
+import { isFinished, type RunInfo, type RunStatus, RunStore } from "./RunStore.ts"
 import type { Any, Workflow } from "./Workflow.ts"
 import { Problem, type WorkflowError, WorkflowValidationError } from "./WorkflowError.ts"
 

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { defineWorkflow, Durable, RunStore, StartEvent, StopEvent, WorkflowChangedError } from "@effect-flow/core"
+import { Durable, defineWorkflow, RunStore, StartEvent, StopEvent, WorkflowChangedError } from "@effect-flow/core"
 import { Data, Effect, Exit, Fiber, Option, Schedule, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
