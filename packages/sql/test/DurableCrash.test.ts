@@ -144,4 +144,31 @@ describe("Durable.run across SIGKILLed processes (SQLite file)", () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  it("two processes running one runId: one runs it, the other gets RunBusyError naming the owner; after the owner is SIGKILLed a third resumes and finishes it", {
+    timeout: 120_000
+  }, async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "durable-busy-"))
+    const file = path.join(dir, "runs.db")
+    const log = path.join(dir, "calls.log")
+    try {
+      const owner = start(file, log, "busy-1", 1500)
+      await owner.started
+      // wait until the owner has journaled something: it holds the lease
+      for (let i = 0; i < 200 && (await journalOf(file, "busy-1").catch(() => [])).length < 2; i++) await sleep(50)
+      const second = start(file, log, "busy-1", 1500)
+      const { out } = await second.exited
+      assert.match(out, /^error RunBusyError /m, out)
+      assert.include(out, `pid ${owner.child.pid}`)
+      owner.child.kill("SIGKILL")
+      await owner.exited
+      const third = start(file, log, "busy-1", 1500)
+      const done = await third.exited
+      const line = done.out.split("\n").find((l) => l.startsWith("result "))
+      assert.isDefined(line, done.out + done.err)
+      assert.strictEqual(JSON.parse(line!.slice(7)).sum, (1500 * 1499) / 2)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })
