@@ -115,6 +115,11 @@ export const examples: ReadonlyArray<Example> = [
     name: "hitl",
     description: "human in the loop from async/await: for await over typed events, InputRequiredEvent and waitFor",
     load: () => import("./hitl.ts")
+  },
+  {
+    name: "durable",
+    description: "a durable run on a SQLite file, SIGKILLed part way and resumed by its runId from the journal",
+    load: () => import("./durable.ts")
   }
 ]
 

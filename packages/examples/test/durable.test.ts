@@ -6,9 +6,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Durable, RunStore, Workflow } from "@effect-flow/core"
 import { runVirtual } from "@effect-flow/core/testing"
 import { Effect } from "effect"
+import { TestConsole } from "effect/testing"
 import * as fc from "fast-check"
 import { ParallelAccumulatorWorkflow } from "../src/accumulator.ts"
 import { DocumentAnalysisWorkflow } from "../src/document-analysis.ts"
+import { main as durableExample } from "../src/durable.ts"
 import { MixedResultsWorkflow } from "../src/mixed-results.ts"
 import { ParallelWorkflow } from "../src/parallel.ts"
 import { RobustParallelWorkflow } from "../src/robust-parallel.ts"
@@ -54,12 +56,16 @@ describe("durable runs of the examples", () => {
               fc.asyncProperty(input, (value) =>
                 Effect.runPromiseWith(ctx)(
                   Effect.gen(function* () {
-                    const plain = yield* runVirtual(Workflow.run(wf, value as never))
+                    const plain = yield* runVirtual(Workflow.run(wf, value as never) as Effect.Effect<unknown, unknown>)
                     const runId = `${name}-${n++}`
-                    const durable = yield* runVirtual(Durable.run(wf, value as never, { runId }))
+                    const durable = yield* runVirtual(
+                      Durable.run(wf, value as never, { runId }) as Effect.Effect<unknown, unknown, RunStore.RunStore>
+                    )
                     assert.deepStrictEqual(durable.exit, plain.exit)
                     if (plain.exit._tag === "Success") {
-                      const again = yield* runVirtual(Durable.run(wf, value as never, { runId }))
+                      const again = yield* runVirtual(
+                        Durable.run(wf, value as never, { runId }) as Effect.Effect<unknown, unknown, RunStore.RunStore>
+                      )
                       assert.deepStrictEqual(again.exit, plain.exit)
                     }
                   }).pipe(Effect.provide(RunStore.layerMemory))
@@ -72,4 +78,23 @@ describe("durable runs of the examples", () => {
       60_000
     )
   }
+
+  it.live(
+    "npm run example -- durable: a child SIGKILLed part way, the run resumed here, skipping what ended",
+    () =>
+      Effect.gen(function* () {
+        yield* durableExample
+        const lines = (yield* TestConsole.logLines).map(String)
+        assert.match(lines[1]!, /killed with SIGKILL/)
+        const ended = /(\d+) of them price calls/.exec(lines[2]!)
+        assert.isNotNull(ended, lines[2])
+        const here = /(\d+) price calls ran in this process/.exec(lines[3]!)
+        assert.isNotNull(here, lines[3])
+        // Every price call either ended before the kill (skipped here) or ran here, the in-flight ones again.
+        assert.strictEqual(Number(ended![1]) + Number(here![1]), 200)
+        assert.match(lines[3]!, /, \d+ of them again under the same invocationId/)
+        assert.include(lines[4]!, '{"priced":200,"cents":44800}')
+      }).pipe(Effect.provide(TestConsole.layer)),
+    60_000
+  )
 })

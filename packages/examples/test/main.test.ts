@@ -23,7 +23,8 @@ describe("examples runner", () => {
         "service",
         "rag",
         "critic-loop",
-        "hitl"
+        "hitl",
+        "durable"
       ]
     )
     for (const e of examples) {
