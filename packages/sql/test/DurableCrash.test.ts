@@ -152,21 +152,21 @@ describe("Durable.run across SIGKILLed processes (SQLite file)", () => {
     const file = path.join(dir, "runs.db")
     const log = path.join(dir, "calls.log")
     try {
-      const owner = start(file, log, "busy-1", 1500)
+      const owner = start(file, log, "busy-1", 800)
       await owner.started
       // wait until the owner has journaled something: it holds the lease
       for (let i = 0; i < 200 && (await journalOf(file, "busy-1").catch(() => [])).length < 2; i++) await sleep(50)
-      const second = start(file, log, "busy-1", 1500)
+      const second = start(file, log, "busy-1", 800)
       const { out } = await second.exited
       assert.match(out, /^error RunBusyError /m, out)
       assert.include(out, `pid ${owner.child.pid}`)
       owner.child.kill("SIGKILL")
       await owner.exited
-      const third = start(file, log, "busy-1", 1500)
+      const third = start(file, log, "busy-1", 800)
       const done = await third.exited
       const line = done.out.split("\n").find((l) => l.startsWith("result "))
       assert.isDefined(line, done.out + done.err)
-      assert.strictEqual(JSON.parse(line!.slice(7)).sum, (1500 * 1499) / 2)
+      assert.strictEqual(JSON.parse(line!.slice(7)).sum, (800 * 799) / 2)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
