@@ -36,6 +36,7 @@ export class PriceItem extends Schema.TaggedClass<PriceItem>()("PriceItem", { sk
 export class Priced extends Schema.TaggedClass<Priced>()("Priced", { sku: Schema.Number, cents: Schema.Number }) {}
 
 const SKUS = 200
+const isChild = import.meta.main && process.argv[2] === "child"
 
 /** Which invocations ran in this process, by `ctx.invocationId`. */
 const ran = new Set<string>()
@@ -66,6 +67,8 @@ export const Pricing = defineWorkflow({
     (ev, ctx) =>
       Effect.gen(function* () {
         ran.add(ctx.invocationId)
+        // the child tells its parent the run is under way (its journal exists) at its first price call
+        if (ran.size === 1 && isChild) process.stdout.write("running\n")
         // a slow outside call: key it with ctx.invocationId to make it idempotent
         yield* Effect.sleep("10 millis")
         yield* ctx.store.edit((s) => Effect.succeed({ priced: s.priced + 1 }))
@@ -143,9 +146,8 @@ export const main = Effect.gen(function* () {
   yield* resumed.pipe(Effect.provide(SqliteRunStore.layer({ filename: file })))
 }).pipe(Effect.scoped)
 
-if (import.meta.main && process.argv[2] === "child") {
+if (isChild) {
   const [, , , file, runId] = process.argv as unknown as [string, string, string, string, string]
-  process.stdout.write("running\n")
   Effect.runPromise(child(file, runId)).then(
     () => process.exit(0),
     (error) => {
