@@ -26,8 +26,11 @@ const packageDir = join(scripts, "..")
 const repoModules = join(packageDir, "..", "..", "node_modules")
 const require = createRequire(import.meta.url)
 
-/** The most the tarball may weigh, packed. */
-export const maxPackedBytes = 150_000
+/**
+ * The most the tarball may weigh, packed: 150 kB until core gained durable runs (`Durable.ts` and
+ * `internal/durable.ts`, the journal codec and resume, with their docs: 154.5 kB packed in all).
+ */
+export const maxPackedBytes = 165_000
 
 /** What `npm pack --json` says of one tarball. */
 export interface Packed {
