@@ -4,7 +4,7 @@
  *
  * As root (CI), `initdb` refuses to run, so the server runs as the `postgres` user through `runuser`.
  */
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
@@ -85,5 +85,21 @@ export const startPostgres = async (): Promise<Started> => {
     const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? String(error)
     throw new Error(`could not start a throwaway PostgreSQL from ${binDir}:\n${stderr}\n${log}`)
   }
+  watchOwner(dir, asRoot ? [runuser, "-u", "postgres", "--"] : [], path.join(binDir, "pg_ctl"), data)
   return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop }
+}
+
+/**
+ * A detached watchdog that stops the server and deletes its folder once this process is gone without having
+ * called `stop` (a test runner killed with SIGKILL runs no teardown). After a normal `stop` the folder is gone
+ * and the watchdog ends by itself within a second.
+ */
+const watchOwner = (dir: string, asUser: ReadonlyArray<string>, pgCtl: string, data: string): void => {
+  const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`
+  const stopCommand = [...asUser, pgCtl, "-D", data, "-m", "fast", "-w", "stop"].map(quote).join(" ")
+  const script = [
+    `while kill -0 ${process.pid} 2>/dev/null && [ -d ${quote(data)} ]; do sleep 1; done`,
+    `if [ -d ${quote(data)} ]; then ${stopCommand} >/dev/null 2>&1; rm -rf ${quote(dir)}; fi`
+  ].join("\n")
+  spawn("sh", ["-c", script], { detached: true, stdio: "ignore" }).unref()
 }
