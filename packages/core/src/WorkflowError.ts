@@ -336,7 +336,9 @@ export class HandlerBoundaryError extends Schema.TaggedError<HandlerBoundaryErro
   /** The event it was handling, or the call (e.g. `waitFor(Approval)`). */
   event: Schema.optional(Schema.String),
   problem: Schema.String,
-  fix: Schema.String
+  fix: Schema.String,
+  /** What the user's code threw or died with, when the problem is a throw. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   override get message() {
     const where =

@@ -199,7 +199,7 @@ const faults: ReadonlyArray<Fault> = [
       second("throws", () => {
         throw new TypeError("thrown early")
       }),
-    expect: defect("TypeError", "thrown early")
+    expect: defect("HandlerBoundaryError", "handling Ping: the handler threw TypeError: thrown early", "Effect.try")
   },
   {
     name: "a handler whose Effect.sync throws, after a retry schedule (defects are not retried)",

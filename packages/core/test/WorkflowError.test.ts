@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import {
   defineWorkflow,
+  HandlerBoundaryError,
   StartEvent,
   StepTimeoutError,
   StopEvent,
@@ -294,15 +295,28 @@ describe("a handler's own failure", () => {
     })
   )
 
-  it.effect("a handler that throws before returning an Effect is a defect too", () =>
-    Effect.gen(function* () {
-      const thrown = new TypeError("thrown synchronously")
-      const wf = defineWorkflow({ name: "throwsEarly" }).step(StartEvent, (): Effect.Effect<void> => {
-        throw thrown
+  it.effect(
+    "a handler that throws before returning an Effect is a defect naming the step, with the throw as its cause",
+    () =>
+      Effect.gen(function* () {
+        const thrown = new TypeError("thrown synchronously")
+        const wf = defineWorkflow({ name: "throwsEarly" }).step(
+          StartEvent,
+          (): Effect.Effect<void> => {
+            throw thrown
+          },
+          { name: "early" }
+        )
+        const exit = yield* Effect.exit(Workflow.run(wf, {}))
+        const defect = defectOf(exit)
+        assert.instanceOf(defect, HandlerBoundaryError)
+        assert.strictEqual((defect as HandlerBoundaryError).cause, thrown)
+        assert.include(
+          (defect as HandlerBoundaryError).message,
+          'Workflow "throwsEarly": step "early" handling StartEvent'
+        )
+        assert.include((defect as HandlerBoundaryError).message, "the handler threw TypeError: thrown synchronously")
       })
-      const exit = yield* Effect.exit(Workflow.run(wf, {}))
-      assert.strictEqual(defectOf(exit), thrown)
-    })
   )
 
   it.effect("the run can be caught by tag", () =>

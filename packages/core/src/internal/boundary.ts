@@ -108,6 +108,20 @@ export const outputCheckThrew = (site: Site, error: unknown): HandlerBoundaryErr
   })
 
 /**
+ * The handler threw instead of returning an Effect: a defect naming the step, with what was thrown as its
+ * `cause` (a throw inside the handler's Effect, e.g. in `Effect.sync`, is a defect of that Effect instead).
+ *
+ * @internal
+ */
+export const handlerThrew = (site: Site, thrown: unknown): HandlerBoundaryError =>
+  new HandlerBoundaryError({
+    ...site,
+    problem: `the handler threw ${thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : describeValue(thrown)}`,
+    fix: "A handler returns an Effect: report an expected failure with Effect.fail, and wrap code that may throw in Effect.try or Effect.sync so it fails inside the Effect",
+    cause: thrown
+  })
+
+/**
  * A fiber of the run ended with a failure nothing in it handled. Handlers' own failures and defects are
  * handled inside their worker, so this is a fiber that died outside them: most often an Effect that
  * continued with something that is not an Effect (the function given to `Effect.flatMap` or `Effect.andThen`

@@ -46,8 +46,8 @@ export const invoke = (run: Run, ctx: Context_, item: Item): Effect.Effect<void>
     effect = Effect.isEffect(returned)
       ? (returned as Effect.Effect<unknown, unknown>)
       : Boundary.handlerResult({ workflow: run.compiled.name, step: step.name, event: ev._tag }, returned)
-  } catch (defect) {
-    effect = Effect.die(defect)
+  } catch (thrown) {
+    effect = Effect.die(Boundary.handlerThrew({ workflow: run.compiled.name, step: step.name, event: ev._tag }, thrown))
   }
   if (step.timeout !== undefined) {
     const timeout = step.timeout
