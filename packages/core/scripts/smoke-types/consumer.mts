@@ -21,3 +21,7 @@ Workflow.runPromise(doubler, { n: "21" })
 export type Runtime = typeof import("@effect-flow/core/internal/runtime")
 
 export const program = Workflow.run(doubler, { n: 21 })
+
+// Each public module is also a subpath, as in effect (`effect/Effect`): declaration emit names the types a
+// consumer's exports infer (e.g. `WorkflowError`) through it.
+export type Failure = import("@effect-flow/core/WorkflowError").WorkflowError
