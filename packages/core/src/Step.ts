@@ -305,7 +305,8 @@ export type Any = Step<any, any, any, any, any, any>
 /**
  * Define a step on its own, to add it to several workflows with `.step(step)`. Annotate `ctx` to give
  * the step a typed store: `(ev, ctx: Context<{ count: number }>) => ...`, with `Context` (the
- * `StepContext.StepContext` interface) imported from `@effect-flow/core`.
+ * `StepContext.StepContext` interface) imported from `@effect-flow/core`. The handler may be a generator
+ * function (`function* (ev, ctx) { ... }`), as in `.step(...)`.
  *
  * @example
  * ```ts
@@ -325,16 +326,20 @@ export const make = <
   State = any,
   const Em extends ReadonlyArray<EventClass<any>> = never,
   const W extends number = number,
-  const Wr extends ReadonlyArray<EventClass<any>> = never
+  const Wr extends ReadonlyArray<EventClass<any>> = never,
+  Eff extends Effect.Effect<any, any, any> = never
 >(
   accepts: A,
-  handler: (event: EventOf<A, any>, ctx: StepContext<State, EmitsOf<Em>, WritesOf<Wr>>) => Effect.Effect<Out, E, R>,
+  handler: (
+    event: EventOf<A, any>,
+    ctx: StepContext<State, EmitsOf<Em>, WritesOf<Wr>>
+  ) => Effect.Effect<Out, E, R> | Generator<Eff, Out, never>,
   options?: Options<Em, W, Wr>
 ): Step<
   EventOf<A, any>,
   Exclude<Out, void | undefined>,
-  E,
-  ServicesOf<R>,
+  E | Effect.Error<Eff>,
+  ServicesOf<R | Effect.Services<Eff>>,
   State,
-  PublishedOf<Wr, R, Out | ([Em] extends [never] ? never : EmitsOf<Em>)>
+  PublishedOf<Wr, R | Effect.Services<Eff>, Out | ([Em] extends [never] ? never : EmitsOf<Em>)>
 > => fromArgs(accepts, handler, options) as any

@@ -4,7 +4,7 @@
  * the engine runs them (the runtime tests below).
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
-import { defineWorkflow, StartEvent, StopEvent, type UnhandledEventError, Workflow } from "@effect-flow/core"
+import { defineWorkflow, StartEvent, Step, StopEvent, type UnhandledEventError, Workflow } from "@effect-flow/core"
 import { runVirtual } from "@effect-flow/core/testing"
 import { Context, Effect, Exit, Layer, Option, Schema } from "effect"
 import { Boom, errorOf, Item, Ping, Processed } from "./fixtures/events.ts"
@@ -88,6 +88,46 @@ describe("generator handlers: types", () => {
       { emits: [Item] }
     )
   })
+})
+
+describe("generator handlers: Step.make", () => {
+  const shout = Step.make(
+    Item,
+    function* (ev) {
+      const greeter = yield* Greeter
+      if (ev.item === "boom") return yield* Effect.fail(new Boom({ reason: ev.item }))
+      return new Processed({ result: yield* greeter.greet(ev.item), index: ev.index, total: ev.total })
+    },
+    { name: "shout", emits: [Processed] }
+  )
+
+  it("infers a generator step's event, output, errors and services as for an Effect handler", () => {
+    expectTypeOf(shout).toEqualTypeOf<Step.Step<Item, Processed, Boom, Greeter, any, never>>()
+    function* returnsPing() {
+      return new Ping({ n: 1 })
+    }
+    // @ts-expect-error: Ping is not in emits
+    Step.make(Item, returnsPing, { emits: [Processed] })
+  })
+
+  it.effect("a generator step made on its own runs in a workflow, with its layer", () =>
+    Effect.gen(function* () {
+      const wf = defineWorkflow({ name: "made", input: Items })
+        .step(StartEvent, (ev, ctx) =>
+          ctx.sendAll(ev.items.map((item, index) => new Item({ item, index, total: ev.items.length })))
+        )
+        .step(shout)
+        .step(Processed, (ev, ctx) =>
+          Effect.map(ctx.collect(ev, ev.total), (all) =>
+            Option.isNone(all) ? undefined : new StopEvent({ result: all.value.map((p) => p.result).sort() })
+          )
+        )
+      expectTypeOf<Workflow.Workflow.Services<typeof wf>>().toEqualTypeOf<Greeter>()
+      const layer = Layer.succeed(Greeter, { greet: (who) => Effect.succeed(who.toUpperCase()) })
+      const result = yield* Workflow.run(wf, { items: ["a", "b"] }).pipe(Effect.provide(layer))
+      assert.deepStrictEqual(result, ["A", "B"])
+    })
+  )
 })
 
 describe("generator handlers: running", () => {
