@@ -28,7 +28,7 @@ import type { AnyEvent, EventClass, StopEvent } from "./Event.ts"
 import { nameOf } from "./Event.ts"
 import type * as Graph from "./internal/graph.ts"
 import * as Prepare from "./internal/prepare.ts"
-import { type Run, runCompiled, sendFromOutside } from "./internal/runtime.ts"
+import { isWaiting, type Run, runCompiled, sendFromOutside } from "./internal/runtime.ts"
 import { fromArgs } from "./internal/step.ts"
 import type * as RunEvent from "./RunEvent.ts"
 import type * as Step from "./Step.ts"
@@ -796,6 +796,9 @@ type LifecycleOf<O> = "lifecycle" extends keyof O ? (true extends O[keyof O & "l
  *   steps that accept it (e.g. a `HumanResponseEvent`).
  * - `result`: the run's result or error. `cancel`: interrupt every fiber of the run; `result` then
  *   fails with `WorkflowCancelledError`.
+ * - `waiting`: `true` while only outside input can move the run (`Durable.status`'s `"waiting"`): every
+ *   unfinished invocation is suspended in `ctx.waitFor` or an `InputRequiredEvent` awaits its answer, and
+ *   nothing else is queued, running or backing off. Whatever class a `waitFor` request is, it counts.
  *
  * @example
  * ```ts
@@ -813,6 +816,7 @@ export interface Handle<Output, E, Events extends AnyEvent = AnyEvent> {
   send(event: AnyEvent): Effect.Effect<void, UnhandledEventError>
   readonly result: Effect.Effect<Output, E>
   readonly cancel: Effect.Effect<void>
+  readonly waiting: Effect.Effect<boolean>
 }
 
 /**
@@ -877,7 +881,8 @@ export const start = <W extends Any, const O extends WatchOptions = {}>(
       cancel: Effect.suspend(() => {
         cancelled = true
         return Fiber.interrupt(fiber)
-      })
+      }),
+      waiting: Effect.sync(() => isWaiting(run))
     }
   }) as any
 

@@ -80,6 +80,7 @@ describe("event stream types", () => {
         expectTypeOf<Stream.Success<typeof handle.events>>().toEqualTypeOf<
           Progress | InputRequiredEvent | StopEvent<number> | RunEvent.Lifecycle
         >()
+        expectTypeOf(handle.waiting).toEqualTypeOf<Effect.Effect<boolean>>()
       })
     )
   })

@@ -13,6 +13,7 @@ import {
 } from "@effect-flow/core"
 import { explore, interleavings, runVirtual } from "@effect-flow/core/testing"
 import { Cause, Duration, Effect, Exit, Fiber, Option, Schedule, Schema, Stream, Tracer } from "effect"
+import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import { errorOf, successOf } from "./fixtures/events.ts"
 import { ItemEvent, ProcessedEvent, parallel } from "./fixtures/parallel.ts"
@@ -295,6 +296,56 @@ describe("Workflow.start (a handle)", () => {
       )
       assert.strictEqual(answered, "Ada")
     })
+  )
+
+  it.effect("waiting: true only while outside input alone can move the run, whatever class a waitFor request is", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        class Question extends Schema.TaggedClass<Question>()("Question", { text: Schema.String }) {}
+        class Answer extends Schema.TaggedClass<Answer>()("Answer", { text: Schema.String }) {}
+        const wf = defineWorkflow({ name: "ask-while-working", initialState: { done: 0 } })
+          .step(StartEvent, (_, ctx) =>
+            Effect.gen(function* () {
+              yield* ctx.send(new Work({ id: 1 }))
+              const answer = yield* ctx.waitFor(Answer, { request: new Question({ text: "Colour?" }) })
+              const done = yield* ctx.store.get("done")
+              return new StopEvent({ result: `${answer.text} after ${done}` })
+            })
+          )
+          .step(Work, (ev, ctx) =>
+            Effect.gen(function* () {
+              yield* Effect.sleep("1 minute")
+              yield* ctx.store.set("done", ev.id)
+            })
+          )
+        const handle = yield* Workflow.start(wf, {})
+        yield* Effect.yieldNow
+        // the wait is open, but another step is still working: running, not waiting
+        assert.isFalse(yield* handle.waiting)
+        yield* TestClock.adjust("2 minutes")
+        assert.isTrue(yield* handle.waiting)
+        yield* handle.send(new Answer({ text: "blue" }))
+        assert.isFalse(yield* handle.waiting)
+        assert.strictEqual(yield* handle.result, "blue after 1")
+        assert.isFalse(yield* handle.waiting)
+      })
+    )
+  )
+
+  it.effect("waiting: true while an InputRequiredEvent awaits its answer", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const wf = defineWorkflow({ name: "ask" })
+          .step(StartEvent, () => Effect.succeed(new InputRequiredEvent({ prefix: "Name? " })))
+          .step(HumanResponseEvent, (ev) => Effect.succeed(new StopEvent({ result: ev.response })))
+        const handle = yield* Workflow.start(wf, {})
+        yield* Effect.yieldNow
+        assert.isTrue(yield* handle.waiting)
+        yield* handle.send(new HumanResponseEvent({ response: "Ada" }))
+        assert.strictEqual(yield* handle.result, "Ada")
+        assert.isFalse(yield* handle.waiting)
+      })
+    )
   )
 
   it.effect("send after the run ended fails with a clear error", () =>

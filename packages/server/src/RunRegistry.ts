@@ -14,7 +14,6 @@
 import {
   type Event,
   HumanResponseEvent,
-  InputRequiredEvent,
   Workflow,
   WorkflowCancelledError,
   type WorkflowValidationError
@@ -164,10 +163,11 @@ interface Run {
   status: (typeof RunStatus.Type)["status"]
   result?: unknown
   error?: unknown
-  openRequests: number
   cancelling: boolean
   send(event: Event.AnyEvent): Effect.Effect<void, unknown>
   cancel: Effect.Effect<void>
+  /** Whether only outside input can move the run (the interpreter's own account: `Handle.waiting`). */
+  readonly waiting: Effect.Effect<boolean>
   /** Completes when the run's end is recorded. */
   readonly ended: Promise<void>
 }
@@ -213,15 +213,16 @@ const makeMemory = Effect.fnUntraced(function* <W extends Workflow.Any>(options:
     return run === undefined ? Effect.fail(new RunNotFound({ runId })) : Effect.succeed(run)
   }
 
-  const statusOf = (run: Run): typeof RunStatus.Type => ({
-    runId: run.runId,
-    workflow: run.workflow.name,
-    status: run.status === "running" && run.openRequests > 0 ? "waiting" : run.status,
-    createdAt: run.createdAt,
-    updatedAt: run.updatedAt,
-    ...(run.result !== undefined ? { result: run.result } : {}),
-    ...(run.error !== undefined ? { error: run.error } : {})
-  })
+  const statusOf = (run: Run): Effect.Effect<typeof RunStatus.Type> =>
+    Effect.map(run.status === "running" ? run.waiting : Effect.succeed(false), (waiting) => ({
+      runId: run.runId,
+      workflow: run.workflow.name,
+      status: waiting && run.status === "running" ? "waiting" : run.status,
+      createdAt: run.createdAt,
+      updatedAt: run.updatedAt,
+      ...(run.result !== undefined ? { result: run.result } : {}),
+      ...(run.error !== undefined ? { error: run.error } : {})
+    }))
 
   const retire = (run: Run) => {
     finished.push(run.runId)
@@ -255,16 +256,15 @@ const makeMemory = Effect.fnUntraced(function* <W extends Workflow.Any>(options:
         createdAt: now,
         updatedAt: now,
         status: "running",
-        openRequests: 0,
         cancelling: false,
         send: handle.send,
         cancel: handle.cancel,
+        waiting: handle.waiting,
         ended: new Promise((resolve) => (markEnded = resolve))
       }
       runs.set(run.runId, run)
       const record = (events: ReadonlyArray<Event.AnyEvent>) => {
         for (const event of events) {
-          if (event._tag === "InputRequiredEvent" || event instanceof InputRequiredEvent) run.openRequests++
           run.log.append(LIFECYCLE.has(event._tag), encodeEvent(event, encodeResult))
         }
         run.updatedAt = Date.now()
@@ -312,7 +312,7 @@ const makeMemory = Effect.fnUntraced(function* <W extends Workflow.Any>(options:
   const registry: RunRegistryShape = {
     workflows: [...byName.values()],
     start,
-    status: (runId) => Effect.map(lookup(runId), statusOf),
+    status: (runId) => Effect.flatMap(lookup(runId), statusOf),
     events: (runId, { after, lifecycle }) =>
       Effect.map(lookup(runId), (run) => {
         const all = run.log.read(after)
@@ -353,7 +353,6 @@ const makeMemory = Effect.fnUntraced(function* <W extends Workflow.Any>(options:
                   : Effect.fail(new InvalidBody({ where, issue: String(e?.message ?? e) }))
             )
           )
-        if (run.openRequests > 0) run.openRequests--
         run.updatedAt = Date.now()
       }),
     cancel: (runId) =>
@@ -364,7 +363,7 @@ const makeMemory = Effect.fnUntraced(function* <W extends Workflow.Any>(options:
           yield* run.cancel
           yield* Effect.promise(() => run.ended)
         }
-        return statusOf(run)
+        return yield* statusOf(run)
       })
   }
   return registry

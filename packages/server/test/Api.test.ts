@@ -31,7 +31,7 @@ describe("WorkflowServer API", () => {
     const response = await fetch(`${server.url}/api/workflows`)
     expect(response.status).toBe(200)
     const list: Array<any> = (await response.json()) as any
-    expect(list.map((w) => w.name)).toEqual(["fan-out", "approval", "question", "failing", "echo", "slow"])
+    expect(list.map((w) => w.name)).toEqual(["fan-out", "approval", "question", "failing", "echo", "slow", "survey"])
     const fanOut = list[0]
     expect(fanOut.steps).toEqual([
       { name: "dispatch", accepts: ["StartEvent"], emits: ["ItemEvent"], workers: 1 },
@@ -161,6 +161,29 @@ describe("WorkflowServer API", () => {
     expect(await awaitEnd(server.url, runId)).toMatchObject({ status: "completed", result: "blue" })
   })
 
+  it("a run blocked in ctx.waitFor with a request of its own class reads waiting, not while other work goes on", async () => {
+    const runId = await start("survey", { workMillis: 1000 })
+    const statusOf = async () => ((await (await fetch(`${server.url}/api/runs/${runId}`)).json()) as any).status
+    // the wait opens at once, but step "work" sleeps a second: only then does nothing but the answer move it
+    const early = await statusOf()
+    let status = early
+    for (let i = 0; i < 300 && status !== "waiting"; i++) {
+      await new Promise((r) => setTimeout(r, 10))
+      status = await statusOf()
+    }
+    expect(early).toBe("running")
+    expect(status).toBe("waiting")
+    const stream = await fetch(`${server.url}/api/runs/${runId}/events`)
+    const answered = await post(`${server.url}/api/runs/${runId}/events`, { _tag: "Answer", id: "s1", text: "because" })
+    expect(answered.status).toBe(202)
+    const frames = await readSse(stream)
+    expect(frames.map((f) => f.data)).toEqual([
+      { _tag: "Ask", id: "s1", text: "Why?" },
+      { _tag: "StopEvent", result: "because" }
+    ])
+    expect(await awaitEnd(server.url, runId)).toMatchObject({ status: "completed", result: "because" })
+  })
+
   it("an event that does not decode, or that the workflow does not take, is 400 with the issue; an unknown run 404", async () => {
     const runId = await start("question", { text: "Colour?" })
     const missingField = await post(`${server.url}/api/runs/${runId}/events`, { _tag: "Answer", id: "q1" })
@@ -257,7 +280,7 @@ describe("WorkflowServer API", () => {
       const cancelled = yield* client.runs.cancel({ params: { runId: slow.runId } })
       return { workflows, first, events, status, notFound, cancelled }
     }).pipe(Effect.provide(FetchHttpClient.layer), Effect.runPromise)
-    expect(result.workflows.length).toBe(6)
+    expect(result.workflows.length).toBe(7)
     expect(result.first.map((e) => (e.event as any)._tag)).toEqual(["InputRequiredEvent"])
     expect((result.events.at(-1)!.event as any)._tag).toBe("StopEvent")
     expect(result.events.map((e) => e.id)).toEqual(result.events.map((_, i) => i + 1))

@@ -89,6 +89,29 @@ export const question = defineWorkflow({
   { name: "ask", emits: [StopEvent] }
 )
 
+export class Ask extends Schema.TaggedClass<Ask>()("Ask", { id: Schema.String, text: Schema.String }) {}
+
+/**
+ * Waits (ctx.waitFor) with a request of its own class, not an InputRequiredEvent, while another step works
+ * for `workMillis`: it is "running" until that work is done, then "waiting" until the answer comes.
+ */
+export const survey = defineWorkflow({
+  name: "survey",
+  input: Schema.Struct({ workMillis: Schema.Number }),
+  outsideInput: [Answer]
+})
+  .step(
+    StartEvent,
+    (ev, ctx) =>
+      Effect.gen(function* () {
+        yield* ctx.send(new ItemEvent({ index: ev.workMillis }))
+        const answer = yield* ctx.waitFor(Answer, { request: new Ask({ id: "s1", text: "Why?" }), id: "s1" })
+        return new StopEvent({ result: answer.text })
+      }),
+    { name: "ask", emits: [StopEvent, ItemEvent], writes: [Ask] }
+  )
+  .step(ItemEvent, (ev) => Effect.asVoid(Effect.sleep(ev.index)), { name: "work" })
+
 export class StepBroke extends Schema.TaggedError<StepBroke>()("StepBroke", { reason: Schema.String }) {
   override get message() {
     return `step broke: ${this.reason}`
@@ -127,7 +150,7 @@ export const slow = defineWorkflow({ name: "slow", input: Schema.Struct({ millis
   { name: "sleep", emits: [StopEvent] }
 )
 
-export const allWorkflows: ReadonlyArray<Workflow.Any> = [fanOut, approval, question, failing, echo, slow]
+export const allWorkflows: ReadonlyArray<Workflow.Any> = [fanOut, approval, question, failing, echo, slow, survey]
 
 export interface Running {
   readonly url: string

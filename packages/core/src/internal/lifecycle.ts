@@ -146,6 +146,13 @@ export const failCause = (run: Run, cause: Cause.Cause<unknown>): void => {
   if (run.record !== undefined) run.record({ _tag: "RunEnded", result: { _tag: "Failure", cause } })
 }
 
+/**
+ * Only outside input can move the run: it has an open `waitFor` or an unanswered `InputRequiredEvent`, and
+ * every event still active is a waiting invocation's (nothing queued, running or backing off besides).
+ */
+export const isWaiting = (run: Run): boolean =>
+  !run.finished && run.active <= run.waiters.length && (run.waiters.length > 0 || run.awaitingInput > 0)
+
 /** Called whenever work may have run out: fail the run if nothing can ever happen again. */
 export const checkIdle = (run: Run): void => {
   // An answered waiter leaves `waiters` at once, so its invocation counts as work from then on.
