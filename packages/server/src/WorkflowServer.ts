@@ -27,7 +27,7 @@ import {
   HttpServerRequest,
   HttpServerResponse
 } from "effect/http"
-import { HttpApiBuilder, HttpApiError } from "effect/http-api"
+import { HttpApiBuilder, HttpApiError, OpenApi } from "effect/http-api"
 import { tokenText } from "./internal/token.ts"
 import * as RunRegistry from "./RunRegistry.ts"
 import { Api, type WorkflowInfo } from "./WorkflowApi.ts"
@@ -307,6 +307,46 @@ const viewerRoutes = Layer.unwrap(
 )
 
 /**
+ * The OpenAPI document of a server with a token: a bearer security scheme, required by every `/api`
+ * operation, each of which may then answer 401.
+ */
+const withBearer = (spec: Record<string, any>): Record<string, any> => {
+  const paths: Record<string, any> = {}
+  for (const [path, item] of Object.entries(spec.paths ?? {})) {
+    const operations: Record<string, any> = {}
+    for (const [method, operation] of Object.entries(item as Record<string, any>)) {
+      operations[method] = path.startsWith("/api/")
+        ? {
+            ...operation,
+            security: [{ bearer: [] }],
+            responses: {
+              ...operation.responses,
+              "401": { description: "Unauthorized: no Authorization: Bearer <token> header, or a wrong token" }
+            }
+          }
+        : operation
+    }
+    paths[path] = operations
+  }
+  return {
+    ...spec,
+    paths,
+    components: {
+      ...spec.components,
+      securitySchemes: {
+        ...spec.components?.securitySchemes,
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description: "The server's token (WorkflowServer.layer's `token`), as Authorization: Bearer <token>"
+        }
+      }
+    },
+    security: [{ bearer: [] }]
+  }
+}
+
+/**
  * The routes (API, OpenAPI document, viewer and guards) over whatever {@link RunRegistry.RunRegistry} is
  * provided: memory today, a durable registry later. Serve it with `HttpRouter.serve` on any `HttpServer`.
  *
@@ -324,9 +364,9 @@ export const routes = (
   options: Options<any>
 ): Layer.Layer<never, never, RunRegistry.RunRegistry | HttpRouter.HttpRouter> =>
   Layer.mergeAll(
-    HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }).pipe(
-      Layer.provide([WorkflowsHandlers, RunsHandlers(options.keepAliveEvery ?? "15 seconds")])
-    ),
+    HttpApiBuilder.layer(tokenText(options.token) === undefined ? Api : Api.annotate(OpenApi.Transform, withBearer), {
+      openapiPath: "/openapi.json"
+    }).pipe(Layer.provide([WorkflowsHandlers, RunsHandlers(options.keepAliveEvery ?? "15 seconds")])),
     viewerRoutes,
     guards(options)
   ) as any

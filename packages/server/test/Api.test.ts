@@ -231,6 +231,9 @@ describe("WorkflowServer API", () => {
     expect(Object.keys(spec.paths["/api/runs/{runId}/events"]).sort()).toEqual(["get", "post"])
     expect(spec.paths["/api/workflows/{name}/runs"].post.responses["201"]).toBeDefined()
     expect(spec.paths["/api/runs/{runId}/events"].post.responses["202"]).toBeDefined()
+    // no token on this server: the document asks for none
+    expect(spec.security ?? []).toEqual([])
+    expect(spec.components?.securitySchemes ?? {}).toEqual({})
   })
 
   it("GET / is the run viewer page, with its scripts served locally", async () => {
@@ -320,6 +323,16 @@ describe("WorkflowServer options", () => {
       const { runId } = (await started.json()) as any
       expect((await awaitEnd(server.url, runId, auth)).result).toBe("hi")
       expect((await fetch(`${server.url}/`)).status).toBe(200) // the page itself asks for the token
+      // the OpenAPI document (itself public, like the page) says every API route needs the bearer token
+      const spec: any = await (await fetch(`${server.url}/openapi.json`)).json()
+      expect(spec.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" })
+      expect(spec.security).toEqual([{ bearer: [] }])
+      const operations = Object.values(spec.paths).flatMap((item: any) => Object.values(item)) as Array<any>
+      expect(operations.length).toBe(routes.length)
+      for (const operation of operations) {
+        expect(operation.security, operation.operationId).toEqual([{ bearer: [] }])
+        expect(operation.responses["401"], operation.operationId).toBeDefined()
+      }
     } finally {
       await server.close()
     }
