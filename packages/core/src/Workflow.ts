@@ -369,7 +369,8 @@ export const inputSchema = <W extends Any>(self: W): Schema.Codec<Workflow.Input
 const emptyInput = Schema.Struct({})
 
 /**
- * A workflow's shape as plain data: its name and, per step, what it accepts and emits and its workers.
+ * A workflow's shape as plain data: its name and, per step, what it accepts, emits and writes (`undefined`:
+ * not declared) and its workers.
  *
  * @example
  * ```ts
@@ -387,6 +388,7 @@ export const describe = (
     readonly name: string
     readonly accepts: ReadonlyArray<string>
     readonly emits: ReadonlyArray<string> | undefined
+    readonly writes: ReadonlyArray<string> | undefined
     readonly workers: number
     readonly retry: boolean
     readonly timeout: Duration.Input | undefined
@@ -397,6 +399,7 @@ export const describe = (
     name: s.name,
     accepts: s.accepts.map((c) => nameOf(c as EventClass)),
     emits: s.emits?.map((c) => nameOf(c)),
+    writes: s.writes?.map((c) => nameOf(c)),
     workers: s.workers,
     retry: s.retry !== undefined,
     timeout: s.timeout

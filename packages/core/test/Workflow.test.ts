@@ -489,7 +489,7 @@ describe("Workflow: the builder", () => {
         workers: 4,
         emits: [Processed]
       })
-      .step([Processed, Ping], () => Effect.void, { name: "sink" })
+      .step([Processed, Ping], (_, ctx) => ctx.write(new Ping({ n: 1 })), { name: "sink", writes: [Ping] })
     assert.strictEqual(wf.name, "shape")
     assert.strictEqual(wf.steps.length, 3)
     assert.strictEqual(wf.steps[1]!.workers, 4)
@@ -497,11 +497,11 @@ describe("Workflow: the builder", () => {
     const d = Workflow.describe(wf)
     assert.strictEqual(d.name, "shape")
     assert.deepStrictEqual(
-      d.steps.map(({ accepts, emits, name, workers }) => ({ name, accepts, emits, workers })),
+      d.steps.map(({ accepts, emits, name, workers, writes }) => ({ name, accepts, emits, writes, workers })),
       [
-        { name: "dispatch", accepts: ["StartEvent"], emits: ["Item"], workers: 1 },
-        { name: "work", accepts: ["Item"], emits: ["Processed"], workers: 4 },
-        { name: "sink", accepts: ["Processed", "Ping"], emits: undefined, workers: 1 }
+        { name: "dispatch", accepts: ["StartEvent"], emits: ["Item"], writes: undefined, workers: 1 },
+        { name: "work", accepts: ["Item"], emits: ["Processed"], writes: undefined, workers: 4 },
+        { name: "sink", accepts: ["Processed", "Ping"], emits: undefined, writes: ["Ping"], workers: 1 }
       ]
     )
     // describe is serialisable plain data
