@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync } from "node:fs"
 import { cpus, loadavg } from "node:os"
 import { type Browser, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest"
-import { type Running, startServer } from "./fixtures.ts"
+import { type Running, readSse, startServer } from "./fixtures.ts"
 
 const artifacts = new URL("../test-artifacts/", import.meta.url)
 mkdirSync(artifacts, { recursive: true })
@@ -117,47 +117,93 @@ describe("the run viewer in Chromium", () => {
       const w = globalThis as any
       w.__longTasks = []
       new PerformanceObserver((list) => {
-        for (const entry of list.getEntries()) w.__longTasks.push(entry.duration)
+        for (const entry of list.getEntries()) w.__longTasks.push({ start: entry.startTime, duration: entry.duration })
       }).observe({ type: "longtask" as any })
     })
-    // Chrome's own trace gives each main-thread task's CPU time (`tdur`) besides its wall time: on a machine
-    // shared by many processes a task can wait for a CPU for hundreds of milliseconds, which the
-    // PerformanceObserver counts as a long task although the page did little.
+    // Two measures of the same tasks. The PerformanceObserver gives each long task's wall time, as the issue
+    // asks; Chrome's trace gives each main-thread task's wall time (`dur`) and its CPU time (`tdur`). On a
+    // machine shared by many processes a task can wait for a CPU for hundreds of milliseconds, so a long
+    // wall time alone does not say the page did too much: a long task that ran under 200 ms of CPU did not.
     await browser.startTracing(page, {
       categories: ["devtools.timeline", "disabled-by-default-devtools.timeline", "toplevel"]
     })
+    // Calibration: one deliberate 400 ms task. Both instruments must see it (else a check below could not
+    // fail), and it ties the observer's clock to the trace's.
+    await page.evaluate(
+      () =>
+        new Promise<void>((resolve) =>
+          setTimeout(() => {
+            const t0 = performance.now()
+            while (performance.now() - t0 < 400) {}
+            resolve()
+          }, 0)
+        )
+    )
+    const calibration: { start: number; duration: number } | undefined = await page.evaluate(async () => {
+      await new Promise((r) => setTimeout(r, 50))
+      const w = globalThis as any
+      return w.__longTasks.splice(0).find((t: any) => t.duration >= 400)
+    })
+    expect(calibration, "the PerformanceObserver saw the deliberate 400 ms task").toBeDefined()
     await page.click("#start-button")
     await awaitStatus("completed", 120_000)
     const trace = JSON.parse((await browser.stopTracing()).toString("utf8")).traceEvents as Array<any>
-    const mainThreads = new Set(
-      trace
-        .filter((e) => e.ph === "M" && e.name === "thread_name" && e.args?.name === "CrRendererMain")
-        .map((e) => `${e.pid}:${e.tid}`)
+    const runTasks = trace.filter((e) => e.ph === "X" && e.name === "RunTask")
+    // The page's main thread is the one that ran the calibration task (other renderers may be traced too).
+    const calibrationTask = runTasks.find((e) => e.dur >= 400_000 && e.dur < 1_400_000 + calibration!.duration * 1000)
+    expect(calibrationTask, "the trace saw the deliberate 400 ms task").toBeDefined()
+    expect(calibrationTask.tdur, "the trace gives CPU time").toBeGreaterThan(0)
+    const tasks = runTasks.filter(
+      (e) => e.pid === calibrationTask.pid && e.tid === calibrationTask.tid && e.ts > calibrationTask.ts
     )
-    const tasks = trace.filter((e) => e.ph === "X" && e.name === "RunTask" && mainThreads.has(`${e.pid}:${e.tid}`))
-    const longestCpuMillis = Math.max(0, ...tasks.map((e) => (e.tdur ?? e.dur) / 1000))
-    const longTasks: Array<number> = await page.evaluate(() => (globalThis as any).__longTasks)
+    const offsetMillis = calibrationTask.ts / 1000 - calibration!.start
+    const cpuMillis = (e: any) => (e.tdur ?? e.dur) / 1000
+    const longestCpuMillis = Math.max(0, ...tasks.map(cpuMillis))
+    const longTasks: Array<{ start: number; duration: number }> = await page.evaluate(
+      () => (globalThis as any).__longTasks
+    )
+    // Each long task the observer saw over 200 ms, with the trace's task that overlaps it most.
+    const over = longTasks
+      .filter((t) => t.duration > 200)
+      .map((t) => {
+        const from = t.start + offsetMillis
+        const to = from + t.duration
+        const overlap = (e: any) => Math.min(to, (e.ts + e.dur) / 1000) - Math.max(from, e.ts / 1000)
+        const task = tasks.reduce<any>(
+          (best, e) => (overlap(e) > (best === undefined ? 0 : overlap(best)) ? e : best),
+          undefined
+        )
+        return { wall: Math.round(t.duration), cpu: task === undefined ? undefined : Math.round(cpuMillis(task)) }
+      })
     const rows = await page.locator("#event-log li.event, #event-log li.lifecycle").allTextContents()
     const folded = Number((await page.textContent("#event-log li.folded"))!.replace(/[^0-9]/g, ""))
     const total = Number((await page.textContent("#run-counter"))!.replace(/[^0-9]/g, ""))
     await page.screenshot({ path: shot("viewer-10k.png") })
+    const runId = decodeURIComponent(/^#\/runs\/([^?]+)/.exec(new URL(page.url()).hash)![1]!)
+    const served = await readSse(await fetch(`${server.url}/api/runs/${runId}/events?lifecycle=1`))
     const load = loadavg()[0]! / cpus().length
     console.log(
       `10,000-event fan-out: ${tasks.length} main-thread tasks, the longest ${longestCpuMillis.toFixed(0)} ms of CPU; ` +
-        `long tasks by PerformanceObserver (wall ms): ${JSON.stringify(longTasks.map(Math.round))}; load per CPU ${load.toFixed(1)}`
+        `long tasks by PerformanceObserver (wall ms): ${JSON.stringify(longTasks.map((t) => Math.round(t.duration)))}; ` +
+        `over 200 ms (wall, CPU): ${JSON.stringify(over)}; load per CPU ${load.toFixed(1)}`
     )
     expect(tasks.length).toBeGreaterThan(100)
+    // No task of the page took over 200 ms of CPU; every long task the observer saw over 200 ms is a task
+    // of the trace that ran under 200 ms of CPU (it waited for one); on a machine that is not oversubscribed,
+    // the observer's wall times themselves stay under 200 ms.
     expect(longestCpuMillis).toBeLessThanOrEqual(200)
-    // The wall-clock figure holds the page to the same bound whenever the machine is not oversubscribed.
-    if (load < 1) expect(Math.max(0, ...longTasks)).toBeLessThanOrEqual(200)
-    // at most 1,000 rows, the newest, contiguous; the older ones folded
+    for (const task of over) expect(task.cpu, JSON.stringify(task)).toBeLessThanOrEqual(200)
+    if (load < 1) expect(over).toEqual([])
+    // Every event reached the page (the server's own count), at most 1,000 rows shown, the newest,
+    // contiguous; the older ones folded.
+    expect(served.at(-1)!.data._tag).toBe("StopEvent")
+    expect(total).toBe(served.length)
+    expect(total).toBeGreaterThan(40_000) // 1 + 10,000 + 10,000 invocations, 2 lifecycle events each, and more
     expect(rows.length).toBeGreaterThan(0)
     expect(rows.length).toBeLessThanOrEqual(1000)
     expect(folded + rows.length).toBe(total)
     expect(rows.map((r) => Number(r.trim().split(" ")[0]))).toEqual(rows.map((_, i) => folded + 1 + i))
     expect(rows.at(-1)).toMatch(/^ *\d+ +StopEvent /)
-    // 1 + 10,000 + 10,000 invocations, 2 lifecycle events each, plus queued events and the StopEvent
-    expect(total).toBeGreaterThan(40_000)
     expect(await page.getAttribute('tr[data-step="work"]', "data-done")).toBe("10000")
     expect(await page.textContent("#outcome-body")).toBe(String(10000 * 9999))
   }, 180_000)
