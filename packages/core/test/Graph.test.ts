@@ -3,6 +3,7 @@ import {
   defineWorkflow,
   HumanResponseEvent,
   InputRequiredEvent,
+  RunEvent,
   StartEvent,
   Step,
   StopEvent,
@@ -186,6 +187,23 @@ describe("graph check: dead-end", () => {
       .step(StartEvent, noop, { name: "ask", emits: [InputRequiredEvent] })
       .step(HumanResponseEvent, noop, { name: "answer", emits: [StopEvent] })
     assert.deepStrictEqual(checksOf(wf), [])
+  })
+
+  it("does not fire for a step whose only way on is failing into a StepFailedEvent handler that stops", () => {
+    const risky = defineWorkflow()
+      .step(StartEvent, noop, { name: "start", emits: [A] })
+      .step(A, noop, { name: "risky", emits: [] })
+    assert.deepStrictEqual(
+      only(risky, "dead-end").map((p) => p.steps[0]),
+      ["start", "risky"]
+    )
+    const recovered = risky.step(RunEvent.StepFailedEvent, noop, { name: "recover", emits: [StopEvent] })
+    assert.deepStrictEqual(checksOf(recovered), [])
+    const stuck = risky.step(RunEvent.StepFailedEvent, noop, { name: "recover", emits: [] })
+    assert.deepStrictEqual(
+      only(stuck, "dead-end").map((p) => p.steps[0]),
+      ["start", "risky", "recover"]
+    )
   })
 
   it("does not fire for a step without emits, nor for the steps leading to it", () => {

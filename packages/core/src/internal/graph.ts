@@ -11,7 +11,8 @@
  *   StartEvent or outside input leads to) are decided only while no reachable step lacks `emits`: one
  *   that runs and may emit anything could produce every event and reach every step, so both stay silent.
  * - `dead-end` (no path from a step leads to a StopEvent) treats a step without `emits` as one that may
- *   return a StopEvent, so it is never reported, nor is a step whose path goes through it.
+ *   return a StopEvent, so it is never reported, nor is a step whose path goes through it. A step's failure
+ *   is a path too (to the steps accepting `StepFailedEvent`).
  *
  * Outside input is `HumanResponseEvent` plus the workflow's `outsideInput` classes: events the caller
  * sends into a run. They are roots of reachability, like StartEvent, and need no producing step. So is
@@ -167,9 +168,11 @@ export const graphOf = (spec: WorkflowSpec): Graph => {
   }
 
   // Backward: a step can stop when it may emit StopEvent, or an event some step that can stop accepts.
-  // InputRequiredEvent goes to the caller, whose answer is outside input.
+  // InputRequiredEvent goes to the caller, whose answer is outside input. Any step may fail, and its failure
+  // is a StepFailedEvent: when a step that accepts it can stop, so can every step.
   const canStop = new Set<number>()
   const leadsOn = (t: string): ReadonlyArray<string> => (t === INPUT_REQUIRED ? [t, ...outside] : [t])
+  const stopsAfter = (t: string) => (acceptors.get(t) ?? []).some((j) => canStop.has(j))
   let changed = true
   while (changed) {
     changed = false
@@ -177,7 +180,8 @@ export const graphOf = (spec: WorkflowSpec): Graph => {
       if (canStop.has(i)) return
       const stops =
         s.emits === undefined ||
-        s.emits.some((t) => t === STOP || leadsOn(t).some((u) => (acceptors.get(u) ?? []).some((j) => canStop.has(j))))
+        stopsAfter(STEP_FAILED) ||
+        s.emits.some((t) => t === STOP || leadsOn(t).some(stopsAfter))
       if (stops) {
         canStop.add(i)
         changed = true
