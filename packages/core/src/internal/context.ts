@@ -4,7 +4,7 @@
  * `CollectBuffer`, `store.*` to the run's state under its lock) and is a point where a controlled scheduler
  * (the testing kit's `explore`) may interleave other fibers.
  */
-import { type Cause, Context, Effect, type Exit, Option } from "effect"
+import { type Cause, Context, Effect, Option } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { tagOf } from "../Event.ts"
 import type { StepContext, Store, WaitForOptions } from "../StepContext.ts"
@@ -16,7 +16,7 @@ import { failedInvocation, succeeded } from "./invocation.ts"
 import { invocationId, type Journaled, type Operation } from "./record.ts"
 import type { Run } from "./run.ts"
 import { waitFor } from "./waits.ts"
-import { died, diedOf, next, pull, type Retry, type StepRun } from "./workers.ts"
+import { next, pull, type Retry, type StepRun, type WorkerFiber } from "./workers.ts"
 
 /** The current store edit, per fiber, to tell a nested edit from a waiting one. @internal */
 export const EditingRun = Context.Reference<Run | undefined>("@effect-flow/core/internal/EditingRun", {
@@ -52,13 +52,23 @@ export class Context_ implements StepContext<any, AnyEvent> {
     readonly onSuccess: (out: unknown) => Effect.Effect<void>
     readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
   }
-  readonly goOn: Effect.Effect<void>
+  private goOn_: Effect.Effect<void> | undefined = undefined
+  /** Take the next event (`next`), as an effect to run after another (made on first use). */
+  get goOn(): Effect.Effect<void> {
+    return (this.goOn_ ??= Effect.suspend(() => next(this.run, this)))
+  }
   /** Set while the worker yields once before it ends (see `pull`): it still drains its mailbox. */
   lingering = false
-  /** Yield once, then take the next queued item or end the worker (see `pull`). */
-  readonly linger: Effect.Effect<void>
-  /** Watches each fiber of this worker slot: one that dies outside the handler's error handling ends the run. */
-  readonly watch: (exit: Exit.Exit<void>) => void
+  private linger_: Effect.Effect<void> | undefined = undefined
+  /** Yield once, then take the next queued item or end the worker (see `pull`; made on first use). */
+  get linger(): Effect.Effect<void> {
+    return (this.linger_ ??= Effect.andThen(
+      Effect.yieldNow,
+      Effect.suspend(() => pull(this.run, this, true))
+    ))
+  }
+  /** The fiber this slot's invocation runs in (it may have been handed over from another slot). */
+  fiber: WorkerFiber | undefined = undefined
   readonly runId: string
   readonly step: string
   private store_: Store<any> | undefined = undefined
@@ -74,15 +84,6 @@ export class Context_ implements StepContext<any, AnyEvent> {
     this.continuation = {
       onSuccess: (out) => succeeded(run, this, out),
       onFailure: (cause) => failedInvocation(run, this, cause)
-    }
-    this.goOn = Effect.suspend(() => next(run, this))
-    this.linger = Effect.andThen(
-      Effect.yieldNow,
-      Effect.suspend(() => pull(run, this, true))
-    )
-    this.watch = (exit) => {
-      const cause = diedOf(exit)
-      if (cause !== undefined) died(run, this, cause)
     }
   }
 

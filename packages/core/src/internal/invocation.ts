@@ -16,7 +16,7 @@ import { failCause } from "./lifecycle.ts"
 import type { Outcome } from "./record.ts"
 import { outsideEmits, route, routeOrError } from "./routing.ts"
 import { andThen, type Run } from "./run.ts"
-import { died, diedOf, fork, type Item, next, Retry, requeue } from "./workers.ts"
+import { died, diedOf, fork, handOver, type Item, mayHandOver, next, Retry, requeue } from "./workers.ts"
 
 /** Run the handler on `item`, inside the worker's fiber. */
 export const invoke = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => {
@@ -104,7 +104,15 @@ export const succeeded = (run: Run, ctx: Context_, out: unknown): Effect.Effect<
   run.lastEvent = ev._tag
   if (out === undefined || out === null) return next(run, ctx)
   run.full = undefined
-  const routed = outsideEmits(run, step, out) ?? routeOrError(run, step.name, out, undefined, ctx)
+  const refused = outsideEmits(run, step, out)
+  run.handover = refused === undefined && mayHandOver(run, ctx, out)
+  const routed = refused ?? routeOrError(run, step.name, out, undefined, ctx)
+  run.handover = false
+  const to = run.handedTo
+  if (to !== undefined) {
+    run.handedTo = undefined
+    return handOver(run, ctx, to)
+  }
   if (routed instanceof UnhandledEventError) {
     failCause(run, Cause.fail(routed))
     return next(run, ctx)

@@ -25,53 +25,61 @@ import { deliver } from "./workers.ts"
  * @internal
  */
 export const runCompiled = (compiled: Compiled, input: object, hooks: Hooks = {}): Effect.Effect<unknown, unknown> =>
-  Effect.withFiber((fiber) =>
+  Effect.withFiber((fiber) => {
+    // The run's context is this fiber's, without the marker of a store edit (an outer run's): workers forked
+    // from inside an edit must not inherit it.
+    if (Context.get(fiber.context, EditingRun) !== undefined) {
+      return Effect.provideService(runCompiled(compiled, input, hooks), EditingRun, undefined)
+    }
     // The run's span only when a tracing backend is installed, as for steps: nothing observes it otherwise.
-    spansOn(fiber.context)
-      ? Effect.withSpan(running(compiled, input, hooks, true), `effect-flow.run ${compiled.name}`, {
-          attributes: { "workflow.name": compiled.name },
-          captureStackTrace: false
-        })
-      : running(compiled, input, hooks, false)
-  )
+    if (spansOn(fiber.context)) {
+      return Effect.withSpan(
+        Effect.withFiber((inSpan) => running(compiled, input, hooks, inSpan.context, true)),
+        `effect-flow.run ${compiled.name}`,
+        { attributes: { "workflow.name": compiled.name }, captureStackTrace: false }
+      )
+    }
+    return running(compiled, input, hooks, fiber.context, false)
+  })
 
 /** Whether a tracing backend is installed in `context` (then runs and invocations get spans). */
 export const spansOn = (context: Context.Context<never>): boolean =>
   Context.get(context, References.TracerEnabled) && Context.get(context, Tracer.Tracer) !== Tracer.nativeTracer
 
-const running = (compiled: Compiled, input: object, hooks: Hooks, spans: boolean): Effect.Effect<unknown, unknown> =>
-  Effect.acquireUseRelease(
-    Scope.make("parallel"),
-    (scope) =>
-      // The run's context is this fiber's, without the marker of a store edit (an outer run's): workers forked
-      // from inside an edit must not inherit it. The run keeps the very object, so that `fork` sees its own
-      // fibers already in it and merges nothing.
-      Effect.provideService(
-        Effect.withFiber((fiber) => {
-          const run = new Run(compiled, scope, fiber.context, hooks, spans)
-          hooks.onRun?.(run)
-          if (run.record !== undefined) {
-            run.record({
-              _tag: "RunStarted",
-              runId: run.id,
-              workflow: compiled.name,
-              input,
-              steps: compiled.steps.map((s) => s.name),
-              state: run.state,
-              deadline: compiled.timeout === undefined ? undefined : run.now() + Duration.toMillis(compiled.timeout)
-            })
-          }
-          const started = hooks.resume === undefined ? start(run, input) : hooks.resume(run)
-          return Effect.andThen(
-            spans ? Effect.andThen(Effect.annotateCurrentSpan("workflow.run_id", run.id), started) : started,
-            awaitEnd(run)
-          )
-        }),
-        EditingRun,
-        undefined
-      ),
-    (scope, exit) => Scope.close(scope, exit)
+/**
+ * The run itself, in `context` (the fiber's own, which the run keeps, so that `fork` sees its own fibers
+ * already in it and merges nothing), in a scope that is closed when the run has a result, however it ends.
+ */
+const running = (
+  compiled: Compiled,
+  input: object,
+  hooks: Hooks,
+  context: Context.Context<never>,
+  spans: boolean
+): Effect.Effect<unknown, unknown> => {
+  const scope = Scope.makeUnsafe("parallel")
+  const run = new Run(compiled, scope, context, hooks, spans)
+  hooks.onRun?.(run)
+  if (run.record !== undefined) {
+    run.record({
+      _tag: "RunStarted",
+      runId: run.id,
+      workflow: compiled.name,
+      input,
+      steps: compiled.steps.map((s) => s.name),
+      state: run.state,
+      deadline: compiled.timeout === undefined ? undefined : run.now() + Duration.toMillis(compiled.timeout)
+    })
+  }
+  const started = hooks.resume === undefined ? start(run, input) : hooks.resume(run)
+  return Effect.onExit(
+    Effect.andThen(
+      spans ? Effect.andThen(Effect.annotateCurrentSpan("workflow.run_id", run.id), started) : started,
+      awaitEnd(run)
+    ),
+    (exit) => Scope.close(scope, exit)
   )
+}
 
 /** Start the run: route the StartEvent built from the decoded input. */
 const start = (run: Run, input: object): Effect.Effect<void> => {

@@ -6,6 +6,7 @@
 import { Clock, Context, Deferred, Effect, type Scope, Semaphore } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import type { Need } from "./collectBuffer.ts"
+import { type Context_, EditingRun } from "./context.ts"
 import { lifecycleEvents } from "./lifecycleEvents.ts"
 import { clonePlain } from "./plain.ts"
 import { both, type Listener } from "./record.ts"
@@ -80,6 +81,10 @@ export class Run {
   readonly waiters: Array<Waiter> = []
   /** Set by `enqueue` when a mailbox reaches MAILBOX_HIGH; the sending worker then waits for room. */
   full: StepRun | undefined = undefined
+  /** Set while a returned event is routed by a worker that may hand its fiber over (see `mayHandOver`). */
+  handover = false
+  /** The worker slot that took that event without a fiber of its own, to go on in the returning worker's. */
+  handedTo: Context_ | undefined = undefined
   /** Worker fibers being started at once, one inside another (see `fork` in workers.ts). */
   nestedStarts = 0
   state: unknown
@@ -127,6 +132,15 @@ export class Run {
   /** The part of the run of step `index`, made on first use. */
   stepRun(index: number): StepRun {
     return this.steps[index] ?? (this.steps[index] = new StepRun(this.compiled.steps[index]!))
+  }
+
+  private forkContext_: Context.Context<never> | undefined = undefined
+  /**
+   * What a fiber forked from outside the run's own context (a store edit, a handler's local services) gets
+   * on top of its forker's: the run's context, with no store edit in progress (made on first use).
+   */
+  get forkContext(): Context.Context<never> {
+    return (this.forkContext_ ??= Context.add(this.context, EditingRun, undefined))
   }
 
   /** The time on the run's clock, in epoch millis (for the record's deadlines). */

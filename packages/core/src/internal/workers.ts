@@ -8,7 +8,7 @@
  * fiber is forked into the run's scope and watched (see `fork`).
  */
 import { Cause, type Duration, Effect, type Exit, type Pull } from "effect"
-import type { AnyEvent } from "../Event.ts"
+import { type AnyEvent, isEvent } from "../Event.ts"
 import { MAILBOX_HIGH, MAILBOX_LOW, release } from "./backPressure.ts"
 import * as Boundary from "./boundary.ts"
 import { CollectBuffer } from "./collectBuffer.ts"
@@ -152,10 +152,18 @@ export const enqueue = (run: Run, sr: StepRun, item: Item): Effect.Effect<void> 
     const ctx = sr.contexts[slot] ?? (sr.contexts[slot] = makeContext(run, sr, slot))
     assign(sr, ctx, item)
     sr.placed = slot
+    if (run.handover) {
+      // The invocation that returned this event hands its fiber over (see `handOver`): no fiber is forked.
+      run.handover = false
+      run.handedTo = ctx
+      return Effect.void
+    }
+    const fiber = new WorkerFiber(run, ctx)
+    ctx.fiber = fiber
     return fork(
       run,
       Effect.suspend(() => invoke(run, ctx, item)),
-      ctx.watch
+      fiber.watch
     )
   }
   sr.mailbox.push(item)
@@ -202,6 +210,54 @@ export const pull = (run: Run, ctx: Context_, lingered: boolean): Effect.Effect<
 }
 
 /**
+ * Whether the handler of `ctx`, which returned `out`, may hand its fiber over to the step `out` goes to:
+ * `out` goes to one step and nothing else (no wait, not the end of the run), and the worker of `ctx` has
+ * nothing queued, so it would end anyway. Then, if that step has a free worker slot, `enqueue` takes the
+ * slot without forking (`run.handedTo`), and `handOver` goes on with it in this fiber. A chain of steps
+ * that each return the next event (start -> step -> stop) runs in one fiber.
+ *
+ * Only when nobody records the run: the record describes each invocation in a fiber of its own (a worker
+ * that goes idle, then the next step's), as the testing kit's traces and durable journals expect.
+ */
+export const mayHandOver = (run: Run, ctx: Context_, out: unknown): boolean => {
+  if (run.record !== undefined || run.yieldPoints !== undefined || ctx.sr.mailbox.size !== 0) return false
+  if (run.waiters.length !== 0 || !isEvent(out)) return false
+  const targets = run.compiled.routes.get(out._tag)
+  return targets !== undefined && targets.length === 1
+}
+
+/**
+ * The worker of `from` ends (its mailbox is empty), and its fiber goes on as the worker of `to`, which
+ * `enqueue` gave the routed event without forking.
+ */
+export const handOver = (run: Run, from: Context_, to: Context_): Effect.Effect<void> => {
+  const sr = from.sr
+  if (!from.retrying) run.active--
+  sr.running--
+  sr.current[from.worker] = undefined
+  sr.freeSlots.push(from.worker)
+  if (sr.senders.length > 0) release(sr)
+  const fiber = from.fiber!
+  fiber.ctx = to
+  to.fiber = fiber
+  return invoke(run, to, to.sr.current[to.worker]!)
+}
+
+/** A worker fiber: which slot's invocation it runs now (it changes when it is handed over), for its watcher. */
+export class WorkerFiber {
+  ctx: Context_
+  /** Watches the fiber: one that dies outside the handler's error handling ends the run, naming its step. */
+  readonly watch: (exit: Exit.Exit<void>) => void
+  constructor(run: Run, ctx: Context_) {
+    this.ctx = ctx
+    this.watch = (exit) => {
+      const cause = diedOf(exit)
+      if (cause !== undefined) died(run, this.ctx, cause)
+    }
+  }
+}
+
+/**
  * Fork `effect` into the run's scope, watched: every fiber the run forks goes through here, and one that
  * ends with anything but success or interruption fails the run (see `died`). Nothing a fiber of the run
  * does can end it silently.
@@ -225,9 +281,13 @@ export const fork = (
     return Effect.flatMap(
       // The fiber runs in the run's context: a handler's local services, spans or store edit stay its own.
       // Forked from a fiber already in it (the common case), it inherits it as is, with no merge.
-      Effect.forkIn(parent.context === run.context ? effect : Effect.provideContext(effect, run.context), run.scope, {
-        startImmediately: immediate
-      }),
+      Effect.forkIn(
+        parent.context === run.context ? effect : Effect.provideContext(effect, run.forkContext),
+        run.scope,
+        {
+          startImmediately: immediate
+        }
+      ),
       (fiber) => {
         if (immediate) run.nestedStarts--
         fiber.addObserver(watch)
