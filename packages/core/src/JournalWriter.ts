@@ -112,34 +112,33 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
     const hurry = Latch.makeUnsafe(false)
 
     // Hot path: no allocation beyond the entry; the clock is read once per batch, at its first entry.
+    // The entry is queued before the loop is woken: opening a latch resumes its waiter on this very stack,
+    // so the loop may write a batch before `wake.openUnsafe()` returns. Woken first, it found an empty queue,
+    // went back to sleep, and the entry queued after it waited forever (the journal stopped growing).
+    const queued = (wasIdle: boolean, now: () => number) => {
+      if (wasIdle) {
+        firstPendingAt = now()
+        wake.openUnsafe()
+      }
+      if (pending.length >= maxBatch) hurry.openUnsafe()
+    }
+
     const enqueue = (entries: ReadonlyArray<string>, mark: Omit<Mark, "at"> | undefined) =>
       Effect.withFiber((fiber): Effect.Effect<number, WriteError> => {
         if (failure !== undefined) return failure
         const seq = nextSeq
-        if (pending.length === 0 && marks.length === 0) {
-          firstPendingAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-          wake.openUnsafe()
-        }
+        const wasIdle = pending.length === 0 && marks.length === 0
         for (let i = 0; i < entries.length; i++) pending.push(entries[i]!)
         nextSeq += entries.length
         if (mark !== undefined) {
           marks.push({ ...mark, at: nextSeq })
           marksQueued += 1
         }
-        if (pending.length >= maxBatch) hurry.openUnsafe()
-        return Effect.succeed(seq)
-      })
-
-    const enqueue1 = (entry: string) =>
-      Effect.withFiber((fiber): Effect.Effect<number, WriteError> => {
-        if (failure !== undefined) return failure
-        if (pending.length === 0 && marks.length === 0) {
-          firstPendingAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-          wake.openUnsafe()
+        if (entries.length > 0 || mark !== undefined) {
+          const clock = fiber.getRef(Clock.Clock)
+          queued(wasIdle, () => clock.currentTimeMillisUnsafe())
         }
-        pending.push(entry)
-        if (pending.length >= maxBatch) hurry.openUnsafe()
-        return Effect.succeed(nextSeq++)
+        return Effect.succeed(seq)
       })
 
     const settle = () => {
@@ -149,6 +148,10 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
     }
 
     const writeBatch = Effect.gen(function* () {
+      if (pending.length === 0 && marks.length === 0) {
+        wake.closeUnsafe()
+        return
+      }
       const entries = pending.length > maxBatch ? pending.slice(0, maxBatch) : pending
       pending = pending.length > maxBatch ? pending.slice(maxBatch) : []
       const end = committedSeq + entries.length
@@ -213,18 +216,18 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
 
     const context = yield* Effect.context<never>()
     const clock = Context.get(context, Clock.Clock)
+    const now = () => clock.currentTimeMillisUnsafe()
+    const appendUnsafe = (entry: string): number => {
+      if (failure !== undefined) return -1
+      const wasIdle = pending.length === 0 && marks.length === 0
+      const seq = nextSeq++
+      pending.push(entry)
+      queued(wasIdle, now)
+      return seq
+    }
     return {
-      append: (entry) => enqueue1(entry),
-      appendUnsafe: (entry) => {
-        if (failure !== undefined) return -1
-        if (pending.length === 0 && marks.length === 0) {
-          firstPendingAt = clock.currentTimeMillisUnsafe()
-          wake.openUnsafe()
-        }
-        pending.push(entry)
-        if (pending.length >= maxBatch) hurry.openUnsafe()
-        return nextSeq++
-      },
+      append: (entry) => Effect.suspend(() => (failure !== undefined ? failure : Effect.succeed(appendUnsafe(entry)))),
+      appendUnsafe,
       appendAll: (entries, opts) =>
         enqueue(
           entries,

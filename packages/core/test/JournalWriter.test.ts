@@ -162,6 +162,36 @@ describe("JournalWriter", () => {
     })
   )
 
+  // A latch resumes its waiter on the opener's stack: the writer's loop may run (and write a batch) inside
+  // `appendUnsafe` itself. Before the entry was queued first, the loop woke to an empty queue, closed its wake-up
+  // and went back to sleep, stranding the entry: the journal stopped growing and the run's last flush never
+  // returned (a 20,000-item resume hung or exited silently).
+  it.effect("an entry appended to an idle writer whose loop wakes on the appender's stack is written", () =>
+    Effect.gen(function* () {
+      const { store, lease } = yield* setup
+      const writer = yield* JournalWriter.make({ lease, seq: 0, maxDelay: 0 }).pipe(
+        Effect.provideService(RunStore.RunStore, store)
+      )
+      for (const entry of ["1", "2", "3"]) {
+        yield* settle
+        yield* Effect.sync(() => writer.appendUnsafe(entry))
+        yield* settle
+        assert.strictEqual(yield* writer.committed, Number(entry), `entry ${entry} is committed`)
+      }
+      yield* Effect.sync(() => writer.appendUnsafe("4"))
+      const flushed = yield* Effect.raceFirst(
+        Effect.as(writer.flush, "flushed"),
+        Effect.as(Effect.repeat(Effect.yieldNow, { times: 200 }), "stuck")
+      )
+      assert.strictEqual(flushed, "flushed")
+      yield* Effect.sync(() => writer.appendUnsafe("5"))
+      yield* writer.append("6")
+      yield* writer.appendAll(["7"], { status: { status: "completed", result: "1" } })
+      yield* writer.flush
+      assert.deepStrictEqual(yield* journal(store), ["1", "2", "3", "4", "5", "6", "7"])
+    })
+  )
+
   it.effect(
     "property: whatever the timing, the journal is the appended sequence, batches are full or 10 ms old, one store call each",
     () =>
