@@ -13,17 +13,25 @@
  *
  * @since 0.2.0
  */
-import { Cause, Duration, Effect, Exit, type Layer } from "effect"
-import { type RunNotFoundError, RunStoreError, WorkflowChangedError } from "./DurableError.ts"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Latch, Layer, Queue, Scope, Stream } from "effect"
+import { RunBusyError, type RunNotFoundError, RunStoreError, WorkflowChangedError } from "./DurableError.ts"
+import { type AnyEvent, isEvent, tagOf } from "./Event.ts"
 import * as Durable_ from "./internal/durable.ts"
 import { failCause } from "./internal/lifecycle.ts"
 import * as Prepare from "./internal/prepare.ts"
 import type { Transition } from "./internal/record.ts"
-import { type Run, runCompiled } from "./internal/runtime.ts"
+import { type Run, runCompiled, sendFromOutside } from "./internal/runtime.ts"
 import * as JournalWriter from "./JournalWriter.ts"
 import { isFinished, type RunInfo, type RunStatus, RunStore } from "./RunStore.ts"
-import type { Any, Workflow } from "./Workflow.ts"
-import { Problem, type WorkflowError, WorkflowValidationError } from "./WorkflowError.ts"
+import type { Any, PromiseHandle, WatchOptions, Workflow } from "./Workflow.ts"
+import {
+  Problem,
+  UnhandledEventError,
+  WorkflowCancelledError,
+  type WorkflowError,
+  type WorkflowInputError,
+  WorkflowValidationError
+} from "./WorkflowError.ts"
 
 /**
  * The errors of a durable run's store: `RunStoreError | RunNotFoundError | WorkflowChangedError | RunBusyError`.
@@ -105,7 +113,14 @@ export const run = <W extends Any>(
   Workflow.Output<W>,
   Workflow.Error<W> | WorkflowError | DurableError,
   Workflow.Services<W> | RunStore
-> =>
+> => Effect.flatMap(create(self, input, options?.runId), (info) => execute(self, info)) as any
+
+/** Check the input, then create the stored run (or find it: same workflow and input, or what changed). */
+const create = (
+  self: Any,
+  input: unknown,
+  runId: string | undefined
+): Effect.Effect<RunInfo, WorkflowValidationError | WorkflowInputError | DurableError, RunStore> =>
   Effect.gen(function* () {
     const store = yield* RunStore
     yield* Prepare.prepare(self, input)
@@ -113,18 +128,18 @@ export const run = <W extends Any>(
     if (inputProblem !== undefined) {
       return yield* validation(self.name, `the input cannot be journaled as JSON: ${inputProblem}`)
     }
-    const runId = options?.runId ?? freshRunId()
+    const id = runId ?? freshRunId()
     const def = Durable_.definition(self)
     const { run: info } = yield* store
       .create({
-        runId,
+        runId: id,
         workflow: self.name,
         definitionHash: Durable_.hashOf(def),
         input: JSON.stringify(input === undefined ? {} : input)
       })
-      .pipe(Effect.catchTag("WorkflowChangedError", (error) => explainChange(self, runId, def, error)))
-    return yield* execute(self, info)
-  }) as any
+      .pipe(Effect.catchTag("WorkflowChangedError", (error) => explainChange(self, id, def, error)))
+    return info
+  })
 
 /**
  * Continue a stored run from its journal, with the workflow it started with. On a finished run, its stored
@@ -181,14 +196,120 @@ const explainChange = (
     return yield* new WorkflowChangedError({ runId, workflow: self.name, changes })
   })
 
+/** How a run is watched while it runs here: `Durable.start`'s handle. */
+interface Watch {
+  readonly publish?: ((event: AnyEvent) => void) | undefined
+  readonly lifecycle?: boolean | undefined
+  /** Called once the run is live in this process (not for a finished run's stored outcome). */
+  readonly onLive?: ((live: Live) => void) | undefined
+}
+
+/** A durable run live in this process, as `Durable.send` and a handle reach it. */
+interface Live {
+  readonly runId: string
+  /**
+   * Give `event` to the run now if something takes it (an open wait, a step that accepts it), and wait until
+   * its routing is committed. `false`: nothing takes it now (it belongs in the inbox).
+   */
+  readonly offer: (event: AnyEvent) => Effect.Effect<boolean, UnhandledEventError | JournalWriter.WriteError>
+  /** Look at the inbox now. */
+  readonly nudge: () => void
+  /** End the run as `"cancelled"`. */
+  readonly cancel: () => void
+}
+
+/** The runs live in this process, per store (a runId names a run within one store). */
+const liveRuns = new WeakMap<object, Map<string, Live>>()
+const liveIn = (store: object): Map<string, Live> => {
+  let runs = liveRuns.get(store)
+  if (runs === undefined) liveRuns.set(store, (runs = new Map()))
+  return runs
+}
+
+/** How often a live run reads its inbox for outside input stored by another process. */
+const INBOX_POLL = Duration.millis(500)
+
+/** Only outside input can move the run: nothing runs or is queued but invocations waiting in `ctx.waitFor`. */
+const isWaiting = (run: Run): boolean =>
+  !run.finished && (run.waiters.length > 0 || run.awaitingInput > 0) && run.active <= run.waiters.length
+
+/** The run is being stopped here (its scope closing): what it does now says nothing of the stored run. */
+const stopping = (run: Run): boolean => run.scope.state._tag === "Closed"
+
+/** Whether something takes `ev` now: the end (a StopEvent), a step that accepts it, or an open wait it matches. */
+const takes = (run: Run, ev: AnyEvent): boolean =>
+  ev._tag === "StopEvent" ||
+  run.compiled.routes.has(ev._tag) ||
+  run.waiters.some(
+    (w) =>
+      w.tag === ev._tag &&
+      (w.id === undefined || (ev as { id?: unknown }).id === w.id) &&
+      (w.match === undefined || matchOrThrows(w.match, ev))
+  )
+
+/** A `match` that throws counts as a match: routing then ends the run naming the step (the handler boundary). */
+const matchOrThrows = (match: (event: any) => boolean, ev: AnyEvent): boolean => {
+  try {
+    return match(ev) === true
+  } catch {
+    return true
+  }
+}
+
 /** Run, resume or answer a stored run: its stored outcome when finished, otherwise on from its journal. */
-const execute = (self: Any, info: RunInfo): Effect.Effect<unknown, unknown, any> =>
+const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown, unknown, any> =>
   isFinished(info.status)
     ? storedOutcome(self, info)
     : Effect.scoped(
         Effect.gen(function* () {
           const store = yield* RunStore
           const runId = info.runId
+          let live: Run | undefined
+          let writer: JournalWriter.JournalWriter | undefined
+          let cancelled = false
+          // Outside input given to the run, its routing journaled in one batch (see `deliver` below).
+          let deliver:
+            | ((run: Run, event: AnyEvent, consumed: number | undefined) => Effect.Effect<void, UnhandledEventError>)
+            | undefined
+          // Done when this process is through with the run (ended, failed or stopped).
+          const over = Deferred.makeUnsafe<void>()
+          yield* Effect.addFinalizer(() => Deferred.succeed(over, undefined))
+          // Opened when the inbox or the stored status may need a look: a wait opened, the run started or
+          // stopped waiting, `Durable.send` stored something.
+          const wake = Latch.makeUnsafe(true)
+          const handle: Live = {
+            runId,
+            offer: (event) =>
+              Effect.suspend(() => {
+                const run = live
+                if (run === undefined || deliver === undefined || run.finished || !takes(run, event)) {
+                  return Effect.succeed(false)
+                }
+                // Committed when `flush` returns, or with the run's end (a run that ends on this event).
+                return Effect.as(
+                  Effect.andThen(deliver(run, event, undefined), Effect.raceFirst(writer!.flush, Deferred.await(over))),
+                  true
+                )
+              }),
+            nudge: () => wake.openUnsafe(),
+            cancel: () => {
+              if (live === undefined || live.finished) return
+              cancelled = true
+              failCause(live, Cause.fail(new WorkflowCancelledError({ workflow: self.name, runId, by: "cancel()" })))
+            }
+          }
+          // One owner in this process too: the lease's owner is the process, so it cannot tell two runs here apart.
+          const here = liveIn(store)
+          yield* Effect.acquireRelease(
+            Effect.suspend(() =>
+              here.has(runId)
+                ? Effect.fail(
+                    new RunBusyError({ runId, owner: OWNER, pid: PID, host: HOST, expiresAt: Number.MAX_SAFE_INTEGER })
+                  )
+                : Effect.sync(() => here.set(runId, handle))
+            ),
+            () => Effect.sync(() => here.get(runId) === handle && here.delete(runId))
+          )
           const lease = yield* Effect.acquireRelease(
             store.acquire(runId, { owner: OWNER, pid: PID, host: HOST, ttl: LEASE_TTL }),
             (lease) => Effect.ignore(store.release(lease))
@@ -206,12 +327,40 @@ const execute = (self: Any, info: RunInfo): Effect.Effect<unknown, unknown, any>
             try: () => Durable_.rebuild(codecs, entries.slice(1)),
             catch: (error) => storeError(store.name, `resume run ${runId}`, String((error as Error).message ?? error))
           })
-          const writer = yield* JournalWriter.make({ lease, seq: entries.length, maxBatch: Number.MAX_SAFE_INTEGER })
+          const journalWriter = yield* JournalWriter.make({
+            lease,
+            seq: entries.length,
+            maxBatch: Number.MAX_SAFE_INTEGER
+          })
+          writer = journalWriter
           if (entries.length === 0) {
-            yield* writer.append(JSON.stringify({ t: DEFINITION, def: Durable_.definition(self) }))
+            yield* journalWriter.append(JSON.stringify({ t: DEFINITION, def: Durable_.definition(self) }))
           }
-          let live: Run | undefined
           let problem: string | undefined
+          let waiting = false
+          // While outside input is routed, the entries it makes are held here, then queued in one piece with the
+          // inbox message marked consumed: one batch, so a crash cannot keep one without the other. (Routing may
+          // resume the answered invocation at once, whose entries follow in order.)
+          let buffer: Array<string> | undefined
+          // Uninterruptible: routing may end the run at once, and the run's end stops the fiber that delivers.
+          deliver = (run, event, consumed) =>
+            Effect.uninterruptible(
+              Effect.suspend(() => {
+                const entries: Array<string> = []
+                buffer = entries
+                let routing: Effect.Effect<void, UnhandledEventError>
+                try {
+                  routing = sendFromOutside(run, event)
+                } finally {
+                  buffer = undefined
+                }
+                // A failed write fails the run through the writer; routing goes on regardless.
+                const queued = Effect.ignore(
+                  journalWriter.appendAll(entries, consumed === undefined ? undefined : { consumed: [consumed] })
+                )
+                return Effect.andThen(queued, routing)
+              })
+            )
           const record = (t: Transition) => {
             if (problem !== undefined) return
             let entry: string | undefined
@@ -222,19 +371,73 @@ const execute = (self: Any, info: RunInfo): Effect.Effect<unknown, unknown, any>
               if (live !== undefined) failCause(live, Cause.fail(validation(self.name, problem)))
               return
             }
-            if (entry !== undefined) writer.appendUnsafe(entry)
+            if (entry !== undefined) {
+              if (buffer !== undefined) buffer.push(entry)
+              else journalWriter.appendUnsafe(entry)
+            }
+            if (live !== undefined) {
+              const now = isWaiting(live)
+              if (now !== waiting) {
+                waiting = now
+                wake.openUnsafe()
+              } else if (t._tag === "Operation" && t.operation.op === "waitFor") wake.openUnsafe()
+            }
           }
+          const ready = Deferred.makeUnsafe<Run>()
+          // The inbox (outside input stored by `Durable.send`, read first on a resume) and the stored status
+          // ("waiting" while only outside input can move the run), kept up to date while the run is here.
+          const delivered = new Set<number>()
+          const housekeeping = Effect.gen(function* () {
+            const run = yield* Deferred.await(ready)
+            let stored: RunStatus = info.status
+            while (!run.finished) {
+              wake.closeUnsafe()
+              const inbox = yield* Effect.orElseSucceed(store.readInbox(runId), () => [])
+              for (const message of inbox) {
+                if (run.finished || stopping(run) || delivered.has(message.id)) continue
+                const event = yield* Effect.try({
+                  try: () => codecs.decodeEvent(JSON.parse(message.data)),
+                  catch: (error) =>
+                    storeError(
+                      store.name,
+                      `read inbox message ${message.id} of run ${runId}`,
+                      error instanceof Error ? error.message : String(error)
+                    )
+                }).pipe(Effect.tapError((error) => Effect.sync(() => failCause(run, Cause.fail(error)))))
+                if (!takes(run, event)) continue
+                delivered.add(message.id)
+                yield* Effect.catchTag(deliver(run, event, message.id), "UnhandledEventError", () => Effect.void)
+              }
+              const status: RunStatus = isWaiting(run) ? "waiting" : "running"
+              if (status !== stored && !run.finished && !stopping(run)) {
+                yield* journalWriter.appendAll([], { status: { status } })
+                stored = status
+              }
+              yield* Effect.raceFirst(Effect.sleep(INBOX_POLL), wake.await)
+            }
+          }).pipe(Effect.catch(() => Effect.void))
+          const keeper = yield* Effect.forkScoped(housekeeping)
           const [, decoded] = yield* Prepare.prepare(self, JSON.parse(info.input))
           const exit = yield* Effect.exit(
             runCompiled(Prepare.compiled(self) as never, decoded, {
               runId,
               record,
+              // Under a durable run, waiting for outside input is not a stall: `Durable.send` may answer.
+              outsideInput: true,
+              publish: watch?.publish,
+              lifecycle: watch?.lifecycle,
               onRun: (r) => {
                 live = r
+                Deferred.doneUnsafe(ready, Exit.succeed(r))
+                watch?.onLive?.(handle)
               },
               ...(rebuilt.entries === 0 ? {} : { resume: Durable_.resumeFrom(codecs, rebuilt) })
             })
           )
+          yield* Fiber.interrupt(keeper)
+          // The run may have ended inside a `deliver` (an answer that finished it at once): let it queue its
+          // entries and its inbox mark first, so the end comes after them.
+          yield* Effect.yieldNow
           if (Exit.isSuccess(exit)) {
             const encoded = yield* Effect.try({
               try: () => JSON.stringify(codecs.result.encode(exit.value)),
@@ -245,17 +448,17 @@ const execute = (self: Any, info: RunInfo): Effect.Effect<unknown, unknown, any>
                   `the result cannot be held as JSON: ${error instanceof Error ? error.message : String(error)}`
                 )
             })
-            yield* writer.appendAll([JSON.stringify({ t: "end", ok: true })], {
+            yield* journalWriter.appendAll([JSON.stringify({ t: "end", ok: true })], {
               status: { status: "completed", result: encoded }
             })
-            yield* writer.flush
+            yield* journalWriter.flush
             return exit.value
           }
           if (!Cause.hasInterruptsOnly(exit.cause)) {
-            yield* writer.appendAll([JSON.stringify({ t: "end", ok: false })], {
-              status: { status: "failed", error: errorJson(Cause.squash(exit.cause)) }
+            yield* journalWriter.appendAll([JSON.stringify({ t: "end", ok: false })], {
+              status: { status: cancelled ? "cancelled" : "failed", error: errorJson(Cause.squash(exit.cause)) }
             })
-            yield* writer.flush
+            yield* journalWriter.flush
           }
           return yield* Effect.failCause(exit.cause)
         })
@@ -340,6 +543,252 @@ export const list = (options?: {
   Effect.flatMap(RunStore, (store) => Effect.map(store.list(options), (runs) => runs.map(toStatus)))
 
 /**
+ * What {@link send} fails with: the event cannot go to this run (it has ended, or the workflow does not declare
+ * the event's class), it cannot be journaled (`WorkflowValidationError`, check `"journal"`), or the store failed.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type SendError = UnhandledEventError | WorkflowValidationError | DurableError
+
+/**
+ * Give outside input to a stored run: a `HumanResponseEvent`, the answer to a `ctx.waitFor`, or any event a
+ * step accepts. A run live in this process gets it at once when something takes it now (an open wait it
+ * matches, a step that accepts it); otherwise it is stored in the run's inbox, which a live owner in another
+ * process reads within a second and a resume reads first. An event that nothing takes yet stays in the inbox
+ * until a wait it matches opens. When `send` returns, the event is committed (journaled or in the inbox).
+ *
+ * The event's class must be one the workflow declares (a step's `accepts`, `emits` or `writes`, or
+ * `defineWorkflow({ outsideInput })`), so that a resume in another process can decode it.
+ *
+ * @example
+ * ```ts
+ * yield* Durable.send(approval, "order-42", new HumanResponseEvent({ response: "yes" }))
+ * const result = yield* Durable.resume(approval, "order-42")
+ * ```
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const send = <W extends Any>(
+  self: W,
+  runId: string,
+  event: AnyEvent
+): Effect.Effect<void, SendError, RunStore> =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const encoded = yield* encodeOutside(self, event)
+    const info = yield* store.get(runId)
+    if (info.workflow !== self.name) {
+      return yield* new WorkflowChangedError({
+        runId,
+        workflow: info.workflow,
+        changes: [`workflow name: stored "${info.workflow}", given "${self.name}"`]
+      })
+    }
+    if (isFinished(info.status)) return yield* ended(self.name, event, `but run ${runId} has already ${info.status}.`)
+    const here = liveIn(store).get(runId)
+    if (here !== undefined && (yield* here.offer(event))) return
+    yield* store.putInbox(runId, encoded)
+    here?.nudge()
+  })
+
+const ended = (workflow: string, event: unknown, reason: string) =>
+  new UnhandledEventError({ workflow, step: "(outside)", event: isEvent(event) ? event._tag : String(event), reason })
+
+/** An outside event as its inbox message: encoded with the workflow's codecs, and decodable by them. */
+const encodeOutside = (
+  self: Any,
+  event: AnyEvent
+): Effect.Effect<string, UnhandledEventError | WorkflowValidationError> =>
+  Effect.suspend((): Effect.Effect<string, UnhandledEventError | WorkflowValidationError> => {
+    if (!isEvent(event)) {
+      return Effect.fail(ended(self.name, event, "which is not an event: send an instance of an event class."))
+    }
+    if (!declared(self).has(event._tag)) {
+      return Effect.fail(
+        ended(
+          self.name,
+          event,
+          `which workflow "${self.name}" does not declare, so a resume could not read it: list ${event._tag} in defineWorkflow({ outsideInput: [${event._tag}] }) or in a step's accepts.`
+        )
+      )
+    }
+    try {
+      return Effect.succeed(JSON.stringify(Durable_.codecs(self).event(event)))
+    } catch (error) {
+      return Effect.fail(validation(self.name, error instanceof Error ? error.message : String(error)))
+    }
+  })
+
+/** The event tags a workflow declares (steps' accepts, emits and writes, `outsideInput`, the built-in events). */
+const declared = (self: Any): ReadonlySet<string> => {
+  const tags = new Set(["StartEvent", "StopEvent", "InputRequiredEvent", "HumanResponseEvent", "StepFailedEvent"])
+  for (const s of self.steps) {
+    for (const cls of [...s.accepts, ...(s.emits ?? []), ...(s.writes ?? [])]) {
+      const tag = tagOf(cls as never)
+      if (tag !== undefined) tags.add(tag)
+    }
+  }
+  for (const cls of self.config.outsideInput ?? []) {
+    const tag = tagOf(cls as never)
+    if (tag !== undefined) tags.add(tag)
+  }
+  return tags
+}
+
+/**
+ * A durable run started with {@link start}: `runId`, the run's `events` (from this process's part of the run:
+ * a resumed run shows what happens from the resume on, and input requests still open again), `send` (as
+ * {@link send}), `result`, and `cancel`, which ends the run as `"cancelled"` (`result` then fails with
+ * `WorkflowCancelledError`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Handle<Output, E, Events extends AnyEvent = AnyEvent> {
+  readonly runId: string
+  readonly events: Stream.Stream<Events, E>
+  send(event: AnyEvent): Effect.Effect<void, SendError>
+  readonly result: Effect.Effect<Output, E>
+  readonly cancel: Effect.Effect<void>
+}
+
+/**
+ * Options of {@link start}: the `runId` (a fresh one when absent) and what to watch (`lifecycle`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StartOptions extends RunOptions, WatchOptions {}
+
+type LifecycleOf<O> = "lifecycle" extends keyof O ? (true extends O[keyof O & "lifecycle"] ? true : false) : false
+
+/**
+ * {@link run} as a handle, like `Workflow.start`. The run lives in the caller's scope: closing the scope stops
+ * the run in this process as a crash or a deploy would (its lease is released, it stays resumable, its status
+ * stays `"running"` or `"waiting"`); `cancel` ends it as `"cancelled"`. Fails to start with `RunBusyError`
+ * when another live process owns the run. On a finished `runId`, `result` is its stored outcome and `events`
+ * is empty.
+ *
+ * @example
+ * ```ts
+ * const handle = yield* Durable.start(approval, { amount: 100 }, { runId: "order-42" })
+ * yield* handle.send(new HumanResponseEvent({ response: "yes" }))
+ * const result = yield* handle.result
+ * ```
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const start = <W extends Any, const O extends StartOptions = {}>(
+  self: W,
+  input: Workflow.InputEncoded<W>,
+  options?: O
+): Effect.Effect<
+  Handle<Workflow.Output<W>, Workflow.Error<W> | WorkflowError | DurableError, Workflow.Events<W, LifecycleOf<O>>>,
+  WorkflowValidationError | WorkflowInputError | DurableError,
+  Workflow.Services<W> | RunStore | Scope.Scope
+> =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const info = yield* create(self, input, options?.runId)
+    const queue = yield* Queue.unbounded<AnyEvent, unknown>()
+    // The run live here, or `undefined` for a finished run's stored outcome; a failure before the run is live
+    // (the lease held elsewhere, a store error) fails `start` itself.
+    const ready = Deferred.makeUnsafe<Live | undefined, unknown>()
+    const fiber = yield* Effect.forkScoped(
+      Effect.onExit(
+        execute(self, info, {
+          publish: (ev) => {
+            Queue.offerUnsafe(queue, ev)
+          },
+          lifecycle: options?.lifecycle,
+          onLive: (live) => Deferred.doneUnsafe(ready, Exit.succeed(live))
+        }),
+        (exit) =>
+          Effect.sync(() => {
+            Deferred.doneUnsafe(ready, Exit.isSuccess(exit) ? Exit.succeed(undefined) : Exit.failCause(exit.cause))
+            if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) Queue.endUnsafe(queue)
+            else Queue.failCauseUnsafe(queue, exit.cause)
+          })
+      ),
+      { startImmediately: true }
+    )
+    const live = yield* Deferred.await(ready)
+    return {
+      runId: info.runId,
+      events: Stream.fromQueue(queue),
+      send: (event: AnyEvent) => Effect.provideService(send(self, info.runId, event), RunStore, store),
+      result: Fiber.join(fiber),
+      cancel: Effect.suspend(() => {
+        live?.cancel()
+        return Effect.asVoid(Fiber.await(fiber))
+      })
+    }
+  }) as any
+
+/**
+ * {@link start} from Promise code, with the store (and the steps' services) in `layer`, built for the run
+ * and released when it ends. The handle is `Workflow.PromiseHandle`; `result` rejects with the original error
+ * instance.
+ *
+ * @example
+ * ```ts
+ * const handle = await Durable.startPromise(approval, { amount: 100 }, { runId: "order-42", layer: SqliteRunStore.layer({ filename: "runs.db" }) })
+ * await handle.send(new HumanResponseEvent({ response: "yes" }))
+ * console.log(await handle.result)
+ * ```
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const startPromise = async <W extends Any, const O extends StartOptions = {}>(
+  self: W,
+  input: Workflow.InputEncoded<W>,
+  options: O & { readonly layer: Layer.Layer<RunStore | Workflow.Services<W>, any, never> }
+): Promise<PromiseHandle<Workflow.Output<W>, Workflow.Events<W, LifecycleOf<O>>>> => {
+  const scope = Scope.makeUnsafe()
+  const started = Scope.provide(
+    Effect.flatMap(Layer.build(options.layer as Layer.Layer<any, unknown>), (context) =>
+      Effect.provideContext(start(self, input, options), context)
+    ),
+    scope
+  ) as Effect.Effect<Handle<unknown, unknown, any>, unknown>
+  const exit = await Effect.runPromiseExit(started)
+  if (Exit.isFailure(exit)) {
+    await Effect.runPromise(Scope.close(scope, exit))
+    throw causeToError(exit.cause)
+  }
+  const handle = exit.value
+  const result = Effect.runPromiseExit(handle.result).then(async (exit) => {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    if (Exit.isSuccess(exit)) return exit.value as Workflow.Output<W>
+    if (Cause.hasInterruptsOnly(exit.cause)) {
+      throw new WorkflowCancelledError({ workflow: self.name, runId: handle.runId, by: "cancel()" })
+    }
+    throw causeToError(exit.cause)
+  })
+  // A rejection nobody awaited yet must not crash the process.
+  result.catch(() => {})
+  return {
+    runId: handle.runId,
+    events: Stream.toAsyncIterable(Stream.catchCause(handle.events, () => Stream.empty)),
+    send: (event) =>
+      Effect.runPromiseExit(handle.send(event)).then((exit) => {
+        if (Exit.isFailure(exit)) throw causeToError(exit.cause)
+      }),
+    result,
+    cancel: () => Effect.runPromise(handle.cancel)
+  }
+}
+
+const causeToError = (cause: Cause.Cause<unknown>): unknown => {
+  const found = Cause.findError(cause)
+  return found._tag === "Success" ? found.success : Cause.squash(cause)
+}
+
+/**
  * {@link run} from Promise code, with the store (and the steps' services) in `layer`. Rejects with the
  * original error instance.
  *
@@ -359,7 +808,6 @@ export const runPromise = <W extends Any>(
   Effect.runPromiseExit(Effect.provide(run(self, input, options), options.layer) as Effect.Effect<any, unknown>).then(
     (exit) => {
       if (Exit.isSuccess(exit)) return exit.value
-      const found = Cause.findError(exit.cause)
-      throw found._tag === "Success" ? found.success : Cause.squash(exit.cause)
+      throw causeToError(exit.cause)
     }
   )

@@ -13,6 +13,8 @@
  * - `{ t: "w", i, q, ev }` the answer of its `waitFor` `q`
  * - `{ t: "e", i, k }` it ended: `k` is `"R"` (returned), `"F"` (failed for good) or `"B"` (failed, backs off)
  * - `{ t: "b", i, a }` / `{ t: "d", i, a }` a retry scheduled / due, as attempt `a`
+ * - `{ t: "q", ev }` an `InputRequiredEvent` went to the caller; `{ t: "x" }` outside input came in (a resume
+ *   counts the requests still unanswered, and publishes them again)
  */
 import { Effect, Schema } from "effect"
 import type { AnyEvent } from "../Event.ts"
@@ -84,6 +86,7 @@ interface DefinitionLike {
     readonly input?: Schema.Top | undefined
     readonly state?: Schema.Top | undefined
     readonly output?: Schema.Top | undefined
+    readonly outsideInput?: ReadonlyArray<unknown> | undefined
   }
 }
 
@@ -100,6 +103,7 @@ export const codecs = (wf: DefinitionLike): Codecs => {
   }
   for (const cls of [StartEvent, StopEvent, StepFailedEvent, InputRequiredEvent, HumanResponseEvent]) add(cls)
   for (const s of wf.steps) for (const cls of [...s.accepts, ...(s.emits ?? []), ...(s.writes ?? [])]) add(cls)
+  for (const cls of wf.config.outsideInput ?? []) add(cls)
   const eventCodecs = new Map<string, Codec>()
   const eventCodec = (tag: string, cls: unknown): Codec => {
     let codec = eventCodecs.get(tag)
@@ -272,6 +276,10 @@ export const entryOf = (c: Codecs, t: Transition): string | undefined => {
       return JSON.stringify({ t: "b", i: t.invocationId, a: t.attempt })
     case "RetryDue":
       return JSON.stringify({ t: "d", i: t.invocationId, a: t.attempt })
+    case "InputRequired":
+      return JSON.stringify({ t: "q", ev: c.event(t.event) })
+    case "OutsideInput":
+      return '{"t":"x"}'
     default:
       return undefined
   }
@@ -299,6 +307,8 @@ export interface Rebuilt {
   readonly open: ReadonlyArray<Invocation>
   /** Invocations whose end is journaled. */
   readonly ended: number
+  /** `InputRequiredEvent`s published and not answered yet (encoded), oldest first. */
+  readonly awaiting: ReadonlyArray<unknown>
 }
 
 /** Fold journal entries into what a resume needs. Throws `NotJournalable` on an entry it cannot read. @internal */
@@ -307,6 +317,7 @@ export const rebuild = (c: Codecs, entries: ReadonlyArray<string>): Rebuilt => {
   const steps = new Map<string, { delivered: number; offers: Array<readonly [AnyEvent, Need]> }>()
   let state: string | undefined
   let ended = 0
+  const awaiting: Array<unknown> = []
   const stepOf = (name: string) => {
     let s = steps.get(name)
     if (s === undefined) steps.set(name, (s = { delivered: 0, offers: [] }))
@@ -360,6 +371,12 @@ export const rebuild = (c: Codecs, entries: ReadonlyArray<string>): Rebuilt => {
           inv.phase = "queued"
         }
         break
+      case "q":
+        awaiting.push(e.ev)
+        break
+      case "x":
+        awaiting.shift()
+        break
     }
   }
   const open = [...invocations.values()].filter((inv) => inv.phase !== "done")
@@ -368,7 +385,8 @@ export const rebuild = (c: Codecs, entries: ReadonlyArray<string>): Rebuilt => {
     state: state === undefined ? undefined : { value: c.state.decode(state) },
     steps,
     open,
-    ended
+    ended,
+    awaiting
   }
 }
 
@@ -383,6 +401,9 @@ export const resumeFrom =
   (run: Run): Effect.Effect<void> =>
     Effect.suspend(() => {
       if (rebuilt.state !== undefined) run.state = rebuilt.state.value
+      // Input requests still unanswered: the caller sees them again, and the run waits for their answers.
+      run.awaitingInput = rebuilt.awaiting.length
+      for (const ev of rebuilt.awaiting) run.emit(c.decodeEvent(ev))
       for (const [name, s] of rebuilt.steps) {
         const step = run.compiled.byName.get(name)
         if (step === undefined) continue

@@ -123,8 +123,10 @@ export const answer = (run: Run, from: string, ev: AnyEvent): boolean => {
   )
   if (i === -1) return false
   const [waiter] = run.waiters.splice(i, 1)
-  Deferred.doneUnsafe(waiter!.deferred, Exit.succeed(ev))
+  // Recorded before the waiter resumes (which may happen at once): a journal holds the answer before anything
+  // the answered invocation does next.
   if (waiter!.key !== undefined) run.record?.({ _tag: "Answered", from, event: ev, ...waiter!.key })
+  Deferred.doneUnsafe(waiter!.deferred, Exit.succeed(ev))
   return true
 }
 

@@ -1,0 +1,230 @@
+import { assert, describe, it } from "@effect/vitest"
+import {
+  Durable,
+  defineWorkflow,
+  HumanResponseEvent,
+  InputRequiredEvent,
+  RunStore,
+  StartEvent,
+  StopEvent,
+  WorkflowCancelledError
+} from "@effect-flow/core"
+import { type Duration, Effect, Exit, Fiber, Schema, Stream } from "effect"
+import { TestClock } from "effect/testing"
+
+class Approval extends Schema.TaggedClass<Approval>()("Approval", { id: Schema.String, ok: Schema.Boolean }) {}
+class AskApproval extends Schema.TaggedClass<AskApproval>()("AskApproval", { id: Schema.String }) {}
+class Undeclared extends Schema.TaggedClass<Undeclared>()("Undeclared", { x: Schema.Number }) {}
+
+/** Waits in `ctx.waitFor` for the Approval with the run's id, after `delay`; counts its handler calls. */
+const makeApprovals = (counts: { calls: number }, delay: Duration.Input = "0 millis") =>
+  defineWorkflow({ name: "approvals", input: Schema.Struct({ id: Schema.String }), outsideInput: [Approval] }).step(
+    StartEvent,
+    (ev, ctx) =>
+      Effect.gen(function* () {
+        counts.calls++
+        yield* Effect.sleep(delay)
+        const answer = yield* ctx.waitFor(Approval, { id: ev.id, request: new AskApproval({ id: ev.id }) })
+        return new StopEvent({ result: answer.ok ? `approved ${ev.id}` : `rejected ${ev.id}` })
+      }),
+    { name: "ask", writes: [AskApproval], emits: [StopEvent] }
+  )
+
+/** Asks with an InputRequiredEvent (no step takes it: it goes to the caller), answered by a HumanResponseEvent. */
+const human = defineWorkflow({ name: "human" })
+  .step(StartEvent, () => Effect.succeed(new InputRequiredEvent({ prefix: "Approve? " })), {
+    name: "ask",
+    emits: [InputRequiredEvent]
+  })
+  .step(HumanResponseEvent, (ev) => Effect.succeed(new StopEvent({ result: `said ${ev.response}` })), {
+    name: "answer",
+    emits: [StopEvent]
+  })
+
+/** Let the run's fibers and the journal writer (10 ms group commit) go on. */
+const settle = Effect.gen(function* () {
+  for (let t = 0; t < 5; t++) {
+    for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+    yield* TestClock.adjust("10 millis")
+  }
+  for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+})
+
+const statusOf = (runId: string) => Effect.map(Durable.status(runId), (s) => s.status)
+
+describe("Durable.start and Durable.send", () => {
+  it.effect("a handle: events show the request, the stored status is waiting, send answers, completed", () =>
+    Effect.gen(function* () {
+      const counts = { calls: 0 }
+      const wf = makeApprovals(counts)
+      const handle = yield* Durable.start(wf, { id: "a1" }, { runId: "s1" })
+      assert.strictEqual(handle.runId, "s1")
+      yield* settle
+      assert.strictEqual(yield* statusOf("s1"), "waiting")
+      yield* handle.send(new Approval({ id: "a1", ok: true }))
+      assert.strictEqual(yield* handle.result, "approved a1")
+      const events = yield* Stream.runCollect(handle.events)
+      assert.deepStrictEqual(
+        events.map((e) => e._tag),
+        ["AskApproval", "StopEvent"]
+      )
+      yield* settle
+      const status = yield* Durable.status("s1")
+      assert.strictEqual(status.status, "completed")
+      assert.strictEqual(JSON.parse(status.result!), "approved a1")
+      assert.strictEqual(counts.calls, 1)
+    }).pipe(Effect.scoped, Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect(
+    "closing start's scope stops the run here: lease released, still waiting; Durable.send stores the answer in the inbox; Durable.resume reads it and finishes",
+    () =>
+      Effect.gen(function* () {
+        const store = yield* RunStore.RunStore
+        const counts = { calls: 0 }
+        const wf = makeApprovals(counts)
+        yield* Effect.scoped(Effect.andThen(Durable.start(wf, { id: "a2" }, { runId: "s2" }), settle))
+        assert.strictEqual(yield* statusOf("s2"), "waiting")
+        // the lease is free: another owner takes it at once
+        const other = yield* store.acquire("s2", { owner: "someone-else", pid: 0, host: "elsewhere", ttl: "1 second" })
+        yield* store.release(other)
+        yield* Durable.send(wf, "s2", new Approval({ id: "a2", ok: false }))
+        assert.strictEqual((yield* store.readInbox("s2")).length, 1)
+        const fiber = yield* Effect.forkChild(Durable.resume(wf, "s2"), { startImmediately: true })
+        yield* settle
+        assert.deepStrictEqual(fiber.pollUnsafe(), Exit.succeed("rejected a2"))
+        assert.strictEqual((yield* store.readInbox("s2")).length, 0)
+        assert.strictEqual(yield* statusOf("s2"), "completed")
+        // the waiting invocation ran again on resume, under its own invocationId
+        assert.strictEqual(counts.calls, 2)
+      }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect(
+    "a run waiting for a HumanResponseEvent: not stalled under Durable.run, waiting; after a crash a resumed handle shows the InputRequiredEvent again and its send finishes the run",
+    () =>
+      Effect.gen(function* () {
+        const crashed = yield* Effect.forkChild(Durable.run(human, {}, { runId: "h1" }), { startImmediately: true })
+        yield* settle
+        assert.isUndefined(crashed.pollUnsafe(), "a run waiting for outside input is not stalled")
+        assert.strictEqual(yield* statusOf("h1"), "waiting")
+        yield* Fiber.interrupt(crashed)
+        const handle = yield* Durable.start(human, {}, { runId: "h1" })
+        yield* settle
+        yield* handle.send(new HumanResponseEvent({ response: "yes" }))
+        assert.strictEqual(yield* handle.result, "said yes")
+        const events = yield* Stream.runCollect(handle.events)
+        assert.deepStrictEqual(
+          events.map((e) => e._tag),
+          ["InputRequiredEvent", "StopEvent"]
+        )
+      }).pipe(Effect.scoped, Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect("Durable.send to a run live in this process answers it at once; nothing goes to the inbox", () =>
+    Effect.gen(function* () {
+      const store = yield* RunStore.RunStore
+      const wf = makeApprovals({ calls: 0 })
+      const fiber = yield* Effect.forkChild(Durable.run(wf, { id: "a3" }, { runId: "s3" }), { startImmediately: true })
+      yield* settle
+      yield* Durable.send(wf, "s3", new Approval({ id: "a3", ok: true }))
+      assert.strictEqual((yield* store.readInbox("s3")).length, 0)
+      assert.strictEqual(yield* Fiber.join(fiber), "approved a3")
+    }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect("an answer sent before its wait opens waits in the inbox and is taken when the wait opens", () =>
+    Effect.gen(function* () {
+      const store = yield* RunStore.RunStore
+      const wf = makeApprovals({ calls: 0 }, "5 seconds")
+      const fiber = yield* Effect.forkChild(Durable.run(wf, { id: "a4" }, { runId: "s4" }), { startImmediately: true })
+      yield* settle
+      assert.strictEqual(yield* statusOf("s4"), "running")
+      // another run's answer and this one's: only the matching one is taken
+      yield* Durable.send(wf, "s4", new Approval({ id: "other", ok: true }))
+      yield* Durable.send(wf, "s4", new Approval({ id: "a4", ok: true }))
+      assert.strictEqual((yield* store.readInbox("s4")).length, 2)
+      yield* TestClock.adjust("5 seconds")
+      yield* settle
+      assert.deepStrictEqual(fiber.pollUnsafe(), Exit.succeed("approved a4"))
+      const left = yield* store.readInbox("s4")
+      assert.deepStrictEqual(
+        left.map((m) => JSON.parse(m.data).id),
+        ["other"]
+      )
+    }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect("cancel ends the run as cancelled: result fails with WorkflowCancelledError, stored as such", () =>
+    Effect.gen(function* () {
+      const wf = makeApprovals({ calls: 0 })
+      const handle = yield* Durable.start(wf, { id: "a5" }, { runId: "s5" })
+      yield* settle
+      yield* handle.cancel
+      const error = yield* Effect.flip(handle.result)
+      assert.instanceOf(error, WorkflowCancelledError)
+      const status = yield* Durable.status("s5")
+      assert.strictEqual(status.status, "cancelled")
+      assert.strictEqual(JSON.parse(status.error!)._tag, "WorkflowCancelledError")
+      // a finished run: its stored outcome, and send refuses
+      const again = yield* Effect.flip(Durable.run(wf, { id: "a5" }, { runId: "s5" }))
+      assert.strictEqual((again as { _tag: string })._tag, "WorkflowCancelledError")
+      const late = yield* Effect.flip(Durable.send(wf, "s5", new Approval({ id: "a5", ok: true })))
+      assert.strictEqual(late._tag, "UnhandledEventError")
+      assert.include(late.message, "has already cancelled")
+    }).pipe(Effect.scoped, Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect("Durable.send refuses an unknown run and an event class the workflow does not declare", () =>
+    Effect.gen(function* () {
+      const wf = makeApprovals({ calls: 0 })
+      const missing = yield* Effect.flip(Durable.send(wf, "nope", new Approval({ id: "x", ok: true })))
+      assert.strictEqual(missing._tag, "RunNotFoundError")
+      yield* Durable.start(wf, { id: "a6" }, { runId: "s6" })
+      const undeclared = yield* Effect.flip(Durable.send(wf, "s6", new Undeclared({ x: 1 })))
+      assert.strictEqual(undeclared._tag, "UnhandledEventError")
+      assert.include(undeclared.message, "outsideInput: [Undeclared]")
+    }).pipe(Effect.scoped, Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect("a second start of a run live in this process fails with RunBusyError", () =>
+    Effect.gen(function* () {
+      const wf = makeApprovals({ calls: 0 })
+      yield* Durable.start(wf, { id: "a7" }, { runId: "s7" })
+      const busy = yield* Effect.flip(Durable.start(wf, { id: "a7" }, { runId: "s7" }))
+      assert.strictEqual(busy._tag, "RunBusyError")
+    }).pipe(Effect.scoped, Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect("start on a finished runId: its stored outcome, no events, no handler call", () =>
+    Effect.gen(function* () {
+      const counts = { calls: 0 }
+      const wf = makeApprovals(counts)
+      const first = yield* Durable.start(wf, { id: "a8" }, { runId: "s8" })
+      yield* settle
+      yield* first.send(new Approval({ id: "a8", ok: true }))
+      yield* first.result
+      const again = yield* Durable.start(wf, { id: "a8" }, { runId: "s8" })
+      assert.strictEqual(yield* again.result, "approved a8")
+      assert.strictEqual((yield* Stream.runCollect(again.events)).length, 0)
+      assert.strictEqual(counts.calls, 1)
+    }).pipe(Effect.scoped, Effect.provide(RunStore.layerMemory))
+  )
+})
+
+describe("Durable.startPromise", () => {
+  it("a promise handle over a layer: send answers, result resolves", async () => {
+    const wf = makeApprovals({ calls: 0 })
+    const handle = await Durable.startPromise(wf, { id: "p1" }, { runId: "p1", layer: RunStore.layerMemory })
+    const seen: Array<string> = []
+    const reading = (async () => {
+      for await (const ev of handle.events) {
+        seen.push(ev._tag)
+        if (ev._tag === "AskApproval") await handle.send(new Approval({ id: ev.id, ok: true }))
+      }
+    })()
+    assert.strictEqual(await handle.result, "approved p1")
+    await reading
+    assert.deepStrictEqual(seen, ["AskApproval", "StopEvent"])
+  })
+})
