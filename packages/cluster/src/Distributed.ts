@@ -6,18 +6,24 @@
  * @since 0.1.0
  */
 import {
+  Durable,
+  RunBusyError,
+  RunNotFoundError,
+  type RunStore,
+  RunStoreError,
   StepTimeoutError,
   UnhandledEventError,
-  Workflow,
+  type Workflow,
   WorkflowCancelledError,
+  WorkflowChangedError,
   type WorkflowError,
   WorkflowInputError,
   WorkflowStalledError,
   WorkflowTimeoutError,
   WorkflowValidationError
 } from "@effect-flow/core"
-import { Effect, type Layer, Schema } from "effect"
-import { type ClusterError, Entity, type Sharding } from "effect/cluster"
+import { Duration, Effect, Layer, Schedule, Schema, Semaphore } from "effect"
+import { type ClusterError, ClusterSchema, Entity, type Sharding } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 
 /**
@@ -81,23 +87,34 @@ const RunError = Schema.Union([
   WorkflowStalledError,
   UnhandledEventError,
   StepTimeoutError,
-  WorkflowCancelledError
+  WorkflowCancelledError,
+  RunStoreError,
+  RunNotFoundError,
+  WorkflowChangedError,
+  RunBusyError
 ])
 
-const workflowErrorTags: ReadonlySet<string> = new Set([
-  "WorkflowValidationError",
-  "WorkflowInputError",
-  "WorkflowTimeoutError",
-  "WorkflowStalledError",
-  "UnhandledEventError",
-  "StepTimeoutError",
-  "WorkflowCancelledError"
+/** Errors that keep their own class across the wire, by `_tag`. */
+const wireClasses: ReadonlyMap<string, Schema.Top> = new Map<string, Schema.Top>([
+  ["WorkflowValidationError", WorkflowValidationError],
+  ["WorkflowInputError", WorkflowInputError],
+  ["WorkflowTimeoutError", WorkflowTimeoutError],
+  ["WorkflowStalledError", WorkflowStalledError],
+  ["UnhandledEventError", UnhandledEventError],
+  ["StepTimeoutError", StepTimeoutError],
+  ["WorkflowCancelledError", WorkflowCancelledError],
+  ["RunStoreError", RunStoreError],
+  ["RunNotFoundError", RunNotFoundError],
+  ["WorkflowChangedError", WorkflowChangedError],
+  ["RunBusyError", RunBusyError]
 ])
 
 /**
- * The cluster entity every run is: its id is the `runId`. `Run` runs the named workflow with the encoded
- * input and answers with the encoded result (JSON text, encoded with the workflow's `output` schema when it
- * has one).
+ * The cluster entity every run is: its id is the `runId`. `Run` runs (or resumes, or answers from the
+ * store) the named workflow with the encoded input, `Resume` continues a stored run; both answer with the
+ * encoded result (JSON text, encoded with the workflow's `output` schema when it has one). Both messages are
+ * persisted in the cluster's message storage: when the runner that owns the run dies, the cluster delivers
+ * the message again to the run's next owner, which resumes the run from its journal.
  *
  * @since 0.1.0
  * @category entities
@@ -107,8 +124,13 @@ export const RunEntity = Entity.make("effect-flow/Run", [
     payload: { workflow: Schema.String, input: Schema.String },
     success: Schema.String,
     error: RunError
+  }),
+  Rpc.make("Resume", {
+    payload: { workflow: Schema.String },
+    success: Schema.String,
+    error: RunError
   })
-])
+]).annotateRpcs(ClusterSchema.Persisted, true)
 
 const resultCodec = (wf: Workflow.Any) =>
   wf.config.output === undefined ? undefined : Schema.toCodecJson(wf.config.output as Schema.Codec<unknown, unknown>)
@@ -149,22 +171,69 @@ const decodeResult = <W extends Workflow.Any>(wf: W, runId: string, text: string
   ) as Effect.Effect<Workflow.Workflow.Output<W>, RunFailedError>
 }
 
+/**
+ * A run's error as it crosses the wire: core's and Durable's errors keep their class (a finished run's error
+ * read back from the store is rebuilt from its stored fields), anything else is a `RunFailedError`.
+ */
 const toWireError = (wf: Workflow.Any, runId: string, error: unknown): Schema.Schema.Type<typeof RunError> => {
   const tag = typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : undefined
-  if (tag !== undefined && workflowErrorTags.has(tag)) return error as WorkflowError.WorkflowError
+  const cls = tag === undefined ? undefined : wireClasses.get(tag)
+  if (cls !== undefined) {
+    if (Schema.is(cls)(error)) return error as Schema.Schema.Type<typeof RunError>
+    const rebuilt = Schema.decodeUnknownOption(Schema.toCodecJson(cls as Schema.Codec<unknown, unknown>))({
+      ...(error as object)
+    })
+    if (rebuilt._tag === "Some") return rebuilt.value as Schema.Schema.Type<typeof RunError>
+  }
   const reason = error instanceof Error ? error.message : typeof error === "string" ? error : JSON.stringify(error)
   return new RunFailedError({ workflow: wf.name, runId, tag, reason: reason ?? String(error) })
 }
 
 /**
+ * Store trouble (a database that is down, a lease still held by a runner that died on another host) is
+ * retried by the run's owner before it answers: the run stays `"running"` in the store, and each retry
+ * resumes it from its journal. About 40 s in all, past a lease's expiry (6 s).
+ */
+const storeRetry = Schedule.min([Schedule.exponential("250 millis", 2), Schedule.spaced("4 seconds")]).pipe(
+  Schedule.upTo({ duration: "40 seconds" })
+)
+
+const isTransient = (error: unknown): boolean => {
+  const tag = typeof error === "object" && error !== null && "_tag" in error ? error._tag : undefined
+  return tag === "RunStoreError" || tag === "RunBusyError"
+}
+
+/**
+ * Options of {@link layer}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface LayerOptions<Workflows extends ReadonlyArray<Workflow.Any>> {
+  readonly workflows: Workflows
+  /**
+   * How long a run's entity stays in memory with no message after its run ended. Default 1 minute. A
+   * running run is never idle.
+   */
+  readonly maxIdleTime?: Duration.Input | undefined
+}
+
+/**
  * Register workflows on a runner: the runner then takes runs of them whose `runId`s the cluster places on
- * it. Provide the cluster's runner layer (`TestRunner.layer` in one process, `NodeClusterSocket.layer` across
- * processes) and the workflows' services.
+ * it, and runs each with `Durable.run` on the `RunStore` in context (a `SqlRunStore` on the Postgres the
+ * runners share), so a run whose runner dies is resumed from its journal by the runner that takes its shard.
+ * Provide the cluster's runner layer (`TestRunner.layer` in one process, `NodeClusterSocket.layer` across
+ * processes), the store and the workflows' services.
+ *
+ * Before it takes runs, the layer checks each workflow against the store's live runs of its name
+ * (`Durable.checkDefinition`): a changed definition fails the layer with `WorkflowChangedError` naming the
+ * run and what changed, so a deploy drains old runs first.
  *
  * @example
  * ```ts
  * const runner = Distributed.layer({ workflows: [parallel, rag] }).pipe(
  *   Layer.provide(Embedder.layer),
+ *   Layer.provideMerge(RunStore.layerMemory),
  *   Layer.provideMerge(TestRunner.layer)
  * )
  * ```
@@ -172,34 +241,53 @@ const toWireError = (wf: Workflow.Any, runId: string, error: unknown): Schema.Sc
  * @since 0.1.0
  * @category runners
  */
-export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(options: {
-  readonly workflows: Workflows
-}): Layer.Layer<never, never, Sharding.Sharding | Workflow.Workflow.Services<Workflows[number]>> => {
+export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
+  options: LayerOptions<Workflows>
+): Layer.Layer<
+  never,
+  WorkflowChangedError | RunStoreError | RunNotFoundError,
+  Sharding.Sharding | RunStore.RunStore | Workflow.Workflow.Services<Workflows[number]>
+> => {
   const byName = new Map<string, Workflow.Any>()
   for (const wf of options.workflows) byName.set(wf.name, wf)
   const registered = [...byName.keys()]
-  return RunEntity.toLayer(
+  const checked = Layer.effectDiscard(Effect.forEach(byName.values(), Durable.checkDefinition, { discard: true }))
+  const entity = RunEntity.toLayer(
     Effect.gen(function* () {
       const address = yield* Entity.CurrentAddress
-      const context = yield* Effect.context<Workflow.Workflow.Services<Workflows[number]>>()
-      return RunEntity.of({
-        Run: ({ payload }) => {
-          const runId = address.entityId
-          const wf = byName.get(payload.workflow)
-          if (wf === undefined) {
-            return Effect.fail(new UnknownWorkflowError({ workflow: payload.workflow, runId, registered }))
-          }
-          const running = Workflow.run(wf, JSON.parse(payload.input)) as Effect.Effect<unknown, unknown, any>
-          return running.pipe(
-            Effect.provideContext(context),
-            Effect.mapError((error) => toWireError(wf, runId, error)),
-            Effect.flatMap((value) => encodeResult(wf, runId, value))
-          )
+      const context = yield* Effect.context<RunStore.RunStore | Workflow.Workflow.Services<Workflows[number]>>()
+      const runId = address.entityId
+      // One execution of the run at a time in this entity: a second message for it (a client's retry, a
+      // Resume) waits, then gets the stored outcome.
+      const one = yield* Semaphore.make(1)
+      const execute = (name: string, durable: (wf: Workflow.Any) => Effect.Effect<unknown, unknown, any>) => {
+        const wf = byName.get(name)
+        if (wf === undefined) {
+          return Effect.fail(new UnknownWorkflowError({ workflow: name, runId, registered }))
         }
+        return durable(wf).pipe(
+          Effect.retry({ schedule: storeRetry, while: isTransient }),
+          one.withPermits(1),
+          Effect.provideContext(context),
+          // A defect ended the run (and was stored as its failure): answer it, rather than restart the entity.
+          Effect.catchDefect((defect) => Effect.fail(defect)),
+          Effect.mapError((error) => toWireError(wf, runId, error)),
+          Effect.flatMap((value) => encodeResult(wf, runId, value))
+        )
+      }
+      return RunEntity.of({
+        Run: ({ payload }) => execute(payload.workflow, (wf) => Durable.run(wf, JSON.parse(payload.input), { runId })),
+        Resume: ({ payload }) => execute(payload.workflow, (wf) => Durable.resume(wf, runId))
       })
     }),
-    { concurrency: "unbounded" }
-  ) as Layer.Layer<never, never, Sharding.Sharding | Workflow.Workflow.Services<Workflows[number]>>
+    {
+      concurrency: "unbounded",
+      maxIdleTime: options.maxIdleTime ?? Duration.minutes(1),
+      // A defect outside a run (in this entity's own code): restart the entity soon and deliver its messages again.
+      defectRetryPolicy: Schedule.exponential("200 millis", 2).pipe(Schedule.upTo({ times: 5 }))
+    }
+  )
+  return Layer.provide(entity, checked) as any
 }
 
 /**
@@ -208,7 +296,7 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(optio
  * @since 0.1.0
  * @category models
  */
-export type RunError = UnknownWorkflowError | RunFailedError | WorkflowError.WorkflowError
+export type RunError = UnknownWorkflowError | RunFailedError | WorkflowError.WorkflowError | Durable.DurableError
 
 /**
  * The cluster's own errors a client call can meet (a full mailbox, storage trouble, a shard in transit).
@@ -225,10 +313,13 @@ export type ClusterFailure =
 const freshRunId = () => `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
 
 /**
- * Run a workflow on the cluster: the run is the entity `runId` (a fresh one when absent), placed by the
- * cluster on one of the runners that registered workflows; the result comes back decoded with the workflow's
- * `output` schema. The workflow value is only used for its name and schemas here: the runner runs its own
- * registration of that name.
+ * Run a workflow on the cluster, with `Durable.run`'s meaning: the run is the entity `runId` (a fresh one
+ * when absent), placed by the cluster on one of the runners, which journals it in the shared store; if that
+ * runner dies, the runner that takes its shard resumes the run from the journal and this call still gets the
+ * result. A `runId` that finished answers its stored outcome; an unfinished one is resumed (a different
+ * input: `WorkflowChangedError`). The result comes back decoded with the workflow's `output` schema. The
+ * workflow value is only used for its name and schemas here: the runner runs its own registration of that
+ * name.
  *
  * @example
  * ```ts
@@ -252,3 +343,57 @@ export const run = <W extends Workflow.Any>(
     })
     return yield* decodeResult(self, runId, text)
   })
+
+/**
+ * Continue a stored run on the cluster, with `Durable.resume`'s meaning: routed to the runner that owns
+ * `runId`, which resumes it from its journal (or answers the stored outcome of a finished run).
+ * `RunNotFoundError` for an unknown `runId`.
+ *
+ * @example
+ * ```ts
+ * const result = yield* Distributed.resume(parallel, "order-42")
+ * ```
+ *
+ * @since 0.2.0
+ * @category clients
+ */
+export const resume = <W extends Workflow.Any>(
+  self: W,
+  runId: string
+): Effect.Effect<Workflow.Workflow.Output<W>, RunError | ClusterFailure, Sharding.Sharding> =>
+  Effect.gen(function* () {
+    const client = yield* RunEntity.client
+    const text = yield* client(runId).Resume({ workflow: self.name })
+    return yield* decodeResult(self, runId, text)
+  })
+
+/**
+ * The stored status of a run, read from the store the runners share (as `Durable.status`).
+ *
+ * @example
+ * ```ts
+ * const { status } = yield* Distributed.status("order-42")
+ * ```
+ *
+ * @since 0.2.0
+ * @category clients
+ */
+export const status: (
+  runId: string
+) => Effect.Effect<Durable.Status, RunNotFoundError | RunStoreError, RunStore.RunStore> = Durable.status
+
+/**
+ * The stored runs' statuses, newest created first, read from the store the runners share (as `Durable.list`).
+ *
+ * @example
+ * ```ts
+ * const running = yield* Distributed.list({ status: "running" })
+ * ```
+ *
+ * @since 0.2.0
+ * @category clients
+ */
+export const list: (options?: {
+  readonly workflow?: string | undefined
+  readonly status?: RunStore.RunStatus | undefined
+}) => Effect.Effect<ReadonlyArray<Durable.Status>, RunStoreError, RunStore.RunStore> = Durable.list

@@ -1,12 +1,23 @@
 /**
- * Runs as cluster entities, in one process on effect's TestRunner (no database): the examples' workflows
- * give the same outcome (result or typed error) through the cluster as run locally, and a workflow no runner registered is a typed
- * error naming what the runner has.
+ * Runs as cluster entities, in one process on effect's TestRunner (no database) with runs journaled in an
+ * in-memory RunStore: the examples' workflows give the same outcome (result or typed error) through the
+ * cluster as run locally, a workflow no runner registered is a typed error naming what the runner has, a
+ * finished run answers its stored outcome, a stored unfinished run is resumed, and a runner registering a
+ * changed definition while runs of it are live is refused with WorkflowChangedError.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Distributed } from "@effect-flow/cluster"
-import { defineWorkflow, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
-import { Effect, Layer, Result, Schema } from "effect"
+import {
+  Durable,
+  defineWorkflow,
+  RunStore,
+  StartEvent,
+  StopEvent,
+  Workflow,
+  WorkflowChangedError,
+  WorkflowStalledError
+} from "@effect-flow/core"
+import { Effect, Exit, Fiber, Layer, Result, Schema } from "effect"
 import { TestRunner } from "effect/cluster"
 import * as fc from "fast-check"
 import { ParallelAccumulatorWorkflow } from "../../examples/src/accumulator.ts"
@@ -28,6 +39,20 @@ const Typed = defineWorkflow({
   output: Schema.Struct({ at: Schema.Date })
 }).step(StartEvent, (ev) => Effect.succeed(new StopEvent({ result: { at: new Date(ev.n) } })))
 
+class Never extends Schema.TaggedClass<Never>()("Never", {}) {}
+
+/** Emits an event nobody turns into a StopEvent: the run stalls. */
+const Stalls = defineWorkflow({ name: "stalls" })
+  .step(StartEvent, () => Effect.succeed(new Never()), { emits: [Never] })
+  .step(Never, () => Effect.void)
+
+/** Its first attempt hangs; a resumed attempt finishes, saying which attempt it was. */
+const Halting = defineWorkflow({ name: "halting", input: Schema.Struct({ n: Schema.Number }) }).step(
+  StartEvent,
+  (ev, ctx) =>
+    ctx.attempt === 1 ? Effect.never : Effect.succeed(new StopEvent({ result: { n: ev.n, attempt: ctx.attempt } }))
+)
+
 const runner = Distributed.layer({
   workflows: [
     ParallelWorkflow,
@@ -36,9 +61,11 @@ const runner = Distributed.layer({
     DocumentAnalysisWorkflow,
     RobustParallelWorkflow,
     Failing,
-    Typed
+    Typed,
+    Stalls,
+    Halting
   ]
-}).pipe(Layer.provideMerge(TestRunner.layer))
+}).pipe(Layer.provideMerge(RunStore.layerMemory), Layer.provideMerge(TestRunner.layer))
 
 /** The accumulator's list is in the order its four workers finished: compare it by index. */
 const normalize = (outcome: Result.Result<unknown, unknown>): Result.Result<unknown, unknown> =>
@@ -138,5 +165,92 @@ describe("Distributed.run on TestRunner", () => {
       assert.strictEqual(error.runId, "r-fail")
       assert.strictEqual(error.workflow, "failing")
     }).pipe(Effect.provide(runner))
+  )
+
+  it.live("a finished run answers its stored outcome: the same result, the same typed error, no second run", () =>
+    Effect.gen(function* () {
+      const first = yield* Distributed.run(ParallelWorkflow, { items: ["a", "bb"] }, { runId: "again-1" })
+      const second = yield* Distributed.run(ParallelWorkflow, { items: ["a", "bb"] }, { runId: "again-1" })
+      assert.deepStrictEqual(second, first)
+      const failed = yield* Effect.flip(Distributed.run(Failing, { what: "disk" }, { runId: "again-fail" }))
+      const stored = yield* Effect.flip(Distributed.run(Failing, { what: "disk" }, { runId: "again-fail" }))
+      assert.strictEqual(stored._tag, "RunFailedError")
+      assert.deepStrictEqual({ ...stored }, { ...failed })
+      // core's errors keep their class when read back from the store
+      const stalled = yield* Effect.flip(Distributed.run(Stalls, {}, { runId: "again-stall" }))
+      const storedStall = yield* Effect.flip(Distributed.run(Stalls, {}, { runId: "again-stall" }))
+      assert.instanceOf(stalled, WorkflowStalledError)
+      assert.instanceOf(storedStall, WorkflowStalledError)
+      const status = yield* Distributed.status("again-stall")
+      assert.strictEqual(status.status, "failed")
+      assert.strictEqual(status.workflow, "stalls")
+    }).pipe(Effect.provide(runner))
+  )
+
+  it.live("a different input for a runId is WorkflowChangedError; resume of an unknown runId RunNotFoundError", () =>
+    Effect.gen(function* () {
+      yield* Distributed.run(ParallelWorkflow, { items: ["a"] }, { runId: "input-1" })
+      const changed = yield* Effect.flip(Distributed.run(ParallelWorkflow, { items: ["b"] }, { runId: "input-1" }))
+      assert.instanceOf(changed, WorkflowChangedError)
+      const missing = yield* Effect.flip(Distributed.resume(ParallelWorkflow, "no-such-run"))
+      assert.strictEqual(missing._tag, "RunNotFoundError")
+    }).pipe(Effect.provide(runner))
+  )
+
+  it.live(
+    "a run stored unfinished (its process stopped mid-invocation) is resumed through the cluster from its journal; status and list read the store",
+    () =>
+      Effect.gen(function* () {
+        const store = yield* RunStore.RunStore
+        // started in this process and stopped while its first invocation hangs, as a crash would leave it
+        const fiber = yield* Effect.forkChild(Durable.run(Halting, { n: 3 }, { runId: "half-1" }))
+        while ((yield* Effect.exit(store.readJournal("half-1"))).pipe(Exit.isSuccess) === false) {
+          yield* Effect.sleep("5 millis")
+        }
+        while ((yield* store.readJournal("half-1")).length < 3) yield* Effect.sleep("5 millis")
+        yield* Fiber.interrupt(fiber)
+        assert.strictEqual((yield* Distributed.status("half-1")).status, "running")
+        // the invocation runs again on the runner, with the same invocationId and attempt 2
+        const resumed = yield* Distributed.resume(Halting, "half-1")
+        assert.deepStrictEqual(resumed, { n: 3, attempt: 2 })
+        assert.strictEqual((yield* Distributed.status("half-1")).status, "completed")
+        const listed = yield* Distributed.list({ workflow: "halting", status: "completed" })
+        assert.include(
+          listed.map((s) => s.runId),
+          "half-1"
+        )
+      }).pipe(Effect.provide(runner))
+  )
+})
+
+describe("Distributed.layer and live runs of a changed definition", () => {
+  const v1 = defineWorkflow({ name: "deployed", input: Schema.Struct({ n: Schema.Number }) }).step(
+    StartEvent,
+    () => Effect.never
+  )
+  class Extra extends Schema.TaggedClass<Extra>()("Extra", {}) {}
+  const v2 = defineWorkflow({ name: "deployed", input: Schema.Struct({ n: Schema.Number }) })
+    .step(StartEvent, () => Effect.succeed(new Extra()), { emits: [Extra] })
+    .step(Extra, () => Effect.succeed(new StopEvent({ result: 2 })), { name: "extra" })
+
+  it.live(
+    "a runner registering a changed workflow while a run of it is live fails with WorkflowChangedError naming the run and the change; the same definition registers",
+    () =>
+      Effect.gen(function* () {
+        const store = yield* RunStore.RunStore
+        const fiber = yield* Effect.forkChild(Durable.run(v1, { n: 1 }, { runId: "live-1" }))
+        while ((yield* Effect.exit(store.readJournal("live-1"))).pipe(Exit.isSuccess) === false) yield* Effect.yieldNow
+        while ((yield* store.readJournal("live-1")).length < 2) yield* Effect.sleep("5 millis")
+        yield* Fiber.interrupt(fiber)
+        const refused = yield* Effect.flip(
+          Layer.build(Distributed.layer({ workflows: [v2] }).pipe(Layer.provide(TestRunner.layer)))
+        )
+        assert.instanceOf(refused, WorkflowChangedError)
+        if (!(refused instanceof WorkflowChangedError)) return
+        assert.strictEqual(refused.runId, "live-1")
+        assert.strictEqual(refused.workflow, "deployed")
+        assert.match(refused.changes.join("\n"), /step extra: added/)
+        yield* Layer.build(Distributed.layer({ workflows: [v1] }).pipe(Layer.provide(TestRunner.layer)))
+      }).pipe(Effect.scoped, Effect.provide(RunStore.layerMemory))
   )
 })

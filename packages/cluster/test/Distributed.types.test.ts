@@ -3,7 +3,17 @@
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { Distributed, type RunFailedError, UnknownWorkflowError } from "@effect-flow/cluster"
-import { defineWorkflow, StartEvent, StopEvent, type WorkflowError } from "@effect-flow/core"
+import {
+  type Durable,
+  defineWorkflow,
+  type RunNotFoundError,
+  type RunStore,
+  type RunStoreError,
+  StartEvent,
+  StopEvent,
+  type WorkflowChangedError,
+  type WorkflowError
+} from "@effect-flow/core"
 import { Context, Effect, type Layer, Schema } from "effect"
 import type { Sharding } from "effect/cluster"
 
@@ -22,7 +32,7 @@ describe("Distributed (types)", () => {
       Effect.Effect<{ size: number }, Distributed.RunError | Distributed.ClusterFailure, Sharding.Sharding>
     >()
     expectTypeOf<Distributed.RunError>().toEqualTypeOf<
-      UnknownWorkflowError | RunFailedError | WorkflowError.WorkflowError
+      UnknownWorkflowError | RunFailedError | WorkflowError.WorkflowError | Durable.DurableError
     >()
     // @ts-expect-error: the input is the workflow's encoded input
     Distributed.run(wf, { n: "1" })
@@ -32,9 +42,28 @@ describe("Distributed (types)", () => {
     )
   })
 
-  it("layer: needs Sharding and the workflows' services", () => {
+  it("resume: the workflow's output, with run's errors", () => {
+    expectTypeOf(Distributed.resume(wf, "r")).toEqualTypeOf<
+      Effect.Effect<{ size: number }, Distributed.RunError | Distributed.ClusterFailure, Sharding.Sharding>
+    >()
+  })
+
+  it("status and list: Durable's, reading the shared store", () => {
+    expectTypeOf(Distributed.status("r")).toEqualTypeOf<
+      Effect.Effect<Durable.Status, RunNotFoundError | RunStoreError, RunStore.RunStore>
+    >()
+    expectTypeOf(Distributed.list({ status: "running" })).toEqualTypeOf<
+      Effect.Effect<ReadonlyArray<Durable.Status>, RunStoreError, RunStore.RunStore>
+    >()
+  })
+
+  it("layer: needs Sharding, a RunStore and the workflows' services; a changed definition fails it", () => {
     expectTypeOf(Distributed.layer({ workflows: [wf] })).toEqualTypeOf<
-      Layer.Layer<never, never, Sharding.Sharding | Embedder>
+      Layer.Layer<
+        never,
+        WorkflowChangedError | RunStoreError | RunNotFoundError,
+        Sharding.Sharding | RunStore.RunStore | Embedder
+      >
     >()
   })
 })

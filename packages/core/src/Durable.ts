@@ -811,3 +811,43 @@ export const runPromise = <W extends Any>(
       throw causeToError(exit.cause)
     }
   )
+
+/**
+ * Check a workflow against the live runs the store holds under its name: fails with `WorkflowChangedError`
+ * when a `"running"` or `"waiting"` run of that name started with a different definition (steps, what they
+ * accept, emit and write, the schemas), naming the run and what changed. A runner calls it before taking
+ * runs (`Distributed.layer` does), so a deploy with a changed definition is refused while old runs are live:
+ * drain them first, or deploy the change under a new name.
+ *
+ * @example
+ * ```ts
+ * yield* Durable.checkDefinition(wf) // before serving runs of wf from this process
+ * ```
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const checkDefinition = (
+  self: Any
+): Effect.Effect<void, WorkflowChangedError | RunStoreError | RunNotFoundError, RunStore> =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const def = Durable_.definition(self)
+    const hash = Durable_.hashOf(def)
+    for (const status of ["running", "waiting"] as const) {
+      const live = yield* store.list({ workflow: self.name, status })
+      const other = live.find((info) => info.definitionHash !== hash)
+      if (other !== undefined) {
+        return yield* explainChange(
+          self,
+          other.runId,
+          def,
+          new WorkflowChangedError({
+            runId: other.runId,
+            workflow: self.name,
+            changes: [`definition: stored ${other.definitionHash}, given ${hash}`]
+          })
+        )
+      }
+    }
+  })
