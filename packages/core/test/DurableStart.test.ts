@@ -133,6 +133,29 @@ describe("Durable.start and Durable.send", () => {
     }).pipe(Effect.provide(RunStore.layerMemory))
   )
 
+  it.effect("a live owner reads outside input stored by another process within a second", () =>
+    Effect.gen(function* () {
+      const store = yield* RunStore.RunStore
+      const wf = makeApprovals({ calls: 0 })
+      const fiber = yield* Effect.forkChild(Durable.run(wf, { id: "a9" }, { runId: "s9" }), { startImmediately: true })
+      yield* settle
+      // The same stored runs through another store value: as another process sees them, with no live run.
+      const elsewhere = { ...store }
+      yield* Effect.provideService(
+        Durable.send(wf, "s9", new Approval({ id: "a9", ok: true })),
+        RunStore.RunStore,
+        elsewhere
+      )
+      assert.strictEqual((yield* store.readInbox("s9")).length, 1)
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      assert.isUndefined(fiber.pollUnsafe(), "not delivered at once: it went to the inbox")
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      assert.deepStrictEqual(fiber.pollUnsafe(), Exit.succeed("approved a9"))
+      assert.strictEqual((yield* store.readInbox("s9")).length, 0)
+    }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
   it.effect("an answer sent before its wait opens waits in the inbox and is taken when the wait opens", () =>
     Effect.gen(function* () {
       const store = yield* RunStore.RunStore
