@@ -93,10 +93,9 @@ export const filled = (run: Run, ctx: Context_): StepRun | undefined => {
 const drains = (sr: StepRun, sender: Context_ | undefined, seen: Set<StepRun>): boolean => {
   if (seen.has(sr)) return false
   seen.add(sr)
-  for (let slot = 0; slot < sr.current.length; slot++) {
-    const w = sr.contexts[slot]!
+  for (const w of sr.contexts) {
     // A lingering worker holds no item but will look at the mailbox again: it drains.
-    if (sr.current[slot] === undefined && !w.lingering) continue
+    if (w.item === undefined && !w.lingering) continue
     if (w === sender) continue
     if (w.eventWaits > 0) continue
     if (w.roomWaits === 0) return true

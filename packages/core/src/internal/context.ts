@@ -16,7 +16,7 @@ import { failedInvocation, succeeded } from "./invocation.ts"
 import { invocationId, type Journaled, type Operation } from "./record.ts"
 import type { Run } from "./run.ts"
 import { waitFor } from "./waits.ts"
-import { next, pull, type Retry, type StepRun, type WorkerFiber } from "./workers.ts"
+import { type Item, next, pull, type Retry, type StepRun, type WorkerFiber } from "./workers.ts"
 
 /** The current store edit, per fiber, to tell a nested edit from a waiting one. @internal */
 export const EditingRun = Context.Reference<Run | undefined>("@effect-flow/core/internal/EditingRun", {
@@ -42,15 +42,33 @@ export class Context_ implements StepContext<any, AnyEvent> {
   waitingOn: StepRun | undefined = undefined
   /** Inside a store edit, holding the run's lock: a send then never waits (others may wait for the lock). */
   editing = false
+  /** What this slot is handling (for snapshots, back-pressure and timeouts); `undefined` when it is free or idle. */
+  item: Item | undefined = undefined
+  /** The next free slot of the step, while this one is free (see `StepRun.takeSlot`). */
+  nextFree: Context_ | undefined = undefined
   /** The event (and retry state) of the current invocation. */
   event: AnyEvent | undefined = undefined
   retry: Retry | undefined = undefined
   /** A durable run re-running this invocation after a crash: what its journal holds (see `replayed`). */
   journaled: Journaled | undefined = undefined
-  /** Made once per worker slot, so an invocation allocates no closures of its own. */
-  readonly continuation: {
+  private continuation_:
+    | {
+        readonly onSuccess: (out: unknown) => Effect.Effect<void>
+        readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
+      }
+    | undefined = undefined
+  /**
+   * What follows a handler's effect: made once per worker slot, so an invocation allocates no closures of its
+   * own, and only when a handler returns an effect that is not already an Exit (see `invoke`).
+   */
+  get continuation(): {
     readonly onSuccess: (out: unknown) => Effect.Effect<void>
     readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
+  } {
+    return (this.continuation_ ??= {
+      onSuccess: (out) => succeeded(this.run, this, out),
+      onFailure: (cause) => failedInvocation(this.run, this, cause)
+    })
   }
   private goOn_: Effect.Effect<void> | undefined = undefined
   /** Take the next event (`next`), as an effect to run after another (made on first use). */
@@ -81,10 +99,6 @@ export class Context_ implements StepContext<any, AnyEvent> {
     this.worker = worker
     this.runId = run.id
     this.step = sr.step.name
-    this.continuation = {
-      onSuccess: (out) => succeeded(run, this, out),
-      onFailure: (cause) => failedInvocation(run, this, cause)
-    }
   }
 
   /** One per step and routed event, the same across retries: `<runId>/<step>/<n>`. */
@@ -122,7 +136,7 @@ export class Context_ implements StepContext<any, AnyEvent> {
 
   /** The run's store, as seen from this worker slot (made on first use). */
   get store(): Store<any> {
-    return (this.store_ ??= makeStore(this.run, this))
+    return (this.store_ ??= new StoreView(this.run, this))
   }
 
   send(event: AnyEvent, options?: { readonly step?: string | undefined }): Effect.Effect<void, UnhandledEventError> {
@@ -229,74 +243,97 @@ const withLock = <A, E, R>(
       : run.lock.withPermits(1)(effect)
   )
 
-const makeStore = (run: Run, ctx: Context_): Store<any> => {
-  const setState = (op: "set" | "update" | "edit", key: string | undefined, f: (s: any) => any) =>
-    Effect.sync(() => {
-      // A durable re-run: the state already holds this write (rebuilt from the journal).
-      if (ctx.journaled !== undefined && ctx.replayed() !== undefined) return
-      run.state = f(run.state)
-      if (run.record !== undefined) ctx.recordOp({ op, key, state: run.state })
-    })
-  const read = (key: string | undefined) =>
-    Effect.sync(() => {
-      // A durable re-run reads the state as it is now (a read acts on nothing).
-      const replayed = ctx.journaled !== undefined && ctx.replayed() !== undefined
-      const value = key === undefined ? run.state : (run.state as any)[key]
-      if (run.record !== undefined && !replayed) ctx.recordOp({ op: "get", key, value })
-      return value
-    })
-  return {
-    getAll: ctx.point(read(undefined)),
-    get: (key) => ctx.point(read(key as string)),
-    set: (key, value) =>
-      ctx.point(
+/** Write the state (`op` of the store, `f` of the state). */
+const setState = (
+  run: Run,
+  ctx: Context_,
+  op: "set" | "update" | "edit",
+  key: string | undefined,
+  f: (s: any) => any
+) =>
+  Effect.sync(() => {
+    // A durable re-run: the state already holds this write (rebuilt from the journal).
+    if (ctx.journaled !== undefined && ctx.replayed() !== undefined) return
+    run.state = f(run.state)
+    if (run.record !== undefined) ctx.recordOp({ op, key, state: run.state })
+  })
+
+/** Read the state, or one field of it. */
+const read = (run: Run, ctx: Context_, key: string | undefined) =>
+  Effect.sync(() => {
+    // A durable re-run reads the state as it is now (a read acts on nothing).
+    const replayed = ctx.journaled !== undefined && ctx.replayed() !== undefined
+    const value = key === undefined ? run.state : (run.state as any)[key]
+    if (run.record !== undefined && !replayed) ctx.recordOp({ op: "get", key, value })
+    return value
+  })
+
+/** The run's store as a worker slot sees it: methods on a prototype, so a slot's store costs one small object. */
+class StoreView implements Store<any> {
+  readonly run: Run
+  readonly ctx: Context_
+  constructor(run: Run, ctx: Context_) {
+    this.run = run
+    this.ctx = ctx
+  }
+  get getAll(): Effect.Effect<any> {
+    return this.ctx.point(read(this.run, this.ctx, undefined))
+  }
+  get(key: PropertyKey): Effect.Effect<any> {
+    return this.ctx.point(read(this.run, this.ctx, key as string))
+  }
+  set(key: PropertyKey, value: unknown): Effect.Effect<void> {
+    return this.ctx.point(
+      withLock(
+        this.run,
+        this.ctx,
+        "set",
+        setState(this.run, this.ctx, "set", key as string, (s) => ({ ...s, [key]: value }))
+      )
+    )
+  }
+  update(key: PropertyKey, f: (value: any) => any): Effect.Effect<void> {
+    return this.ctx.point(
+      withLock(
+        this.run,
+        this.ctx,
+        "update",
+        setState(this.run, this.ctx, "update", key as string, (s) => ({ ...s, [key]: f(s[key]) }))
+      )
+    )
+  }
+  edit<E, R>(f: (state: any) => Effect.Effect<any, E, R>): Effect.Effect<void, E, R> {
+    const { run, ctx } = this
+    return ctx.point(
+      // A durable re-run: an edit the journal holds is not applied (nor `f` called) again.
+      replayedOr(
+        ctx,
         withLock(
           run,
           ctx,
-          "set",
-          setState("set", key as string, (s) => ({ ...s, [key]: value }))
-        )
-      ),
-    update: (key, f) =>
-      ctx.point(
-        withLock(
-          run,
-          ctx,
-          "update",
-          setState("update", key as string, (s) => ({ ...s, [key]: f(s[key]) }))
-        )
-      ),
-    edit: (f) =>
-      ctx.point(
-        // A durable re-run: an edit the journal holds is not applied (nor `f` called) again.
-        replayedOr(
-          ctx,
-          withLock(
-            run,
-            ctx,
-            "edit",
-            Effect.flatMap(
-              Effect.provideService(
-                Effect.ensuring(
-                  Effect.suspend(() => {
-                    ctx.editing = true
-                    return Boundary.editResult(
-                      { workflow: run.compiled.name, step: ctx.step, event: ctx.event?._tag },
-                      f(run.state)
-                    )
-                  }),
-                  Effect.sync(() => {
-                    ctx.editing = false
-                  })
-                ),
-                EditingRun,
-                run
+          "edit",
+          Effect.flatMap(
+            Effect.provideService(
+              Effect.ensuring(
+                Effect.suspend(() => {
+                  ctx.editing = true
+                  return Boundary.editResult(
+                    { workflow: run.compiled.name, step: ctx.step, event: ctx.event?._tag },
+                    f(run.state)
+                  )
+                }),
+                Effect.sync(() => {
+                  ctx.editing = false
+                })
               ),
-              (next) => setState("edit", undefined, () => next)
-            )
+              EditingRun,
+              run
+            ),
+            (next) => setState(run, ctx, "edit", undefined, () => next)
           )
         )
       )
+    )
   }
 }
 

@@ -5,7 +5,7 @@
  * fiber of its own while the worker goes on), handed to a step that accepts `StepFailedEvent`, or ends the
  * run. Then the worker takes its next event.
  */
-import { Cause, Clock, Duration, Effect, type Exit, Pull, Schedule } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Pull, Schedule } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { StepFailedEvent } from "../RunEvent.ts"
 import { StepTimeoutError, UnhandledEventError } from "../WorkflowError.ts"
@@ -80,8 +80,21 @@ export const invoke = (run: Run, ctx: Context_, item: Item): Effect.Effect<void>
       captureStackTrace: false
     })
   }
+  // A handler that returned an Exit (`Effect.succeed(event)`) goes on at once, without an effect for its outcome,
+  // as long as that does not nest too deep on the JS stack (a worker draining its mailbox goes through here).
+  if (Exit.isExit(effect) && run.syncDepth < MAX_SYNC_DEPTH) {
+    run.syncDepth++
+    try {
+      return effect._tag === "Success" ? succeeded(run, ctx, effect.value) : failedInvocation(run, ctx, effect.cause)
+    } finally {
+      run.syncDepth--
+    }
+  }
   return Effect.matchCauseEffect(effect, ctx.continuation)
 }
+
+/** How many outcomes may be handled one inside another on the JS stack (see `invoke`). */
+const MAX_SYNC_DEPTH = 32
 
 /** Record the end of the invocation of `ctx`. */
 const ended = (run: Run, ctx: Context_, outcome: Outcome): void =>

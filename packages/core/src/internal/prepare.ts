@@ -212,4 +212,8 @@ export const prepare = (
 
 /** Check the workflow, decode the input and run it with `hooks`. @internal */
 export const run = (self: Definition, input: unknown, hooks?: Hooks): Effect.Effect<unknown, unknown> =>
-  Effect.flatMap(prepare(self, input), ([c, decoded]) => runCompiled(c, decoded, hooks))
+  Effect.suspend(() => {
+    const c = compiled(self)
+    if (c instanceof WorkflowValidationError) return Effect.fail(c)
+    return Effect.flatMap(decodeInput(self, input), (decoded) => runCompiled(c, decoded, hooks))
+  })

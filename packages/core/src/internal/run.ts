@@ -12,7 +12,7 @@ import { clonePlain } from "./plain.ts"
 import { both, type Listener } from "./record.ts"
 import type { Compiled } from "./routing.ts"
 import type { Waiter } from "./waits.ts"
-import { eventOf, type Item, StepRun } from "./workers.ts"
+import { eventOf, StepRun } from "./workers.ts"
 
 /** How a run is watched and fed. @internal */
 export interface Hooks {
@@ -85,6 +85,8 @@ export class Run {
   handover = false
   /** The worker slot that took that event without a fiber of its own, to go on in the returning worker's. */
   handedTo: Context_ | undefined = undefined
+  /** Handler outcomes being handled one inside another on the JS stack (see `invoke`). */
+  syncDepth = 0
   /** Worker fibers being started at once, one inside another (see `fork` in workers.ts). */
   nestedStarts = 0
   state: unknown
@@ -156,7 +158,8 @@ export class Run {
         return {
           step: step.name,
           queued: sr === undefined ? [] : sr.mailbox.toArray().map(eventOf),
-          inFlight: sr === undefined ? [] : sr.current.filter((e): e is Item => e !== undefined).map(eventOf),
+          inFlight:
+            sr === undefined ? [] : sr.contexts.filter((c) => c.item !== undefined).map((c) => eventOf(c.item!)),
           collecting: sr?.collected === undefined ? [] : [...sr.collected.items],
           need: sr?.collected?.lastNeed
         }

@@ -56,14 +56,12 @@ export class StepRun {
   /** Events waiting out a retry backoff. */
   backingOff = 0
   /**
-   * What each worker slot is handling, for snapshots and timeouts. Slots are made on first use, so a step
-   * costs what its busiest moment needed, whatever its `workers`.
+   * One context per worker slot, made on first use, so a step costs what its busiest moment needed, whatever
+   * its `workers`. What a slot is handling is its context's `item`.
    */
-  readonly current: Array<Item | undefined> = []
-  /** One context per worker slot, made on first use. */
-  readonly contexts: Array<Context_ | undefined> = []
-  /** Slots made and free again; a new slot is made only when none is free. */
-  readonly freeSlots: Array<number> = []
+  contexts: Array<Context_> = []
+  /** Slots made and free again, linked through their contexts' `nextFree`; a new slot is made only when none is. */
+  freeSlot: Context_ | undefined = undefined
   /** The step's collect buffer, made by its first `ctx.collect`. */
   collected: CollectBuffer | undefined = undefined
   get buffer(): CollectBuffer {
@@ -82,10 +80,25 @@ export class StepRun {
   constructor(step: CompiledStep) {
     this.step = step
   }
-  /** A free worker slot, made when none is. */
-  takeSlot(): number {
-    const free = this.freeSlots.pop()
-    return free === undefined ? this.current.length : free
+  /** A free worker slot's context, made when none is. */
+  takeSlot(run: Run): Context_ {
+    const free = this.freeSlot
+    if (free === undefined) {
+      const ctx = makeContext(run, this, this.contexts.length)
+      // The first slot in an array of one: most steps never use a second.
+      if (ctx.worker === 0) this.contexts = [ctx]
+      else this.contexts.push(ctx)
+      return ctx
+    }
+    this.freeSlot = free.nextFree
+    free.nextFree = undefined
+    return free
+  }
+  /** The worker slot of `ctx` is free again. */
+  freeUp(ctx: Context_): void {
+    ctx.item = undefined
+    ctx.nextFree = this.freeSlot
+    this.freeSlot = ctx
   }
   get queued(): number {
     return this.mailbox.size
@@ -140,7 +153,7 @@ export const requeue = (run: Run, sr: StepRun, retry: Retry): Effect.Effect<void
 
 /** Give worker slot `ctx` the item `item`: its invocation number is fixed now, in routing order. */
 const assign = (sr: StepRun, ctx: Context_, item: Item): void => {
-  sr.current[ctx.worker] = item
+  ctx.item = item
   ctx.n = item instanceof Retry ? item.n : ++sr.taken
 }
 
@@ -148,10 +161,9 @@ const assign = (sr: StepRun, ctx: Context_, item: Item): void => {
 export const enqueue = (run: Run, sr: StepRun, item: Item): Effect.Effect<void> => {
   if (sr.running < sr.step.workers) {
     sr.running++
-    const slot = sr.takeSlot()
-    const ctx = sr.contexts[slot] ?? (sr.contexts[slot] = makeContext(run, sr, slot))
+    const ctx = sr.takeSlot(run)
     assign(sr, ctx, item)
-    sr.placed = slot
+    sr.placed = ctx.worker
     if (run.handover) {
       // The invocation that returned this event hands its fiber over (see `handOver`): no fiber is forked.
       run.handover = false
@@ -195,7 +207,7 @@ export const pull = (run: Run, ctx: Context_, lingered: boolean): Effect.Effect<
     return invoke(run, ctx, item)
   }
   if (!lingered) {
-    sr.current[ctx.worker] = undefined
+    ctx.item = undefined
     ctx.lingering = true
     // The slot holds nothing from now on (it may still take an event routed while it lingers).
     if (run.record !== undefined) run.record({ _tag: "WorkerIdle", step: sr.step.name, worker: ctx.worker })
@@ -203,8 +215,7 @@ export const pull = (run: Run, ctx: Context_, lingered: boolean): Effect.Effect<
   }
   ctx.lingering = false
   sr.running--
-  sr.current[ctx.worker] = undefined
-  sr.freeSlots.push(ctx.worker)
+  sr.freeUp(ctx)
   checkIdle(run)
   return Effect.void
 }
@@ -234,13 +245,12 @@ export const handOver = (run: Run, from: Context_, to: Context_): Effect.Effect<
   const sr = from.sr
   if (!from.retrying) run.active--
   sr.running--
-  sr.current[from.worker] = undefined
-  sr.freeSlots.push(from.worker)
+  sr.freeUp(from)
   if (sr.senders.length > 0) release(sr)
   const fiber = from.fiber!
   fiber.ctx = to
   to.fiber = fiber
-  return invoke(run, to, to.sr.current[to.worker]!)
+  return invoke(run, to, to.item!)
 }
 
 /** A worker fiber: which slot's invocation it runs now (it changes when it is handed over), for its watcher. */
