@@ -18,7 +18,7 @@ import type {
 } from "./Event.ts"
 import type { IgnorableCheck } from "./internal/graph.ts"
 import { fromArgs } from "./internal/step.ts"
-import type { StepContext, UndeclaredWrite } from "./StepContext.ts"
+import type { DistributedContext, StepContext, UndeclaredWrite } from "./StepContext.ts"
 
 /**
  * What a step can accept: one event class, `StartEvent`, or an array of classes (the handler then gets
@@ -191,6 +191,23 @@ export type ResultOf<Out> = Out extends StopEvent<infer R> ? R : never
 export type RoutedOf<Out> = Exclude<Out, StopEvent<any> | void | undefined>
 
 /**
+ * The context a step's handler gets: a {@link DistributedContext} for a step declared with
+ * `distribute: true` (or a `distribute` that may be true), else the full `StepContext`.
+ *
+ * @example
+ * ```ts
+ * type A = Step.ContextOf<true, {}, ProcessedEvent, Event.AnyEvent> // DistributedContext<Event.AnyEvent>
+ * type B = Step.ContextOf<false, { n: number }, ItemEvent, Progress> // StepContext<{ n: number }, ItemEvent, Progress>
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ContextOf<D extends boolean, State, Emits extends AnyEvent, Writes extends AnyEvent> = [D] extends [false]
+  ? StepContext<State, Emits, Writes>
+  : DistributedContext<Writes>
+
+/**
  * Options of a step, the third argument of `.step(...)` and `Step.make`. Declare `emits`: it types the
  * handler's return and `ctx.send`, and lets graph checks and diagrams see the step's edges.
  *
@@ -208,7 +225,8 @@ export type RoutedOf<Out> = Exclude<Out, StopEvent<any> | void | undefined>
 export interface Options<
   Em extends ReadonlyArray<EventClass<any>> = ReadonlyArray<EventClass<any>>,
   W extends number = number,
-  Wr extends ReadonlyArray<EventClass<any>> = ReadonlyArray<EventClass<any>>
+  Wr extends ReadonlyArray<EventClass<any>> = ReadonlyArray<EventClass<any>>,
+  D extends boolean = boolean
 > {
   /** Unique within the workflow. Default: the handler's function name, else `handle` + the accepted tags. */
   readonly name?: string | undefined
@@ -229,6 +247,14 @@ export interface Options<
   readonly retry?: Schedule.Schedule<any, any, any, any> | undefined
   /** Fail one invocation that runs longer than this with `StepTimeoutError`. */
   readonly timeout?: Duration.Input | undefined
+  /**
+   * In a cluster (`@effect-flow/cluster`), run each invocation of this step on any runner, as a cluster
+   * message keyed by its `invocationId`, so a fan-out uses every runner; its returned event comes back to
+   * the run. The handler then gets a {@link DistributedContext} (no `send`, `store`, `collect` or
+   * `waitFor`). `workers` still bounds how many of the run's invocations of the step are in flight.
+   * Outside a cluster the step runs locally, with the same restricted context. Default `false`.
+   */
+  readonly distribute?: D | undefined
   /**
    * Graph checks this step opts out of, e.g. `["dead-end"]` for a side branch that logs and returns
    * nothing. See `Workflow.validate`.
@@ -285,6 +311,8 @@ export interface Step<in out In = any, out Out = any, out E = any, out R = any, 
   readonly timeout: Duration.Input | undefined
   /** The graph checks this step opts out of (`Workflow.validate`). */
   readonly ignoreChecks?: ReadonlyArray<IgnorableCheck> | undefined
+  /** `true`: in a cluster, each invocation runs on any runner (see {@link Options}). */
+  readonly distribute?: boolean | undefined
   readonly handler: Handler<In, Out | void | undefined, E, R, State, any>
 }
 
@@ -327,14 +355,15 @@ export const make = <
   const Em extends ReadonlyArray<EventClass<any>> = never,
   const W extends number = number,
   const Wr extends ReadonlyArray<EventClass<any>> = never,
-  Eff extends Effect.Effect<any, any, any> = never
+  Eff extends Effect.Effect<any, any, any> = never,
+  const D extends boolean = false
 >(
   accepts: A,
   handler: (
     event: EventOf<A, any>,
-    ctx: StepContext<State, EmitsOf<Em>, WritesOf<Wr>>
+    ctx: ContextOf<D, State, EmitsOf<Em>, WritesOf<Wr>>
   ) => Effect.Effect<Out, E, R> | Generator<Eff, Out, never>,
-  options?: Options<Em, W, Wr>
+  options?: Options<Em, W, Wr, D>
 ): Step<
   EventOf<A, any>,
   Exclude<Out, void | undefined>,

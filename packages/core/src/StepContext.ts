@@ -212,3 +212,40 @@ export interface StepContext<State = unknown, Emits extends AnyEvent = AnyEvent,
     options?: WaitForOptions<InstanceOf<C>, Request>
   ): Effect.Effect<InstanceOf<C>, StepTimeoutError, [Request] extends [never] ? never : WriteMarker<Writes>>
 }
+
+/**
+ * The context of a step declared with `distribute: true`: where the invocation runs (`runId`, `step`,
+ * `attempt`, `invocationId`) and `write`. In a cluster the invocation runs on any runner, away from the
+ * run's owner, so `send`, `store`, `collect` and `waitFor` (which need the run itself) are absent: return the
+ * next event instead. A distributed handler that reaches one anyway (through a cast) ends the run with a
+ * `WorkflowValidationError` naming the step and the operation.
+ *
+ * @example
+ * ```ts
+ * .step(ItemEvent, (ev, ctx) => Effect.gen(function* () {
+ *   yield* ctx.write(new Progress({ item: ev.item }))
+ *   return new ProcessedEvent({ result: `${ctx.invocationId}: ${ev.item}` })
+ * }), { distribute: true, workers: 8, emits: [ProcessedEvent], writes: [Progress] })
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DistributedContext<Writes extends AnyEvent = AnyEvent> {
+  /** The run this invocation belongs to. */
+  readonly runId: string
+  /** The step's name. */
+  readonly step: string
+  /** 1 for the first attempt, counting up with each retry. */
+  readonly attempt: number
+  /**
+   * Names this invocation (`<runId>/<step>/<n>`), the same across retries and on whichever runner runs it:
+   * key the handler's outside effects with it.
+   */
+  readonly invocationId: string
+  /**
+   * Publish an event to the caller's event stream. In a cluster the writes reach the run's owner with the
+   * invocation's outcome, in order, before its returned event is routed.
+   */
+  write(event: Writes): Effect.Effect<void, never, WriteMarker<Writes>>
+}

@@ -32,7 +32,6 @@ import { isWaiting, type Run, runCompiled, sendFromOutside } from "./internal/ru
 import { fromArgs } from "./internal/step.ts"
 import type * as RunEvent from "./RunEvent.ts"
 import type * as Step from "./Step.ts"
-import type { StepContext } from "./StepContext.ts"
 import {
   type Problem,
   type UnhandledEventError,
@@ -163,14 +162,15 @@ export interface Workflow<
     const Em extends ReadonlyArray<EventClass<any>> = never,
     const W extends number = number,
     const Wr extends ReadonlyArray<EventClass<any>> = never,
-    Eff extends Effect.Effect<any, any, any> = never
+    Eff extends Effect.Effect<any, any, any> = never,
+    const D extends boolean = false
   >(
     accepts: A & Step.CheckAccepts<A>,
     handler: (
       event: Step.EventOf<A, Input>,
-      ctx: StepContext<State, Step.EmitsOf<Em>, Step.WritesOf<Wr>>
+      ctx: Step.ContextOf<D, State, Step.EmitsOf<Em>, Step.WritesOf<Wr>>
     ) => Effect.Effect<Out, E1, R1> | Generator<Eff, Out, never>,
-    options?: Step.Options<Em, W, Wr>
+    options?: Step.Options<Em, W, Wr, D>
   ): Workflow<
     Input,
     InputEncoded,

@@ -7,6 +7,8 @@
 
 /** @since 0.1.0 */
 export * as Diagram from "./Diagram.ts"
+/** @since 0.1.0 */
+export * as Distribution from "./Distribution.ts"
 export * as Durable from "./Durable.ts"
 /** @since 0.1.0 */
 export * as DurableError from "./DurableError.ts"

@@ -22,7 +22,8 @@ export const structuralChecks = [
   "retry",
   "handler",
   "config",
-  "journal"
+  "journal",
+  "distribute"
 ] as const
 
 /**

@@ -12,6 +12,7 @@ import { NestedStoreEditError, type StepTimeoutError, type UnhandledEventError }
 import { send, sendAll } from "./backPressure.ts"
 import * as Boundary from "./boundary.ts"
 import type { Need } from "./collectBuffer.ts"
+import { DistributedView } from "./distributed.ts"
 import { failedInvocation, succeeded } from "./invocation.ts"
 import { invocationId, type Journaled, type Operation } from "./record.ts"
 import type { Run } from "./run.ts"
@@ -90,6 +91,8 @@ export class Context_ implements StepContext<any, AnyEvent> {
   readonly runId: string
   readonly step: string
   private store_: Store<any> | undefined = undefined
+  private distributed_: DistributedView | undefined = undefined
+  private writeFn_: ((event: AnyEvent) => Effect.Effect<void>) | undefined = undefined
   readonly run: Run
   readonly sr: StepRun
   readonly worker: number
@@ -132,6 +135,16 @@ export class Context_ implements StepContext<any, AnyEvent> {
     }
     this.seq++
     return op
+  }
+
+  /** This slot's context as a `distribute: true` step's handler sees it (made on first use). */
+  get distributed(): DistributedView {
+    return (this.distributed_ ??= new DistributedView(this.run.compiled.name, this))
+  }
+
+  /** `write`, bound to this slot (made on first use), for a distributed invocation's outcome. */
+  get writeFn(): (event: AnyEvent) => Effect.Effect<void> {
+    return (this.writeFn_ ??= (event) => this.write(event))
   }
 
   /** The run's store, as seen from this worker slot (made on first use). */

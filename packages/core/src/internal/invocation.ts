@@ -5,13 +5,14 @@
  * fiber of its own while the worker goes on), handed to a step that accepts `StepFailedEvent`, or ends the
  * run. Then the worker takes its next event.
  */
-import { Cause, Clock, Duration, Effect, Exit, Pull, Schedule } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, Pull, Schedule } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { StepFailedEvent } from "../RunEvent.ts"
 import { StepTimeoutError, UnhandledEventError } from "../WorkflowError.ts"
 import { filled, room } from "./backPressure.ts"
 import * as Boundary from "./boundary.ts"
 import type { Context_ } from "./context.ts"
+import { DistributorRef } from "./distributed.ts"
 import { failCause } from "./lifecycle.ts"
 import type { Outcome } from "./record.ts"
 import { outsideEmits, route, routeOrError } from "./routing.ts"
@@ -41,13 +42,29 @@ export const invoke = (run: Run, ctx: Context_, item: Item): Effect.Effect<void>
     })
   }
   let effect: Effect.Effect<unknown, unknown>
-  try {
-    const returned = step.handler(ev, ctx)
-    effect = Effect.isEffect(returned)
-      ? (returned as Effect.Effect<unknown, unknown>)
-      : Boundary.handlerResult({ workflow: run.compiled.name, step: step.name, event: ev._tag }, returned)
-  } catch (thrown) {
-    effect = Effect.die(Boundary.handlerThrew({ workflow: run.compiled.name, step: step.name, event: ev._tag }, thrown))
+  const distributor = step.def.distribute === true ? Context.get(run.context, DistributorRef) : undefined
+  if (distributor !== undefined) {
+    effect = distributor.invoke({
+      workflow: run.compiled.name,
+      runId: run.id,
+      step: step.name,
+      invocationId: ctx.invocationId,
+      attempt: ctx.attempt,
+      event: ev,
+      write: ctx.writeFn
+    })
+  } else {
+    try {
+      // A distributed step outside a cluster runs here, with the context it would get on a runner.
+      const returned = step.handler(ev, step.def.distribute === true ? (ctx.distributed as unknown as Context_) : ctx)
+      effect = Effect.isEffect(returned)
+        ? (returned as Effect.Effect<unknown, unknown>)
+        : Boundary.handlerResult({ workflow: run.compiled.name, step: step.name, event: ev._tag }, returned)
+    } catch (thrown) {
+      effect = Effect.die(
+        Boundary.handlerThrew({ workflow: run.compiled.name, step: step.name, event: ev._tag }, thrown)
+      )
+    }
   }
   if (step.timeout !== undefined) {
     const timeout = step.timeout

@@ -106,6 +106,16 @@ const configProblems = (self: Definition): Array<Problem> => {
         })
       )
     }
+    if (step.distribute !== undefined && typeof step.distribute !== "boolean") {
+      out.push(
+        new Problem({
+          check: "distribute",
+          message: `step "${step.name}" has distribute ${show(step.distribute)}, which is not a boolean: use distribute: true to run its invocations on any runner of a cluster, or leave it out.`,
+          steps: [step.name],
+          events: []
+        })
+      )
+    }
     if (step.retry !== undefined && !Schedule.isSchedule(step.retry)) {
       out.push(
         new Problem({

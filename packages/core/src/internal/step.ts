@@ -31,6 +31,7 @@ export const fromArgs = (
     retry: options?.retry,
     timeout: options?.timeout,
     ignoreChecks: options?.ignoreChecks,
+    ...(options?.distribute === undefined ? {} : { distribute: options.distribute }),
     handler: handler as Step.Any["handler"]
   }
 }
