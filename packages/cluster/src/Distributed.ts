@@ -25,6 +25,7 @@ import {
 import { Duration, Effect, Layer, Schedule, Schema, Semaphore } from "effect"
 import { type ClusterError, ClusterSchema, Entity, type Sharding } from "effect/cluster"
 import { Rpc } from "effect/rpc"
+import { distributorLayer, stepLayer } from "./internal/stepEntity.ts"
 
 /**
  * No runner registered a workflow of this name (a client asked for it by name).
@@ -77,6 +78,33 @@ export class RunFailedError extends Schema.TaggedError<RunFailedError>()("RunFai
     return `Run "${this.runId}" of workflow "${this.workflow}" failed${this.tag === undefined ? "" : ` with ${this.tag}`}: ${this.reason}`
   }
 }
+
+export {
+  /**
+   * A `distribute: true` step's invocation failed on a runner with the handler's own error (its `_tag` and
+   * message; the class stays on the runner).
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  DistributedStepError,
+  /**
+   * The payload of a {@link StepEntity} message: one invocation and attempt, its event as JSON text.
+   *
+   * @since 0.1.0
+   * @category entities
+   */
+  InvokePayload,
+  /**
+   * The cluster entity each invocation of a `distribute: true` step is a message to: its id is the
+   * invocation's `invocationId`, the message's primary key its attempt (a message sent again is handled once).
+   * `Distributed.layer` registers it on every runner.
+   *
+   * @since 0.1.0
+   * @category entities
+   */
+  StepEntity
+} from "./internal/stepEntity.ts"
 
 const RunError = Schema.Union([
   UnknownWorkflowError,
@@ -287,7 +315,12 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
       defectRetryPolicy: Schedule.exponential("200 millis", 2).pipe(Schedule.upTo({ times: 5 }))
     }
   )
-  return Layer.provide(entity, checked) as any
+  // Runs on this runner send their distributed steps' invocations to the step entity (keyed by
+  // invocationId, so spread over every runner); this runner takes its share of every run's invocations.
+  return Layer.mergeAll(
+    Layer.provide(entity, checked).pipe(Layer.provide(distributorLayer(byName))),
+    stepLayer(byName)
+  ) as any
 }
 
 /**

@@ -1,0 +1,201 @@
+/**
+ * Distributed steps on effect's TestRunner (one process, memory storage): each invocation of a
+ * `distribute: true` step is a message to the step entity keyed by its invocationId; the run gets the
+ * same result as locally, writes reach it, a message sent again for the same invocation and attempt is
+ * handled once, and a handler's failure or a reach for ctx.send comes back typed. (That the writes reach
+ * the run and workers bounds what is in flight is core's Distribution test, with the same hook.)
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Distributed } from "@effect-flow/cluster"
+import { defineWorkflow, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
+import { Effect, Layer, Result, Schedule, Schema } from "effect"
+import { type Sharding, TestRunner } from "effect/cluster"
+import * as fc from "fast-check"
+
+class Job extends Schema.TaggedClass<Job>()("Job", { index: Schema.Number, item: Schema.String }) {}
+class Done extends Schema.TaggedClass<Done>()("Done", { index: Schema.Number, length: Schema.Number }) {}
+class Progress extends Schema.TaggedClass<Progress>()("Progress", { index: Schema.Number }) {}
+class Flaky extends Schema.TaggedError<Flaky>()("Flaky", { index: Schema.Number }) {}
+
+/** Each handler call, by invocationId and attempt: what ran, and where the test can count it. */
+const calls: Array<string> = []
+
+const fanOut = defineWorkflow({
+  name: "dist-fan",
+  input: Schema.Struct({ items: Schema.Array(Schema.String), failUntil: Schema.Number }),
+  initialState: { n: 0 }
+})
+  .step(
+    StartEvent,
+    (ev, ctx) =>
+      Effect.gen(function* () {
+        yield* ctx.store.set("n", ev.items.length)
+        yield* ctx.sendAll(ev.items.map((item, index) => new Job({ index, item })))
+      }),
+    { emits: [Job] }
+  )
+  .step(
+    Job,
+    (ev, ctx) =>
+      Effect.gen(function* () {
+        calls.push(`${ctx.invocationId}#${ctx.attempt}`)
+        if (ev.item === "flaky" && ctx.attempt < 3) return yield* new Flaky({ index: ev.index })
+        yield* ctx.write(new Progress({ index: ev.index }))
+        return new Done({ index: ev.index, length: ev.item.length })
+      }),
+    { name: "work", distribute: true, workers: 4, emits: [Done], writes: [Progress], retry: Schedule.recurs(3) }
+  )
+  .step(
+    Done,
+    (ev, ctx) =>
+      Effect.gen(function* () {
+        const all = yield* ctx.collect(ev, yield* ctx.store.get("n"))
+        if (all._tag === "None") return
+        return new StopEvent({ result: [...all.value].sort((a, b) => a.index - b.index).map((d) => d.length) })
+      }),
+    { emits: [StopEvent] }
+  )
+
+class Nope extends Schema.TaggedError<Nope>()("Nope", { why: Schema.String }) {}
+
+const failing = defineWorkflow({ name: "dist-failing" })
+  .step(StartEvent, () => Effect.succeed(new Job({ index: 0, item: "x" })), { emits: [Job] })
+  .step(Job, (ev) => Effect.fail(new Nope({ why: `no ${ev.item}` })), { name: "remote", distribute: true })
+
+const cheating = defineWorkflow({ name: "dist-cheating" })
+  .step(StartEvent, () => Effect.succeed(new Job({ index: 0, item: "x" })), { emits: [Job] })
+  .step(Job, (ev, ctx) => Effect.as((ctx as any).send(ev) as Effect.Effect<void>, new StopEvent({ result: 1 })), {
+    name: "remote",
+    distribute: true
+  })
+
+const runner = Distributed.layer({ workflows: [fanOut, failing, cheating] }).pipe(Layer.provideMerge(TestRunner.layer))
+
+describe("distribute: true on TestRunner", () => {
+  it.live(
+    "a distributed fan-out gives the local result; each invocation is one handler call, on its first attempt",
+    () =>
+      Effect.gen(function* () {
+        const context = yield* Effect.context<Sharding.Sharding>()
+        let case_ = 0
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(fc.array(fc.string({ maxLength: 5 }), { minLength: 1, maxLength: 30 }), (items) =>
+              Effect.runPromiseWith(context)(
+                Effect.gen(function* () {
+                  calls.length = 0
+                  const runId = `fan-${++case_}`
+                  const input = { items, failUntil: 0 }
+                  const local = yield* Workflow.run(fanOut, input)
+                  calls.length = 0
+                  const remote = yield* Distributed.run(fanOut, input, { runId })
+                  assert.deepStrictEqual(remote, local)
+                  // Each invocation ran once, on its first attempt (`<runId>/work/<n>#1`).
+                  assert.deepStrictEqual(
+                    calls.map((c) => c.slice(c.indexOf("/work/"))).sort(),
+                    items.map((_, i) => `/work/${i + 1}#1`).sort()
+                  )
+                })
+              )
+            ),
+            { numRuns: 15 }
+          )
+        )
+      }).pipe(Effect.provide(runner)),
+    60_000
+  )
+
+  it.live(
+    "a failed attempt is retried under the same invocationId with attempt + 1, each attempt one message",
+    () =>
+      Effect.gen(function* () {
+        calls.length = 0
+        const result = yield* Distributed.run(
+          fanOut,
+          { items: ["a", "flaky", "ccc"], failUntil: 3 },
+          { runId: "flaky-1" }
+        )
+        assert.deepStrictEqual(result, [1, 5, 3])
+        assert.deepStrictEqual(
+          calls.filter((c) => c.includes("/work/2#")).map((c) => c.slice(c.indexOf("/work/"))),
+          ["/work/2#1", "/work/2#2", "/work/2#3"]
+        )
+      }).pipe(Effect.provide(runner)),
+    30_000
+  )
+
+  it.live(
+    "a message sent again for the same invocation and attempt is handled once: both senders get its one reply",
+    () =>
+      Effect.gen(function* () {
+        calls.length = 0
+        const makeClient = yield* Distributed.StepEntity.client
+        const payload = new Distributed.InvokePayload({
+          workflow: "dist-fan",
+          runId: "resend",
+          step: "work",
+          invocationId: "resend/work/1",
+          attempt: 1,
+          event: JSON.stringify({ _tag: "Job", index: 0, item: "abcd" })
+        })
+        const [first, second] = yield* Effect.all(
+          [makeClient("resend/work/1").Invoke(payload), makeClient("resend/work/1").Invoke(payload)],
+          { concurrency: 2 }
+        )
+        const third = yield* makeClient("resend/work/1").Invoke(payload)
+        assert.deepStrictEqual(calls, ["resend/work/1#1"])
+        assert.strictEqual(first, second)
+        assert.strictEqual(third, first)
+        assert.deepStrictEqual(JSON.parse(first), {
+          w: [{ _tag: "Progress", index: 0 }],
+          o: { _tag: "Returned", event: { _tag: "Done", index: 0, length: 4 } }
+        })
+        // The next attempt of the same invocation is another message: it runs.
+        yield* makeClient("resend/work/1").Invoke(new Distributed.InvokePayload({ ...payload, attempt: 2 }))
+        assert.deepStrictEqual(calls, ["resend/work/1#1", "resend/work/1#2"])
+      }).pipe(Effect.provide(runner)),
+    30_000
+  )
+
+  it.live(
+    "a handler's own failure comes back as DistributedStepError naming its tag; the run fails with it",
+    () =>
+      Effect.gen(function* () {
+        const outcome = yield* Effect.result(Distributed.run(failing, undefined as never, { runId: "failing-1" }))
+        assert.isTrue(Result.isFailure(outcome))
+        const error = (outcome as Result.Failure<unknown, any>).failure
+        assert.strictEqual(error._tag, "RunFailedError")
+        assert.strictEqual(error.tag, "DistributedStepError")
+        assert.include(error.reason, "Nope")
+        assert.include(error.reason, "no x")
+        // Locally the run fails with the handler's own class; across runners its tag and message remain.
+        const local = yield* Effect.flip(Workflow.run(failing, {}))
+        assert.instanceOf(local, Nope)
+      }).pipe(Effect.provide(runner)),
+    30_000
+  )
+
+  it.live(
+    'a distributed handler reaching for ctx.send on a runner: the reply is the "distribute" validation problem',
+    () =>
+      Effect.gen(function* () {
+        const makeClient = yield* Distributed.StepEntity.client
+        const reply = yield* makeClient("cheat/remote/1").Invoke(
+          new Distributed.InvokePayload({
+            workflow: "dist-cheating",
+            runId: "cheat",
+            step: "remote",
+            invocationId: "cheat/remote/1",
+            attempt: 1,
+            event: JSON.stringify({ _tag: "Job", index: 0, item: "x" })
+          })
+        )
+        const parsed = JSON.parse(reply)
+        assert.strictEqual(parsed.o._tag, "Died")
+        assert.strictEqual(parsed.o.validation._tag, "WorkflowValidationError")
+        assert.strictEqual(parsed.o.validation.problems[0].check, "distribute")
+        assert.include(parsed.o.reason, "ctx.send")
+      }).pipe(Effect.provide(runner)),
+    30_000
+  )
+})
