@@ -7,7 +7,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Distributed } from "@effect-flow/cluster"
-import { defineWorkflow, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
+import { defineWorkflow, RunStore, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
 import { Effect, Layer, Result, Schedule, Schema } from "effect"
 import { type Sharding, TestRunner } from "effect/cluster"
 import * as fc from "fast-check"
@@ -69,7 +69,10 @@ const cheating = defineWorkflow({ name: "dist-cheating" })
     distribute: true
   })
 
-const runner = Distributed.layer({ workflows: [fanOut, failing, cheating] }).pipe(Layer.provideMerge(TestRunner.layer))
+const runner = Distributed.layer({ workflows: [fanOut, failing, cheating] }).pipe(
+  Layer.provideMerge(RunStore.layerMemory),
+  Layer.provideMerge(TestRunner.layer)
+)
 
 describe("distribute: true on TestRunner", () => {
   it.live(
@@ -120,6 +123,15 @@ describe("distribute: true on TestRunner", () => {
           calls.filter((c) => c.includes("/work/2#")).map((c) => c.slice(c.indexOf("/work/"))),
           ["/work/2#1", "/work/2#2", "/work/2#3"]
         )
+        // The outcomes came back to the run and were journaled: each invocation's end, and the Done it
+        // returned routed to the collecting step.
+        const store = yield* RunStore.RunStore
+        const journal = (yield* store.readJournal("flaky-1")).map((e) => JSON.parse(e.data))
+        for (const n of [1, 2, 3]) {
+          assert.isTrue(journal.some((e) => e.t === "e" && e.i === `flaky-1/work/${n}` && e.k === "R"))
+        }
+        assert.strictEqual(journal.filter((e) => e.t === "r" && e.ev?._tag === "Done").length, 3)
+        assert.strictEqual(journal.filter((e) => e.t === "e" && e.i === "flaky-1/work/2" && e.k === "B").length, 2)
       }).pipe(Effect.provide(runner)),
     30_000
   )
