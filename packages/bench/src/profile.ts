@@ -7,14 +7,21 @@
  *   npm run -w @effect-flow/bench profile                  2,000 runs one after another, x5
  *   npm run -w @effect-flow/bench profile -- --at-once     1,000 runs started together, x5
  *   npm run -w @effect-flow/bench profile -- --system "Mastra workflows"
+ *   npm run -w @effect-flow/bench profile -- --engine <commit>   effect-flow's engine as it was at <commit>
+ *   npm run -w @effect-flow/bench profile -- --compare <commit>  before (<commit>) and after (the working tree)
+ *
+ * `--engine` extracts `packages/core/src` at that commit into `packages/bench/.engines/<sha>` and builds the same
+ * tiny workflow on it. `--compare` profiles both, each in fresh processes, alternating (`--repeats`, default 3),
+ * and prints a before/after table of the medians: the profile of a tiny run before and after a change.
  *
  * The CPU profile is also written to `tiny-run.cpuprofile` in the working directory (open it in Chrome DevTools).
  */
+import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import { Session } from "node:inspector/promises"
 import * as path from "node:path"
 import { num } from "./stats.ts"
-import { TINY_FLOW, tinySystems } from "./tiny.ts"
+import { TINY_FLOW, type TinyRunner, tinySystems } from "./tiny.ts"
 import { valueOf } from "./workload.ts"
 
 const arg = (name: string) => {
@@ -26,9 +33,53 @@ const systemName = arg("--system") ?? TINY_FLOW
 const runs = Number(arg("--runs") ?? (atOnce ? 1_000 : 2_000))
 const rounds = Number(arg("--rounds") ?? 5)
 
+const engine = arg("--engine")
+const compare = arg("--compare")
+const json = process.argv.includes("--json")
+const repoRoot = path.resolve(import.meta.dirname, "../../..")
+
+/** The tiny workflow on the engine's sources at `rev`, extracted once into `packages/bench/.engines/<sha>`. */
+const runnerAt = async (rev: string): Promise<TinyRunner> => {
+  const sha = execFileSync("git", ["-C", repoRoot, "rev-parse", "--verify", `${rev}^{commit}`], {
+    encoding: "utf8"
+  }).trim()
+  const dir = path.resolve(import.meta.dirname, "../.engines", sha)
+  if (!fs.existsSync(path.join(dir, "src/index.ts"))) {
+    fs.mkdirSync(dir, { recursive: true })
+    const archive = execFileSync("git", ["-C", repoRoot, "archive", sha, "packages/core/src"])
+    execFileSync("tar", ["-x", "-C", dir, "--strip-components=2"], { input: archive })
+  }
+  const core = await import(path.join(dir, "src/index.ts"))
+  const { tinyOn } = await import("./tiny/effectFlow.ts")
+  return tinyOn(core).runner
+}
+
+if (compare !== undefined) {
+  // Before (the engine at `compare`) and after (the working tree), each profiled in fresh processes, alternating.
+  const repeats = Number(arg("--repeats") ?? 3)
+  const passOn = process.argv.slice(2).filter((a, i, all) => a !== "--compare" && all[i - 1] !== "--compare")
+  const one = (extra: ReadonlyArray<string>): Summary => {
+    const child = spawnSync(
+      process.execPath,
+      [...process.execArgv, import.meta.filename, ...passOn, ...extra, "--json"],
+      { encoding: "utf8", maxBuffer: 1 << 26 }
+    )
+    if (child.status !== 0) throw new Error(`profile child failed: ${child.stderr}`)
+    return JSON.parse(child.stdout.trim().split("\n").at(-1)!) as Summary
+  }
+  const before: Array<Summary> = []
+  const after: Array<Summary> = []
+  for (let i = 0; i < repeats; i++) {
+    before.push(one(["--engine", compare]))
+    after.push(one([]))
+  }
+  process.stdout.write(compareTable(compare, before, after))
+  process.exit(0)
+}
+
 const entry = tinySystems.find((t) => t.name === systemName)
 if (entry === undefined) throw new Error(`unknown tiny-run system ${systemName}`)
-const runner = (await entry.load()).make()
+const runner = engine === undefined ? (await entry.load()).make() : await runnerAt(engine)
 
 const round = async () => {
   if (atOnce) {
@@ -73,7 +124,6 @@ await session.post("HeapProfiler.disable")
 session.disconnect()
 
 const total = runs * rounds
-const repoRoot = path.resolve(import.meta.dirname, "../../..")
 
 /** Where a function lives, short: the core's own files by name, effect's modules by name, else the package. */
 const where = (url: string): string => {
@@ -82,6 +132,9 @@ const where = (url: string): string => {
   const file = url.replace(/^file:\/\//, "")
   const rel = path.relative(repoRoot, file)
   if (rel.startsWith("packages/core/src/")) return `core ${rel.slice("packages/core/src/".length)}`
+  // An engine extracted by `--engine`: packages/bench/.engines/<sha>/src/...
+  const extracted = /^packages\/bench\/\.engines\/[0-9a-f]+\/src\/(.*)$/.exec(rel)
+  if (extracted !== null) return `core ${extracted[1]}`
   const nm = rel.lastIndexOf("node_modules/")
   if (nm !== -1) {
     const rest = rel.slice(nm + "node_modules/".length)
@@ -158,7 +211,19 @@ const walk = (n: HeapNode) => {
 walk(heap.head as unknown as HeapNode)
 const bytesPerRun = (b: number) => `${num(b / total)} B`
 
-process.stdout.write(`Tiny runs of ${systemName}, ${atOnce ? `${num(runs)} at once` : `${num(runs)} one after another`}, ${rounds} rounds after 3 warm-up rounds; Node ${process.version}.
+if (json) {
+  const summary: Summary = {
+    wallUs: (ms * 1000) / total,
+    sampledUs: sampledUs / total,
+    allocated: allocated / total,
+    cpu: Object.fromEntries([...byPlace].map(([k, v]) => [k, v / total])),
+    alloc: Object.fromEntries([...allocByPlace].map(([k, v]) => [k, v / total]))
+  }
+  process.stdout.write(`${JSON.stringify(summary)}\n`)
+  process.exit(0)
+}
+
+process.stdout.write(`Tiny runs of ${systemName}${engine === undefined ? "" : ` (engine at ${engine})`}, ${atOnce ? `${num(runs)} at once` : `${num(runs)} one after another`}, ${rounds} rounds after 3 warm-up rounds; Node ${process.version}.
 
 Wall time ${num((ms * 1000) / total)} µs per run while profiled (the sampler adds some); ${num(sampledUs / 1000)} ms sampled. \`(idle)\` is time the process waited for the event loop (a run hands over between its fibers through Effect's scheduler); \`(program)\` is V8 and native code outside JavaScript functions.
 
@@ -184,3 +249,53 @@ ${top(allocByPlace, 15, bytesPerRun)}
 |---|--:|
 ${top(allocByFunction, 30, bytesPerRun)}
 `)
+
+/** One profile, per run: what `--json` prints and `--compare` reads. */
+interface Summary {
+  readonly wallUs: number
+  readonly sampledUs: number
+  readonly allocated: number
+  /** CPU self time per run (µs) by where the code lives. */
+  readonly cpu: Record<string, number>
+  /** Bytes allocated per run by where the code lives. */
+  readonly alloc: Record<string, number>
+}
+
+function compareTable(rev: string, before: ReadonlyArray<Summary>, after: ReadonlyArray<Summary>): string {
+  const median = (xs: ReadonlyArray<number>) => {
+    const s = [...xs].sort((a, b) => a - b)
+    return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+  }
+  const cell = (xs: ReadonlyArray<number>, unit: string) =>
+    `${num(median(xs))}${unit} (${num(Math.min(...xs))}–${num(Math.max(...xs))})`
+  const row = (label: string, f: (s: Summary) => number, unit: string) => {
+    const b = before.map(f)
+    const a = after.map(f)
+    const change = median(b) === 0 ? "" : `${((median(a) / median(b) - 1) * 100).toFixed(0)} %`
+    return `| ${label} | ${cell(b, unit)} | ${cell(a, unit)} | ${change} |`
+  }
+  const top = (key: "cpu" | "alloc") => {
+    const totals = new Map<string, number>()
+    for (const s of [...before, ...after])
+      for (const [k, v] of Object.entries(s[key])) totals.set(k, (totals.get(k) ?? 0) + v)
+    return [...totals]
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, 8)
+      .map(([k]) => k)
+  }
+  const mode = atOnce ? `${num(runs)} at once` : `${num(runs)} one after another`
+  return `Tiny runs of effect-flow, ${mode}, ${rounds} profiled rounds per process; before: the engine at ${rev}, after: the working tree; ${before.length} fresh processes each, alternating; median (min–max). Node ${process.version}.
+
+| per run | before | after | change |
+|---|--:|--:|--:|
+${row("wall time while profiled", (s) => s.wallUs, " µs")}
+${row("CPU sampled", (s) => s.sampledUs, " µs")}
+${top("cpu")
+  .map((k) => row(`CPU self: ${k}`, (s) => s.cpu[k] ?? 0, " µs"))
+  .join("\n")}
+${row("allocated", (s) => s.allocated, " B")}
+${top("alloc")
+  .map((k) => row(`allocated: ${k}`, (s) => s.alloc[k] ?? 0, " B"))
+  .join("\n")}
+`
+}

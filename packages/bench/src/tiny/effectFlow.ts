@@ -5,30 +5,39 @@
  *
  * @since 0.1.0
  */
-import { defineWorkflow, Event, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
+import * as Core from "@effect-flow/core"
 import { Effect, Schema } from "effect"
-import type { TinyAdapter } from "../tiny.ts"
-
-/** What the start step emits. */
-export class Doubled extends Event.TaggedData("Doubled")<{ readonly value: number }> {}
-
-/** What the middle step emits. */
-export class Incremented extends Event.TaggedData("Incremented")<{ readonly value: number }> {}
-
-/** The start step's handler. */
-export const start = (ev: { readonly value: number }): Effect.Effect<Doubled> =>
-  Effect.succeed(new Doubled({ value: ev.value * 2 }))
-
-/** The middle step's handler. */
-export const step = (ev: Doubled): Effect.Effect<Incremented> =>
-  Effect.succeed(new Incremented({ value: ev.value + 1 }))
-
-/** The stop step's handler. */
-export const stop = (ev: Incremented): Effect.Effect<StopEvent<number>> =>
-  Effect.succeed(new StopEvent({ result: ev.value }))
+import type { TinyAdapter, TinyRunner } from "../tiny.ts"
 
 /**
- * The tiny workflow.
+ * The tiny workflow, its events and handlers, built on `core`: this package's engine, or another copy of its
+ * sources (the profile's `--engine <commit>` builds the same workflow on an older engine, for a before/after).
+ *
+ * @since 0.1.0
+ */
+export const tinyOn = (core: typeof Core) => {
+  /** What the start step emits. */
+  class Doubled extends core.Event.TaggedData("Doubled")<{ readonly value: number }> {}
+  /** What the middle step emits. */
+  class Incremented extends core.Event.TaggedData("Incremented")<{ readonly value: number }> {}
+  const start = (ev: { readonly value: number }): Effect.Effect<Doubled> =>
+    Effect.succeed(new Doubled({ value: ev.value * 2 }))
+  const step = (ev: Doubled): Effect.Effect<Incremented> => Effect.succeed(new Incremented({ value: ev.value + 1 }))
+  const stop = (ev: Incremented): Effect.Effect<Core.StopEvent<number>> =>
+    Effect.succeed(new core.StopEvent({ result: ev.value }))
+  const tiny = core
+    .defineWorkflow({ name: "tiny", input: Schema.Struct({ value: Schema.Number }) })
+    .step(core.StartEvent, start, { name: "start", emits: [Doubled] })
+    .step(Doubled, step, { name: "step", emits: [Incremented] })
+    .step(Incremented, stop, { name: "stop", emits: [core.StopEvent] })
+  const runner: TinyRunner = { run: (value) => core.Workflow.runPromise(tiny, { value }) }
+  return { tiny, start, step, stop, runner }
+}
+
+const built = tinyOn(Core)
+
+/**
+ * The tiny workflow on this package's engine.
  *
  * @example
  * ```ts
@@ -37,10 +46,10 @@ export const stop = (ev: Incremented): Effect.Effect<StopEvent<number>> =>
  *
  * @since 0.1.0
  */
-export const tiny = defineWorkflow({ name: "tiny", input: Schema.Struct({ value: Schema.Number }) })
-  .step(StartEvent, start, { name: "start", emits: [Doubled] })
-  .step(Doubled, step, { name: "step", emits: [Incremented] })
-  .step(Incremented, stop, { name: "stop", emits: [StopEvent] })
+export const tiny = built.tiny
+
+/** The start, middle and stop handlers (the floor runs exactly these, with no engine). */
+export const { start, step, stop } = built
 
 /**
  * The effect-flow tiny-run adapter.
@@ -57,5 +66,5 @@ export const adapter: TinyAdapter = {
   kind: "engine",
   how: "`defineWorkflow` with an input schema, steps start → step → stop on `Event.TaggedData` events, handlers `Effect.succeed(next event)`; `Workflow.runPromise(wf, { value })` per run",
   packages: ["effect"],
-  make: () => ({ run: (value) => Workflow.runPromise(tiny, { value }) })
+  make: () => built.runner
 }
