@@ -140,6 +140,48 @@ describe("Durable.run on RunStore.layerMemory", () => {
     }).pipe(Effect.provide(RunStore.layerMemory))
   )
 
+  it.effect(
+    "the journal keeps what a run published (a write's event, a waitFor's request), for readers of its events",
+    () =>
+      Effect.gen(function* () {
+        class Note extends Schema.TaggedClass<Note>()("Note", { text: Schema.String }) {}
+        class Ask extends Schema.TaggedClass<Ask>()("Ask", { id: Schema.String }) {}
+        class Answer extends Schema.TaggedClass<Answer>()("Answer", { id: Schema.String }) {}
+        /** Not a schema class, so no codec holds it: journaled as its JSON fields, and the run goes on. */
+        class Plain {
+          readonly _tag = "Plain"
+          readonly n: number
+          constructor(n: number) {
+            this.n = n
+          }
+        }
+        const wf = defineWorkflow({ name: "publishing", outsideInput: [Answer] }).step(StartEvent, (_, ctx) =>
+          Effect.gen(function* () {
+            yield* ctx.write(new Note({ text: "<b>hi</b>" }))
+            yield* ctx.write(new Plain(3) as never)
+            const answer = yield* ctx.waitFor(Answer, { request: new Ask({ id: "a1" }), id: "a1" })
+            return new StopEvent({ result: answer.id })
+          })
+        )
+        const fiber = yield* Effect.forkChild(Durable.run(wf, {}, { runId: "pub" }), { startImmediately: true })
+        for (let i = 0; i < 50 && (yield* Durable.status("pub")).status !== "waiting"; i++) {
+          yield* TestClock.adjust("100 millis")
+        }
+        yield* Durable.send(wf, "pub", new Answer({ id: "a1" }))
+        assert.deepStrictEqual(yield* Fiber.join(fiber), "a1")
+        const store = yield* RunStore.RunStore
+        const ops = (yield* store.readJournal("pub")).map((e) => JSON.parse(e.data)).filter((e) => e.t === "o")
+        assert.deepStrictEqual(
+          ops.map((e) => [e.op, e.ev, e.rq]),
+          [
+            ["write", { _tag: "Note", text: "<b>hi</b>" }, undefined],
+            ["write", { _tag: "Plain", n: 3 }, undefined],
+            ["waitFor", undefined, { _tag: "Ask", id: "a1" }]
+          ]
+        )
+      }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
   it.effect("a finished runId returns its stored outcome without running a handler", () =>
     Effect.gen(function* () {
       const counts = makeCounts()

@@ -8,8 +8,9 @@
  *
  * - `{ t: "r", i, to, ev }` an event routed to step `to`
  * - `{ t: "s", i, a }` the invocation's attempt `a` started
- * - `{ t: "o", i, q, op, st?, ev?, need?, tk? }` its operation `q` (`st`: the state after a store write;
- *   `ev`/`need`/`tk`: a collect's event, need and completed round)
+ * - `{ t: "o", i, q, op, st?, ev?, need?, tk?, rq? }` its operation `q` (`st`: the state after a store write;
+ *   `ev`/`need`/`tk`: a collect's event, need and completed round; `ev`: a write's event; `rq`: a `waitFor`'s
+ *   request; those two only for readers of the run's events, such as the server)
  * - `{ t: "w", i, q, ev }` the answer of its `waitFor` `q`
  * - `{ t: "e", i, k }` it ended: `k` is `"R"` (returned), `"F"` (failed for good) or `"B"` (failed, backs off)
  * - `{ t: "b", i, a }` / `{ t: "d", i, a }` a retry scheduled / due, as attempt `a`
@@ -231,6 +232,24 @@ export const definitionChanges = (stored: Record<string, string>, given: Record<
 }
 
 /**
+ * An event the run published (a write, a `waitFor` request), as the journal keeps it for readers of the run's
+ * event stream (a server replaying it after a restart): encoded with its schema, or, for an event no codec
+ * holds, its JSON fields. A resume never reads it back, so an event that cannot be encoded does not fail the
+ * run here. @internal
+ */
+const published = (c: Codecs, ev: AnyEvent): unknown => {
+  try {
+    return c.event(ev)
+  } catch {
+    try {
+      return { ...JSON.parse(JSON.stringify(ev)), _tag: ev._tag }
+    } catch {
+      return { _tag: ev._tag }
+    }
+  }
+}
+
+/**
  * The journal entry of a transition, or `undefined` for transitions a resume does not need (worker slots,
  * the run's start and end, which the store keeps as the run's input and status). Throws `NotJournalable`.
  * @internal
@@ -257,6 +276,16 @@ export const entryOf = (c: Codecs, t: Transition): string | undefined => {
             ev: c.event(o.event),
             need: o.need,
             tk: o.taken === undefined ? null : o.taken.map(c.event)
+          })
+        case "write":
+          return JSON.stringify({ t: "o", i: t.invocationId, q: t.seq, op: o.op, ev: published(c, o.event) })
+        case "waitFor":
+          return JSON.stringify({
+            t: "o",
+            i: t.invocationId,
+            q: t.seq,
+            op: o.op,
+            ...(o.request === undefined ? {} : { rq: published(c, o.request) })
           })
         default:
           return JSON.stringify({ t: "o", i: t.invocationId, q: t.seq, op: o.op })
