@@ -3,24 +3,26 @@
  * number of subscribers replay from any position, answers a run's status, takes outside input and
  * cancels. The HTTP routes see only this service.
  *
- * This is the seam for durable runs and for the interpreter's record of transitions: a registry backed by
- * a `RunStore` (its journal gives the events, `Durable.status` the status, `Durable.send` the input) or by
- * the record of transitions provides this same `RunRegistry` service, and `WorkflowServer` serves it
- * without any change to the routes. Today there is one implementation, {@link layerMemory}: runs in
- * memory, in the server's scope, the last `keepRuns` finished ones kept.
+ * Two implementations, served by the same routes: {@link layerMemory} (runs in memory, in the server's
+ * scope, the last `keepRuns` finished ones kept) and {@link layerDurable} (durable runs in a `RunStore`:
+ * `Durable.start` starts them, `Durable.status` reads them, their journal gives their events, `Durable.send`
+ * takes input, and a server started on the same store picks up the runs an earlier one left).
  *
  * @since 0.1.0
  */
 import {
+  Durable,
   type Event,
   HumanResponseEvent,
+  RunStore,
   Workflow,
   WorkflowCancelledError,
   type WorkflowValidationError
 } from "@effect-flow/core"
-import { Cause, Context, Effect, Exit, Layer, Schema, Scope, Stream } from "effect"
+import { Cause, Context, Duration, Effect, Exit, type Fiber, Layer, Schema, Scope, Semaphore, Stream } from "effect"
 import { encodeEvent, encodeFailure, resultEncoder } from "./internal/encode.ts"
 import { type Entry, EventLog } from "./internal/eventLog.ts"
+import { JournalReader } from "./internal/journalEvents.ts"
 import { InvalidBody, RunEnded, RunNotFound, type RunStatus, WorkflowNotFound } from "./WorkflowApi.ts"
 
 /**
@@ -194,15 +196,53 @@ const sendableClasses = (workflow: Workflow.Any): Map<string, Schema.Top> => {
   return classes
 }
 
+/** The served workflows by name, validated, with no two of one name. */
+const served = (
+  workflows: ReadonlyArray<Workflow.Any>
+): Effect.Effect<Map<string, Workflow.Any>, WorkflowValidationError | DuplicateWorkflowError> =>
+  Effect.gen(function* () {
+    const byName = new Map<string, Workflow.Any>()
+    for (const workflow of workflows) {
+      if (byName.has(workflow.name)) return yield* new DuplicateWorkflowError({ workflow: workflow.name })
+      byName.set(workflow.name, yield* Workflow.validate(workflow))
+    }
+    return byName
+  })
+
+/**
+ * An event sent to a run, decoded with the schema of the event class its `_tag` names among those the
+ * workflow takes from outside.
+ */
+const decodeSent = (
+  classes: Map<string, Schema.Top>,
+  body: unknown,
+  where: string
+): Effect.Effect<Event.AnyEvent, InvalidBody> =>
+  Effect.gen(function* () {
+    const tag = (body as any)?._tag
+    if (body === null || typeof body !== "object" || Array.isArray(body) || typeof tag !== "string") {
+      return yield* new InvalidBody({ where, issue: 'expected a JSON object with a string "_tag"' })
+    }
+    const cls = classes.get(tag)
+    if (cls === undefined) {
+      return yield* new InvalidBody({
+        where,
+        issue: `no event with _tag "${tag}" can be sent to this workflow; it takes: ${[...classes.keys()].join(", ")} (declare others in the workflow's outsideInput)`
+      })
+    }
+    const decode = Schema.decodeUnknownEffect(Schema.toCodecJson(cls)) as (
+      u: unknown
+    ) => Effect.Effect<unknown, Schema.SchemaError>
+    return (yield* decode(body).pipe(
+      Effect.mapError((e) => new InvalidBody({ where, issue: e.message }))
+    )) as Event.AnyEvent
+  })
+
 const makeMemory = Effect.fnUntraced(function* <W extends Workflow.Any>(options: MemoryOptions<W>) {
   const keepRuns = Math.max(0, options.keepRuns ?? 1000)
   const scope = yield* Effect.scope
   const services = yield* Effect.context<never>()
-  const byName = new Map<string, Workflow.Any>()
-  for (const workflow of options.workflows) {
-    if (byName.has(workflow.name)) return yield* new DuplicateWorkflowError({ workflow: workflow.name })
-    byName.set(workflow.name, yield* Workflow.validate(workflow))
-  }
+  const byName = yield* served(options.workflows)
   const sendable = new Map([...byName].map(([name, wf]) => [name, sendableClasses(wf)]))
   const encodeResults = new Map([...byName].map(([name, wf]) => [name, resultEncoder(wf.config.output as any)]))
   const runs = new Map<string, Run>()
@@ -327,22 +367,7 @@ const makeMemory = Effect.fnUntraced(function* <W extends Workflow.Any>(options:
         const run = yield* lookup(runId)
         if (isFinished(run)) return yield* new RunEnded({ runId, status: run.status as "completed" })
         const where = `event sent to run "${runId}" of workflow "${run.workflow.name}"`
-        const tag = (body as any)?._tag
-        if (body === null || typeof body !== "object" || Array.isArray(body) || typeof tag !== "string") {
-          return yield* new InvalidBody({ where, issue: 'expected a JSON object with a string "_tag"' })
-        }
-        const classes = sendable.get(run.workflow.name)!
-        const cls = classes.get(tag)
-        if (cls === undefined) {
-          return yield* new InvalidBody({
-            where,
-            issue: `no event with _tag "${tag}" can be sent to this workflow; it takes: ${[...classes.keys()].join(", ")} (declare others in the workflow's outsideInput)`
-          })
-        }
-        const decode = Schema.decodeUnknownEffect(Schema.toCodecJson(cls)) as (
-          u: unknown
-        ) => Effect.Effect<unknown, Schema.SchemaError>
-        const event = yield* decode(body).pipe(Effect.mapError((e) => new InvalidBody({ where, issue: e.message })))
+        const event = yield* decodeSent(sendable.get(run.workflow.name)!, body, where)
         yield* run
           .send(event as Event.AnyEvent)
           .pipe(
@@ -364,6 +389,332 @@ const makeMemory = Effect.fnUntraced(function* <W extends Workflow.Any>(options:
           yield* Effect.promise(() => run.ended)
         }
         return yield* statusOf(run)
+      })
+  }
+  return registry
+})
+
+/**
+ * Options of {@link layerDurable}.
+ *
+ * @example
+ * ```ts
+ * const options: RunRegistry.DurableOptions = { workflows: [parallel, approval], pollEvery: "100 millis" }
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface DurableOptions<W extends Workflow.Any = Workflow.Any> {
+  readonly workflows: ReadonlyArray<W>
+  /**
+   * Take over, when the layer is built, the unfinished runs of the served workflows that no live process
+   * owns (a server stopped or crashed mid-run), so they go on here. Default `true`.
+   */
+  readonly resume?: boolean | undefined
+  /** How often an event stream with a subscriber reads new journal entries of a run that has not ended. Default 50 ms. */
+  readonly pollEvery?: Duration.Input | undefined
+}
+
+/**
+ * Durable runs in the `RunStore` in context (`SqliteRunStore.layer({ filename })` from `@effect-flow/sql`,
+ * or any other store):
+ *
+ * - `start` is `Durable.start`: the run lives in the layer's scope; closing it (a deploy, a stop) leaves the
+ *   run resumable, as a crash would.
+ * - `status` is `Durable.status`, so a run started by an earlier server on the same store is visible.
+ * - `events` are read from the run's journal, from its start: a step's writes, `waitFor` requests, input
+ *   requests, lifecycle events (an invocation's start, end, failure and backoff; the journal holds no mailbox
+ *   lengths, so no `EventQueued`), and the end. Each event's id is its journal sequence number, so
+ *   `Last-Event-ID` goes on where it left off across a server restart.
+ * - `send` is `Durable.send`: at once to a run live here, otherwise to its inbox; a run nobody owns is then
+ *   taken over here, so the answer is read.
+ * - `cancel` ends the run as `"cancelled"` (taking it over first when nobody owns it; a run owned by another
+ *   live process is left to it: its status comes back unchanged).
+ *
+ * With `resume` (the default), the unfinished runs of served workflows that no live process owns are taken
+ * over when the layer is built.
+ *
+ * @example
+ * ```ts
+ * import { SqliteRunStore } from "@effect-flow/sql"
+ *
+ * const registry = RunRegistry.layerDurable({ workflows: [parallel, approval] }).pipe(
+ *   Layer.provide(SqliteRunStore.layer({ filename: "runs.db" }))
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerDurable = <W extends Workflow.Any>(
+  options: DurableOptions<W>
+): Layer.Layer<
+  RunRegistry,
+  WorkflowValidationError | DuplicateWorkflowError,
+  Workflow.Workflow.Services<W> | RunStore.RunStore
+> => Layer.effect(RunRegistry, makeDurable(options)) as any
+
+/** A run live in this process: its handle, and the scope it lives in. */
+interface Owned {
+  readonly handle: Durable.Handle<unknown, unknown>
+}
+
+/** The published events of one run read from its journal so far, shared by its subscribers. */
+interface Tail {
+  readonly log: EventLog
+  readonly reader: JournalReader
+  /** The journal sequence number to read next. */
+  next: number
+  subscribers: number
+  feeder: Fiber.Fiber<void> | undefined
+  endedAt: number | undefined
+}
+
+/** How many ended runs' event logs stay in memory for late subscribers (re-read from the journal after). */
+const KEEP_TAILS = 16
+
+const parseJson = (text: string | undefined): unknown => {
+  if (text === undefined) return undefined
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+const isDone = (status: string) => status === "completed" || status === "failed" || status === "cancelled"
+
+const makeDurable = Effect.fnUntraced(function* <W extends Workflow.Any>(options: DurableOptions<W>) {
+  const scope = yield* Effect.scope
+  const services = yield* Effect.context<never>()
+  const store = yield* RunStore.RunStore
+  const byName = yield* served(options.workflows)
+  const sendable = new Map([...byName].map(([name, wf]) => [name, sendableClasses(wf)]))
+  const pollEvery = Duration.fromInputUnsafe(options.pollEvery ?? "50 millis")
+  const owned = new Map<string, Owned>()
+  const tails = new Map<string, Tail>()
+  const adopting = yield* Semaphore.make(1)
+
+  const provided = <A, E>(effect: Effect.Effect<A, E, any>) =>
+    effect.pipe(Effect.provideService(RunStore.RunStore, store), Effect.provideContext(services)) as Effect.Effect<A, E>
+
+  const statusOf = (runId: string): Effect.Effect<typeof RunStatus.Type, RunNotFound> =>
+    provided(Durable.status(runId)).pipe(
+      Effect.catchTag("RunNotFoundError", () => Effect.fail(new RunNotFound({ runId }))),
+      Effect.catchTag("RunStoreError", (error) => Effect.die(error)),
+      Effect.map((s) => ({
+        runId: s.runId,
+        workflow: s.workflow,
+        status: s.status,
+        createdAt: s.createdAt,
+        updatedAt: s.updatedAt,
+        ...(s.result !== undefined ? { result: parseJson(s.result) } : {}),
+        ...(s.error !== undefined ? { error: parseJson(s.error) } : {})
+      }))
+    )
+
+  /**
+   * Run `handle`'s run here until it ends or the layer closes. Its events are not read from the handle (the
+   * journal has them, with their ids): the handle's queue is drained so it holds nothing.
+   */
+  const own = (workflow: Workflow.Any, input: unknown, runId: string | undefined) =>
+    Effect.gen(function* () {
+      const runScope = yield* Scope.fork(scope)
+      const started = yield* provided(
+        Scope.provide(Durable.start(workflow, input as never, runId === undefined ? {} : { runId }), runScope)
+      ).pipe(Effect.exit)
+      if (Exit.isFailure(started)) {
+        yield* Scope.close(runScope, Exit.void)
+        return started
+      }
+      const handle = started.value as Durable.Handle<unknown, unknown>
+      owned.set(handle.runId, { handle })
+      yield* Stream.runDrain(handle.events).pipe(
+        Effect.ignore,
+        Effect.andThen(Effect.exit(handle.result)),
+        Effect.ensuring(
+          Effect.suspend(() => {
+            owned.delete(handle.runId)
+            return Scope.close(runScope, Exit.void)
+          })
+        ),
+        Effect.forkIn(scope, { startImmediately: true })
+      )
+      return started
+    })
+
+  /** Take over a stored, unfinished run of a served workflow that no live process owns; else leave it. */
+  const adopt = (runId: string): Effect.Effect<void> =>
+    adopting.withPermits(1)(
+      Effect.gen(function* () {
+        if (owned.has(runId)) return
+        const info = yield* store.get(runId)
+        if (RunStore.isFinished(info.status)) return
+        const workflow = byName.get(info.workflow)
+        if (workflow === undefined) return
+        yield* own(workflow, JSON.parse(info.input), runId)
+      }).pipe(Effect.ignore)
+    )
+
+  if (options.resume !== false) {
+    const unfinished = yield* Effect.orElseSucceed(
+      Effect.map(store.list(), (runs) => runs.filter((r) => !RunStore.isFinished(r.status) && byName.has(r.workflow))),
+      () => []
+    )
+    yield* Effect.forkIn(
+      Effect.forEach(unfinished, (r) => adopt(r.runId), { discard: true }),
+      scope
+    )
+  }
+
+  const start = (name: string, input: unknown): Effect.Effect<string, WorkflowNotFound | InvalidBody> =>
+    Effect.gen(function* () {
+      const workflow = byName.get(name)
+      if (workflow === undefined) return yield* new WorkflowNotFound({ workflow: name, known: [...byName.keys()] })
+      const started = yield* own(workflow, input, undefined)
+      if (Exit.isFailure(started)) {
+        const failure = encodeFailure(started.cause)
+        if (failure._tag === "WorkflowInputError" || failure._tag === "WorkflowValidationError") {
+          return yield* new InvalidBody({ where: `input of workflow "${name}"`, issue: failure.message })
+        }
+        return yield* Effect.die(Cause.squash(started.cause))
+      }
+      return (started.value as Durable.Handle<unknown, unknown>).runId
+    })
+
+  /** Read what the journal has beyond the tail's position; at the run's end, its last event, then the end. */
+  const refresh = (runId: string, tail: Tail): Effect.Effect<void> =>
+    Effect.gen(function* () {
+      const info = yield* store.get(runId)
+      if (info.journalLength > tail.next) {
+        const entries = yield* store.readJournal(runId, { from: tail.next })
+        for (const entry of entries) {
+          tail.next = entry.seq + 1
+          const published = tail.reader.read(entry.data)
+          if (published === undefined) continue
+          if (published._tag === "Event") {
+            tail.log.append(published.lifecycle, published.data, entry.seq)
+            continue
+          }
+          const status = yield* statusOf(runId)
+          yield* Effect.sync(() => finish(tail, status, entry.seq))
+          return
+        }
+      }
+      // A finished run whose journal was compacted (or ended without an end entry) ends from its status.
+      if (RunStore.isFinished(info.status) && !tail.log.isEnded) {
+        const status = yield* statusOf(runId)
+        finish(tail, status, Math.max(tail.next, info.journalLength, 1))
+      }
+    }).pipe(Effect.catch(() => Effect.void))
+
+  const finish = (tail: Tail, status: typeof RunStatus.Type, id: number) => {
+    if (status.status === "completed") {
+      tail.log.append(false, JSON.stringify({ _tag: "StopEvent", result: status.result ?? null }), id)
+    } else {
+      const tag = status.status === "cancelled" ? "RunCancelled" : "RunFailed"
+      tail.log.append(false, JSON.stringify({ _tag: tag, error: status.error ?? null }), id)
+    }
+    tail.log.end()
+    tail.endedAt = Date.now()
+    const ended = [...tails].filter(([, t]) => t.endedAt !== undefined && t.subscribers === 0)
+    ended.sort(([, a], [, b]) => a.endedAt! - b.endedAt!)
+    for (const [runId] of ended.slice(0, Math.max(0, ended.length - KEEP_TAILS))) tails.delete(runId)
+  }
+
+  /** Feed the tail from the journal while it has subscribers and the run has not ended. */
+  const feed = (runId: string, tail: Tail): Effect.Effect<void> =>
+    Effect.gen(function* () {
+      while (true) {
+        yield* refresh(runId, tail)
+        if (tail.log.isEnded || tail.subscribers === 0) {
+          tail.feeder = undefined
+          return
+        }
+        yield* Effect.sleep(pollEvery)
+      }
+    })
+
+  const events = (runId: string, { after, lifecycle }: EventsOptions) =>
+    Effect.gen(function* () {
+      const status = yield* statusOf(runId)
+      if (!isDone(status.status) && !owned.has(runId)) yield* Effect.forkIn(adopt(runId), scope)
+      let tail = tails.get(runId)
+      if (tail === undefined) {
+        tail = {
+          log: new EventLog(),
+          reader: new JournalReader(runId),
+          next: 0,
+          subscribers: 0,
+          feeder: undefined,
+          endedAt: undefined
+        }
+        tails.set(runId, tail)
+      }
+      const t = tail
+      const subscribe = Effect.acquireRelease(
+        Effect.gen(function* () {
+          t.subscribers++
+          if (t.feeder === undefined && !t.log.isEnded) {
+            t.feeder = yield* Effect.forkIn(feed(runId, t), scope, { startImmediately: true })
+          }
+        }),
+        () =>
+          Effect.sync(() => {
+            t.subscribers--
+          })
+      )
+      const all = Stream.unwrap(Effect.as(subscribe, t.log.read(after)))
+      if (lifecycle) return all
+      return all.pipe(
+        Stream.map((batch) => batch.filter((e) => !e.lifecycle)),
+        Stream.filter((batch) => batch.length > 0)
+      )
+    })
+
+  const registry: RunRegistryShape = {
+    workflows: [...byName.values()],
+    start,
+    status: statusOf,
+    events,
+    send: (runId, body) =>
+      Effect.gen(function* () {
+        const status = yield* statusOf(runId)
+        if (isDone(status.status)) return yield* new RunEnded({ runId, status: status.status })
+        const workflow = byName.get(status.workflow)
+        const where = `event sent to run "${runId}" of workflow "${status.workflow}"`
+        if (workflow === undefined) {
+          return yield* new InvalidBody({ where, issue: `workflow "${status.workflow}" is not served here` })
+        }
+        const event = yield* decodeSent(sendable.get(workflow.name)!, body, where)
+        yield* provided(Durable.send(workflow, runId, event)).pipe(
+          Effect.catch((e: any): Effect.Effect<void, RunEnded | InvalidBody> => {
+            if (e?._tag === "UnhandledEventError" && /already|ended/.test(String(e.message))) {
+              return Effect.flatMap(statusOf(runId).pipe(Effect.orDie), (s) =>
+                Effect.fail(new RunEnded({ runId, status: s.status }))
+              )
+            }
+            if (e?._tag === "UnhandledEventError" || e?._tag === "WorkflowValidationError") {
+              return Effect.fail(new InvalidBody({ where, issue: String(e.message) }))
+            }
+            return Effect.die(e)
+          })
+        )
+        // Stored in the inbox of a run nobody owns: take it over, so the answer is read.
+        if (!owned.has(runId)) yield* Effect.forkIn(adopt(runId), scope)
+      }),
+    cancel: (runId) =>
+      Effect.gen(function* () {
+        const status = yield* statusOf(runId)
+        if (isDone(status.status)) return status
+        if (!owned.has(runId)) yield* adopt(runId)
+        const run = owned.get(runId)
+        if (run !== undefined) {
+          yield* run.handle.cancel
+          yield* Effect.exit(run.handle.result)
+        }
+        return yield* statusOf(runId).pipe(Effect.orDie)
       })
   }
   return registry

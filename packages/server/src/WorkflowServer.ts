@@ -17,8 +17,8 @@ import { readFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { createRequire } from "node:module"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Diagram, Workflow, type WorkflowValidationError } from "@effect-flow/core"
-import { ByteSize, type Duration, Effect, Layer, type Redacted, Schema, Stream } from "effect"
+import { Diagram, RunStore, Workflow, type WorkflowValidationError } from "@effect-flow/core"
+import { ByteSize, type Duration, Effect, Layer, Option, type Redacted, Schema, Stream } from "effect"
 import {
   HttpIncomingMessage,
   HttpRouter,
@@ -372,7 +372,9 @@ export const routes = (
   ) as any
 
 /**
- * Serve `workflows` on `host:port` (default host `127.0.0.1`), runs in memory. The layer provides the
+ * Serve `workflows` on `host:port` (default host `127.0.0.1`). Runs are durable when a `RunStore` is in
+ * context (`RunRegistry.layerDurable`: e.g. provide `SqliteRunStore.layer({ filename })` from
+ * `@effect-flow/sql`), in memory otherwise (`RunRegistry.layerMemory`). The layer provides the
  * `HttpServer` (its `address` tells the port when `port` is 0) and the `RunRegistry`; it needs the
  * services the workflows' steps use.
  *
@@ -395,7 +397,13 @@ export const layer = <W extends Workflow.Any>(
   HttpServerError.ServeError | WorkflowValidationError | RunRegistry.DuplicateWorkflowError,
   Workflow.Workflow.Services<W>
 > => {
-  const registry = RunRegistry.layerMemory({ workflows: options.workflows, keepRuns: options.keepRuns })
+  const registry = Layer.unwrap(
+    Effect.map(Effect.serviceOption(RunStore.RunStore), (store) =>
+      Option.isSome(store)
+        ? RunRegistry.layerDurable({ workflows: options.workflows })
+        : RunRegistry.layerMemory({ workflows: options.workflows, keepRuns: options.keepRuns })
+    )
+  )
   const server = NodeHttpServer.layer(createServer, { port: options.port, host: options.host ?? "127.0.0.1" })
   return HttpRouter.serve(routes(options), { disableLogger: true, disableListenLog: true }).pipe(
     Layer.provideMerge(registry),

@@ -2,11 +2,11 @@
  * Type tests of the public API: the services a served workflow needs flow into the server layer's
  * requirements, and the client's methods carry the API's types.
  */
-import { defineWorkflow, StartEvent, StopEvent } from "@effect-flow/core"
+import { defineWorkflow, type RunStore, StartEvent, StopEvent, type WorkflowValidationError } from "@effect-flow/core"
 import { Context, Effect, type Layer, Schema } from "effect"
 import type { HttpServer } from "effect/http"
 import { describe, expectTypeOf, it } from "vitest"
-import { type RunRegistry, type WorkflowApi, type WorkflowClient, WorkflowServer } from "../src/index.ts"
+import { RunRegistry, type WorkflowApi, type WorkflowClient, WorkflowServer } from "../src/index.ts"
 
 class Greeter extends Context.Service<Greeter, { readonly greet: (name: string) => string }>()("test/Greeter") {}
 
@@ -30,6 +30,17 @@ describe("types", () => {
     expectTypeOf(needsNothing).not.toBeAny()
     // @ts-expect-error the port is required
     WorkflowServer.layer({ workflows: [greet] })
+  })
+
+  it("RunRegistry.layerDurable needs a RunStore besides what the steps need", () => {
+    const layer = RunRegistry.layerDurable({ workflows: [greet] })
+    expectTypeOf(layer).toEqualTypeOf<
+      Layer.Layer<
+        RunRegistry.RunRegistry,
+        WorkflowValidationError | RunRegistry.DuplicateWorkflowError,
+        Greeter | RunStore.RunStore
+      >
+    >()
   })
 
   it("the client's methods are typed by the API", () => {

@@ -1,7 +1,8 @@
 /**
  * An append-only log of one run's published events, already encoded as JSON, read by any number of
  * subscribers from any position. Appending never waits; a subscriber that has read everything waits for
- * the next append or the end. Each entry's `id` is its position (1-based), the SSE `id:`.
+ * the next append or the end. Each entry's `id` is the SSE `id:`: its position (1-based) by default, or the
+ * id it is appended with (a durable run's journal sequence), always increasing.
  *
  * @internal
  */
@@ -19,8 +20,8 @@ export class EventLog {
   private ended = false
   private wake: Deferred.Deferred<void> | undefined
 
-  append(lifecycle: boolean, data: string): Entry {
-    const entry: Entry = { id: this.entries.length + 1, lifecycle, data }
+  append(lifecycle: boolean, data: string, id: number = this.entries.length + 1): Entry {
+    const entry: Entry = { id, lifecycle, data }
     this.entries.push(entry)
     this.notify()
     return entry
@@ -33,6 +34,18 @@ export class EventLog {
 
   get isEnded(): boolean {
     return this.ended
+  }
+
+  /** The index of the first entry whose id is above `after` (ids increase: a binary search). */
+  private indexAfter(after: number): number {
+    let low = 0
+    let high = this.entries.length
+    while (low < high) {
+      const mid = (low + high) >>> 1
+      if (this.entries[mid]!.id <= after) low = mid + 1
+      else high = mid
+    }
+    return low
   }
 
   private notify(): void {
@@ -58,8 +71,10 @@ export class EventLog {
   read(after: number): Stream.Stream<ReadonlyArray<Entry>> {
     return Stream.fromPull(
       Effect.sync(() => {
-        let cursor = Math.max(0, after)
+        let cursor = this.indexAfter(after)
         const pull: Effect.Effect<readonly [ReadonlyArray<Entry>], Cause.Done> = Effect.suspend(() => {
+          // (An `after` beyond the last id skips entries appended later up to it, as a replay would.)
+          while (cursor < this.entries.length && this.entries[cursor]!.id <= after) cursor++
           if (cursor < this.entries.length) {
             const batch = this.entries.slice(cursor)
             cursor = this.entries.length

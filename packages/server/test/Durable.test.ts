@@ -1,0 +1,271 @@
+/**
+ * Durable runs over HTTP: a server with a `RunStore` (a real SQLite file through @effect-flow/sql) starts
+ * runs with `Durable.start`, reads their status from the store and their events from the journal. A server
+ * stopped mid-run and another started on the same file go on with the run, and a client reading the event
+ * stream before the stop continues after it with `Last-Event-ID`.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { SqliteRunStore } from "@effect-flow/sql"
+import type { Layer } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { awaitEnd, type Frame, post, type Running, readSse, startServer } from "./fixtures.ts"
+
+const sumOfDoubled = (n: number) => n * (n - 1)
+
+const dir = mkdtempSync(join(tmpdir(), "flow-server-durable-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const storeAt = (file: string) => SqliteRunStore.layer({ filename: join(dir, file) }) as unknown as Layer.Layer<never>
+
+const start = async (server: Running, name: string, input: unknown): Promise<string> => {
+  const response = await post(`${server.url}/api/workflows/${name}/runs`, input)
+  expect(response.status).toBe(201)
+  return ((await response.json()) as { runId: string }).runId
+}
+
+const statusOf = async (server: Running, runId: string): Promise<any> =>
+  (await fetch(`${server.url}/api/runs/${runId}`)).json()
+
+const awaitStatus = async (server: Running, runId: string, wanted: string): Promise<any> => {
+  let status: any
+  for (let i = 0; i < 500 && status?.status !== wanted; i++) {
+    status = await statusOf(server, runId)
+    if (status.status !== wanted) await new Promise((r) => setTimeout(r, 20))
+  }
+  expect(status.status).toBe(wanted)
+  return status
+}
+
+/** Read an event stream until `n` frames have come, then hang up. */
+const readFrames = async (response: Response, n: number): Promise<Array<Frame>> => {
+  const reader = response.body!.getReader()
+  const decoder = new TextDecoder()
+  let text = ""
+  const frames: Array<Frame> = []
+  while (frames.length < n) {
+    const { value, done } = await reader.read()
+    if (done) break
+    text += decoder.decode(value, { stream: true })
+    const blocks = text.split("\n\n")
+    text = blocks.pop()!
+    for (const block of blocks) {
+      let id: number | undefined
+      let data: string | undefined
+      for (const line of block.split("\n")) {
+        if (line.startsWith("id: ")) id = Number(line.slice(4))
+        else if (line.startsWith("data: ")) data = line.slice(6)
+      }
+      if (data !== undefined) frames.push({ id: id ?? 0, data: JSON.parse(data) })
+    }
+  }
+  await reader.cancel()
+  return frames.slice(0, n)
+}
+
+const count = (frames: ReadonlyArray<Frame>, tag: string, step?: string) =>
+  frames.filter((f) => f.data._tag === tag && (step === undefined || f.data.step === step)).length
+
+describe("a server with a RunStore (SQLite file)", () => {
+  let server: Running
+  beforeAll(async () => {
+    server = await startServer({}, storeAt("routes.db"))
+  })
+  afterAll(() => server.close())
+
+  it("runs are durable: status from the store, events from the journal with journal ids, ending with the result", async () => {
+    const runId = await start(server, "fan-out", { count: 12 })
+    const status = await awaitEnd(server.url, runId)
+    expect(status).toMatchObject({ runId, workflow: "fan-out", status: "completed", result: sumOfDoubled(12) })
+    const frames = await readSse(await fetch(`${server.url}/api/runs/${runId}/events?lifecycle=1`))
+    expect(frames.at(-1)!.data).toEqual({ _tag: "StopEvent", result: sumOfDoubled(12) })
+    const ids = frames.map((f) => f.id)
+    expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true)
+    expect(ids[0]).toBeGreaterThan(0)
+    expect(count(frames, "StepStarted", "work")).toBe(12)
+    expect(count(frames, "StepCompleted", "work")).toBe(12)
+    expect(count(frames, "StepCompleted", "collect")).toBe(12)
+    expect(frames.find((f) => f.data._tag === "StepStarted")!.data).toEqual({
+      _tag: "StepStarted",
+      step: "dispatch",
+      event: "StartEvent",
+      attempt: 1
+    })
+    // without ?lifecycle=1, only the run's own events; Last-Event-ID skips what came before it
+    const plain = await readSse(await fetch(`${server.url}/api/runs/${runId}/events`))
+    expect(plain.map((f) => f.data._tag)).toEqual(["StopEvent"])
+    const after = await readSse(
+      await fetch(`${server.url}/api/runs/${runId}/events?lifecycle=1`, {
+        headers: { "last-event-id": String(ids[9]) }
+      })
+    )
+    expect(after).toEqual(frames.slice(10))
+  })
+
+  it("a step's writes and a waitFor's request reach the stream; outside input answers; a finished run takes no more (409)", async () => {
+    const echo = await start(server, "echo", { text: "<b>hi</b>" })
+    await awaitEnd(server.url, echo)
+    const echoed = await readSse(await fetch(`${server.url}/api/runs/${echo}/events`))
+    expect(echoed.map((f) => f.data)).toEqual([
+      { _tag: "NoteEvent", text: "<b>hi</b>" },
+      { _tag: "StopEvent", result: "<b>hi</b>" }
+    ])
+    const survey = await start(server, "survey", { workMillis: 0 })
+    await awaitStatus(server, survey, "waiting")
+    const answered = await post(`${server.url}/api/runs/${survey}/events`, { _tag: "Answer", id: "s1", text: "so" })
+    expect(answered.status).toBe(202)
+    expect(await awaitEnd(server.url, survey)).toMatchObject({ status: "completed", result: "so" })
+    const frames = await readSse(await fetch(`${server.url}/api/runs/${survey}/events`))
+    expect(frames.map((f) => f.data)).toEqual([
+      { _tag: "Ask", id: "s1", text: "Why?" },
+      { _tag: "StopEvent", result: "so" }
+    ])
+    const late = await post(`${server.url}/api/runs/${survey}/events`, { _tag: "Answer", id: "s1", text: "again" })
+    expect(late.status).toBe(409)
+    const bad = await start(server, "question", { text: "Colour?" })
+    const missingField = await post(`${server.url}/api/runs/${bad}/events`, { _tag: "Answer", id: "q1" })
+    expect(missingField.status).toBe(400)
+    expect(((await missingField.json()) as any).issue).toContain('["text"]')
+    expect((await fetch(`${server.url}/api/runs/${bad}`, { method: "DELETE" })).status).toBe(200)
+  })
+
+  it("a failure and a cancel end the stream with RunFailed / RunCancelled and are stored as such", async () => {
+    const failing = await start(server, "failing", { reason: "disk full" })
+    const failed = await readSse(await fetch(`${server.url}/api/runs/${failing}/events`))
+    expect(failed.at(-1)!.data).toMatchObject({ _tag: "RunFailed", error: { _tag: "StepBroke", reason: "disk full" } })
+    expect(await statusOf(server, failing)).toMatchObject({ status: "failed", error: { _tag: "StepBroke" } })
+    const slow = await start(server, "slow", { millis: 60_000 })
+    const stream = fetch(`${server.url}/api/runs/${slow}/events`)
+    const cancelled = await fetch(`${server.url}/api/runs/${slow}`, { method: "DELETE" })
+    expect(cancelled.status).toBe(200)
+    expect(await cancelled.json()).toMatchObject({ runId: slow, status: "cancelled" })
+    const frames = await readSse(await stream)
+    expect(frames.map((f) => f.data._tag)).toEqual(["NoteEvent", "RunCancelled"])
+  })
+
+  it("20 subscribers to one live durable run, joining from the start, all receive every event", async () => {
+    const runId = await start(server, "fan-out", { count: 100, delayMillis: 5 })
+    const streams = await Promise.all(
+      Array.from({ length: 20 }, () => fetch(`${server.url}/api/runs/${runId}/events?lifecycle=1`).then(readSse))
+    )
+    const late = await readSse(await fetch(`${server.url}/api/runs/${runId}/events?lifecycle=1`))
+    expect(late.at(-1)!.data).toEqual({ _tag: "StopEvent", result: sumOfDoubled(100) })
+    expect(count(late, "StepCompleted", "work")).toBe(100)
+    for (const frames of streams) expect(frames).toEqual(late)
+  })
+
+  it("unknown runs and workflows are 404, an input that does not decode 400", async () => {
+    expect((await fetch(`${server.url}/api/runs/no-such-run`)).status).toBe(404)
+    expect((await fetch(`${server.url}/api/runs/no-such-run/events`)).status).toBe(404)
+    expect((await fetch(`${server.url}/api/runs/no-such-run`, { method: "DELETE" })).status).toBe(404)
+    expect((await post(`${server.url}/api/runs/no-such-run/events`, { _tag: "Answer" })).status).toBe(404)
+    expect((await post(`${server.url}/api/workflows/nope/runs`, {})).status).toBe(404)
+    const bad = await post(`${server.url}/api/workflows/fan-out/runs`, { count: "three" })
+    expect(bad.status).toBe(400)
+    expect(((await bad.json()) as any).issue).toContain('["count"]')
+  })
+})
+
+describe("a durable run across a server restart (same SQLite file)", () => {
+  it("a server stopped mid-run: the next one takes the run over, and the stream goes on after Last-Event-ID", async () => {
+    const first = await startServer({}, storeAt("restart.db"))
+    let second: Running | undefined
+    try {
+      const fanOut = await start(first, "fan-out", { count: 24, delayMillis: 150 })
+      const approval = await start(first, "approval", { amount: 42 })
+      await awaitStatus(first, approval, "waiting")
+      // a client reads the first part of the fan-out's stream, then the server stops under it
+      const before = await readFrames(await fetch(`${first.url}/api/runs/${fanOut}/events?lifecycle=1`), 12)
+      expect(before.length).toBe(12)
+      await first.close()
+
+      second = await startServer({}, storeAt("restart.db"))
+      const status = await statusOf(second, fanOut)
+      expect(status).toMatchObject({ runId: fanOut, workflow: "fan-out" })
+      expect(["running", "completed"]).toContain(status.status)
+      const rest = await readSse(
+        await fetch(`${second.url}/api/runs/${fanOut}/events?lifecycle=1`, {
+          headers: { "last-event-id": String(before.at(-1)!.id) }
+        })
+      )
+      const all = await readSse(await fetch(`${second.url}/api/runs/${fanOut}/events?lifecycle=1`))
+      expect([...before, ...rest]).toEqual(all)
+      expect(all.at(-1)!.data).toEqual({ _tag: "StopEvent", result: sumOfDoubled(24) })
+      expect(await statusOf(second, fanOut)).toMatchObject({ status: "completed", result: sumOfDoubled(24) })
+      // every item was handled and ended once; an invocation cut by the stop started again (attempt 2)
+      expect(count(all, "StepCompleted", "work")).toBe(24)
+      expect(count(all, "StepCompleted", "collect")).toBe(24)
+      expect(
+        all.some((f) => f.data._tag === "StepStarted" && f.data.step === "work" && f.data.attempt === 2),
+        "an invocation in flight at the stop ran again on the second server"
+      ).toBe(true)
+
+      // the waiting run waits on the new server, and its answer finishes it there
+      await awaitStatus(second, approval, "waiting")
+      const answered = await post(`${second.url}/api/runs/${approval}/events`, {
+        _tag: "HumanResponseEvent",
+        response: "yes"
+      })
+      expect(answered.status).toBe(202)
+      expect(await awaitEnd(second.url, approval)).toMatchObject({ status: "completed", result: "answer: yes" })
+      const asked = await readSse(await fetch(`${second.url}/api/runs/${approval}/events`))
+      expect(asked.map((f) => f.data)).toEqual([
+        { _tag: "InputRequiredEvent", prefix: "Approve 42? " },
+        { _tag: "StopEvent", result: "answer: yes" }
+      ])
+    } finally {
+      await second?.close()
+      await first.close().catch(() => {})
+    }
+  }, 60_000)
+
+  it("a server process SIGKILLed mid-run: a new process on the same file takes the run over and finishes it", async () => {
+    const file = join(dir, "killed.db")
+    const children: Array<ChildProcess> = []
+    /** Start a server process on `file`; resolves with its URL once it listens. */
+    const serve = () =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          [
+            "--conditions=@effect-flow/source",
+            fileURLToPath(new URL("./fixtures/durableServer.ts", import.meta.url)),
+            file
+          ],
+          { stdio: ["ignore", "pipe", "inherit"] }
+        )
+        children.push(child)
+        let out = ""
+        child.stdout!.on("data", (chunk) => {
+          out += chunk
+          const url = /listening (\S+)/.exec(out)?.[1]
+          if (url !== undefined) resolve(url)
+        })
+        child.on("exit", (code) => reject(new Error(`server process exited (${code}) before listening`)))
+      })
+    const client = (url: string): Running => ({ url, port: 0, hostname: "", close: async () => {} })
+    try {
+      const first = client(await serve())
+      const runId = await start(first, "fan-out", { count: 16, delayMillis: 200 })
+      const before = await readFrames(await fetch(`${first.url}/api/runs/${runId}/events?lifecycle=1`), 8)
+      children[0]!.kill("SIGKILL")
+      await new Promise((resolve) => children[0]!.once("exit", resolve))
+      const second = client(await serve())
+      const rest = await readSse(
+        await fetch(`${second.url}/api/runs/${runId}/events?lifecycle=1`, {
+          headers: { "last-event-id": String(before.at(-1)!.id) }
+        })
+      )
+      const all = await readSse(await fetch(`${second.url}/api/runs/${runId}/events?lifecycle=1`))
+      expect([...before, ...rest]).toEqual(all)
+      expect(all.at(-1)!.data).toEqual({ _tag: "StopEvent", result: sumOfDoubled(16) })
+      expect(count(all, "StepCompleted", "work")).toBe(16)
+      expect(all.some((f) => f.data._tag === "StepStarted" && f.data.attempt === 2)).toBe(true)
+    } finally {
+      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+    }
+  }, 60_000)
+})
