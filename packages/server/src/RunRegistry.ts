@@ -559,7 +559,10 @@ const makeDurable = Effect.fnUntraced(function* <W extends Workflow.Any>(options
 
   if (options.resume !== false) {
     const unfinished = yield* Effect.orElseSucceed(
-      Effect.map(store.list(), (runs) => runs.filter((r) => !RunStore.isFinished(r.status) && byName.has(r.workflow))),
+      Effect.map(
+        Effect.all([store.list({ status: "running" }), store.list({ status: "waiting" })]),
+        ([running, waiting]) => [...running, ...waiting].filter((r) => byName.has(r.workflow))
+      ),
       () => []
     )
     yield* Effect.forkIn(

@@ -495,7 +495,8 @@ const receive = (id, event) => {
   const s = view.steps.get(event.step)
   switch (event._tag) {
     case "StepStarted":
-      if (s) {
+      // A durable run's invocation started again after a restart (`resumed`) is already counted as running.
+      if (s && !event.resumed) {
         s.running++
         if (s.queued > 0) s.queued--
       }

@@ -7,7 +7,9 @@
  * The journal's format is `@effect-flow/core`'s (`internal/durable.ts`); entries this reader does not know
  * publish nothing. Events are already encoded with their schemas there, so they pass through as JSON.
  * What the journal does not hold is not invented: `EventQueued` (no mailbox lengths are journaled) and the
- * worker slot of a lifecycle event.
+ * worker slot of a lifecycle event. An invocation that starts again without having ended (its server stopped
+ * under it; a resume runs it again) has `resumed: true` on its second `StepStarted`, so a reader counting
+ * running invocations counts it once.
  *
  * @internal
  */
@@ -20,7 +22,7 @@ export type Published =
 
 /** Reads one run's journal in order; it remembers what later entries refer to (an invocation's event). */
 export class JournalReader {
-  private readonly invocations = new Map<string, { event: string; attempt: number }>()
+  private readonly invocations = new Map<string, { event: string; attempt: number; running: boolean }>()
   private readonly prefix: string
 
   constructor(runId: string) {
@@ -58,12 +60,21 @@ export class JournalReader {
     if (e === null || typeof e !== "object") return undefined
     switch (e.t) {
       case "r":
-        this.invocations.set(e.i, { event: typeof e.ev?._tag === "string" ? e.ev._tag : "?", attempt: 1 })
+        this.invocations.set(e.i, {
+          event: typeof e.ev?._tag === "string" ? e.ev._tag : "?",
+          attempt: 1,
+          running: false
+        })
         return undefined
       case "s": {
+        // Started again without having ended: its process stopped under it, and a resume runs it again.
         const invocation = this.invocations.get(e.i)
-        if (invocation !== undefined) invocation.attempt = e.a
-        return this.lifecycle("StepStarted", e.i, {})
+        const resumed = invocation?.running === true
+        if (invocation !== undefined) {
+          invocation.attempt = e.a
+          invocation.running = true
+        }
+        return this.lifecycle("StepStarted", e.i, resumed ? { resumed: true } : {})
       }
       case "o":
         if (e.op === "write" && e.ev !== undefined) return event(e.ev)
@@ -71,10 +82,13 @@ export class JournalReader {
         return undefined
       case "q":
         return e.ev === undefined ? undefined : event(e.ev)
-      case "e":
+      case "e": {
+        const invocation = this.invocations.get(e.i)
+        if (invocation !== undefined) invocation.running = false
         return e.k === "R"
           ? this.lifecycle("StepCompleted", e.i, {})
           : this.lifecycle("StepFailed", e.i, { willRetry: e.k === "B" })
+      }
       case "b": {
         const published = this.lifecycle("StepRetrying", e.i, { attempt: e.a })
         const invocation = this.invocations.get(e.i)
