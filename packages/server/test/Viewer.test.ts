@@ -3,8 +3,11 @@
  * downloads a browser): start runs from the page, watch them, answer a request, see errors, stay safe
  * with hostile event fields, and stay responsive during a 10,000-event fan-out.
  */
-import { copyFileSync, mkdirSync } from "node:fs"
-import { cpus, loadavg } from "node:os"
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
+import { cpus, loadavg, tmpdir } from "node:os"
+import { join } from "node:path"
+import { SqliteRunStore } from "@effect-flow/sql"
+import type { Layer } from "effect"
 import { type Browser, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest"
 import { type Running, readSse, startServer } from "./fixtures.ts"
@@ -231,4 +234,44 @@ describe("the run viewer with a token", () => {
       await server.close()
     }
   })
+})
+
+describe("the run viewer on a durable server (SQLite file)", () => {
+  it("starts a fan-out and answers a request from the page; the events come from the journal", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "flow-viewer-durable-"))
+    const server = await startServer(
+      {},
+      SqliteRunStore.layer({ filename: join(dir, "runs.db") }) as unknown as Layer.Layer<never>
+    )
+    const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] })
+    try {
+      const page = await browser.newPage()
+      const errors: Array<string> = []
+      page.on("pageerror", (e) => errors.push(String(e)))
+      await page.goto(`${server.url}/#/?workflow=fan-out`)
+      await page.waitForSelector('#start-diagram[data-ready="true"] svg')
+      await page.fill('input[name="count"]', "12")
+      await page.fill('input[name="delayMillis"]', "20")
+      await page.click("#start-button")
+      await page.waitForSelector('#run-status[data-status="completed"]', { timeout: 30_000 })
+      expect(await page.getAttribute('tr[data-step="work"]', "data-done")).toBe("12")
+      expect(await page.getAttribute('tr[data-step="work"]', "data-state")).toBe("done")
+      expect(await page.textContent("#outcome-body")).toBe(String(12 * 11))
+      await page.goto(`${server.url}/#/?workflow=approval`)
+      await page.waitForSelector('#workflow-list button.selected[data-workflow="approval"]')
+      await page.fill('input[name="amount"]', "7")
+      await page.click("#start-button")
+      await page.waitForSelector("#answer-form:not([hidden])")
+      expect(await page.textContent("#answer-prompt")).toBe("Approve 7? ")
+      await page.fill("#answer-text", "ok")
+      await page.click('#answer-form button[type="submit"]')
+      await page.waitForSelector('#run-status[data-status="completed"]')
+      expect(await page.textContent("#outcome-body")).toBe(JSON.stringify("answer: ok"))
+      expect(errors).toEqual([])
+    } finally {
+      await browser.close()
+      await server.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
 })
