@@ -43,7 +43,12 @@ export const WorkflowInfo = Schema.Struct({
   steps: Schema.Array(StepInfo),
   mermaid: Schema.String,
   /** The JSON Schema (draft 2020-12) of the start payload. */
-  input: Schema.Unknown
+  input: Schema.Unknown,
+  /**
+   * The `_tag`s of the outside input it declares: `HumanResponseEvent` and its `outsideInput` classes (what a
+   * `ctx.waitFor` waits for). `POST /api/runs/:runId/events` also takes the events its steps accept.
+   */
+  outsideInput: Schema.Array(Schema.String)
 })
 
 /**

@@ -17,7 +17,7 @@ import { readFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { createRequire } from "node:module"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Diagram, RunStore, Workflow, type WorkflowValidationError } from "@effect-flow/core"
+import { Diagram, Event, RunStore, Workflow, type WorkflowValidationError } from "@effect-flow/core"
 import { ByteSize, type Duration, Effect, Layer, Option, type Redacted, Schema, Stream } from "effect"
 import {
   HttpIncomingMessage,
@@ -103,7 +103,16 @@ export const describe = (workflow: Workflow.Any): typeof WorkflowInfo.Type => ({
     workers: s.workers
   })),
   mermaid: Diagram.toMermaid(workflow),
-  input: inputJsonSchema(workflow)
+  input: inputJsonSchema(workflow),
+  outsideInput: [
+    ...new Set([
+      "HumanResponseEvent",
+      ...(workflow.config.outsideInput ?? []).flatMap((c) => {
+        const tag = Event.tagOf(c)
+        return tag === undefined ? [] : [tag]
+      })
+    ])
+  ]
 })
 
 const encoder = new TextEncoder()

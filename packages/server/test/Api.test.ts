@@ -43,6 +43,8 @@ describe("WorkflowServer API", () => {
     expect(fanOut.input.type).toBe("object")
     expect(fanOut.input.required).toEqual(["count"])
     expect(Object.keys(fanOut.input.properties)).toEqual(["count", "delayMillis"])
+    expect(fanOut.outsideInput).toEqual(["HumanResponseEvent"])
+    expect(list.find((w) => w.name === "question").outsideInput).toEqual(["HumanResponseEvent", "Answer"])
   })
 
   it("POST /api/workflows/:name/runs answers 201 { runId } and runs it", async () => {

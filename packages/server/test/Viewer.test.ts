@@ -88,6 +88,24 @@ describe("the run viewer in Chromium", () => {
     expect(await page.isHidden("#answer-form")).toBe(true)
   })
 
+  it("answers a ctx.waitFor whose request is its own event class (not an InputRequiredEvent) from the page", async () => {
+    await open("survey")
+    await page.fill('input[name="workMillis"]', "300")
+    await page.click("#start-button")
+    // the run says it waits only in its status, once step "work" is done: the page reads it and asks
+    await page.waitForSelector('#answer-form[data-kind="waitFor"]:not([hidden])')
+    await awaitStatus("waiting")
+    expect(await page.textContent("#answer-prompt")).toBe(
+      'The run waits for an answer to Ask {"id":"s1","text":"Why?"}'
+    )
+    expect(JSON.parse(await page.inputValue("#answer-json"))).toEqual({ _tag: "Answer", id: "s1" })
+    await page.fill("#answer-json", JSON.stringify({ _tag: "Answer", id: "s1", text: "because" }))
+    await page.click("#answer-json-send")
+    await awaitStatus("completed")
+    expect(await page.textContent("#outcome-body")).toBe(JSON.stringify("because"))
+    expect(await page.isHidden("#answer-form")).toBe(true)
+  })
+
   it("shows a step's failure as the run's error", async () => {
     await open("failing")
     await page.fill('input[name="reason"]', "disk full")

@@ -302,6 +302,32 @@ let view // the run page's state
 const stopFollowing = () => {
   following?.controller.abort()
   following = undefined
+  if (view?.poll !== undefined) clearInterval(view.poll)
+}
+
+/**
+ * A run waiting in a `ctx.waitFor` whose request is not an InputRequiredEvent says so only in its status: read it
+ * now and then while the run goes on, and offer to answer the last event it published.
+ */
+const checkWaiting = async () => {
+  const current = view
+  if (current === undefined || current.ended) return
+  let status
+  try {
+    status = await api("GET", `/api/runs/${encodeURIComponent(current.runId)}`)
+  } catch {
+    return
+  }
+  if (current !== view || current.ended) return
+  if (status.status === "waiting" && current.request === undefined) {
+    current.request = { waitFor: true, event: current.lastEvent }
+    showRequest(current.request)
+    setStatus("waiting")
+  } else if (status.status === "running" && current.request?.waitFor) {
+    current.request = undefined
+    $("answer-form").hidden = true
+    setStatus("running")
+  }
 }
 
 const showRun = async (runId) => {
@@ -351,6 +377,7 @@ const showRun = async (runId) => {
     container.textContent = `(could not draw the diagram: ${e?.message ?? e})`
   }
   paintSteps()
+  view.poll = setInterval(checkWaiting, 1000)
   follow(runId)
 }
 
@@ -492,6 +519,7 @@ const yieldToPage = () => new Promise((resolve) => setTimeout(resolve, 0))
 const receive = (id, event) => {
   if (view === undefined) return
   view.total++
+  if (!LIFECYCLE.has(event._tag)) view.lastEvent = event
   const s = view.steps.get(event.step)
   switch (event._tag) {
     case "StepStarted":
@@ -605,14 +633,24 @@ const showRequest = (request) => {
   const form = $("answer-form")
   if (!form.hidden && form.dataset.shown === JSON.stringify(request)) return
   form.dataset.shown = JSON.stringify(request)
-  $("answer-prompt").textContent = request.prefix ?? ""
+  // A ctx.waitFor whose request is another event: answer with one of the workflow's outsideInput events, as JSON.
+  const waitFor = request.waitFor === true
+  const asked = waitFor ? request.event : request
+  form.dataset.kind = waitFor ? "waitFor" : "input"
+  $("answer-text").hidden = waitFor
+  form.querySelector('button[type="submit"]').hidden = waitFor
+  form.querySelector("details").open = waitFor
+  $("answer-prompt").textContent = waitFor
+    ? asked === undefined
+      ? "The run waits for an event from outside."
+      : `The run waits for an answer to ${asked._tag} ${formatEvent(asked)}`
+    : (asked.prefix ?? "")
   $("answer-text").value = ""
-  const template = { _tag: "HumanResponseEvent", response: "" }
-  $("answer-json").value = JSON.stringify(
-    request.id === undefined ? template : { ...template, id: request.id },
-    null,
-    2
-  )
+  const tag = waitFor
+    ? (view.workflow.outsideInput?.find((t) => t !== "HumanResponseEvent") ?? "HumanResponseEvent")
+    : "HumanResponseEvent"
+  const template = tag === "HumanResponseEvent" ? { _tag: tag, response: "" } : { _tag: tag }
+  $("answer-json").value = JSON.stringify(asked?.id === undefined ? template : { ...template, id: asked.id }, null, 2)
   $("answer-error").hidden = true
   form.hidden = false
 }
@@ -649,6 +687,7 @@ $("answer-json-send").addEventListener("click", () => {
 })
 
 const showOutcome = () => {
+  if (view.poll !== undefined) clearInterval(view.poll)
   const { ok, cancelled, value } = view.outcome
   $("answer-form").hidden = true
   for (const s of view.steps.values()) s.queued = 0
