@@ -14,16 +14,30 @@ import {
   Durable,
   type Event,
   HumanResponseEvent,
+  RunBusyError,
   RunStore,
   Workflow,
   WorkflowCancelledError,
   type WorkflowValidationError
 } from "@effect-flow/core"
-import { Cause, Context, Duration, Effect, Exit, type Fiber, Layer, Schema, Scope, Semaphore, Stream } from "effect"
+import {
+  Cause,
+  Context,
+  Duration,
+  Effect,
+  Exit,
+  type Fiber,
+  Layer,
+  Option,
+  Schema,
+  Scope,
+  Semaphore,
+  Stream
+} from "effect"
 import { encodeEvent, encodeFailure, resultEncoder } from "./internal/encode.ts"
 import { type Entry, EventLog } from "./internal/eventLog.ts"
 import { JournalReader } from "./internal/journalEvents.ts"
-import { InvalidBody, RunEnded, RunNotFound, type RunStatus, WorkflowNotFound } from "./WorkflowApi.ts"
+import { InvalidBody, RunBusy, RunEnded, RunNotFound, type RunStatus, WorkflowNotFound } from "./WorkflowApi.ts"
 
 /**
  * One published event of a run, as the event stream sends it: `id` is its position in the run (1-based,
@@ -85,7 +99,7 @@ export interface RunRegistryShape {
     options: EventsOptions
   ) => Effect.Effect<Stream.Stream<ReadonlyArray<LogEntry>>, RunNotFound>
   readonly send: (runId: string, event: unknown) => Effect.Effect<void, RunNotFound | InvalidBody | RunEnded>
-  readonly cancel: (runId: string) => Effect.Effect<typeof RunStatus.Type, RunNotFound>
+  readonly cancel: (runId: string) => Effect.Effect<typeof RunStatus.Type, RunNotFound | RunBusy>
 }
 
 /**
@@ -412,6 +426,11 @@ export interface DurableOptions<W extends Workflow.Any = Workflow.Any> {
    * owns (a server stopped or crashed mid-run), so they go on here. Default `true`.
    */
   readonly resume?: boolean | undefined
+  /**
+   * With `resume`, how often to look again for unfinished runs that no live process owns (one whose owner died
+   * on another host is free once its lease expires). Default 5 seconds.
+   */
+  readonly takeOverEvery?: Duration.Input | undefined
   /** How often an event stream with a subscriber reads new journal entries of a run that has not ended. Default 50 ms. */
   readonly pollEvery?: Duration.Input | undefined
 }
@@ -429,11 +448,11 @@ export interface DurableOptions<W extends Workflow.Any = Workflow.Any> {
  *   `Last-Event-ID` goes on where it left off across a server restart.
  * - `send` is `Durable.send`: at once to a run live here, otherwise to its inbox; a run nobody owns is then
  *   taken over here, so the answer is read.
- * - `cancel` ends the run as `"cancelled"` (taking it over first when nobody owns it; a run owned by another
- *   live process is left to it: its status comes back unchanged).
+ * - `cancel` ends the run as `"cancelled"`, taking it over first when nobody owns it; a run live in another
+ *   process is `RunBusy` (409), naming that process.
  *
  * With `resume` (the default), the unfinished runs of served workflows that no live process owns are taken
- * over when the layer is built.
+ * over when the layer is built, and looked for again every `takeOverEvery`.
  *
  * @example
  * ```ts
@@ -545,30 +564,37 @@ const makeDurable = Effect.fnUntraced(function* <W extends Workflow.Any>(options
     })
 
   /** Take over a stored, unfinished run of a served workflow that no live process owns; else leave it. */
-  const adopt = (runId: string): Effect.Effect<void> =>
+  const adopt = (runId: string): Effect.Effect<RunBusyError | undefined> =>
     adopting.withPermits(1)(
       Effect.gen(function* () {
-        if (owned.has(runId)) return
+        if (owned.has(runId)) return undefined
         const info = yield* store.get(runId)
-        if (RunStore.isFinished(info.status)) return
+        if (RunStore.isFinished(info.status)) return undefined
         const workflow = byName.get(info.workflow)
-        if (workflow === undefined) return
-        yield* own(workflow, JSON.parse(info.input), runId)
-      }).pipe(Effect.ignore)
+        if (workflow === undefined) return undefined
+        const exit = yield* own(workflow, JSON.parse(info.input), runId)
+        if (Exit.isSuccess(exit)) return undefined
+        const error = Cause.findErrorOption(exit.cause)
+        return Option.isSome(error) && error.value instanceof RunBusyError ? error.value : undefined
+      }).pipe(Effect.orElseSucceed(() => undefined))
     )
 
-  if (options.resume !== false) {
+  /** Take over the unfinished runs of the served workflows that no live process owns. */
+  const takeOver = Effect.gen(function* () {
     const unfinished = yield* Effect.orElseSucceed(
       Effect.map(
         Effect.all([store.list({ status: "running" }), store.list({ status: "waiting" })]),
-        ([running, waiting]) => [...running, ...waiting].filter((r) => byName.has(r.workflow))
+        ([running, waiting]) => [...running, ...waiting].filter((r) => byName.has(r.workflow) && !owned.has(r.runId))
       ),
       () => []
     )
-    yield* Effect.forkIn(
-      Effect.forEach(unfinished, (r) => adopt(r.runId), { discard: true }),
-      scope
-    )
+    yield* Effect.forEach(unfinished, (r) => adopt(r.runId), { discard: true })
+  })
+
+  if (options.resume !== false) {
+    // At once, then now and then: a run whose owner died on another host is free once its lease expires.
+    const every = Duration.fromInputUnsafe(options.takeOverEvery ?? "5 seconds")
+    yield* Effect.forkIn(Effect.forever(Effect.andThen(takeOver, Effect.sleep(every))), scope)
   }
 
   const start = (name: string, input: unknown): Effect.Effect<string, WorkflowNotFound | InvalidBody> =>
@@ -711,7 +737,12 @@ const makeDurable = Effect.fnUntraced(function* <W extends Workflow.Any>(options
       Effect.gen(function* () {
         const status = yield* statusOf(runId)
         if (isDone(status.status)) return status
-        if (!owned.has(runId)) yield* adopt(runId)
+        if (!owned.has(runId)) {
+          const busy = yield* adopt(runId)
+          if (busy !== undefined) {
+            return yield* new RunBusy({ runId, owner: `${busy.owner} (pid ${busy.pid} on ${busy.host})` })
+          }
+        }
         const run = owned.get(runId)
         if (run !== undefined) {
           yield* run.handle.cancel

@@ -187,6 +187,28 @@ export class RunEnded extends Schema.TaggedError<RunEnded>()(
 }
 
 /**
+ * A durable run live in another process (it holds the run's lease): it cannot be cancelled from here, 409.
+ *
+ * @example
+ * ```ts
+ * // DELETE /api/runs/order-42 while another server runs it
+ * // 409 {"_tag":"RunBusy","runId":"order-42","owner":"owner-... (pid 4242 on host-a)"}
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class RunBusy extends Schema.TaggedError<RunBusy>()(
+  "RunBusy",
+  { runId: Schema.String, owner: Schema.String },
+  { httpApiStatus: 409 }
+) {
+  override get message() {
+    return `Run "${this.runId}" is live in another process, ${this.owner}: cancel it there, or once that process has stopped`
+  }
+}
+
+/**
  * The group of workflow routes: `GET /api/workflows`, `POST /api/workflows/:name/runs`.
  *
  * @example
@@ -262,7 +284,7 @@ export class RunsGroup extends HttpApiGroup.make("runs")
     HttpApiEndpoint.delete("cancel", "/api/runs/:runId", {
       params: { runId: Schema.String },
       success: RunStatus,
-      error: RunNotFound
+      error: [RunNotFound, RunBusy]
     })
   )
   .annotateMerge(

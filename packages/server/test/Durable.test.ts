@@ -66,6 +66,34 @@ const readFrames = async (response: Response, n: number): Promise<Array<Frame>> 
   return frames.slice(0, n)
 }
 
+/** Start a server process (test/fixtures/durableServer.ts) on `file`; resolves with its URL once it listens. */
+const serve = (file: string, children: Array<ChildProcess>) =>
+  new Promise<string>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        "--conditions=@effect-flow/source",
+        fileURLToPath(new URL("./fixtures/durableServer.ts", import.meta.url)),
+        file
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] }
+    )
+    children.push(child)
+    let out = ""
+    child.stdout!.on("data", (chunk) => {
+      out += chunk
+      const url = /listening (\S+)/.exec(out)?.[1]
+      if (url !== undefined) resolve(url)
+    })
+    child.on("exit", (code) => reject(new Error(`server process exited (${code}) before listening`)))
+  })
+
+const remote = (url: string): Running => ({ url, port: 0, hostname: "", close: async () => {} })
+
+const stopAll = (children: ReadonlyArray<ChildProcess>) => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+}
+
 const count = (frames: ReadonlyArray<Frame>, tag: string, step?: string) =>
   frames.filter((f) => f.data._tag === tag && (step === undefined || f.data.step === step)).length
 
@@ -215,35 +243,13 @@ describe("a durable run across a server restart (same SQLite file)", () => {
   it("a server process SIGKILLed mid-run: a new process on the same file takes the run over and finishes it", async () => {
     const file = join(dir, "killed.db")
     const children: Array<ChildProcess> = []
-    /** Start a server process on `file`; resolves with its URL once it listens. */
-    const serve = () =>
-      new Promise<string>((resolve, reject) => {
-        const child = spawn(
-          process.execPath,
-          [
-            "--conditions=@effect-flow/source",
-            fileURLToPath(new URL("./fixtures/durableServer.ts", import.meta.url)),
-            file
-          ],
-          { stdio: ["ignore", "pipe", "inherit"] }
-        )
-        children.push(child)
-        let out = ""
-        child.stdout!.on("data", (chunk) => {
-          out += chunk
-          const url = /listening (\S+)/.exec(out)?.[1]
-          if (url !== undefined) resolve(url)
-        })
-        child.on("exit", (code) => reject(new Error(`server process exited (${code}) before listening`)))
-      })
-    const client = (url: string): Running => ({ url, port: 0, hostname: "", close: async () => {} })
     try {
-      const first = client(await serve())
+      const first = remote(await serve(file, children))
       const runId = await start(first, "fan-out", { count: 16, delayMillis: 200 })
       const before = await readFrames(await fetch(`${first.url}/api/runs/${runId}/events?lifecycle=1`), 8)
       children[0]!.kill("SIGKILL")
       await new Promise((resolve) => children[0]!.once("exit", resolve))
-      const second = client(await serve())
+      const second = remote(await serve(file, children))
       const rest = await readSse(
         await fetch(`${second.url}/api/runs/${runId}/events?lifecycle=1`, {
           headers: { "last-event-id": String(before.at(-1)!.id) }
@@ -255,7 +261,54 @@ describe("a durable run across a server restart (same SQLite file)", () => {
       expect(count(all, "StepCompleted", "work")).toBe(16)
       expect(all.some((f) => f.data._tag === "StepStarted" && f.data.attempt === 2)).toBe(true)
     } finally {
-      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+      stopAll(children)
+    }
+  }, 60_000)
+
+  it("two servers on one file: a run live in the other process is readable here, answered through its inbox, and cancelled here only once that process is gone (409 before)", async () => {
+    const file = join(dir, "shared.db")
+    const children: Array<ChildProcess> = []
+    let here: Running | undefined
+    try {
+      const there = remote(await serve(file, children))
+      const slow = await start(there, "slow", { millis: 60_000 })
+      const approval = await start(there, "approval", { amount: 5 })
+      await awaitStatus(there, approval, "waiting")
+      here = await startServer({}, storeAt("shared.db"))
+      // visible here, from the store and the journal
+      expect(await statusOf(here, slow)).toMatchObject({ workflow: "slow", status: "running" })
+      expect((await readFrames(await fetch(`${here.url}/api/runs/${slow}/events`), 1)).map((f) => f.data)).toEqual([
+        { _tag: "NoteEvent", text: "sleeping" }
+      ])
+      // an answer sent here reaches the run there (its inbox), which finishes it
+      const answered = await post(`${here.url}/api/runs/${approval}/events`, {
+        _tag: "HumanResponseEvent",
+        response: "ok"
+      })
+      expect(answered.status).toBe(202)
+      expect(await awaitEnd(here.url, approval)).toMatchObject({ status: "completed", result: "answer: ok" })
+      const frames = await readSse(await fetch(`${here.url}/api/runs/${approval}/events`))
+      expect(frames.map((f) => f.data._tag)).toEqual(["InputRequiredEvent", "StopEvent"])
+      // the other process owns the slow run: it cannot be cancelled from here
+      const busy = await fetch(`${here.url}/api/runs/${slow}`, { method: "DELETE" })
+      expect(busy.status).toBe(409)
+      expect(await busy.json()).toMatchObject({
+        _tag: "RunBusy",
+        runId: slow,
+        owner: expect.stringContaining(`pid ${children[0]!.pid}`)
+      })
+      // once it is gone, this server takes the run over and cancels it
+      children[0]!.kill("SIGKILL")
+      await new Promise((resolve) => children[0]!.once("exit", resolve))
+      const cancelled = await fetch(`${here.url}/api/runs/${slow}`, { method: "DELETE" })
+      expect(cancelled.status).toBe(200)
+      expect(await cancelled.json()).toMatchObject({ runId: slow, status: "cancelled" })
+      const ended = await readSse(await fetch(`${here.url}/api/runs/${slow}/events`))
+      // the step ran again here, but its write was journaled: published once
+      expect(ended.map((f) => f.data._tag)).toEqual(["NoteEvent", "RunCancelled"])
+    } finally {
+      stopAll(children)
+      await here?.close()
     }
   }, 60_000)
 })
