@@ -13,7 +13,21 @@
  *
  * @since 0.2.0
  */
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, Latch, Layer, Queue, Scope, Stream } from "effect"
+import {
+  Cause,
+  Data,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Latch,
+  Layer,
+  Queue,
+  Schema,
+  Scope,
+  Stream
+} from "effect"
 import { RunBusyError, type RunNotFoundError, RunStoreError, WorkflowChangedError } from "./DurableError.ts"
 import { type AnyEvent, isEvent, tagOf } from "./Event.ts"
 import * as Durable_ from "./internal/durable.ts"
@@ -23,7 +37,7 @@ import type { Transition } from "./internal/record.ts"
 import { type Run, runCompiled, sendFromOutside } from "./internal/runtime.ts"
 import * as JournalWriter from "./JournalWriter.ts"
 import { isFinished, type RunInfo, type RunStatus, RunStore } from "./RunStore.ts"
-import type { Any, PromiseHandle, WatchOptions, Workflow } from "./Workflow.ts"
+import type { Any, PromiseHandle, ProvidedBy, ProvidesServices, WatchOptions, Workflow } from "./Workflow.ts"
 import {
   Problem,
   UnhandledEventError,
@@ -79,10 +93,63 @@ const HOST = proc?.env?.HOSTNAME ?? "localhost"
 
 const freshRunId = () => `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
 
-const validation = (workflow: string, message: string) =>
+const validation = (workflow: string, message: string, events: ReadonlyArray<string> = []) =>
   new WorkflowValidationError({
     workflow,
-    problems: [new Problem({ check: "journal", message, steps: [], events: [] })]
+    problems: [new Problem({ check: "journal", message, steps: [], events })]
+  })
+
+/**
+ * What keeps a workflow from being journaled, checked before a durable run starts: each event class it declares
+ * must be a `Schema.TaggedClass` or an `Event.TaggedData` class (a resume rebuilds events from their fields), and
+ * the initial state must encode with the state schema (or be plain JSON without one).
+ */
+const journalProblems = (self: Any): ReadonlyArray<Problem> => {
+  const problems: Array<Problem> = []
+  const builtIn = new Set(["StartEvent", "StopEvent", "InputRequiredEvent", "HumanResponseEvent", "StepFailedEvent"])
+  const seen = new Set<unknown>()
+  const classes: Array<readonly [unknown, ReadonlyArray<string>]> = []
+  for (const s of self.steps) {
+    for (const cls of [...s.accepts, ...(s.emits ?? []), ...(s.writes ?? [])]) classes.push([cls, [s.name]])
+  }
+  for (const cls of self.config.outsideInput ?? []) classes.push([cls, []])
+  for (const [cls, steps] of classes) {
+    const tag = tagOf(cls as never)
+    if (seen.has(cls) || tag === undefined || builtIn.has(tag)) continue
+    seen.add(cls)
+    const data = typeof cls === "function" && (cls as { prototype?: unknown }).prototype instanceof Data.Class
+    if (!Schema.isSchema(cls) && !data) {
+      problems.push(
+        new Problem({
+          check: "journal",
+          message: `event ${tag} is neither a Schema.TaggedClass nor an Event.TaggedData class, so a durable run cannot journal it and a resume could not rebuild it: declare it with Schema.TaggedClass (or Event.TaggedData, with fields JSON can hold).`,
+          steps: steps.length > 0 ? [...steps] : [],
+          events: [tag]
+        })
+      )
+    }
+  }
+  try {
+    Durable_.codecs(self).state.encode(self.config.initialState ?? {})
+  } catch (error) {
+    problems.push(
+      new Problem({
+        check: "journal",
+        message: `the initialState cannot be journaled: ${error instanceof Error ? error.message : String(error)}`,
+        steps: [],
+        events: []
+      })
+    )
+  }
+  return problems
+}
+
+const checkJournal = (self: Any): Effect.Effect<void, WorkflowValidationError> =>
+  Effect.suspend(() => {
+    const problems = journalProblems(self)
+    return problems.length === 0
+      ? Effect.void
+      : Effect.fail(new WorkflowValidationError({ workflow: self.name, problems }))
   })
 
 const storeError = (store: string, operation: string, reason: string) => new RunStoreError({ store, operation, reason })
@@ -124,6 +191,7 @@ const create = (
   Effect.gen(function* () {
     const store = yield* RunStore
     yield* Prepare.prepare(self, input)
+    yield* checkJournal(self)
     const inputProblem = Durable_.jsonProblem(input === undefined ? {} : input)
     if (inputProblem !== undefined) {
       return yield* validation(self.name, `the input cannot be journaled as JSON: ${inputProblem}`)
@@ -163,6 +231,7 @@ export const resume = <W extends Any>(
 > =>
   Effect.gen(function* () {
     const store = yield* RunStore
+    yield* checkJournal(self)
     const info = yield* store.get(runId)
     const def = Durable_.definition(self)
     if (info.workflow !== self.name || info.definitionHash !== Durable_.hashOf(def)) {
@@ -367,7 +436,11 @@ const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown
             try {
               entry = Durable_.entryOf(codecs, t)
             } catch (error) {
-              problem = error instanceof Error ? error.message : String(error)
+              const message = error instanceof Error ? error.message : String(error)
+              problem =
+                error instanceof Durable_.NotJournalable || t._tag !== "Operation"
+                  ? message
+                  : `the state after ctx.store.${t.operation.op} in step "${t.step}" (invocation ${t.invocationId}) cannot be journaled with the state schema: ${message}`
               if (live !== undefined) failCause(live, Cause.fail(validation(self.name, problem)))
               return
             }
@@ -447,7 +520,17 @@ const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown
                   `store the result of run ${runId}`,
                   `the result cannot be held as JSON: ${error instanceof Error ? error.message : String(error)}`
                 )
-            })
+            }).pipe(
+              // The run fails with it, and is stored as failed: never a result half-written as finished.
+              Effect.tapError((error) =>
+                Effect.andThen(
+                  journalWriter.appendAll([JSON.stringify({ t: "end", ok: false })], {
+                    status: { status: "failed", error: errorJson(error) }
+                  }),
+                  journalWriter.flush
+                )
+              )
+            )
             yield* journalWriter.appendAll([JSON.stringify({ t: "end", ok: true })], {
               status: { status: "completed", result: encoded }
             })
@@ -662,6 +745,19 @@ export interface Handle<Output, E, Events extends AnyEvent = AnyEvent> {
  */
 export interface StartOptions extends RunOptions, WatchOptions {}
 
+/**
+ * `W` when `L` provides the `RunStore` and every service the workflow's steps need; otherwise an object type whose
+ * one key says what is missing, so the compiler names it at the call site (as `Workflow.ProvidesServices`).
+ *
+ * @since 0.2.0
+ * @category type-level
+ */
+export type ProvidesStore<W, L> = [RunStore] extends [ProvidedBy<L>]
+  ? ProvidesServices<W, L>
+  : {
+      readonly "missing RunStore: pass { layer } with a store, e.g. RunStore.layerMemory or SqliteRunStore.layer": RunStore
+    }
+
 type LifecycleOf<O> = "lifecycle" extends keyof O ? (true extends O[keyof O & "lifecycle"] ? true : false) : false
 
 /**
@@ -743,15 +839,20 @@ export const start = <W extends Any, const O extends StartOptions = {}>(
  * @since 0.2.0
  * @category running
  */
-export const startPromise = async <W extends Any, const O extends StartOptions = {}>(
-  self: W,
+export const startPromise = async <
+  W extends Any,
+  L extends Layer.Layer<any, any, never>,
+  const O extends StartOptions = {}
+>(
+  self: ProvidesStore<W, L>,
   input: Workflow.InputEncoded<W>,
-  options: O & { readonly layer: Layer.Layer<RunStore | Workflow.Services<W>, any, never> }
+  options: O & { readonly layer: L }
 ): Promise<PromiseHandle<Workflow.Output<W>, Workflow.Events<W, LifecycleOf<O>>>> => {
+  const wf = self as W
   const scope = Scope.makeUnsafe()
   const started = Scope.provide(
     Effect.flatMap(Layer.build(options.layer as Layer.Layer<any, unknown>), (context) =>
-      Effect.provideContext(start(self, input, options), context)
+      Effect.provideContext(start(wf, input, options), context)
     ),
     scope
   ) as Effect.Effect<Handle<unknown, unknown, any>, unknown>
@@ -765,7 +866,7 @@ export const startPromise = async <W extends Any, const O extends StartOptions =
     await Effect.runPromise(Scope.close(scope, Exit.void))
     if (Exit.isSuccess(exit)) return exit.value as Workflow.Output<W>
     if (Cause.hasInterruptsOnly(exit.cause)) {
-      throw new WorkflowCancelledError({ workflow: self.name, runId: handle.runId, by: "cancel()" })
+      throw new WorkflowCancelledError({ workflow: wf.name, runId: handle.runId, by: "cancel()" })
     }
     throw causeToError(exit.cause)
   })
@@ -800,17 +901,17 @@ const causeToError = (cause: Cause.Cause<unknown>): unknown => {
  * @since 0.2.0
  * @category running
  */
-export const runPromise = <W extends Any>(
-  self: W,
+export const runPromise = <W extends Any, L extends Layer.Layer<any, any, never>>(
+  self: ProvidesStore<W, L>,
   input: Workflow.InputEncoded<W>,
-  options: RunOptions & { readonly layer: Layer.Layer<RunStore | Workflow.Services<W>, any, never> }
+  options: RunOptions & { readonly layer: L }
 ): Promise<Workflow.Output<W>> =>
-  Effect.runPromiseExit(Effect.provide(run(self, input, options), options.layer) as Effect.Effect<any, unknown>).then(
-    (exit) => {
-      if (Exit.isSuccess(exit)) return exit.value
-      throw causeToError(exit.cause)
-    }
-  )
+  Effect.runPromiseExit(
+    Effect.provide(run(self as W, input, options), options.layer) as Effect.Effect<any, unknown>
+  ).then((exit) => {
+    if (Exit.isSuccess(exit)) return exit.value
+    throw causeToError(exit.cause)
+  })
 
 /**
  * Check a workflow against the live runs the store holds under its name: fails with `WorkflowChangedError`
