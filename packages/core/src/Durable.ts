@@ -4,11 +4,19 @@
  * by its `runId` after a crash or a deploy. The same workflow value runs either way; durability is chosen
  * at the call, and a run without it pays nothing.
  *
+ * - `run` / `runPromise`: run with a journal (a finished `runId` answers with its stored outcome, an
+ *   unfinished one is resumed); `start` / `startPromise`: the same as a handle; `resume`: go on by `runId`.
+ * - `send`: outside input (a `HumanResponseEvent`, a `waitFor` answer) for a stored run, live here, live in
+ *   another process (through its inbox, read within a second) or stopped (read first by its resume).
+ * - `status` / `list`: what the store holds; `"waiting"` means only outside input can move the run.
+ *
  * @example
  * ```ts
  * import { Durable, RunStore } from "@effect-flow/core"
  *
  * const result = await Durable.runPromise(wf, { items: ["a", "b"] }, { runId: "order-42", layer: RunStore.layerMemory })
+ * // a run waiting for an answer, from any process:
+ * await Effect.runPromise(Durable.send(wf, "order-43", new HumanResponseEvent({ response: "yes" })).pipe(Effect.provide(layer)))
  * ```
  *
  * @since 0.2.0
