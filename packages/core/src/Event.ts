@@ -111,14 +111,12 @@ export const StartEvent: StartEventClass = class StartEvent {
   static readonly _tag = "StartEvent"
   declare readonly _tag: "StartEvent"
   constructor(input: object) {
-    // Defined, not assigned: a `__proto__` field of the input stays a field and never replaces the prototype.
+    // A `__proto__` field of the input is defined, not assigned: it stays a field and never replaces the prototype.
     for (const key of Object.keys(input)) {
-      Object.defineProperty(this, key, {
-        value: (input as Record<string, unknown>)[key],
-        enumerable: true,
-        writable: true,
-        configurable: true
-      })
+      const value = (input as Record<string, unknown>)[key]
+      if (key === "__proto__")
+        Object.defineProperty(this, key, { value, enumerable: true, writable: true, configurable: true })
+      else (this as Record<string, unknown>)[key] = value
     }
     // The tag wins over an input field of the same name: routing must not depend on the input.
     ;(this as { _tag: string })._tag = "StartEvent"

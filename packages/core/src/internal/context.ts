@@ -88,7 +88,10 @@ export class Context_ implements StepContext<any, AnyEvent> {
   }
   /** The fiber this slot's invocation runs in (it may have been handed over from another slot). */
   fiber: WorkerFiber | undefined = undefined
-  readonly runId: string
+  /** The run's id. */
+  get runId(): string {
+    return this.run.id
+  }
   readonly step: string
   private store_: Store<any> | undefined = undefined
   private distributed_: DistributedView | undefined = undefined
@@ -100,7 +103,6 @@ export class Context_ implements StepContext<any, AnyEvent> {
     this.run = run
     this.sr = sr
     this.worker = worker
-    this.runId = run.id
     this.step = sr.step.name
   }
 

@@ -19,14 +19,32 @@ const define = (target: Record<string, unknown>, key: string, value: unknown): v
   else target[key] = value
 }
 
+/** Whether no field of `u` holds an object (so a copy of its fields is a deep copy). */
+const isFlat = (u: object): boolean => {
+  for (const key of Object.keys(u)) {
+    const value = (u as Record<string, unknown>)[key]
+    if (value !== null && typeof value === "object") return false
+  }
+  return true
+}
+
 /**
  * A deep copy of plain objects and arrays, so that runs never share the initial state even when a handler
  * mutates what the store gives back. A cycle is copied as a cycle.
  *
  * @internal
  */
-export const clonePlain = (u: unknown, seen: Map<object, unknown> = new Map()): unknown => {
+export const clonePlain = (u: unknown, seen?: Map<object, unknown>): unknown => {
   if (u === null || typeof u !== "object") return u
+  if (seen === undefined) {
+    // A flat plain object (the common initial state or input): copied with no map of what was seen.
+    if (isPlainObject(u) && isFlat(u)) {
+      const out: Record<string, unknown> = {}
+      for (const key of Object.keys(u)) define(out, key, (u as Record<string, unknown>)[key])
+      return out
+    }
+    seen = new Map()
+  }
   const copied = seen.get(u)
   if (copied !== undefined) return copied
   if (Array.isArray(u)) {

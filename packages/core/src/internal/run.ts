@@ -63,7 +63,11 @@ let runCounter = 0
 
 /** @internal */
 export class Run {
-  readonly id: string
+  private id_: string | undefined
+  /** The run's id: the durable run's `runId`, or a fresh one made when first asked for (a run nobody asks costs none). */
+  get id(): string {
+    return (this.id_ ??= `${this.compiled.name}-${(++runCounter).toString(36)}-${Math.random().toString(36).slice(2, 8)}`)
+  }
   /** Each step's part of the run, made when the step first gets an event: a step that gets none costs nothing. */
   readonly steps: Array<StepRun | undefined>
   readonly done: Deferred.Deferred<unknown, unknown>
@@ -116,7 +120,7 @@ export class Run {
     this.spans = spans
     this.yieldPoints = hooks.yieldPoints
     this.recovers = compiled.routes.has("StepFailedEvent")
-    this.id = hooks.runId ?? `${compiled.name}-${(++runCounter).toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+    this.id_ = hooks.runId
     this.steps = new Array(compiled.steps.length)
     this.done = Deferred.makeUnsafe()
     this.state = clonePlain(compiled.initialState)
