@@ -1,0 +1,53 @@
+/**
+ * A worker whose handler returns an event for one idle step hands its fiber over to that step (see
+ * `mayHandOver` in internal/workers.ts): a chain of steps runs in one fiber, and that fiber's watcher then
+ * names the step it runs now.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { defineWorkflow, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
+import { Cause, Effect, Exit, Metric } from "effect"
+import { Ping } from "./fixtures/events.ts"
+
+/** The fibers started while `effect` runs. */
+const countingStarts = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.suspend(() => {
+    const count = { started: 0 }
+    const metrics: Metric.FiberRuntimeMetricsService = {
+      recordFiberStart: () => {
+        count.started++
+      },
+      recordFiberEnd: () => {}
+    }
+    return Effect.map(Effect.provideService(effect, Metric.FiberRuntimeMetrics, metrics), (a) => [a, count] as const)
+  })
+
+describe("handing a worker's fiber over to the next step", () => {
+  it.effect("a chain of steps that each return the next event runs in one worker fiber", () =>
+    Effect.gen(function* () {
+      const chain = defineWorkflow({ name: "chain" })
+        .step(StartEvent, () => Effect.succeed(new Ping({ n: 1 })), { name: "start" })
+        .step(Ping, (ev) => Effect.map(Effect.void, () => new StopEvent({ result: ev.n + 1 })), { name: "next" })
+      for (let i = 0; i < 3; i++) {
+        const [result, fibers] = yield* countingStarts(Workflow.run(chain, {}))
+        assert.strictEqual(result, 2)
+        // The start step's worker, which goes on as the next step's: no fiber per step.
+        assert.strictEqual(fibers.started, 1)
+      }
+    })
+  )
+
+  it.effect("a handed-over fiber that dies outside its handler's error handling is named by the step it runs", () =>
+    Effect.gen(function* () {
+      const wf = defineWorkflow({ name: "handed-over" })
+        .step(StartEvent, () => Effect.succeed(new Ping({ n: 1 })), { name: "start" })
+        .step(Ping, () => Effect.flatMap(Effect.void, (() => Promise.resolve(1)) as any), { name: "bad" })
+      const exit = yield* Effect.exit(Workflow.run(wf, {}))
+      assert.isTrue(Exit.isFailure(exit))
+      const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+      assert.instanceOf(defect, Error)
+      const message = (defect as Error).message
+      assert.include(message, 'step "bad" handling Ping')
+      assert.include(message, "went on with a Promise")
+    })
+  )
+})
