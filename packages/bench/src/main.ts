@@ -732,6 +732,28 @@ const reading: Array<string> = []
   }
 }
 
+// Durable runs (issue 16): their own script, in a fresh process, after the rest; its Markdown goes in the report.
+log("durable runs (durable.ts)")
+const durable = await new Promise<{ readonly ok: boolean; readonly text: string }>((resolve) => {
+  const child = spawn(
+    process.execPath,
+    ["--conditions=@effect-flow/source", path.join(here, "durable.ts"), ...(quick ? ["--quick"] : [])],
+    { stdio: ["ignore", "pipe", "pipe"], cwd: path.resolve(here, "..") }
+  )
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
+  child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)))
+  child.on("close", (code) =>
+    resolve(
+      code === 0
+        ? { ok: true, text: stdout.trim() }
+        : { ok: false, text: `The durable benchmark failed (exit ${code}): ${stderr.trim() || stdout.trim()}` }
+    )
+  )
+})
+if (!durable.ok) log(`FAILED: durable runs: ${durable.text}`)
+
 const command = quick ? "npm run bench -- --quick" : "npm run bench"
 const report = `Produced by \`${command}\` (in \`packages/bench\`, or \`npm run -w @effect-flow/bench bench\` from the root) on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.
 
@@ -779,6 +801,10 @@ ${tableC}
 
 ${tableD}
 
+### Durable runs (issue 16)
+
+${durable.text}
+
 ### How each system does it
 
 ${loaded.map((a) => `- ${label(a.name)}: ${a.how}`).join("\n")}
@@ -810,7 +836,7 @@ if (!quick) {
   log(`wrote ${path.relative(process.cwd(), file)}`)
 }
 
-if (verificationFailures.length > 0 || (quick && failures.length > 0)) {
+if (verificationFailures.length > 0 || (quick && failures.length > 0) || !durable.ok) {
   for (const r of quick ? failures : verificationFailures) log(`FAILED: ${r.job.system} ${keyOf(r.job)}: ${r.error}`)
   process.exit(1)
 }

@@ -58,9 +58,94 @@ export const jsonProblem = (value: unknown, path = ""): string | undefined => {
   return `${path || "the value"} is ${typeof value === "undefined" ? "undefined" : `a ${typeof value}`}`
 }
 
+/** A field whose JSON form is the value itself: a string, boolean, finite number or literal, required, unrefined. */
+interface PlainField {
+  readonly key: string
+  readonly kind: "string" | "number" | "boolean" | "literal"
+  readonly literal?: unknown
+}
+
+/**
+ * The fields of a struct or class schema when every one is plain, in order; `undefined` otherwise. Such a value
+ * is encoded by copying its fields: the schema walk (`encodeUnknownSync`) costs several microseconds per event and
+ * was the largest part of journaling a small event.
+ */
+const plainFields = (schema: Schema.Top): ReadonlyArray<PlainField> | undefined => {
+  const fields = (schema as { readonly fields?: unknown }).fields
+  const top = schema.ast as { readonly _tag: string; readonly checks?: unknown; readonly encoding?: unknown }
+  if (fields === undefined || fields === null || typeof fields !== "object") return undefined
+  // A class (Declaration) encodes to its fields' struct; a struct (Objects) is that struct. Checks on the whole
+  // value or an encoding of its own: the schema path.
+  if (top.checks !== undefined) return undefined
+  if (top._tag !== "Declaration" && (top._tag !== "Objects" || top.encoding !== undefined)) return undefined
+  const out: Array<PlainField> = []
+  for (const [key, field] of Object.entries(fields)) {
+    const ast = (field as { readonly ast?: any } | undefined)?.ast
+    if (
+      ast === undefined ||
+      ast.encoding !== undefined ||
+      ast.checks !== undefined ||
+      ast.context?.isOptional === true
+    ) {
+      return undefined
+    }
+    switch (ast._tag) {
+      case "String":
+        out.push({ key, kind: "string" })
+        break
+      case "Number":
+        out.push({ key, kind: "number" })
+        break
+      case "Boolean":
+        out.push({ key, kind: "boolean" })
+        break
+      case "Literal":
+        if (typeof ast.literal === "bigint" || (typeof ast.literal === "number" && !Number.isFinite(ast.literal))) {
+          return undefined
+        }
+        out.push({ key, kind: "literal", literal: ast.literal })
+        break
+      default:
+        return undefined
+    }
+  }
+  return out
+}
+
+/** A value with plain fields, encoded: a plain object of its fields; `undefined` when a field is not what its schema says. */
+const plainEncode = (fields: ReadonlyArray<PlainField>, u: unknown): Record<string, unknown> | undefined => {
+  if (u === null || typeof u !== "object") return undefined
+  const value = u as Record<string, unknown>
+  const out: Record<string, unknown> = {}
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!
+    const v = value[f.key]
+    switch (f.kind) {
+      case "number":
+        if (typeof v !== "number" || !Number.isFinite(v)) return undefined
+        break
+      case "string":
+        if (typeof v !== "string") return undefined
+        break
+      case "boolean":
+        if (typeof v !== "boolean") return undefined
+        break
+      default:
+        if (v !== f.literal) return undefined
+    }
+    out[f.key] = v
+  }
+  return out
+}
+
 const schemaCodec = (schema: Schema.Top): Codec => {
   const json = Schema.toCodecJson(schema as Schema.Codec<unknown, unknown>)
-  return { encode: Schema.encodeUnknownSync(json), decode: Schema.decodeUnknownSync(json) }
+  const encode = Schema.encodeUnknownSync(json)
+  const plain = plainFields(schema)
+  return {
+    encode: plain === undefined ? encode : (u) => plainEncode(plain, u) ?? encode(u),
+    decode: Schema.decodeUnknownSync(json)
+  }
 }
 
 const plainCodec = (what: string): Codec => ({
