@@ -40,7 +40,7 @@ describe("handing a worker's fiber over to the next step", () => {
     Effect.gen(function* () {
       const wf = defineWorkflow({ name: "handed-over" })
         .step(StartEvent, () => Effect.succeed(new Ping({ n: 1 })), { name: "start" })
-        .step(Ping, () => Effect.flatMap(Effect.void, (() => Promise.resolve(1)) as any), { name: "bad" })
+        .step(Ping, (() => Effect.flatMap(Effect.void, () => Promise.resolve(1) as any)) as any, { name: "bad" })
       const exit = yield* Effect.exit(Workflow.run(wf, {}))
       assert.isTrue(Exit.isFailure(exit))
       const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
