@@ -2,7 +2,7 @@
  * From a workflow and an input to what the interpreter runs: the checked, compiled workflow (cached per
  * workflow value) and the decoded input.
  */
-import { Duration, Effect, Option, Predicate, Schedule, Schema } from "effect"
+import { Duration, Effect, Exit, Option, Predicate, Schedule, Schema } from "effect"
 import type * as Step from "../Step.ts"
 import { Problem, WorkflowInputError, WorkflowValidationError } from "../WorkflowError.ts"
 import * as Graph from "./graph.ts"
@@ -203,11 +203,22 @@ export const decodeInput = (self: Definition, input: unknown): Effect.Effect<obj
       })
     )
   }
+  let decode = decoders.get(schema)
+  if (decode === undefined) {
+    decode = Schema.decodeUnknownEffect(schema as Schema.Codec<object, unknown>)
+    decoders.set(schema, decode)
+  }
+  const decoded = decode(input)
+  // Input that decoded at once (no asynchronous transformation) needs no effect around it.
+  if (Exit.isExit(decoded) && Exit.isSuccess(decoded)) return decoded as Exit.Exit<object>
   return Effect.mapError(
-    Schema.decodeUnknownEffect(schema as Schema.Codec<object, unknown>)(input),
+    decoded as Effect.Effect<object, Schema.SchemaError>,
     (error) => new WorkflowInputError({ workflow: self.name, issue: error.message })
   )
 }
+
+/** Each input schema's decoder, made once (a decoder compiles its schema on first use). */
+const decoders = new WeakMap<object, (input: unknown) => Effect.Effect<object, Schema.SchemaError, unknown>>()
 
 /** Check the workflow and decode the input. @internal */
 export const prepare = (
@@ -225,5 +236,7 @@ export const run = (self: Definition, input: unknown, hooks?: Hooks): Effect.Eff
   Effect.suspend(() => {
     const c = compiled(self)
     if (c instanceof WorkflowValidationError) return Effect.fail(c)
-    return Effect.flatMap(decodeInput(self, input), (decoded) => runCompiled(c, decoded, hooks))
+    const decoded = decodeInput(self, input)
+    if (Exit.isExit(decoded) && Exit.isSuccess(decoded)) return runCompiled(c, decoded.value as object, hooks)
+    return Effect.flatMap(decoded, (value) => runCompiled(c, value, hooks))
   })
