@@ -9,7 +9,8 @@
  * - journal bytes per item at 1,000 and 100,000 items;
  * - a 100,000-item run in a child process SIGKILLed once half its items are done, then resumed here: the time to
  *   read and fold its journal and run it to the end;
- * - the same durable fan-out against the peers' own persistence (`durablePeers.ts`).
+ * - the same durable fan-out against the peers' own persistence (`durablePeers.ts`): Mastra with `@mastra/libsql`
+ *   on SQLite files, LangGraph with `PostgresSaver` on a throwaway Postgres against our `SqlRunStore` there.
  *
  *   npm run -w @effect-flow/bench durable              3 repeats (median and range)
  *   npm run -w @effect-flow/bench durable -- --quick   1 repeat, bytes at 1,000 and 10,000, resume at 20,000
@@ -25,6 +26,7 @@ import { fileURLToPath } from "node:url"
 import { Durable, RunStore, Workflow } from "@effect-flow/core"
 import { Effect } from "effect"
 import { SqliteRunStore } from "../../sql/src/index.ts"
+import { peers } from "./durablePeers.ts"
 import { counter, fanout } from "./durableWorkflow.ts"
 
 const quick = process.argv.includes("--quick")
@@ -169,6 +171,9 @@ const main = async () => {
   if (count !== big) throw new Error(`resumed run collected ${count}, not ${big}`)
   rmFile(file)
 
+  const peerN = quick ? 500 : N
+  const peerRows = await peers(peerN, repeats)
+
   const med = median(durable)
   process.stdout.write(`Fan-out / fan-in of N items (a \`store.edit\` per item, 8 workers, one \`collect\` of all N), each run on a fresh SQLite file (WAL, synchronous NORMAL), opened and closed within the timing, after an untimed warm-up run of each. ${repeats === 1 ? "One run" : `Median (range) of ${repeats} runs`}; wall-clock on a shared machine.
 
@@ -183,6 +188,10 @@ const main = async () => {
 ${bytesRows.join("\n")}
 
 Resume: a ${num(big)}-item run in a child process SIGKILLed after ${num(killedAt)} items were done, resumed here by \`runId\`: **${num(resume)} ms** to read and fold its journal and finish it (${num(counter.done)} items run on resume, the rest skipped).
+
+Against the peers' own persistence, the same fan-out / fan-in of ${num(peerN)} items (8 at a time, all gathered), each on a fresh store after an untimed warm-up (target: effect-flow ≥ 10x both${quick ? "; this quick run is a smoke test: at 500 items a run's fixed costs (opening the file, creating tables, taking the lease) dominate, so its ratios say little" : ""}). Mastra persists its run snapshots to a libsql file, LangGraph checkpoints every superstep with its tasks' writes to Postgres; LangGraph's SQLite checkpointer needs \`better-sqlite3\`, which has no prebuilt binary here (its build takes ~10 min and its \`SqliteSaver\` aborted), hence the comparison on PostgreSQL, against our store on the same server.
+
+${peerRows}
 `)
 }
 
