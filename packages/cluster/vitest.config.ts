@@ -6,6 +6,8 @@ export default defineProject({
   test: {
     name: "cluster",
     include: ["test/**/*.test.ts"],
+    // the durable issue's throwaway PostgreSQL, shared by the multi-process tests
+    globalSetup: ["../sql/test/postgres.globalSetup.ts"],
     typecheck: { enabled: false }
   }
 })
