@@ -33,8 +33,13 @@ const freePort = () =>
     })
   })
 
-/** A running server, or why there is none. */
-export type Started = { readonly url: string; readonly stop: () => void } | { readonly skip: string }
+/**
+ * A running server, or why there is none. `halt` stops the server (fast: it disconnects every client; with synchronous_commit off an immediate stop could lose the last commits) and keeps its data, `restart` starts it again
+ * on the same port (for tests of a database that goes away); `stop` ends it and deletes its folder.
+ */
+export type Started =
+  | { readonly url: string; readonly stop: () => void; readonly halt: () => void; readonly restart: () => void }
+  | { readonly skip: string }
 
 /** Start one server. Throws when PostgreSQL is installed but does not start (with its log). */
 export const startPostgres = async (): Promise<Started> => {
@@ -66,8 +71,7 @@ export const startPostgres = async (): Promise<Started> => {
     } catch {}
     fs.rmSync(dir, { recursive: true, force: true })
   }
-  try {
-    run("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+  const startServer = () =>
     run("pg_ctl", [
       "-D",
       data,
@@ -78,6 +82,9 @@ export const startPostgres = async (): Promise<Started> => {
       `-h 127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
       "start"
     ])
+  try {
+    run("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+    startServer()
   } catch (error) {
     const logFile = path.join(dir, "server.log")
     const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8") : ""
@@ -86,7 +93,10 @@ export const startPostgres = async (): Promise<Started> => {
     throw new Error(`could not start a throwaway PostgreSQL from ${binDir}:\n${stderr}\n${log}`)
   }
   watchOwner(dir, asRoot ? [runuser, "-u", "postgres", "--"] : [], path.join(binDir, "pg_ctl"), data)
-  return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop }
+  const halt = () => {
+    run("pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"])
+  }
+  return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop, halt, restart: startServer }
 }
 
 /**
