@@ -7,9 +7,10 @@
  */
 import {
   Durable,
+  type Event,
   RunBusyError,
   RunNotFoundError,
-  type RunStore,
+  RunStore,
   RunStoreError,
   StepTimeoutError,
   UnhandledEventError,
@@ -22,7 +23,10 @@ import {
   WorkflowTimeoutError,
   WorkflowValidationError
 } from "@effect-flow/core"
-import { Duration, Effect, Layer, Schedule, Schema, Semaphore } from "effect"
+
+type AnyEvent = Event.AnyEvent
+
+import { Duration, Effect, Fiber, Layer, PubSub, Schedule, Schema, Semaphore, Stream } from "effect"
 import { type ClusterError, ClusterSchema, Entity, type Sharding } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { distributorLayer, stepLayer } from "./internal/stepEntity.ts"
@@ -152,13 +156,24 @@ export const RunEntity = Entity.make("effect-flow/Run", [
     payload: { workflow: Schema.String, input: Schema.String },
     success: Schema.String,
     error: RunError
-  }),
+  }).annotate(ClusterSchema.Persisted, true),
   Rpc.make("Resume", {
     payload: { workflow: Schema.String },
     success: Schema.String,
     error: RunError
-  })
-]).annotateRpcs(ClusterSchema.Persisted, true)
+  }).annotate(ClusterSchema.Persisted, true),
+  Rpc.make("Events", {
+    payload: { workflow: Schema.String },
+    success: Schema.String,
+    error: RunError,
+    stream: true
+  }),
+  Rpc.make("Send", {
+    payload: { workflow: Schema.String, event: Schema.String },
+    error: RunError
+  }),
+  Rpc.make("Cancel", {})
+])
 
 const resultCodec = (wf: Workflow.Any) =>
   wf.config.output === undefined ? undefined : Schema.toCodecJson(wf.config.output as Schema.Codec<unknown, unknown>)
@@ -288,24 +303,93 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
       // One execution of the run at a time in this entity: a second message for it (a client's retry, a
       // Resume) waits, then gets the stored outcome.
       const one = yield* Semaphore.make(1)
-      const execute = (name: string, durable: (wf: Workflow.Any) => Effect.Effect<unknown, unknown, any>) => {
+      // What this entity's executions published (encoded), for Events subscribers: a late one gets the past
+      // first. `null` on the PubSub marks an execution's end.
+      const published: Array<string> = []
+      let finished = false
+      let current: { readonly cancel: Effect.Effect<void> } | undefined
+      const pubsub = yield* PubSub.unbounded<string | null>()
+      const lookup = (name: string) => {
         const wf = byName.get(name)
-        if (wf === undefined) {
-          return Effect.fail(new UnknownWorkflowError({ workflow: name, runId, registered }))
-        }
-        return durable(wf).pipe(
-          Effect.retry({ schedule: storeRetry, while: isTransient }),
-          one.withPermits(1),
-          Effect.provideContext(context),
-          // A defect ended the run (and was stored as its failure): answer it, rather than restart the entity.
-          Effect.catchDefect((defect) => Effect.fail(defect)),
-          Effect.mapError((error) => toWireError(wf, runId, error)),
-          Effect.flatMap((value) => encodeResult(wf, runId, value))
-        )
+        return wf === undefined
+          ? Effect.fail(new UnknownWorkflowError({ workflow: name, runId, registered }))
+          : Effect.succeed(wf)
       }
+      /** Run (or resume, or answer) the run here with `Durable.start`, forwarding its events to subscribers. */
+      const durable = (wf: Workflow.Any, input: unknown) =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            finished = false
+            const handle = yield* Durable.start(wf, input as never, { runId })
+            current = handle
+            const forwarder = yield* handle.events.pipe(
+              Stream.runForEach((event) =>
+                Effect.match(Durable.encodeEvent(wf, event), {
+                  onFailure: () => undefined,
+                  onSuccess: (text) => {
+                    published.push(text)
+                    PubSub.publishUnsafe(pubsub, text)
+                  }
+                })
+              ),
+              Effect.ignore,
+              Effect.forkScoped
+            )
+            const exit = yield* Effect.exit(handle.result)
+            yield* Fiber.await(forwarder)
+            return yield* exit
+          })
+        ).pipe(
+          Effect.ensuring(
+            Effect.sync(() => {
+              current = undefined
+              finished = true
+              PubSub.publishUnsafe(pubsub, null)
+            })
+          )
+        )
+      const execute = (name: string, input: (wf: Workflow.Any) => Effect.Effect<unknown, unknown, any>) =>
+        Effect.flatMap(lookup(name), (wf) =>
+          Effect.flatMap(input(wf), (value) => durable(wf, value)).pipe(
+            Effect.retry({ schedule: storeRetry, while: isTransient }),
+            one.withPermits(1),
+            Effect.provideContext(context),
+            // A defect ended the run (and was stored as its failure): answer it, rather than restart the entity.
+            Effect.catchDefect((defect) => Effect.fail(defect)),
+            Effect.mapError((error) => toWireError(wf, runId, error)),
+            Effect.flatMap((value) => encodeResult(wf, runId, value))
+          )
+        )
       return RunEntity.of({
-        Run: ({ payload }) => execute(payload.workflow, (wf) => Durable.run(wf, JSON.parse(payload.input), { runId })),
-        Resume: ({ payload }) => execute(payload.workflow, (wf) => Durable.resume(wf, runId))
+        Run: ({ payload }) => execute(payload.workflow, () => Effect.sync(() => JSON.parse(payload.input))),
+        Resume: ({ payload }) =>
+          execute(payload.workflow, () =>
+            Effect.map(
+              Effect.flatMap(RunStore.RunStore, (store) => store.get(runId)),
+              (info) => JSON.parse(info.input) as unknown
+            )
+          ),
+        Events: ({ payload }) =>
+          Stream.unwrap(
+            Effect.gen(function* () {
+              yield* lookup(payload.workflow)
+              const subscription = yield* PubSub.subscribe(pubsub)
+              const past = Stream.fromIterable(published.slice())
+              if (finished) return past
+              return Stream.concat(
+                past,
+                Stream.fromSubscription(subscription).pipe(Stream.takeWhile((text): text is string => text !== null))
+              )
+            })
+          ),
+        Send: ({ payload }) =>
+          Effect.flatMap(lookup(payload.workflow), (wf) =>
+            Effect.flatMap(Durable.decodeEvent(wf, payload.event), (event) => Durable.send(wf, runId, event)).pipe(
+              Effect.provideContext(context),
+              Effect.mapError((error) => toWireError(wf, runId, error))
+            )
+          ),
+        Cancel: () => (current === undefined ? Effect.void : current.cancel)
       })
     }),
     {
@@ -430,3 +514,87 @@ export const list: (options?: {
   readonly workflow?: string | undefined
   readonly status?: RunStore.RunStatus | undefined
 }) => Effect.Effect<ReadonlyArray<Durable.Status>, RunStoreError, RunStore.RunStore> = Durable.list
+
+/**
+ * Outside input for a run on the cluster, with `Durable.send`'s meaning: routed to the runner that owns
+ * `runId`, which gives it at once to the run live there (an open `waitFor` it matches, a step that accepts it),
+ * or stores it in the run's inbox for the run to read. The event's class must be one the workflow declares.
+ *
+ * @example
+ * ```ts
+ * yield* Distributed.send(approval, "order-42", new HumanResponseEvent({ response: "yes" }))
+ * ```
+ *
+ * @since 0.2.0
+ * @category clients
+ */
+export const send = <W extends Workflow.Any>(
+  self: W,
+  runId: string,
+  event: AnyEvent
+): Effect.Effect<void, RunError | ClusterFailure, Sharding.Sharding> =>
+  Effect.gen(function* () {
+    const text = yield* Durable.encodeEvent(self, event)
+    const client = yield* RunEntity.client
+    yield* client(runId).Send({ workflow: self.name, event: text })
+  })
+
+/**
+ * A run on the cluster, started by {@link start}: its `runId`; `events`, what the run publishes on its owner,
+ * streamed here (from the run's start, or from a resume when another runner took it over); `send` (as
+ * {@link send}); `result` (as {@link run}: it survives a failover); `cancel`, which cancels the run where it is
+ * live.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Handle<Output, Events extends AnyEvent = AnyEvent> {
+  readonly runId: string
+  readonly events: Stream.Stream<Events, RunError | ClusterFailure>
+  send(event: AnyEvent): Effect.Effect<void, RunError | ClusterFailure>
+  readonly result: Effect.Effect<Output, RunError | ClusterFailure>
+  readonly cancel: Effect.Effect<void, ClusterFailure>
+}
+
+/**
+ * Start a run on the cluster and get a handle, with `Durable.start`'s meaning: the run is a persisted
+ * message to the entity `runId` (so it survives the death of its runner), its events stream to this client
+ * from the runner that owns it, decoded with the workflow's classes. Closing the caller's scope does not stop
+ * the run: it belongs to the cluster; `cancel` ends it.
+ *
+ * @example
+ * ```ts
+ * const handle = yield* Distributed.start(approval, { amount: 100 }, { runId: "order-42" })
+ * yield* handle.events.pipe(Stream.runForEach((event) => Effect.log(event._tag)))
+ * const result = yield* handle.result
+ * ```
+ *
+ * @since 0.2.0
+ * @category clients
+ */
+export const start = <W extends Workflow.Any>(
+  self: W,
+  input: Workflow.Workflow.InputEncoded<W>,
+  options?: { readonly runId?: string | undefined }
+): Effect.Effect<Handle<Workflow.Workflow.Output<W>, Workflow.Workflow.Events<W>>, ClusterFailure, Sharding.Sharding> =>
+  Effect.gen(function* () {
+    const runId = options?.runId ?? freshRunId()
+    const client = yield* RunEntity.client
+    const sharding = yield* Effect.context<Sharding.Sharding>()
+    yield* client(runId).Run(
+      { workflow: self.name, input: JSON.stringify(input === undefined ? {} : input) },
+      { discard: true }
+    )
+    return {
+      runId,
+      events: client(runId)
+        .Events({ workflow: self.name })
+        .pipe(Stream.mapEffect((text) => Durable.decodeEvent(self, text))) as Stream.Stream<
+        Workflow.Workflow.Events<W>,
+        RunError | ClusterFailure
+      >,
+      send: (event: AnyEvent) => Effect.provideContext(send(self, runId, event), sharding),
+      result: Effect.provideContext(run(self, input, { runId }), sharding),
+      cancel: client(runId).Cancel()
+    }
+  })

@@ -10,6 +10,8 @@ import { Distributed } from "@effect-flow/cluster"
 import {
   Durable,
   defineWorkflow,
+  HumanResponseEvent,
+  InputRequiredEvent,
   RunStore,
   StartEvent,
   StopEvent,
@@ -17,7 +19,7 @@ import {
   WorkflowChangedError,
   WorkflowStalledError
 } from "@effect-flow/core"
-import { Effect, Exit, Fiber, Layer, Result, Schema } from "effect"
+import { Effect, Exit, Fiber, Layer, Result, Schema, Stream } from "effect"
 import { TestRunner } from "effect/cluster"
 import * as fc from "fast-check"
 import { ParallelAccumulatorWorkflow } from "../../examples/src/accumulator.ts"
@@ -53,6 +55,11 @@ const Halting = defineWorkflow({ name: "halting", input: Schema.Struct({ n: Sche
     ctx.attempt === 1 ? Effect.never : Effect.succeed(new StopEvent({ result: { n: ev.n, attempt: ctx.attempt } }))
 )
 
+/** Asks a human, and stops with the answer. */
+const Approval = defineWorkflow({ name: "approval", input: Schema.Struct({ amount: Schema.Number }) })
+  .step(StartEvent, (ev) => Effect.succeed(new InputRequiredEvent({ prefix: `approve ${ev.amount}?` })))
+  .step(HumanResponseEvent, (ev) => Effect.succeed(new StopEvent({ result: ev.response })))
+
 const runner = Distributed.layer({
   workflows: [
     ParallelWorkflow,
@@ -63,7 +70,8 @@ const runner = Distributed.layer({
     Failing,
     Typed,
     Stalls,
-    Halting
+    Halting,
+    Approval
   ]
 }).pipe(Layer.provideMerge(RunStore.layerMemory), Layer.provideMerge(TestRunner.layer))
 
@@ -220,6 +228,61 @@ describe("Distributed.run on TestRunner", () => {
           "half-1"
         )
       }).pipe(Effect.provide(runner))
+  )
+})
+
+describe("Distributed.start on TestRunner", () => {
+  it.live(
+    "the run's events stream to the client that started it: the local run's events, ending with its StopEvent",
+    () =>
+      Effect.gen(function* () {
+        const input = { items: ["a", "bb", "ccc"] }
+        const handle = yield* Distributed.start(ParallelWorkflow, input, { runId: "start-1" })
+        assert.strictEqual(handle.runId, "start-1")
+        const events = yield* Stream.runCollect(handle.events)
+        const local = yield* Stream.runCollect(Workflow.stream(ParallelWorkflow, input))
+        assert.deepStrictEqual(events.map((e) => e._tag).sort(), local.map((e) => e._tag).sort())
+        assert.strictEqual(events[events.length - 1]!._tag, "StopEvent")
+        assert.deepStrictEqual(yield* handle.result, yield* Workflow.run(ParallelWorkflow, input))
+      }).pipe(Effect.provide(runner))
+  )
+
+  it.live(
+    "a human-in-the-loop run: the request streams to the client, its answer is sent through the cluster, the run finishes; status says waiting meanwhile",
+    () =>
+      Effect.gen(function* () {
+        const handle = yield* Distributed.start(Approval, { amount: 100 }, { runId: "approve-1" })
+        const request = yield* handle.events.pipe(
+          Stream.filter((e) => e._tag === "InputRequiredEvent"),
+          Stream.take(1),
+          Stream.runCollect
+        )
+        assert.strictEqual((request[0] as InputRequiredEvent).prefix, "approve 100?")
+        assert.strictEqual((yield* Distributed.status("approve-1")).status, "waiting")
+        yield* handle.send(new HumanResponseEvent({ response: "yes" }))
+        assert.strictEqual(yield* handle.result, "yes")
+        assert.strictEqual((yield* Distributed.status("approve-1")).status, "completed")
+        // a run that ended: send is refused, typed
+        const late = yield* Effect.flip(
+          Distributed.send(Approval, "approve-1", new HumanResponseEvent({ response: "no" }))
+        )
+        assert.strictEqual(late._tag, "UnhandledEventError")
+      }).pipe(Effect.provide(runner))
+  )
+
+  it.live("cancel ends the run live on its owner as cancelled", () =>
+    Effect.gen(function* () {
+      const handle = yield* Distributed.start(Approval, { amount: 5 }, { runId: "cancel-1" })
+      yield* handle.events.pipe(
+        Stream.filter((e) => e._tag === "InputRequiredEvent"),
+        Stream.take(1),
+        Stream.runDrain
+      )
+      yield* handle.cancel
+      const error = yield* Effect.flip(handle.result)
+      assert.strictEqual(error._tag, "WorkflowCancelledError")
+      assert.strictEqual((yield* Distributed.status("cancel-1")).status, "cancelled")
+    }).pipe(Effect.provide(runner))
   )
 })
 

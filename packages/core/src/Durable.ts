@@ -960,3 +960,41 @@ export const checkDefinition = (
       }
     }
   })
+
+/**
+ * An event of this workflow as JSON text, encoded with its class's schema as the journal holds it: for
+ * transports that carry a durable run's events or outside input to another process (the cluster does). The
+ * event's class must be one the workflow declares (a step's `accepts`, `emits` or `writes`, `outsideInput`, or
+ * a built-in event).
+ *
+ * @example
+ * ```ts
+ * const text = yield* Durable.encodeEvent(approval, new HumanResponseEvent({ response: "yes" }))
+ * const event = yield* Durable.decodeEvent(approval, text)
+ * ```
+ *
+ * @since 0.2.0
+ * @category encoding
+ */
+export const encodeEvent = (
+  self: Any,
+  event: AnyEvent
+): Effect.Effect<string, UnhandledEventError | WorkflowValidationError> => encodeOutside(self, event)
+
+/**
+ * The event that {@link encodeEvent} encoded, decoded with the workflow's classes. Text that is not such an
+ * event fails with `WorkflowValidationError` (check `"journal"`) saying why.
+ *
+ * @example
+ * ```ts
+ * const event = yield* Durable.decodeEvent(approval, '{"_tag":"HumanResponseEvent","response":"yes"}')
+ * ```
+ *
+ * @since 0.2.0
+ * @category encoding
+ */
+export const decodeEvent = (self: Any, text: string): Effect.Effect<AnyEvent, WorkflowValidationError> =>
+  Effect.try({
+    try: () => Durable_.codecs(self).decodeEvent(JSON.parse(text)),
+    catch: (error) => validation(self.name, error instanceof Error ? error.message : String(error))
+  })
