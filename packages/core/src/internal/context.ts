@@ -13,7 +13,7 @@ import { send, sendAll } from "./backPressure.ts"
 import * as Boundary from "./boundary.ts"
 import type { Need } from "./collectBuffer.ts"
 import { DistributedView } from "./distributed.ts"
-import { failedInvocation, succeeded } from "./invocation.ts"
+import { failedInvocation, invoke, succeeded } from "./invocation.ts"
 import { invocationId, type Journaled, type Operation } from "./record.ts"
 import type { Run } from "./run.ts"
 import { waitFor } from "./waits.ts"
@@ -85,6 +85,11 @@ export class Context_ implements StepContext<any, AnyEvent> {
       Effect.yieldNow,
       Effect.suspend(() => pull(this.run, this, true))
     ))
+  }
+  private start_: Effect.Effect<void> | undefined = undefined
+  /** What a worker fiber forked for this slot runs: the handler on the slot's item (made on first use). */
+  get start(): Effect.Effect<void> {
+    return (this.start_ ??= Effect.suspend(() => invoke(this.run, this, this.item!)))
   }
   /** The fiber this slot's invocation runs in (it may have been handed over from another slot). */
   fiber: WorkerFiber | undefined = undefined

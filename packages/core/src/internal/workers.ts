@@ -172,11 +172,7 @@ export const enqueue = (run: Run, sr: StepRun, item: Item): Effect.Effect<void> 
     }
     const fiber = new WorkerFiber(run, ctx)
     ctx.fiber = fiber
-    return fork(
-      run,
-      Effect.suspend(() => invoke(run, ctx, item)),
-      fiber.watch
-    )
+    return fork(run, ctx.start, fiber.watch)
   }
   sr.mailbox.push(item)
   sr.placed = -1
@@ -294,9 +290,7 @@ export const fork = (
       Effect.forkIn(
         parent.context === run.context ? effect : Effect.provideContext(effect, run.forkContext),
         run.scope,
-        {
-          startImmediately: immediate
-        }
+        immediate ? AT_ONCE : SCHEDULED
       ),
       (fiber) => {
         if (immediate) run.nestedStarts--
@@ -305,6 +299,9 @@ export const fork = (
       }
     )
   })
+
+const AT_ONCE = { startImmediately: true } as const
+const SCHEDULED = { startImmediately: false } as const
 
 /** How many worker fibers may start at once, one inside another, before forks are scheduled instead. */
 const MAX_NESTED_STARTS = 32
