@@ -503,6 +503,8 @@ const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown
             runCompiled(Prepare.compiled(self) as never, decoded, {
               runId,
               record,
+              // The run's timeout counts from its creation, across resumes.
+              startedAt: info.createdAt,
               // Under a durable run, waiting for outside input is not a stall: `Durable.send` may answer.
               outsideInput: true,
               publish: watch?.publish,

@@ -17,8 +17,17 @@ class AskApproval extends Schema.TaggedClass<AskApproval>()("AskApproval", { id:
 class Undeclared extends Schema.TaggedClass<Undeclared>()("Undeclared", { x: Schema.Number }) {}
 
 /** Waits in `ctx.waitFor` for the Approval with the run's id, after `delay`; counts its handler calls. */
-const makeApprovals = (counts: { calls: number }, delay: Duration.Input = "0 millis") =>
-  defineWorkflow({ name: "approvals", input: Schema.Struct({ id: Schema.String }), outsideInput: [Approval] }).step(
+const makeApprovals = (
+  counts: { calls: number },
+  delay: Duration.Input = "0 millis",
+  timeout: Duration.Input | undefined = undefined
+) =>
+  defineWorkflow({
+    name: "approvals",
+    input: Schema.Struct({ id: Schema.String }),
+    outsideInput: [Approval],
+    timeout
+  }).step(
     StartEvent,
     (ev, ctx) =>
       Effect.gen(function* () {
@@ -175,6 +184,28 @@ describe("Durable.start and Durable.send", () => {
         left.map((m) => JSON.parse(m.data).id),
         ["other"]
       )
+    }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect("a run's timeout counts from its start across a resume: its deadline is where it was", () =>
+    Effect.gen(function* () {
+      const wf = makeApprovals({ calls: 0 }, "0 millis", "1 minute")
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          yield* Durable.start(wf, { id: "t1" }, { runId: "t1" })
+          yield* settle
+          yield* TestClock.adjust("40 seconds")
+        })
+      )
+      assert.strictEqual(yield* statusOf("t1"), "waiting")
+      const fiber = yield* Effect.forkChild(Durable.resume(wf, "t1"), { startImmediately: true })
+      yield* settle
+      yield* TestClock.adjust("25 seconds")
+      yield* settle
+      const exit = fiber.pollUnsafe()
+      assert.isDefined(exit, "the run timed out 60 s after it started, not 60 s after its resume")
+      assert.strictEqual((yield* Effect.flip(Fiber.join(fiber)))._tag, "WorkflowTimeoutError")
+      assert.strictEqual(yield* statusOf("t1"), "failed")
     }).pipe(Effect.provide(RunStore.layerMemory))
   )
 

@@ -60,6 +60,11 @@ const running = (
   const scope = Scope.makeUnsafe("parallel")
   const run = new Run(compiled, scope, context, hooks, spans)
   hooks.onRun?.(run)
+  // The run's timeout, left from when it first started (a durable run's resume), or whole.
+  const timeout =
+    compiled.timeout === undefined || hooks.startedAt === undefined
+      ? compiled.timeout
+      : Duration.millis(Math.max(0, hooks.startedAt + Duration.toMillis(compiled.timeout) - run.now()))
   if (run.record !== undefined) {
     run.record({
       _tag: "RunStarted",
@@ -68,14 +73,14 @@ const running = (
       input,
       steps: compiled.steps.map((s) => s.name),
       state: run.state,
-      deadline: compiled.timeout === undefined ? undefined : run.now() + Duration.toMillis(compiled.timeout)
+      deadline: timeout === undefined ? undefined : run.now() + Duration.toMillis(timeout)
     })
   }
   const started = hooks.resume === undefined ? start(run, input) : hooks.resume(run)
   return Effect.onExit(
     Effect.andThen(
       spans ? Effect.andThen(Effect.annotateCurrentSpan("workflow.run_id", run.id), started) : started,
-      awaitEnd(run)
+      awaitEnd(run, timeout)
     ),
     (exit) => Scope.close(scope, exit)
   )
@@ -91,12 +96,12 @@ const start = (run: Run, input: object): Effect.Effect<void> => {
 }
 
 /** Await the run's end (with its timeout). */
-const awaitEnd = (run: Run): Effect.Effect<unknown, unknown> => {
+const awaitEnd = (run: Run, left: Duration.Duration | undefined): Effect.Effect<unknown, unknown> => {
   const wait = Deferred.await(run.done)
   const timeout = run.compiled.timeout
-  if (timeout === undefined) return wait
+  if (timeout === undefined || left === undefined) return wait
   return Effect.timeoutOrElse(wait, {
-    duration: timeout,
+    duration: left,
     orElse: () =>
       Effect.suspend(() => {
         const activeSteps = run.steps

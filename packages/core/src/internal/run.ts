@@ -33,6 +33,11 @@ export interface Hooks {
   readonly yieldPoints?: (() => boolean) | undefined
   /** The run's id, instead of a fresh one (a durable run's `runId`). */
   readonly runId?: string | undefined
+  /**
+   * Epoch millis when the run first started, when that was before this start (a durable run's resume): the
+   * run's `timeout` counts from it, so its deadline is where it was.
+   */
+  readonly startedAt?: number | undefined
   /** Start from a journal (see `durable.ts`) instead of routing the StartEvent. */
   readonly resume?: ((run: Run) => Effect.Effect<void>) | undefined
 }
