@@ -100,12 +100,12 @@ describe.skipIf(postgresUrl === undefined)(`Distributed across runner processes 
       const owner = linesOf(calls)[0]!.pid
       const victim = runners.find((r) => r.pid === owner)
       assert.isDefined(victim, `the owner ${owner} is one of the runners`)
+      // What the owner has committed: read just before the kill (the new owner may take over within tens of
+      // milliseconds of it, as an advisory lock is released when its connection closes), so it is all
+      // committed before the kill.
+      const journal = await journalOf(url, runId)
       await victim!.kill()
       const killedAt = Date.now()
-      // What the dead owner committed: read before any other runner could take the run over (shards move after
-      // >= 1 s); checked below against the calls noted meanwhile.
-      const journal = await journalOf(url, runId)
-      const readAt = Date.now()
       const ended = new Set(journal.filter((e) => e.t === "e" && e.k !== "B").map((e) => e.i!))
       assert.isAbove(ended.size, 10, "the owner had committed ends before it was killed")
 
@@ -113,7 +113,6 @@ describe.skipIf(postgresUrl === undefined)(`Distributed across runner processes 
       const lines = linesOf(calls)
       const takeover = lines.find((l) => l.pid !== owner)
       assert.isDefined(takeover, "another runner ran part of the run")
-      assert.isAbove(takeover!.at, readAt, "the journal was read before the new owner ran anything")
       const newOwners = new Set(lines.filter((l) => l.pid !== owner).map((l) => l.pid))
       assert.strictEqual(newOwners.size, 1, "one runner took the run over")
 
