@@ -41,6 +41,7 @@ import { type AnyEvent, isEvent, tagOf } from "./Event.ts"
 import * as Durable_ from "./internal/durable.ts"
 import { failCause } from "./internal/lifecycle.ts"
 import * as Prepare from "./internal/prepare.ts"
+import { causeToError, startPromiseHandle } from "./internal/promiseHandle.ts"
 import type { Transition } from "./internal/record.ts"
 import { type Run, runCompiled, sendFromOutside } from "./internal/runtime.ts"
 import * as JournalWriter from "./JournalWriter.ts"
@@ -866,37 +867,9 @@ export const startPromise = async <
     ),
     scope
   ) as Effect.Effect<Handle<unknown, unknown, any>, unknown>
-  const exit = await Effect.runPromiseExit(started)
-  if (Exit.isFailure(exit)) {
-    await Effect.runPromise(Scope.close(scope, exit))
-    throw causeToError(exit.cause)
-  }
-  const handle = exit.value
-  const result = Effect.runPromiseExit(handle.result).then(async (exit) => {
-    await Effect.runPromise(Scope.close(scope, Exit.void))
-    if (Exit.isSuccess(exit)) return exit.value as Workflow.Output<W>
-    if (Cause.hasInterruptsOnly(exit.cause)) {
-      throw new WorkflowCancelledError({ workflow: wf.name, runId: handle.runId, by: "cancel()" })
-    }
-    throw causeToError(exit.cause)
-  })
-  // A rejection nobody awaited yet must not crash the process.
-  result.catch(() => {})
-  return {
-    runId: handle.runId,
-    events: Stream.toAsyncIterable(Stream.catchCause(handle.events, () => Stream.empty)),
-    send: (event) =>
-      Effect.runPromiseExit(handle.send(event)).then((exit) => {
-        if (Exit.isFailure(exit)) throw causeToError(exit.cause)
-      }),
-    result,
-    cancel: () => Effect.runPromise(handle.cancel)
-  }
-}
-
-const causeToError = (cause: Cause.Cause<unknown>): unknown => {
-  const found = Cause.findError(cause)
-  return found._tag === "Success" ? found.success : Cause.squash(cause)
+  return startPromiseHandle(wf.name, started, scope, (effect) =>
+    Effect.runPromiseExit(effect as Effect.Effect<any, unknown>)
+  ) as Promise<PromiseHandle<Workflow.Output<W>, Workflow.Events<W, LifecycleOf<O>>>>
 }
 
 /**

@@ -28,6 +28,7 @@ import type { AnyEvent, EventClass, StopEvent } from "./Event.ts"
 import { nameOf } from "./Event.ts"
 import type * as Graph from "./internal/graph.ts"
 import * as Prepare from "./internal/prepare.ts"
+import { causeToError, startPromiseHandle } from "./internal/promiseHandle.ts"
 import { isWaiting, type Run, runCompiled, sendFromOutside } from "./internal/runtime.ts"
 import { fromArgs } from "./internal/step.ts"
 import type * as RunEvent from "./RunEvent.ts"
@@ -762,12 +763,6 @@ export const runPromise = <W extends Any, L extends ServiceProvider = never>(
     throw causeToError(exit.cause)
   })
 
-const causeToError = (cause: Cause.Cause<unknown>): unknown => {
-  const found = Cause.findError(cause)
-  if (found._tag === "Success") return found.success
-  return Cause.squash(cause)
-}
-
 /**
  * Options for watching a run with {@link start}, {@link startPromise} or {@link stream}. Lifecycle events
  * are off by default: a busy run publishes several per event.
@@ -988,32 +983,12 @@ export const startPromise = async <
     scope
   )
   const runtime = layer !== undefined && ManagedRuntime.isManagedRuntime(layer) ? layer : undefined
-  const exit = await runExitWith(started as Effect.Effect<Handle<Workflow.Output<W>, unknown, any>>, runtime)
-  if (Exit.isFailure(exit)) {
-    await Effect.runPromise(Scope.close(scope, exit))
-    throw causeToError(exit.cause)
-  }
-  const handle = exit.value
-  const result = runExitWith(handle.result, runtime).then(async (exit) => {
-    await Effect.runPromise(Scope.close(scope, Exit.void))
-    if (Exit.isSuccess(exit)) return exit.value
-    if (Cause.hasInterruptsOnly(exit.cause)) {
-      throw new WorkflowCancelledError({ workflow: wf.name, runId: handle.runId, by: "cancel()" })
-    }
-    throw causeToError(exit.cause)
-  })
-  // A rejection nobody awaited yet must not crash the process.
-  result.catch(() => {})
-  return {
-    runId: handle.runId,
-    events: Stream.toAsyncIterable(Stream.catchCause(handle.events, () => Stream.empty)),
-    send: (event) =>
-      Effect.runPromiseExit(handle.send(event)).then((exit) => {
-        if (Exit.isFailure(exit)) throw causeToError(exit.cause)
-      }),
-    result,
-    cancel: () => Effect.runPromise(handle.cancel)
-  }
+  return startPromiseHandle(
+    wf.name,
+    started as Effect.Effect<Handle<Workflow.Output<W>, unknown, any>>,
+    scope,
+    (effect) => runExitWith(effect, runtime)
+  ) as Promise<PromiseHandle<Workflow.Output<W>, Workflow.Events<W, LifecycleOf<O>>>>
 }
 
 /**
