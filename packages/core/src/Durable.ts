@@ -43,7 +43,7 @@ import { failCause } from "./internal/lifecycle.ts"
 import * as Prepare from "./internal/prepare.ts"
 import { causeToError, startPromiseHandle } from "./internal/promiseHandle.ts"
 import type { Transition } from "./internal/record.ts"
-import { type Run, runCompiled, sendFromOutside } from "./internal/runtime.ts"
+import { isWaiting, type Run, runCompiled, sendFromOutside } from "./internal/runtime.ts"
 import * as JournalWriter from "./JournalWriter.ts"
 import { isFinished, type RunInfo, type RunStatus, RunStore } from "./RunStore.ts"
 import type { Any, PromiseHandle, ProvidedBy, ProvidesServices, WatchOptions, Workflow } from "./Workflow.ts"
@@ -306,10 +306,6 @@ const liveIn = (store: object): Map<string, Live> => {
 
 /** How often a live run reads its inbox for outside input stored by another process. */
 const INBOX_POLL = Duration.millis(500)
-
-/** Only outside input can move the run: nothing runs or is queued but invocations waiting in `ctx.waitFor`. */
-const isWaiting = (run: Run): boolean =>
-  !run.finished && (run.waiters.length > 0 || run.awaitingInput > 0) && run.active <= run.waiters.length
 
 /** The run is being stopped here (its scope closing): what it does now says nothing of the stored run. */
 const stopping = (run: Run): boolean => run.scope.state._tag === "Closed"
