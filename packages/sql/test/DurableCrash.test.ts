@@ -7,13 +7,15 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { assert, describe, it } from "@effect/vitest"
-import { crashUntilDone, editedItems, journalOf, sleep, start } from "./fixtures/crashKit.ts"
+import { afterEach, assert, describe, it } from "@effect/vitest"
+import { crashUntilDone, editedItems, journalOf, sleep, start, stopChildren, within } from "./fixtures/crashKit.ts"
 
 const N = 600
 const expected = { values: Array.from({ length: N }, (_, i) => i * 10), sum: (N * (N - 1)) / 2 }
 
 describe("Durable.run across SIGKILLed processes (SQLite file)", () => {
+  afterEach(stopChildren)
+
   it("killed at >= 20 random points and resumed by runId each time: the uninterrupted result; committed invocations never run again; each edit applies once; the journal is always a consistent prefix", {
     timeout: 170_000
   }, async () => {
@@ -45,24 +47,29 @@ describe("Durable.run across SIGKILLed processes (SQLite file)", () => {
   })
 
   it("two processes running one runId: one runs it, the other gets RunBusyError naming the owner; after the owner is SIGKILLed a third resumes and finishes it", {
-    timeout: 120_000
+    timeout: 150_000
   }, async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "durable-busy-"))
     const file = path.join(dir, "runs.db")
     const log = path.join(dir, "calls.log")
+    // Each step has its own deadline (together under the test's), so a hang names the step that hung.
+    const journal = async () => {
+      const j = await journalOf(file, "busy-1")
+      return `journal: ${j.length} entries, last ${JSON.stringify(j.at(-1))}`
+    }
     try {
       const owner = start(file, log, "busy-1", 800)
-      await owner.started
+      await within(owner, 30_000, "the owner printing started", { until: owner.started })
       // wait until the owner has journaled something: it holds the lease
       for (let i = 0; i < 200 && (await journalOf(file, "busy-1").catch(() => [])).length < 2; i++) await sleep(50)
       const second = start(file, log, "busy-1", 800)
-      const { out } = await second.exited
+      const { out } = await within(second, 30_000, "the second process failing with RunBusyError", { detail: journal })
       assert.match(out, /^error RunBusyError /m, out)
       assert.include(out, `pid ${owner.child.pid}`)
       owner.child.kill("SIGKILL")
-      await owner.exited
+      await within(owner, 10_000, "the owner exiting on SIGKILL")
       const third = start(file, log, "busy-1", 800)
-      const done = await third.exited
+      const done = await within(third, 60_000, "the third process resuming the run to its end", { detail: journal })
       const line = done.out.split("\n").find((l) => l.startsWith("result "))
       assert.isDefined(line, done.out + done.err)
       assert.strictEqual(JSON.parse(line!.slice(7)).sum, (800 * 799) / 2)

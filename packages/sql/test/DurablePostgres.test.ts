@@ -6,15 +6,17 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { assert, describe, it } from "@effect/vitest"
+import { afterEach, assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { calls, crashUntilDone, editedItems, start } from "./fixtures/crashKit.ts"
+import { calls, crashUntilDone, editedItems, start, stopChildren, within } from "./fixtures/crashKit.ts"
 import { freshDatabase, postgresTitle, postgresUrl } from "./postgres.ts"
 
 const N = 300
 const expected = { values: Array.from({ length: N }, (_, i) => i * 10), sum: (N * (N - 1)) / 2 }
 
 describe.skipIf(postgresUrl === undefined)(`Durable.run on Postgres across SIGKILLed processes${postgresTitle}`, () => {
+  afterEach(stopChildren)
+
   it("killed at 6 random points and resumed by runId each time: the uninterrupted result; committed invocations never run again; each edit applies once; the journal is always a consistent prefix; a re-run returns the stored outcome", {
     timeout: 120_000
   }, async () => {
@@ -35,7 +37,7 @@ describe.skipIf(postgresUrl === undefined)(`Durable.run on Postgres across SIGKI
       assert.strictEqual(editedItems(run.log), N)
       // The finished runId again: its stored outcome, and no handler runs.
       const log = path.join(dir, "again.log")
-      const again = await start(url, log, "pg-crash", N).exited
+      const again = await within(start(url, log, "pg-crash", N), 30_000, "a re-run of the finished runId answering")
       const line = again.out.split("\n").find((l) => l.startsWith("result "))
       assert.isDefined(line, again.out + again.err)
       assert.deepStrictEqual(JSON.parse(line!.slice("result ".length)), expected)

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { assert, describe, it } from "@effect/vitest"
+import { afterEach, assert, describe, it } from "@effect/vitest"
 import { Durable, RunStore } from "@effect-flow/core"
 import { Effect } from "effect"
 import { SqliteRunStore } from "../src/index.ts"
@@ -23,10 +23,15 @@ interface Child {
   readonly exited: Promise<{ readonly out: string; readonly err: string; readonly code: number | null }>
 }
 
+/** The children still running: each test's end SIGKILLs them, so a failed one leaves no process waiting. */
+const running = new Set<ChildProcess>()
+
 const run = (...args: Array<string>): Child => {
   const child = spawn(process.execPath, ["--conditions=@effect-flow/source", fixture, ...args], {
     stdio: ["ignore", "pipe", "pipe"]
   })
+  running.add(child)
+  child.on("exit", () => running.delete(child))
   let out = ""
   let err = ""
   const waiting: Array<{ prefix: string; resolve: (line: string) => void }> = []
@@ -69,6 +74,11 @@ const withStore = <A, E>(file: string, effect: Effect.Effect<A, E, RunStore.RunS
   Effect.runPromise(effect.pipe(Effect.provide(SqliteRunStore.layer({ filename: file }))) as Effect.Effect<A, never>)
 
 describe("Durable waits across processes (SQLite file)", () => {
+  afterEach(() => {
+    for (const child of running) child.kill("SIGKILL")
+    running.clear()
+  })
+
   it("a run waiting for a HumanResponseEvent, its process gone (scope closed): another process sends the answer, a third resumes and finishes it", {
     timeout: 60_000
   }, async () => {
