@@ -20,7 +20,8 @@ class Undeclared extends Schema.TaggedClass<Undeclared>()("Undeclared", { x: Sch
 const makeApprovals = (
   counts: { calls: number },
   delay: Duration.Input = "0 millis",
-  timeout: Duration.Input | undefined = undefined
+  timeout: Duration.Input | undefined = undefined,
+  waitTimeout: Duration.Input | undefined = undefined
 ) =>
   defineWorkflow({
     name: "approvals",
@@ -33,7 +34,11 @@ const makeApprovals = (
       Effect.gen(function* () {
         counts.calls++
         yield* Effect.sleep(delay)
-        const answer = yield* ctx.waitFor(Approval, { id: ev.id, request: new AskApproval({ id: ev.id }) })
+        const answer = yield* ctx.waitFor(Approval, {
+          id: ev.id,
+          request: new AskApproval({ id: ev.id }),
+          ...(waitTimeout === undefined ? {} : { timeout: waitTimeout })
+        })
         return new StopEvent({ result: answer.ok ? `approved ${ev.id}` : `rejected ${ev.id}` })
       }),
     { name: "ask", writes: [AskApproval], emits: [StopEvent] }
@@ -206,6 +211,27 @@ describe("Durable.start and Durable.send", () => {
       assert.isDefined(exit, "the run timed out 60 s after it started, not 60 s after its resume")
       assert.strictEqual((yield* Effect.flip(Fiber.join(fiber)))._tag, "WorkflowTimeoutError")
       assert.strictEqual(yield* statusOf("t1"), "failed")
+    }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect("a waitFor's timeout keeps its deadline across a resume", () =>
+    Effect.gen(function* () {
+      const wf = makeApprovals({ calls: 0 }, "0 millis", undefined, "1 minute")
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          yield* Durable.start(wf, { id: "t2" }, { runId: "t2" })
+          yield* settle
+          yield* TestClock.adjust("40 seconds")
+        })
+      )
+      const fiber = yield* Effect.forkChild(Durable.resume(wf, "t2"), { startImmediately: true })
+      yield* settle
+      yield* TestClock.adjust("25 seconds")
+      yield* settle
+      assert.isDefined(fiber.pollUnsafe(), "the wait timed out 60 s after it opened, not 60 s after the resume")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      assert.strictEqual(error._tag, "StepTimeoutError")
+      assert.strictEqual(yield* statusOf("t2"), "failed")
     }).pipe(Effect.provide(RunStore.layerMemory))
   )
 

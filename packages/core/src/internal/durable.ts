@@ -8,9 +8,10 @@
  *
  * - `{ t: "r", i, to, ev }` an event routed to step `to`
  * - `{ t: "s", i, a }` the invocation's attempt `a` started
- * - `{ t: "o", i, q, op, st?, ev?, need?, tk?, rq? }` its operation `q` (`st`: the state after a store write;
+ * - `{ t: "o", i, q, op, st?, ev?, need?, tk?, rq?, dl? }` its operation `q` (`st`: the state after a store write;
  *   `ev`/`need`/`tk`: a collect's event, need and completed round; `ev`: a write's event; `rq`: a `waitFor`'s
- *   request; those two only for readers of the run's events, such as the server)
+ *   request; those two only for readers of the run's events, such as the server; `dl`: a `waitFor`'s deadline,
+ *   which a reopened wait keeps)
  * - `{ t: "w", i, q, ev }` the answer of its `waitFor` `q`
  * - `{ t: "e", i, k }` it ended: `k` is `"R"` (returned), `"F"` (failed for good) or `"B"` (failed, backs off)
  * - `{ t: "b", i, a }` / `{ t: "d", i, a }` a retry scheduled / due, as attempt `a`
@@ -370,7 +371,8 @@ export const entryOf = (c: Codecs, t: Transition): string | undefined => {
             i: t.invocationId,
             q: t.seq,
             op: o.op,
-            ...(o.request === undefined ? {} : { rq: published(c, o.request) })
+            ...(o.request === undefined ? {} : { rq: published(c, o.request) }),
+            ...(o.deadline === undefined ? {} : { dl: o.deadline })
           })
         default:
           return JSON.stringify({ t: "o", i: t.invocationId, q: t.seq, op: o.op })
@@ -461,7 +463,7 @@ export const rebuild = (c: Codecs, entries: ReadonlyArray<string>): Rebuilt => {
           stepOf(inv.step).offers.push([c.decodeEvent(e.ev), e.need])
           inv.ops.set(e.q, { op: "collect", taken: e.tk === null ? undefined : e.tk.map(c.decodeEvent) })
         } else {
-          inv.ops.set(e.q, { op: e.op })
+          inv.ops.set(e.q, e.dl === undefined ? { op: e.op } : { op: e.op, deadline: e.dl })
         }
         break
       case "w":

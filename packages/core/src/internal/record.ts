@@ -57,6 +57,8 @@ export type Journaled = Map<
     readonly op: Operation["op"]
     readonly taken?: ReadonlyArray<AnyEvent> | undefined
     readonly answer?: AnyEvent | undefined
+    /** A `waitFor`'s deadline (epoch millis), if it has a timeout: a reopened wait keeps it. */
+    readonly deadline?: number | undefined
   }
 >
 

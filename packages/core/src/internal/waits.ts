@@ -38,14 +38,20 @@ export const waitFor = (
 ): Effect.Effect<AnyEvent, StepTimeoutError> =>
   Effect.suspend(() => {
     // A durable re-run: a wait the journal holds an answer for returns it; an unanswered one opens again.
+    // Its timeout keeps the deadline it had (epoch millis on the run's clock).
+    let restored: number | undefined
     if (ctx.journaled !== undefined) {
       const journaled = ctx.replayed()
       if (journaled?.answer !== undefined) return Effect.succeed(journaled.answer)
       if (journaled !== undefined) {
+        restored = journaled.deadline
         ctx.seq--
         ctx.journaled = undefined
       }
     }
+    const timeout = options?.timeout === undefined ? undefined : Duration.fromInputUnsafe(options.timeout)
+    const deadline =
+      timeout === undefined ? undefined : restored !== undefined ? restored : run.now() + Duration.toMillis(timeout)
     const seq = run.record === undefined ? 0 : ++ctx.seq
     const waiter: Waiter = {
       key: run.record === undefined ? undefined : { invocationId: ctx.invocationId, attempt: ctx.attempt, seq },
@@ -69,10 +75,7 @@ export const waitFor = (
           tag,
           id: options?.id,
           request: options?.request,
-          deadline:
-            options?.timeout === undefined
-              ? undefined
-              : run.now() + Duration.toMillis(Duration.fromInputUnsafe(options.timeout))
+          deadline
         }
       })
     }
@@ -97,10 +100,9 @@ export const waitFor = (
       }
     })
     let wait: Effect.Effect<AnyEvent, StepTimeoutError> = Deferred.await(waiter.deferred)
-    if (options?.timeout !== undefined) {
-      const timeout = Duration.fromInputUnsafe(options.timeout)
+    if (timeout !== undefined) {
       wait = Effect.timeoutOrElse(wait, {
-        duration: timeout,
+        duration: restored === undefined ? timeout : Duration.millis(Math.max(0, restored - run.now())),
         orElse: () =>
           Effect.fail(
             new StepTimeoutError({
