@@ -543,7 +543,8 @@ export const send = <W extends Workflow.Any>(
  * A run on the cluster, started by {@link start}: its `runId`; `events`, what the run publishes on its owner,
  * streamed here (from the run's start, or from a resume when another runner took it over); `send` (as
  * {@link send}); `result` (as {@link run}: it survives a failover); `cancel`, which cancels the run where it is
- * live.
+ * live. `events` comes from the runner where the stream was opened and is not reopened on a new owner: if that
+ * runner dies, the stream may stop without ending, so wait on `result`.
  *
  * @since 0.2.0
  * @category models
