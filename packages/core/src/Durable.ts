@@ -636,6 +636,11 @@ export const list = (options?: {
  * What {@link send} fails with: the event cannot go to this run (it has ended, or the workflow does not declare
  * the event's class), it cannot be journaled (`WorkflowValidationError`, check `"journal"`), or the store failed.
  *
+ * @example
+ * ```ts
+ * Durable.send(wf, "order-42", answer).pipe(Effect.catchTag("UnhandledEventError", (e) => Effect.logWarning(e.message)))
+ * ```
+ *
  * @since 0.2.0
  * @category models
  */
@@ -733,6 +738,11 @@ const declared = (self: Any): ReadonlySet<string> => {
  * {@link send}), `result`, and `cancel`, which ends the run as `"cancelled"` (`result` then fails with
  * `WorkflowCancelledError`).
  *
+ * @example
+ * ```ts
+ * const handle: Durable.Handle<boolean, WorkflowError, AskApproval | StopEvent<boolean>> = yield* Durable.start(approval, input)
+ * ```
+ *
  * @since 0.2.0
  * @category models
  */
@@ -747,6 +757,11 @@ export interface Handle<Output, E, Events extends AnyEvent = AnyEvent> {
 /**
  * Options of {@link start}: the `runId` (a fresh one when absent) and what to watch (`lifecycle`).
  *
+ * @example
+ * ```ts
+ * yield* Durable.start(wf, input, { runId: "order-42", lifecycle: true })
+ * ```
+ *
  * @since 0.2.0
  * @category models
  */
@@ -755,6 +770,11 @@ export interface StartOptions extends RunOptions, WatchOptions {}
 /**
  * `W` when `L` provides the `RunStore` and every service the workflow's steps need; otherwise an object type whose
  * one key says what is missing, so the compiler names it at the call site (as `Workflow.ProvidesServices`).
+ *
+ * @example
+ * ```ts
+ * type Ok = Durable.ProvidesStore<typeof wf, Layer.Layer<RunStore.RunStore>> // typeof wf, when its steps need no service
+ * ```
  *
  * @since 0.2.0
  * @category type-level
