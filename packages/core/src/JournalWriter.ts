@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { Clock, Context, Deferred, Duration, Effect, Exit, Latch, type Scope } from "effect"
-import type { RunBusyError, RunNotFoundError, RunStoreError } from "./DurableError.ts"
+import { type RunBusyError, type RunNotFoundError, RunStoreError } from "./DurableError.ts"
 import { type Lease, RunStore, type StatusUpdate } from "./RunStore.ts"
 
 /**
@@ -75,7 +75,9 @@ interface Mark {
 /**
  * Start a writer for one run, in the current scope. Closing the scope writes what is still queued (errors
  * ignored: a run that must know its journal is complete calls `flush` first). After a failed write the writer
- * stops: every later call fails with that error, and nothing after the failed batch is written.
+ * stops: every later call fails with that error, and nothing after the failed batch is written. So does a
+ * closed writer: a call after its scope is closed fails with a `RunStoreError` saying so (`appendUnsafe`
+ * returns -1).
  *
  * @example
  * ```ts
@@ -211,8 +213,25 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
     })
 
     yield* Effect.forkScoped(loop)
-    // Runs before the loop is interrupted (finalizers run in reverse order).
-    yield* Effect.addFinalizer(() => Effect.ignore(flush))
+    // Runs before the loop is interrupted (finalizers run in reverse order). Once the scope is closed the
+    // writer is too: a later call (or a flush still waiting) fails with why instead of waiting for a loop
+    // that is gone.
+    yield* Effect.addFinalizer(() =>
+      Effect.andThen(
+        Effect.ignore(flush),
+        Effect.sync(() => {
+          if (failure !== undefined) return
+          failure = Exit.fail(
+            new RunStoreError({
+              store: store.name,
+              operation: `append to run ${lease.runId}`,
+              reason: "the journal writer's scope is closed; nothing more can be written through it"
+            })
+          )
+          settle()
+        })
+      )
+    )
 
     const context = yield* Effect.context<never>()
     const clock = Context.get(context, Clock.Clock)

@@ -151,6 +151,29 @@ describe("JournalWriter", () => {
     })
   )
 
+  it.effect("after its scope is closed, the writer refuses appends and flushes instead of waiting forever", () =>
+    Effect.gen(function* () {
+      const { store, lease } = yield* setup
+      const scope = yield* Scope.make()
+      const writer = yield* JournalWriter.make({ lease, seq: 0 }).pipe(
+        Effect.provideService(RunStore.RunStore, store),
+        Scope.provide(scope)
+      )
+      yield* writer.append("1")
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(writer.appendUnsafe("2"), -1)
+      const exits: Array<Exit.Exit<unknown, unknown>> = [
+        yield* Effect.exit(writer.append("3")),
+        yield* Effect.exit(writer.flush)
+      ]
+      for (const exit of exits) {
+        assert.isTrue(Exit.isFailure(exit))
+        assert.include(String(Exit.isFailure(exit) ? exit.cause : ""), "journal writer's scope is closed")
+      }
+      assert.deepStrictEqual(yield* journal(store), ["1"])
+    })
+  )
+
   it.effect("a writer continues a journal from its length", () =>
     Effect.gen(function* () {
       const { store, lease } = yield* setup
