@@ -378,9 +378,10 @@ describe("WorkflowServer options", () => {
       for (const text of ["a", "b", "c"]) {
         const { runId } = (await (await post(`${server.url}/api/workflows/echo/runs`, { text })).json()) as any
         ids.push(runId)
-        await new Promise((r) => setTimeout(r, 50))
+        // each run finished before the next starts, so "oldest" is unambiguous (not a fixed sleep: a loaded
+        // machine may take longer than one to finish an echo)
+        await awaitEnd(server.url, runId)
       }
-      await new Promise((r) => setTimeout(r, 100))
       const statuses = await Promise.all(ids.map((id) => fetch(`${server.url}/api/runs/${id}`).then((r) => r.status)))
       expect(statuses).toEqual([404, 200, 200])
     } finally {
