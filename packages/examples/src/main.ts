@@ -120,6 +120,12 @@ export const examples: ReadonlyArray<Example> = [
     name: "durable",
     description: "a durable run on a SQLite file, SIGKILLed part way and resumed by its runId from the journal",
     load: () => import("./durable.ts")
+  },
+  {
+    name: "cluster",
+    description:
+      "distribute: true across processes: Postgres, 3 runners and a client; a 100-item fan-out, one runner SIGKILLed part way",
+    load: () => import("./cluster.ts")
   }
 ]
 
