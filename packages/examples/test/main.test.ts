@@ -24,7 +24,8 @@ describe("examples runner", () => {
         "rag",
         "critic-loop",
         "hitl",
-        "durable"
+        "durable",
+        "cluster"
       ]
     )
     for (const e of examples) {
