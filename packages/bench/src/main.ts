@@ -9,7 +9,7 @@
  * Every measurement runs in a fresh child process (`child.ts`), systems interleaved (A B C A B C ...)
  * within each repeat, so drift on the machine spreads over all systems alike.
  */
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -754,6 +754,23 @@ const durable = await new Promise<{ readonly ok: boolean; readonly text: string 
 })
 if (!durable.ok) log(`FAILED: durable runs: ${durable.text}`)
 
+/**
+ * Distributed steps on effect/cluster (issue 17): runner processes over a throwaway Postgres, in a child
+ * process (`cluster.ts`), full runs only (it takes a minute or two).
+ */
+const clusterSection = (() => {
+  if (quick) return ""
+  log("cluster: distributed fan-out on 1, 2 and 3 runner processes (npm run -w @effect-flow/bench cluster)")
+  const child = spawnSync(process.execPath, ["--conditions=@effect-flow/source", path.join(here, "cluster.ts")], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    timeout: 15 * 60_000
+  })
+  return child.status === 0
+    ? `\n${child.stdout.trim()}\n`
+    : `\n### Distributed steps (effect/cluster)\n\nThe cluster benchmark did not finish (${child.signal ?? `exit ${child.status}`}).\n`
+})()
+
 const command = quick ? "npm run bench -- --quick" : "npm run bench"
 const report = `Produced by \`${command}\` (in \`packages/bench\`, or \`npm run -w @effect-flow/bench bench\` from the root) on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.
 
@@ -805,6 +822,7 @@ ${tableD}
 
 ${durable.text}
 
+${clusterSection}
 ### How each system does it
 
 ${loaded.map((a) => `- ${label(a.name)}: ${a.how}`).join("\n")}

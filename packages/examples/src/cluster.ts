@@ -74,7 +74,7 @@ export const Summarize = defineWorkflow({
     (ev, ctx) =>
       Effect.gen(function* () {
         // A slow outside call (an LLM, say): key it with ctx.invocationId to make a re-run harmless.
-        note(`start ${ctx.invocationId}`)
+        note(`start ${ctx.invocationId} ${ctx.attempt}`)
         yield* Effect.sleep("200 millis")
         note(`end ${ctx.invocationId}`)
         return new Summary({ id: ev.id, runner: process.env.RUNNER_NAME ?? "local" })
@@ -107,17 +107,20 @@ const readNotes = (file: string) => {
   const lines = readFileSync(file, "utf8")
     .split("\n")
     .filter((l) => l !== "")
-    .map((l) => l.split(" ") as [string, string, string])
+    .map((l) => l.split(" ") as [string, string, string, string?])
   const owner = lines.find(([, kind]) => kind === "owner")?.[0]
   const started = new Map<string, Array<string>>()
   const ended = new Map<string, number>()
   const got = new Set<string>()
-  for (const [runner, kind, id] of lines) {
+  // An invocation started again with the next attempt: its run was resumed by its owner from the journal.
+  const rerunAttempt = new Set<string>()
+  for (const [runner, kind, id, l4] of lines) {
     if (kind === "start") started.set(id, [...(started.get(id) ?? []), runner])
+    if (kind === "start" && l4 !== undefined && Number(l4) > 1) rerunAttempt.add(id)
     if (kind === "end") ended.set(runner, (ended.get(runner) ?? 0) + 1)
     if (kind === "got") got.add(id)
   }
-  return { owner, started, ended, got, endedTotal: [...ended.values()].reduce((a, b) => a + b, 0) }
+  return { owner, started, ended, got, rerunAttempt, endedTotal: [...ended.values()].reduce((a, b) => a + b, 0) }
 }
 
 const self = fileURLToPath(import.meta.url)
@@ -201,9 +204,15 @@ export const main = Effect.gen(function* () {
     `The run ${complete ? "completed" : "did NOT complete"}: ${summaries.length} of ${DOCS} summaries.`
   )
   const inFlightIds = new Set(inFlight.map(([id]) => id))
-  const expected = ranTwice.filter(([id]) => inFlightIds.has(id)).length
+  const onVictim = ranTwice.filter(([id]) => inFlightIds.has(id)).length
+  const afterResume = ranTwice.filter(([id]) => !inFlightIds.has(id) && notes.rerunAttempt.has(id)).length
+  const unexplained = ranTwice.length - onVictim - afterResume
   yield* Console.log(
-    `${ranTwice.length} invocations ran twice (${ranTwice.map(([id]) => id.split("/").slice(1).join("/")).join(", ") || "none"}); ${expected} of them were in flight on ${victim.name} when it died${expected === ranTwice.length ? "" : " (the others were NOT: a bug)"}.`
+    `${ranTwice.length} invocations ran twice (${ranTwice.map(([id]) => id.split("/").slice(1).join("/")).join(", ") || "none"}): ` +
+      `${onVictim} were in flight on ${victim.name} when it died` +
+      (afterResume > 0 ? `, ${afterResume} in flight when the cluster moved the run and its owner resumed it` : "") +
+      (unexplained > 0 ? `, ${unexplained} neither (unexpected)` : "") +
+      "."
   )
   const counts = runners.map((r) => `${r.name} ${notes.ended.get(r.name) ?? 0}`).join(", ")
   yield* Console.log(

@@ -37,10 +37,10 @@ describe("example cluster", () => {
         assert.isAtLeast(a! + b! + c!, 100)
         assert.isAtMost(a! + b! + c!, 100 + twice!)
         assert.isAtLeast([a, b, c].filter((n) => n! > 0).length, 2, "the fan-out spread over at least 2 runners")
-        const killed = lines.find((l) => l.startsWith("Killed "))!
-        const inFlight = Number(/it had (\d+) in flight/.exec(killed)![1])
-        assert.isAtMost(twice!, inFlight)
-        assert.isTrue(lines.some((l) => l.includes("of them were in flight") && !l.includes("NOT")))
+        // Each invocation that ran twice was in flight on the dead runner (or in the run, when the cluster
+        // moved the run itself and its owner resumed it from the journal).
+        const explained = lines.find((l) => l.includes("invocations ran twice"))!
+        assert.notInclude(explained, "unexpected")
       }).pipe(Effect.provide(TestConsole.layer)),
     120_000
   )

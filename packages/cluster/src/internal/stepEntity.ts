@@ -9,7 +9,7 @@
  * retries and journals it as a local invocation's.
  */
 import { Distribution, type Event, type Workflow, WorkflowValidationError } from "@effect-flow/core"
-import { Cause, Effect, Layer, PrimaryKey, Schema } from "effect"
+import { Cause, Deferred, Effect, Layer, PrimaryKey, Schema } from "effect"
 import { ClusterSchema, Entity, type Sharding } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 
@@ -96,12 +96,17 @@ const decodeValidation = Schema.decodeUnknownSync(Schema.toCodecJson(WorkflowVal
 /** The step entity's handlers: run each invocation with the registration of its workflow on this runner. */
 export const stepLayer = (
   byName: ReadonlyMap<string, Workflow.Any>
-): Layer.Layer<never, never, Sharding.Sharding | any> =>
-  StepEntity.toLayer(
-    Effect.gen(function* () {
-      const context = yield* Effect.context<any>()
-      return StepEntity.of({
-        Invoke: ({ payload }) =>
+): Layer.Layer<never, never, Sharding.Sharding | any> => {
+  // The cluster may deliver a stored message again to this runner after it handled it (a redelivery from
+  // storage racing the first delivery after a shard moved, or the entity restarted in between): answer it
+  // with the reply of the invocation attempt's first delivery here, instead of running the handler again.
+  // Storage deduplicates what reaches it through the primary key; this covers redeliveries. Kept a minute,
+  // per build of the layer (one runner).
+  const entity = (replies: Map<string, Deferred.Deferred<string>>) =>
+    StepEntity.toLayer(
+      Effect.gen(function* () {
+        const context = yield* Effect.context<any>()
+        const invoke = (payload: InvokePayload) =>
           Effect.gen(function* () {
             const wf = byName.get(payload.workflow)
             const writes: Array<unknown> = []
@@ -145,10 +150,35 @@ export const stepLayer = (
               Effect.succeed(JSON.stringify({ w: [], o: { _tag: "Died", reason: describeError(defect).reason } }))
             )
           )
-      })
-    }),
-    { maxIdleTime: "10 seconds", concurrency: 1 }
-  )
+        return StepEntity.of({
+          Invoke: ({ payload }) =>
+            Effect.suspend(() => {
+              const key = `${payload.invocationId}#${payload.attempt}`
+              const first = replies.get(key)
+              if (first !== undefined) return Deferred.await(first)
+              const deferred = Deferred.makeUnsafe<string>()
+              replies.set(key, deferred)
+              return invoke(payload).pipe(
+                Effect.onExit((exit) =>
+                  Effect.sync(() => {
+                    if (exit._tag === "Success") {
+                      Deferred.doneUnsafe(deferred, exit)
+                      setTimeout(() => replies.delete(key), 60_000).unref()
+                      return
+                    }
+                    // Interrupted (the runner stops, the shard moves): a later delivery runs it again.
+                    replies.delete(key)
+                    Deferred.doneUnsafe(deferred, Effect.interrupt)
+                  })
+                )
+              )
+            })
+        })
+      }),
+      { maxIdleTime: "10 seconds", concurrency: 1 }
+    )
+  return Layer.unwrap(Effect.sync(() => entity(new Map())))
+}
 
 /**
  * The run owner's side: a `Distribution.Distributor` that sends each invocation to the step entity keyed by
