@@ -74,7 +74,7 @@ export const Summarize = defineWorkflow({
     (ev, ctx) =>
       Effect.gen(function* () {
         // A slow outside call (an LLM, say): key it with ctx.invocationId to make a re-run harmless.
-        note(`start ${ctx.invocationId} ${ctx.attempt}`)
+        note(`start ${ctx.invocationId} ${ctx.attempt} ${ev.id}`)
         yield* Effect.sleep("200 millis")
         note(`end ${ctx.invocationId}`)
         return new Summary({ id: ev.id, runner: process.env.RUNNER_NAME ?? "local" })
@@ -107,20 +107,23 @@ const readNotes = (file: string) => {
   const lines = readFileSync(file, "utf8")
     .split("\n")
     .filter((l) => l !== "")
-    .map((l) => l.split(" ") as [string, string, string, string?])
+    .map((l) => l.split(" ") as [string, string, string, string?, string?])
   const owner = lines.find(([, kind]) => kind === "owner")?.[0]
   const started = new Map<string, Array<string>>()
   const ended = new Map<string, number>()
   const got = new Set<string>()
   // An invocation started again with the next attempt: its run was resumed by its owner from the journal.
   const rerunAttempt = new Set<string>()
-  for (const [runner, kind, id, l4] of lines) {
+  // The document each invocation handles (its result is noted by document id when it reaches the owner).
+  const docOf = new Map<string, string>()
+  for (const [runner, kind, id, l4, l5] of lines) {
     if (kind === "start") started.set(id, [...(started.get(id) ?? []), runner])
+    if (kind === "start" && l5 !== undefined) docOf.set(id, l5)
     if (kind === "start" && l4 !== undefined && Number(l4) > 1) rerunAttempt.add(id)
     if (kind === "end") ended.set(runner, (ended.get(runner) ?? 0) + 1)
     if (kind === "got") got.add(id)
   }
-  return { owner, started, ended, got, rerunAttempt, endedTotal: [...ended.values()].reduce((a, b) => a + b, 0) }
+  return { owner, started, ended, got, docOf, rerunAttempt, endedTotal: [...ended.values()].reduce((a, b) => a + b, 0) }
 }
 
 const self = fileURLToPath(import.meta.url)
@@ -184,7 +187,7 @@ export const main = Effect.gen(function* () {
   yield* Effect.promise(() => victim.kill())
   const atKill = readNotes(log)
   const inFlight = [...atKill.started].filter(
-    ([id, by]) => by.includes(victim.name) && !atKill.got.has(id.split("/")[2]!)
+    ([id, by]) => by.includes(victim.name) && !atKill.got.has(atKill.docOf.get(id)!)
   )
   yield* Console.log(
     `Killed ${victim.name} (SIGKILL) after ${atKill.endedTotal} invocations had ended; it had ${inFlight.length} in flight. Waiting for the others to take its shards...`
@@ -204,12 +207,15 @@ export const main = Effect.gen(function* () {
     `The run ${complete ? "completed" : "did NOT complete"}: ${summaries.length} of ${DOCS} summaries.`
   )
   const inFlightIds = new Set(inFlight.map(([id]) => id))
-  const onVictim = ranTwice.filter(([id]) => inFlightIds.has(id)).length
-  const afterResume = ranTwice.filter(([id]) => !inFlightIds.has(id) && notes.rerunAttempt.has(id)).length
+  // Started on the dead runner (in flight there, or ended there before its reply was stored), then again elsewhere.
+  const onVictim = ranTwice.filter(([id, by]) => inFlightIds.has(id) || by[0] === victim.name).length
+  const afterResume = ranTwice.filter(
+    ([id, by]) => !inFlightIds.has(id) && by[0] !== victim.name && notes.rerunAttempt.has(id)
+  ).length
   const unexplained = ranTwice.length - onVictim - afterResume
   yield* Console.log(
     `${ranTwice.length} invocations ran twice (${ranTwice.map(([id]) => id.split("/").slice(1).join("/")).join(", ") || "none"}): ` +
-      `${onVictim} were in flight on ${victim.name} when it died` +
+      `${onVictim} had started on ${victim.name} before it died` +
       (afterResume > 0 ? `, ${afterResume} in flight when the cluster moved the run and its owner resumed it` : "") +
       (unexplained > 0 ? `, ${unexplained} neither (unexpected)` : "") +
       "."
