@@ -169,6 +169,8 @@ const main = async () => {
     Effect.runPromise(Durable.resume(fanout, "half").pipe(Effect.provide(SqliteRunStore.layer({ filename: file }))))
   )
   if (count !== big) throw new Error(`resumed run collected ${count}, not ${big}`)
+  // Read now: the peers' rows below run the same workflow in this process and count on.
+  const ranOnResume = counter.done
   // Across the kill, every item's work invocation ended once in the journal: none ran to its end twice.
   const ends = await Effect.runPromise(
     Effect.gen(function* () {
@@ -205,7 +207,7 @@ const main = async () => {
 |---|---|---|
 ${bytesRows.join("\n")}
 
-Resume: a ${num(big)}-item run in a child process SIGKILLed once it reported ${num(killedAt)} items done (it runs on while the report travels and the signal lands), resumed here by \`runId\`: **${num(resume)} ms** to read and fold its journal and finish it (${num(counter.done)} items run on resume: those not done when the signal landed and those whose end was not committed yet; the journal shows each of the ${num(big)} items' invocations ended once).
+Resume: a ${num(big)}-item run in a child process SIGKILLed once it reported ${num(killedAt)} items done (it runs on while the report travels and the signal lands), resumed here by \`runId\`: **${num(resume)} ms** to read and fold its journal and finish it (${num(ranOnResume)} items run on resume: those not done when the signal landed and those whose end was not committed yet; the journal shows each of the ${num(big)} items' invocations ended once).
 
 Against the peers' own persistence, the same fan-out / fan-in of ${num(peerN)} items (8 at a time, all gathered), each on a fresh store after an untimed warm-up (target: effect-flow ≥ 10x both${quick ? "; this quick run is a smoke test: at 500 items a run's fixed costs (opening the file, creating tables, taking the lease) dominate, so its ratios say little" : ""}). Mastra persists its run snapshots to a libsql file, LangGraph checkpoints every superstep with its tasks' writes to Postgres; LangGraph's SQLite checkpointer needs \`better-sqlite3\`, which has no prebuilt binary here (its build takes ~10 min and its \`SqliteSaver\` aborted), hence the comparison on PostgreSQL, against our store on the same server.
 
