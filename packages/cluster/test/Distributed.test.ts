@@ -258,7 +258,15 @@ describe("Distributed.start on TestRunner", () => {
           Stream.runCollect
         )
         assert.strictEqual((request[0] as InputRequiredEvent).prefix, "approve 100?")
-        assert.strictEqual((yield* Distributed.status("approve-1")).status, "waiting")
+        // "waiting" is stored by the run's owner in a journal batch after it publishes the request, so it may
+        // lag the event here: wait for it (bounded) rather than read it once. A failed assertion here would
+        // leave the run live, and closing the runner waits for live runs (entityTerminationTimeout, 15 s).
+        let waiting = yield* Distributed.status("approve-1")
+        for (let i = 0; i < 400 && waiting.status !== "waiting"; i++) {
+          yield* Effect.sleep("5 millis")
+          waiting = yield* Distributed.status("approve-1")
+        }
+        assert.strictEqual(waiting.status, "waiting")
         yield* handle.send(new HumanResponseEvent({ response: "yes" }))
         assert.strictEqual(yield* handle.result, "yes")
         assert.strictEqual((yield* Distributed.status("approve-1")).status, "completed")
