@@ -41,7 +41,7 @@ import { type AnyEvent, isEvent, tagOf } from "./Event.ts"
 import * as Durable_ from "./internal/durable.ts"
 import { failCause } from "./internal/lifecycle.ts"
 import * as Prepare from "./internal/prepare.ts"
-import { causeToError, startPromiseHandle } from "./internal/promiseHandle.ts"
+import { causeToError, endEvents, startPromiseHandle } from "./internal/promiseHandle.ts"
 import type { Transition } from "./internal/record.ts"
 import { isWaiting, type Run, runCompiled, sendFromOutside } from "./internal/runtime.ts"
 import * as JournalWriter from "./JournalWriter.ts"
@@ -832,8 +832,7 @@ export const start = <W extends Any, const O extends StartOptions = {}>(
         (exit) =>
           Effect.sync(() => {
             Deferred.doneUnsafe(ready, Exit.isSuccess(exit) ? Exit.succeed(undefined) : Exit.failCause(exit.cause))
-            if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) Queue.endUnsafe(queue)
-            else Queue.failCauseUnsafe(queue, exit.cause)
+            endEvents(queue, exit)
           })
       ),
       { startImmediately: true }

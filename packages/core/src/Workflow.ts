@@ -28,7 +28,7 @@ import type { AnyEvent, EventClass, StopEvent } from "./Event.ts"
 import { nameOf } from "./Event.ts"
 import type * as Graph from "./internal/graph.ts"
 import * as Prepare from "./internal/prepare.ts"
-import { causeToError, startPromiseHandle } from "./internal/promiseHandle.ts"
+import { causeToError, endEvents, startPromiseHandle } from "./internal/promiseHandle.ts"
 import { isWaiting, type Run, runCompiled, sendFromOutside } from "./internal/runtime.ts"
 import { fromArgs } from "./internal/step.ts"
 import type * as RunEvent from "./RunEvent.ts"
@@ -857,10 +857,7 @@ export const start = <W extends Any, const O extends WatchOptions = {}>(
           outsideInput: true,
           onRun: (run) => Deferred.doneUnsafe(ready, Exit.succeed(run))
         }),
-        (exit) =>
-          Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)
-            ? Queue.end(queue)
-            : Queue.failCause(queue, exit.cause)
+        (exit) => Effect.sync(() => endEvents(queue, exit))
       ),
       { startImmediately: true }
     )
