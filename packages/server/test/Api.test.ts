@@ -164,12 +164,12 @@ describe("WorkflowServer API", () => {
   })
 
   it("a run blocked in ctx.waitFor with a request of its own class reads waiting, not while other work goes on", async () => {
-    const runId = await start("survey", { workMillis: 1000 })
+    const runId = await start("survey", { workMillis: 3000 })
     const statusOf = async () => ((await (await fetch(`${server.url}/api/runs/${runId}`)).json()) as any).status
-    // the wait opens at once, but step "work" sleeps a second: only then does nothing but the answer move it
+    // the wait opens at once, but step "work" sleeps 3 s (room for a loaded machine): only then does nothing but the answer move it
     const early = await statusOf()
     let status = early
-    for (let i = 0; i < 300 && status !== "waiting"; i++) {
+    for (let i = 0; i < 600 && status !== "waiting"; i++) {
       await new Promise((r) => setTimeout(r, 10))
       status = await statusOf()
     }
@@ -344,12 +344,27 @@ describe("WorkflowServer options", () => {
     const server = await startServer({ keepAliveEvery: "50 millis" })
     try {
       const { runId } = (await (await post(`${server.url}/api/workflows/approval/runs`, { amount: 1 })).json()) as any
-      const stream = fetch(`${server.url}/api/runs/${runId}/events`).then((r) => r.text())
+      const response = await fetch(`${server.url}/api/runs/${runId}/events`)
       const frames = fetch(`${server.url}/api/runs/${runId}/events`).then(readSse)
-      await new Promise((r) => setTimeout(r, 400))
+      // read the idle stream until two keep-alive comments came (no fixed sleep: a loaded machine may be slow)
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
+      let text = ""
+      const keepAlives = () => text.split(": keep-alive\n\n").length - 1
+      while (keepAlives() < 2) {
+        const chunk = await reader.read()
+        if (chunk.done) break
+        text += chunk.value
+      }
+      expect(keepAlives()).toBeGreaterThanOrEqual(2)
+      // the run has not moved: nothing but comments came before the answer
+      expect(text.replaceAll(": keep-alive\n\n", "").includes("StopEvent")).toBe(false)
       await post(`${server.url}/api/runs/${runId}/events`, { _tag: "HumanResponseEvent", response: "ok" })
-      const text = await stream
-      expect(text.split(": keep-alive\n\n").length - 1).toBeGreaterThanOrEqual(2)
+      for (;;) {
+        const chunk = await reader.read()
+        if (chunk.done) break
+        text += chunk.value
+      }
+      expect(text).toContain("StopEvent")
       expect((await frames).map((f) => f.data)).toEqual([
         { _tag: "InputRequiredEvent", prefix: "Approve 1? " },
         { _tag: "StopEvent", result: "answer: ok" }
