@@ -5,7 +5,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { defineWorkflow, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
-import { Cause, Effect, Exit, Metric } from "effect"
+import { Cause, Effect, Exit, Fiber, Metric } from "effect"
+import { TestClock } from "effect/testing"
 import { Ping } from "./fixtures/events.ts"
 
 /** The fibers started while `effect` runs. */
@@ -33,6 +34,40 @@ describe("handing a worker's fiber over to the next step", () => {
         // The start step's worker, which goes on as the next step's: no fiber per step.
         assert.strictEqual(fibers.started, 1)
       }
+    })
+  )
+
+  it.effect("a chain whose handlers all return an Exit runs in the caller's fiber: no fiber at all", () =>
+    Effect.gen(function* () {
+      const chain = defineWorkflow({ name: "at-once" })
+        .step(StartEvent, () => Effect.succeed(new Ping({ n: 1 })), { name: "start" })
+        .step(Ping, (ev) => Effect.succeed(new StopEvent({ result: ev.n + 1 })), { name: "next" })
+      for (let i = 0; i < 3; i++) {
+        const [result, fibers] = yield* countingStarts(Workflow.run(chain, {}))
+        assert.strictEqual(result, 2)
+        assert.strictEqual(fibers.started, 0)
+      }
+    })
+  )
+
+  it.effect("a start step that suspends goes on in a worker fiber, which the run's timeout interrupts", () =>
+    Effect.gen(function* () {
+      let interrupted = 0
+      const slow = defineWorkflow({ name: "slow-start", timeout: "1 second" }).step(
+        StartEvent,
+        () =>
+          Effect.onInterrupt(Effect.as(Effect.sleep("1 hour"), new StopEvent({ result: 1 })), () =>
+            Effect.sync(() => {
+              interrupted++
+            })
+          ),
+        { name: "start" }
+      )
+      const fiber = yield* Effect.forkChild(Effect.flip(countingStarts(Workflow.run(slow, {}))))
+      yield* TestClock.adjust("1 second")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "WorkflowTimeoutError")
+      assert.strictEqual(interrupted, 1)
     })
   )
 

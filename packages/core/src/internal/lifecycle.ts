@@ -7,7 +7,7 @@
  * suspended in `ctx.waitFor` and not yet answered. When nothing is active but waiters, and no outside input
  * can come, nothing can ever happen again: the run fails at once with `WorkflowStalledError`.
  */
-import { Cause, Context, Deferred, Duration, Effect, Exit, References, Scope, Tracer } from "effect"
+import { Cause, Context, Deferred, Duration, Effect, Exit, References, Tracer } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { StartEvent } from "../Event.ts"
 import { PartialCollect, WaitingStep, WorkflowStalledError, WorkflowTimeoutError } from "../WorkflowError.ts"
@@ -16,7 +16,7 @@ import { describeNeed } from "./collectBuffer.ts"
 import { EditingRun } from "./context.ts"
 import type { Compiled } from "./routing.ts"
 import { andThen, type Hooks, Run, START } from "./run.ts"
-import { deliver } from "./workers.ts"
+import { deliver, startHere } from "./workers.ts"
 
 /**
  * Run a compiled workflow on decoded input, in a scope of its own that is closed (interrupting every
@@ -57,8 +57,7 @@ const running = (
   context: Context.Context<never>,
   spans: boolean
 ): Effect.Effect<unknown, unknown> => {
-  const scope = Scope.makeUnsafe("parallel")
-  const run = new Run(compiled, scope, context, hooks, spans)
+  const run = new Run(compiled, context, hooks, spans)
   hooks.onRun?.(run)
   // The run's timeout, left from when it first started (a durable run's resume), or whole.
   const timeout =
@@ -77,19 +76,37 @@ const running = (
     })
   }
   const started = hooks.resume === undefined ? start(run, input) : hooks.resume(run)
+  // Ended already, in this fiber, with nothing left to do and no fiber forked (see `start`): the result as is.
+  if (started === Effect.void && run.exit !== undefined && !spans) {
+    run.close(run.exit)
+    return run.exit
+  }
   return Effect.onExit(
     Effect.andThen(
       spans ? Effect.andThen(Effect.annotateCurrentSpan("workflow.run_id", run.id), started) : started,
-      awaitEnd(run, timeout)
+      Effect.suspend(() => awaitEnd(run, timeout))
     ),
-    (exit) => Scope.close(scope, exit)
+    (exit) => run.close(exit)
   )
 }
 
-/** Start the run: route the StartEvent built from the decoded input. */
+/**
+ * Start the run: route the StartEvent built from the decoded input. When one step takes it, and nobody
+ * records the run or schedules its fibers, that step's worker starts in the caller's fiber (see `startHere`):
+ * a fiber is forked only for what the chain of handlers cannot finish at once.
+ */
 const start = (run: Run, input: object): Effect.Effect<void> => {
   const ev = new StartEvent(input)
   const targets = run.compiled.routes.get(ev._tag) ?? []
+  if (targets.length === 1 && run.record === undefined && run.yieldPoints === undefined) {
+    run.handover = true
+    const routed = deliver(run, run.stepRun(targets[0]!), ev, START, undefined)
+    run.handover = false
+    const ctx = run.handedTo
+    if (ctx === undefined) return routed
+    run.handedTo = undefined
+    return startHere(run, ctx)
+  }
   let effect: Effect.Effect<void> = Effect.void
   for (const i of targets) effect = andThen(effect, deliver(run, run.stepRun(i), ev, START, undefined))
   return effect
@@ -97,6 +114,7 @@ const start = (run: Run, input: object): Effect.Effect<void> => {
 
 /** Await the run's end (with its timeout). */
 const awaitEnd = (run: Run, left: Duration.Duration | undefined): Effect.Effect<unknown, unknown> => {
+  if (run.exit !== undefined) return run.exit
   const wait = Deferred.await(run.done)
   const timeout = run.compiled.timeout
   if (timeout === undefined || left === undefined) return wait
@@ -146,16 +164,14 @@ export const stop = (run: Run, event: AnyEvent, from: string): void => {
     return
   }
   run.emit(event)
-  run.finished = true
-  Deferred.doneUnsafe(run.done, Exit.succeed(result))
+  run.end(Exit.succeed(result))
   if (run.record !== undefined) run.record({ _tag: "RunEnded", result: { _tag: "Success", value: result } })
 }
 
 /** End the run with `cause` (the first end wins). */
 export const failCause = (run: Run, cause: Cause.Cause<unknown>): void => {
   if (run.finished) return
-  run.finished = true
-  Deferred.doneUnsafe(run.done, Exit.failCause(cause))
+  run.end(Exit.failCause(cause))
   if (run.record !== undefined) run.record({ _tag: "RunEnded", result: { _tag: "Failure", cause } })
 }
 

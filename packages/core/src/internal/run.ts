@@ -3,7 +3,7 @@
  * open waits, its state and the hooks that watch it. The rooms around it (`routing.ts`, `workers.ts`,
  * `invocation.ts`, `backPressure.ts`, `waits.ts`, `lifecycle.ts`) read and change it; `snapshot` reads it.
  */
-import { Clock, Context, Deferred, Effect, type Scope, Semaphore } from "effect"
+import { Clock, Context, Deferred, Effect, Exit, Scope, Semaphore } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import type { Need } from "./collectBuffer.ts"
 import { type Context_, EditingRun } from "./context.ts"
@@ -66,6 +66,10 @@ export const andThen = <E>(first: Effect.Effect<void, E>, second: Effect.Effect<
 
 let runCounter = 0
 
+/** A scope closed once and for all: what a run that never made one has after its end. */
+const CLOSED: Scope.Closeable = Scope.makeUnsafe()
+Effect.runSync(Scope.close(CLOSED, Exit.void))
+
 /** @internal */
 export class Run {
   private id_: string | undefined
@@ -75,7 +79,47 @@ export class Run {
   }
   /** Each step's part of the run, made when the step first gets an event: a step that gets none costs nothing. */
   readonly steps: Array<StepRun | undefined>
-  readonly done: Deferred.Deferred<unknown, unknown>
+  /** How the run ended, once it has (see `end` in lifecycle.ts). */
+  exit: Exit.Exit<unknown, unknown> | undefined = undefined
+  private done_: Deferred.Deferred<unknown, unknown> | undefined = undefined
+  /**
+   * Completed with the run's end, for a caller that has to wait for it: made only then, so a run that ends
+   * before its caller waits (a chain of steps that never suspends) makes none.
+   */
+  get done(): Deferred.Deferred<unknown, unknown> {
+    if (this.done_ === undefined) {
+      this.done_ = Deferred.makeUnsafe()
+      if (this.exit !== undefined) Deferred.doneUnsafe(this.done_, this.exit)
+    }
+    return this.done_
+  }
+  /** End the run with `exit` (the caller checks that it has not ended yet). */
+  end(exit: Exit.Exit<unknown, unknown>): void {
+    this.finished = true
+    this.exit = exit
+    if (this.done_ !== undefined) Deferred.doneUnsafe(this.done_, exit)
+  }
+  private scope_: Scope.Closeable | undefined = undefined
+  /**
+   * The scope every fiber of the run is forked into, closed when the run has its result. Made by the first
+   * fork: a run whose steps never need a fiber of their own makes none.
+   */
+  get scope(): Scope.Closeable {
+    return (this.scope_ ??= Scope.makeUnsafe("parallel"))
+  }
+  /** The run's fibers are being stopped: its scope is closed (or was never made, and the run is over). */
+  get closed(): boolean {
+    return this.scope_ !== undefined && this.scope_.state._tag === "Closed"
+  }
+  /** Close the run's scope (interrupting every fiber still running), or mark it closed if it was never made. */
+  close(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    if (this.scope_ === undefined) {
+      // A fiber forked after the end (from outside the run) is interrupted at once, as in a closed scope.
+      this.scope_ = CLOSED
+      return Effect.void
+    }
+    return Scope.close(this.scope_, exit)
+  }
   finished = false
   /** Events queued, being handled, or backing off before a retry. */
   active = 0
@@ -101,7 +145,6 @@ export class Run {
   state: unknown
   private lock_: Semaphore.Semaphore | undefined = undefined
   readonly compiled: Compiled
-  readonly scope: Scope.Scope
   readonly context: Context.Context<never>
   readonly publish: ((event: AnyEvent) => void) | undefined
   readonly outsideInput: boolean
@@ -116,9 +159,8 @@ export class Run {
   /** Set when a step accepts StepFailedEvent. */
   readonly recovers: boolean
 
-  constructor(compiled: Compiled, scope: Scope.Scope, context: Context.Context<never>, hooks: Hooks, spans: boolean) {
+  constructor(compiled: Compiled, context: Context.Context<never>, hooks: Hooks, spans: boolean) {
     this.compiled = compiled
-    this.scope = scope
     this.context = context
     this.publish = hooks.publish
     this.outsideInput = hooks.outsideInput === true
@@ -127,7 +169,6 @@ export class Run {
     this.recovers = compiled.routes.has("StepFailedEvent")
     this.id_ = hooks.runId
     this.steps = new Array(compiled.steps.length)
-    this.done = Deferred.makeUnsafe()
     this.state = clonePlain(compiled.initialState)
     this.record = both(
       hooks.record,

@@ -249,6 +249,22 @@ export const handOver = (run: Run, from: Context_, to: Context_): Effect.Effect<
   return invoke(run, to, to.item!)
 }
 
+/**
+ * Run the worker of `ctx` (given its item without a fiber, as by a handover) in the calling fiber as far as it
+ * goes at once: its handler, and each handler its returned events are handed over to (see `invoke`), as long
+ * as each returns an `Exit`. Only what is left then (a handler's effect that must run, forks, the worker's
+ * next item or its end) is forked, as the worker's fiber. A chain of steps that each return the next event
+ * at once (start -> step -> stop) forks nothing. The caller's fiber never runs a handler's effect, so it
+ * never suspends in one, and the run's timeout, its end and its scope govern the worker as if it had been
+ * forked from the start.
+ */
+export const startHere = (run: Run, ctx: Context_): Effect.Effect<void> => {
+  const fiber = new WorkerFiber(run, ctx)
+  ctx.fiber = fiber
+  const rest = invoke(run, ctx, ctx.item!)
+  return rest === Effect.void ? Effect.void : fork(run, rest, fiber.watch)
+}
+
 /** A worker fiber: which slot's invocation it runs now (it changes when it is handed over), for its watcher. */
 export class WorkerFiber {
   ctx: Context_
