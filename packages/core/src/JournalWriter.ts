@@ -1,8 +1,13 @@
 /**
  * Group commit for a run's journal: entries appended one by one are written to the `RunStore` in batches, one
  * store call (one transaction) per batch, at most `maxDelay` (10 ms) after the first entry of the batch arrived,
- * or at once when `maxBatch` entries wait. A crash loses at most the batch not yet written; what is on disk is
- * always a prefix of what was appended.
+ * or at once when `maxBatch` entries wait. What is on disk is always a prefix of what was appended.
+ *
+ * Back-pressure: the writer never runs far ahead of its store. Once entries have waited `maxDelay` (or
+ * `maxPending` of them wait) while a batch is still being committed, appenders wait until that commit ends
+ * (`append`, `appendAll`, and `room` for those that cannot wait where they append). So a crash loses at most the
+ * batch being committed and what was appended in the `maxDelay` after it, however slow the store: a run goes at
+ * its store's speed instead of piling up work that a crash would throw away.
  *
  * @since 0.1.0
  */
@@ -31,8 +36,13 @@ export interface Options {
   readonly seq: number
   /** Most entries in one batch. Default 1,000. */
   readonly maxBatch?: number | undefined
-  /** Longest wait between an entry's arrival and the write of its batch. Default 10 ms. */
+  /**
+   * Longest wait between an entry's arrival and the write of its batch. Default 10 ms. Also how long entries
+   * may wait behind a batch being committed before appenders wait for it (see `room`).
+   */
   readonly maxDelay?: Duration.Input | undefined
+  /** Most entries that may wait behind a batch being committed before appenders wait for it. Default 10,000. */
+  readonly maxPending?: number | undefined
 }
 
 /**
@@ -42,22 +52,33 @@ export interface Options {
  * @category models
  */
 export interface JournalWriter {
-  /** Queue one entry (encoded JSON); returns its sequence number at once, before it is written. */
+  /**
+   * Queue one entry (encoded JSON); returns its sequence number before it is written: at once, or, when the
+   * writer is behind its store (see `room`), once the batch being committed is.
+   */
   readonly append: (entry: string) => Effect.Effect<number, WriteError>
   /**
    * Queue entries and, written in the same batch after them, a status change and inbox messages marked
-   * consumed. Returns the sequence number of the first entry.
+   * consumed. Returns the sequence number of the first entry; waits as `append` does.
    */
   readonly appendAll: (
     entries: ReadonlyArray<string>,
     options?: { readonly status?: StatusUpdate | undefined; readonly consumed?: ReadonlyArray<number> | undefined }
   ) => Effect.Effect<number, WriteError>
-  /** Write what is queued now, without waiting for the delay, and wait until it is committed. */
   /**
    * `append` from synchronous code (a run's record listener): queues `entry` and returns its sequence
-   * number, or -1 once a write has failed (`flush` then fails with why).
+   * number, or -1 once a write has failed (`flush` then fails with why). It never waits: its caller waits
+   * where it can, with `room`.
    */
   readonly appendUnsafe: (entry: string) => number
+  /**
+   * `undefined` while the writer keeps up with its store. Once queued entries have waited `maxDelay`, or
+   * `maxPending` of them wait, an effect that waits until the store has committed the next batch (at once
+   * after a failed write or a closed writer: the next call says why). A producer using `appendUnsafe` (a durable
+   * run) calls it at points where it can wait, so it goes at the store's speed.
+   */
+  readonly room: () => Effect.Effect<void> | undefined
+  /** Write what is queued now, without waiting for the delay, and wait until it is committed. */
   readonly flush: Effect.Effect<void, WriteError>
   /** How many entries the journal holds on disk (committed). */
   readonly committed: Effect.Effect<number>
@@ -98,7 +119,10 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
     const store = yield* RunStore
     const maxBatch = Math.max(1, options.maxBatch ?? 1000)
     const maxDelay = Duration.toMillis(options.maxDelay ?? Duration.millis(10))
+    const maxPending = Math.max(1, options.maxPending ?? 10_000)
     const lease = options.lease
+    const clock = Context.get(yield* Effect.context<never>(), Clock.Clock)
+    const now = () => clock.currentTimeMillisUnsafe()
 
     let pending: Array<string> = []
     let marks: Array<Mark> = []
@@ -112,6 +136,16 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
     let waiters: Array<{ seq: number; marks: number; deferred: Deferred.Deferred<void, WriteError> }> = []
     const wake = Latch.makeUnsafe(false)
     const hurry = Latch.makeUnsafe(false)
+    // Back-pressure (see `room`): whether a batch is being committed, and what appenders that wait for the end
+    // of that commit (or, when none is under way, of the next) wait on, made by the first of them.
+    let committing = false
+    let commitEnd: Deferred.Deferred<void> | undefined
+    const commitEnded = () => {
+      committing = false
+      const signal = commitEnd
+      commitEnd = undefined
+      if (signal !== undefined) Deferred.doneUnsafe(signal, Exit.void)
+    }
 
     // Hot path: no allocation beyond the entry; the clock is read once per batch, at its first entry.
     // The entry is queued before the loop is woken: opening a latch resumes its waiter on this very stack,
@@ -156,6 +190,7 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
       }
       const entries = pending.length > maxBatch ? pending.slice(0, maxBatch) : pending
       pending = pending.length > maxBatch ? pending.slice(maxBatch) : []
+      committing = true
       const end = committedSeq + entries.length
       // The marks that fall inside this batch: the last status wins, consumed ids add up.
       const applied = marks.filter((m) => m.at <= end)
@@ -187,6 +222,7 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
         committedSeq = end
         marksCommitted += applied.length
       }
+      commitEnded()
       settle()
       // Someone waits in `flush`: write what remains without waiting for the delay.
       if (waiters.length > 0) hurry.openUnsafe()
@@ -228,14 +264,12 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
               reason: "the journal writer's scope is closed; nothing more can be written through it"
             })
           )
+          commitEnded()
           settle()
         })
       )
     )
 
-    const context = yield* Effect.context<never>()
-    const clock = Context.get(context, Clock.Clock)
-    const now = () => clock.currentTimeMillisUnsafe()
     const appendUnsafe = (entry: string): number => {
       if (failure !== undefined) return -1
       const wasIdle = pending.length === 0 && marks.length === 0
@@ -244,14 +278,34 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
       queued(wasIdle, now)
       return seq
     }
+    // Behind: entries have waited `maxDelay`, or `maxPending` of them wait. Then wait for the end of the commit
+    // under way; with none under way (the loop has not had its turn yet), the batch is due: hurry the loop,
+    // which may write it on this very stack, so the signal is made first.
+    const room = (): Effect.Effect<void> | undefined => {
+      if (failure !== undefined || pending.length === 0) return undefined
+      if (pending.length < maxPending && now() - firstPendingAt < maxDelay) return undefined
+      const signal = (commitEnd ??= Deferred.makeUnsafe<void>())
+      if (!committing) hurry.openUnsafe()
+      return Deferred.await(signal)
+    }
+    const withRoom = (seq: number): Effect.Effect<number> => {
+      const wait = room()
+      return wait === undefined ? Effect.succeed(seq) : Effect.as(wait, seq)
+    }
     return {
-      append: (entry) => Effect.suspend(() => (failure !== undefined ? failure : Effect.succeed(appendUnsafe(entry)))),
+      append: (entry) => Effect.suspend(() => (failure !== undefined ? failure : withRoom(appendUnsafe(entry)))),
       appendUnsafe,
       appendAll: (entries, opts) =>
-        enqueue(
-          entries,
-          opts?.status === undefined && (opts?.consumed === undefined || opts.consumed.length === 0) ? undefined : opts
+        Effect.flatMap(
+          enqueue(
+            entries,
+            opts?.status === undefined && (opts?.consumed === undefined || opts.consumed.length === 0)
+              ? undefined
+              : opts
+          ),
+          withRoom
         ),
+      room,
       flush,
       committed: Effect.sync(() => committedSeq),
       batches: Effect.sync(() => batches)

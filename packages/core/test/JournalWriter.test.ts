@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Scope } from "effect"
+import { Effect, Exit, Fiber, Latch, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import { JournalWriter, RunStore } from "../src/index.ts"
@@ -28,6 +28,33 @@ const setup = Effect.gen(function* () {
 
 // Let the writer's fiber run what is due without moving the clock.
 const settle = Effect.repeat(Effect.yieldNow, { times: 20 })
+
+/**
+ * A writer on a store slower than it: each batch takes `base` ms plus `perEntry` ms per entry (on the TestClock),
+ * as a remote database or a busy disk would. `inFlight` is the size of the batch being committed (0: none). When
+ * the test ends the store stops being slow, so a failed assertion is reported instead of the writer's last flush
+ * waiting for a clock that no longer moves.
+ */
+const slowed = (base: number, perEntry: number, options?: Partial<JournalWriter.Options>) =>
+  Effect.gen(function* () {
+    const { store: inner, calls, lease } = yield* setup
+    const state = { inFlight: 0 }
+    const ended = Latch.makeUnsafe(false)
+    const store: RunStore.Shape = {
+      ...inner,
+      append: (lease, batch) =>
+        Effect.suspend(() => {
+          state.inFlight = batch.entries.length
+          const takes = Effect.sleep(`${base + Math.ceil(perEntry * batch.entries.length)} millis`)
+          return Effect.andThen(Effect.raceFirst(takes, ended.await), inner.append(lease, batch))
+        }).pipe(Effect.ensuring(Effect.sync(() => (state.inFlight = 0))))
+    }
+    const writer = yield* JournalWriter.make({ lease, seq: 0, ...options }).pipe(
+      Effect.provideService(RunStore.RunStore, store)
+    )
+    yield* Effect.addFinalizer(() => ended.open)
+    return { store, calls, writer, state }
+  })
 
 const journal = (store: RunStore.Shape) => Effect.map(store.readJournal("r"), (entries) => entries.map((e) => e.data))
 
@@ -201,6 +228,128 @@ describe("JournalWriter", () => {
       yield* writer.flush
       assert.deepStrictEqual(yield* journal(store), ["1", "2", "3", "4", "5", "6", "7"])
     })
+  )
+
+  // Without back-pressure each batch held what came in while the previous one was committed, and since this store
+  // takes longer the more it is given, batches and the uncommitted backlog grew without bound (about 230 entries
+  // after 300 ms here): all of it work a crash throws away.
+  it.effect("a producer faster than its store waits for it: the uncommitted backlog stays within 10 ms of work", () =>
+    Effect.gen(function* () {
+      const { store, writer } = yield* slowed(50, 1)
+      const appended: Array<string> = []
+      // one entry a millisecond; the store needs 50 ms + 1 ms per entry for each batch
+      const producer = yield* Effect.forkChild(
+        Effect.forever(
+          Effect.suspend(() => {
+            const entry = `${appended.length}`
+            appended.push(entry)
+            return Effect.andThen(writer.append(entry), Effect.sleep("1 millis"))
+          })
+        )
+      )
+      let worst = 0
+      for (let ms = 0; ms < 300; ms++) {
+        yield* TestClock.adjust("1 millis")
+        yield* settle
+        worst = Math.max(worst, appended.length - (yield* writer.committed))
+      }
+      // the batch being committed (about 10 ms of work) and about as much queued behind it
+      assert.isAtMost(worst, 24, `at most 24 entries uncommitted (the worst was ${worst})`)
+      // so the producer went at the store's speed (about 11 entries per 61 ms), not its own (300 in 300 ms)
+      assert.isBelow(appended.length, 80)
+      yield* Fiber.interrupt(producer)
+      yield* TestClock.adjust("100 millis")
+      yield* writer.flush
+      // nothing lost, nothing twice, in order
+      assert.deepStrictEqual(
+        yield* journal(store),
+        Array.from({ length: appended.length }, (_, i) => `${i}`)
+      )
+    })
+  )
+
+  it.effect("appenders wait once maxPending entries queue behind a batch being committed", () =>
+    Effect.gen(function* () {
+      const { store, writer, state } = yield* slowed(50, 0, { maxPending: 10 })
+      yield* writer.append("first")
+      yield* TestClock.adjust("10 millis")
+      yield* settle
+      assert.strictEqual(state.inFlight, 1)
+      // 40 entries at once, no time passing between them
+      let queued = 0
+      let returned = 0
+      const producer = yield* Effect.forkChild(
+        Effect.forEach(
+          Array.from({ length: 40 }, (_, i) => `${i}`),
+          (entry) =>
+            Effect.suspend(() => {
+              queued++
+              return Effect.tap(writer.append(entry), () => Effect.sync(() => returned++))
+            }),
+          { discard: true }
+        )
+      )
+      yield* settle
+      // the 10th entry is queued, and its appender waits for the commit under way
+      assert.deepStrictEqual([queued, returned], [10, 9])
+      assert.isDefined(writer.room())
+      let worst = 0
+      let ms = 0
+      while (producer.pollUnsafe() === undefined) {
+        yield* TestClock.adjust("10 millis")
+        yield* settle
+        ms += 10
+        // the batch being committed and what waits behind it: each at most maxPending, and one more appender
+        worst = Math.max(worst, 1 + queued - (yield* writer.committed))
+        assert.isAtMost(ms, 1000, "the producer is through")
+      }
+      assert.isAtMost(worst, 21)
+      // at the store's speed: 41 entries, at most 11 per 50 ms commit
+      assert.isAtLeast(ms, 150)
+      yield* TestClock.adjust("100 millis")
+      yield* writer.flush
+      assert.deepStrictEqual(yield* journal(store), ["first", ...Array.from({ length: 40 }, (_, i) => `${i}`)])
+    })
+  )
+
+  it.effect(
+    "room is undefined while the writer keeps up, hurries a due batch, and holds no one after a failed write",
+    () =>
+      Effect.gen(function* () {
+        const { store, calls, lease } = yield* setup
+        const writer = yield* JournalWriter.make({ lease, seq: 0, maxPending: 3 }).pipe(
+          Effect.provideService(RunStore.RunStore, store)
+        )
+        assert.isUndefined(writer.room())
+        writer.appendUnsafe("1")
+        yield* TestClock.adjust("9 millis")
+        assert.isUndefined(writer.room(), "9 ms old: the writer is on time")
+        yield* TestClock.adjust("1 millis")
+        yield* settle
+        assert.strictEqual(yield* writer.committed, 1)
+        // maxPending entries queued at once, no batch being committed: room writes them now, with no time passing
+        const wait = yield* Effect.sync(() => {
+          for (const entry of ["2", "3", "4"]) writer.appendUnsafe(entry)
+          return writer.room()
+        })
+        assert.isDefined(wait)
+        yield* wait!
+        assert.strictEqual(yield* writer.committed, 4)
+        assert.strictEqual(calls.length, 2)
+        // the lease lost: the write fails, and room holds no one on a writer that has stopped
+        yield* TestClock.adjust("2 minutes")
+        yield* store.acquire("r", { owner: "thief", pid: process.pid, host: "elsewhere", ttl: "1 minute" })
+        const stuck = yield* Effect.sync(() => {
+          for (const entry of ["5", "6", "7"]) writer.appendUnsafe(entry)
+          return writer.room()
+        })
+        assert.isDefined(stuck)
+        yield* stuck!
+        assert.isUndefined(writer.room())
+        assert.strictEqual(writer.appendUnsafe("8"), -1)
+        assert.strictEqual((yield* Effect.flip(writer.flush))._tag, "RunBusyError")
+        assert.deepStrictEqual(yield* journal(store), ["1", "2", "3", "4"])
+      })
   )
 
   it.effect(

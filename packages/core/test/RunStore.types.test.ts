@@ -53,5 +53,8 @@ describe("RunStore (types)", () => {
       RunStore.RunStore | Scope.Scope
     >()
     expectTypeOf<Effect.Error<JournalWriter.JournalWriter["flush"]>>().toEqualTypeOf<JournalWriter.WriteError>()
+    // the back-pressure wait cannot fail: a failed write is reported by the next call
+    expectTypeOf<JournalWriter.JournalWriter["room"]>().toEqualTypeOf<() => Effect.Effect<void> | undefined>()
+    expectTypeOf<JournalWriter.Options["maxPending"]>().toEqualTypeOf<number | undefined>()
   })
 })
