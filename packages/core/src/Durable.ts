@@ -500,6 +500,8 @@ const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown
             runCompiled(Prepare.compiled(self) as never, decoded, {
               runId,
               record,
+              // The run waits while its journal is behind the store: a crash then loses little work.
+              pause: journalWriter.room,
               // The run's timeout counts from its creation, across resumes.
               startedAt: info.createdAt,
               // Under a durable run, waiting for outside input is not a stall: `Durable.send` may answer.

@@ -180,11 +180,19 @@ export class Context_ implements StepContext<any, AnyEvent> {
     )
   }
 
-  /** In exploration mode, maybe yield first, so a controlled scheduler can run something else here. */
+  /**
+   * Before an operation: wait while the run is paused (a durable run's journal behind its store), and in
+   * exploration mode maybe yield, so a controlled scheduler can run something else here.
+   */
   point<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     const decide = this.run.yieldPoints
-    if (decide === undefined) return effect
-    return Effect.suspend(() => (decide() ? Effect.andThen(Effect.yieldNow, effect) : effect))
+    const pause = this.run.pause
+    if (decide === undefined && pause === undefined) return effect
+    return Effect.suspend(() => {
+      const wait = pause?.()
+      const next = wait === undefined ? effect : Effect.andThen(wait, effect)
+      return decide?.() === true ? Effect.andThen(Effect.yieldNow, next) : next
+    })
   }
 
   waitFor(cls: any, options?: WaitForOptions<any>): Effect.Effect<any, StepTimeoutError> {

@@ -19,8 +19,18 @@ import { outsideEmits, route, routeOrError } from "./routing.ts"
 import { andThen, type Run } from "./run.ts"
 import { died, diedOf, fork, handOver, type Item, mayHandOver, next, Retry, requeue } from "./workers.ts"
 
-/** Run the handler on `item`, inside the worker's fiber. */
+/** Run the handler on `item`, inside the worker's fiber, once the run is not paused (see `Hooks.pause`). */
 export const invoke = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => {
+  const wait = run.pause === undefined ? undefined : run.pause()
+  return wait === undefined
+    ? invokeNow(run, ctx, item)
+    : Effect.andThen(
+        wait,
+        Effect.suspend(() => invokeNow(run, ctx, item))
+      )
+}
+
+const invokeNow = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => {
   const retry = item instanceof Retry ? item : undefined
   const ev = retry === undefined ? (item as AnyEvent) : retry.event
   ctx.event = ev

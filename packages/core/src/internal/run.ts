@@ -31,6 +31,11 @@ export interface Hooks {
    * interleave other fibers at that point.
    */
   readonly yieldPoints?: (() => boolean) | undefined
+  /**
+   * Asked before every step-context operation and every invocation: an effect to wait on first, or `undefined`
+   * to go on at once. A durable run waits here while its journal writer is behind its store.
+   */
+  readonly pause?: (() => Effect.Effect<void> | undefined) | undefined
   /** The run's id, instead of a fresh one (a durable run's `runId`). */
   readonly runId?: string | undefined
   /**
@@ -156,6 +161,7 @@ export class Run {
   /** A span per invocation, only when a tracing backend is installed (Effect's advice: skip what nothing observes). */
   readonly spans: boolean
   readonly yieldPoints: (() => boolean) | undefined
+  readonly pause: (() => Effect.Effect<void> | undefined) | undefined
   /** Set when a step accepts StepFailedEvent. */
   readonly recovers: boolean
 
@@ -166,6 +172,7 @@ export class Run {
     this.outsideInput = hooks.outsideInput === true
     this.spans = spans
     this.yieldPoints = hooks.yieldPoints
+    this.pause = hooks.pause
     this.recovers = compiled.routes.has("StepFailedEvent")
     this.id_ = hooks.runId
     this.steps = new Array(compiled.steps.length)

@@ -1,0 +1,147 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Durable, defineWorkflow, RunStore, StartEvent, StopEvent } from "@effect-flow/core"
+import { Effect, Fiber, Layer, Option, Schema } from "effect"
+import { TestClock } from "effect/testing"
+
+class Item extends Schema.TaggedClass<Item>()("Item", { i: Schema.Number }) {}
+class Done extends Schema.TaggedClass<Done>()("Done", { i: Schema.Number }) {}
+
+/** A fan-out of `n` items, 4 workers taking 1 ms each; `handled` counts the work invocations that returned. */
+const makeFanout = (counts: { handled: number }) =>
+  defineWorkflow({
+    name: "pressed",
+    input: Schema.Struct({ n: Schema.Number }),
+    state: Schema.Struct({ sum: Schema.Number }),
+    initialState: { sum: 0 }
+  })
+    .step(
+      StartEvent,
+      (ev, ctx) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < ev.n; i++) yield* ctx.send(new Item({ i }))
+        }),
+      { name: "dispatch", emits: [Item] }
+    )
+    .step(
+      Item,
+      (ev, ctx) =>
+        Effect.gen(function* () {
+          yield* Effect.sleep("1 millis")
+          yield* ctx.store.update("sum", (sum) => sum + ev.i)
+          counts.handled++
+          return new Done({ i: ev.i })
+        }),
+      { name: "work", workers: 4, emits: [Done] }
+    )
+    .step(
+      Done,
+      (ev, ctx) =>
+        Effect.gen(function* () {
+          const all = yield* ctx.collect(ev, 300)
+          if (Option.isNone(all)) return
+          return new StopEvent({ result: (yield* ctx.store.getAll).sum })
+        }),
+      { name: "gather", emits: [StopEvent] }
+    )
+
+/**
+ * A memory store slower than the run: each batch takes 20 ms plus 0.2 ms per entry on the TestClock (a remote
+ * database, a busy disk). The run makes about 40 entries a millisecond; this store takes 5.
+ */
+const slowStore = Effect.map(RunStore.makeMemory, (inner) => {
+  const store: RunStore.Shape = {
+    ...inner,
+    append: (lease, batch) =>
+      Effect.andThen(Effect.sleep(`${20 + Math.ceil(batch.entries.length / 5)} millis`), inner.append(lease, batch))
+  }
+  return { inner, store }
+})
+
+/** Work invocations whose end the store holds. */
+const workEnded = (inner: RunStore.Shape, runId: string) =>
+  Effect.map(inner.readJournal(runId), (journal) => {
+    const ended = new Map<string, number>()
+    for (const e of journal) {
+      const entry = JSON.parse(e.data)
+      if (entry.t === "e" && entry.k === "R" && String(entry.i).includes("/work/")) {
+        ended.set(entry.i, (ended.get(entry.i) ?? 0) + 1)
+      }
+    }
+    return ended
+  })
+
+describe("Durable runs on a store slower than the run", () => {
+  // Without back-pressure the run ran ahead of its journal: all 300 items were handled within ~80 ms while the
+  // first batches were still being committed, so a crash then would have thrown away ~260 items of finished work.
+  it.effect("the run waits for its store: finished work not yet committed stays within ~10 ms of work", () =>
+    Effect.gen(function* () {
+      const { inner, store } = yield* slowStore
+      const counts = { handled: 0 }
+      const wf = makeFanout(counts)
+      const fiber = yield* Effect.forkChild(
+        Durable.run(wf, { n: 300 }, { runId: "slow" }).pipe(Effect.provide(Layer.succeed(RunStore.RunStore, store))),
+        { startImmediately: true }
+      )
+      let worst = 0
+      let ms = 0
+      while (fiber.pollUnsafe() === undefined) {
+        for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+        // what a crash now would lose: work invocations that returned, their end not yet in the store
+        const committed = (yield* workEnded(inner, "slow")).size
+        worst = Math.max(worst, counts.handled - committed)
+        yield* TestClock.adjust("1 millis")
+        ms++
+        assert.isBelow(ms, 20_000, "the run ends")
+      }
+      // 4 workers, 1 ms an item: about 44 items in the batch being committed and as many behind it
+      assert.isAtMost(worst, 100, `at most 100 items' work uncommitted (the worst was ${worst})`)
+      assert.strictEqual(yield* Fiber.join(fiber), (300 * 299) / 2)
+      // the run went at the store's speed (~3,000 entries at 5 a millisecond), not its own (~80 ms)
+      assert.isAbove(ms, 400)
+      // nothing lost, nothing twice: each of the 300 work invocations ended once in the journal
+      const ended = yield* workEnded(inner, "slow")
+      assert.strictEqual(ended.size, 300)
+      assert.isTrue([...ended.values()].every((c) => c === 1))
+      assert.strictEqual((yield* inner.get("slow")).status, "completed")
+    })
+  )
+
+  it.effect("stopped while waiting for its store, the run resumes where its journal ends and finishes", () =>
+    Effect.gen(function* () {
+      const { inner, store } = yield* slowStore
+      const counts = { handled: 0 }
+      const wf = makeFanout(counts)
+      const slow = Layer.succeed(RunStore.RunStore, store)
+      const first = yield* Effect.forkChild(Durable.run(wf, { n: 300 }, { runId: "stop" }).pipe(Effect.provide(slow)), {
+        startImmediately: true
+      })
+      for (let ms = 0; ms < 150; ms++) {
+        for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+        yield* TestClock.adjust("1 millis")
+      }
+      assert.isUndefined(first.pollUnsafe(), "still running: it goes at the store's speed")
+      // at its own speed it would have handled all 300 by now (within ~80 ms)
+      assert.isAbove(counts.handled, 0)
+      assert.isBelow(counts.handled, 150)
+      // stop it (its scope closes, as on a deploy), letting the store finish its last writes
+      const stopping = yield* Effect.forkChild(Fiber.interrupt(first), { startImmediately: true })
+      while (stopping.pollUnsafe() === undefined) {
+        for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+        yield* TestClock.adjust("10 millis")
+      }
+      const resumed = yield* Effect.forkChild(Durable.resume(wf, "stop").pipe(Effect.provide(slow)), {
+        startImmediately: true
+      })
+      while (resumed.pollUnsafe() === undefined) {
+        for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+        yield* TestClock.adjust("1 millis")
+      }
+      assert.strictEqual(yield* Fiber.join(resumed), (300 * 299) / 2)
+      const ended = yield* workEnded(inner, "stop")
+      assert.strictEqual(ended.size, 300)
+      assert.isTrue([...ended.values()].every((c) => c === 1))
+      // only the items the first process had not handled ran again (and those whose end it had not committed)
+      assert.isAtMost(counts.handled, 300 + 4)
+    })
+  )
+})
