@@ -26,9 +26,10 @@ import {
 
 type AnyEvent = Event.AnyEvent
 
-import { Duration, Effect, Fiber, Layer, PubSub, Schedule, Schema, Semaphore, Stream } from "effect"
+import { Duration, Effect, Fiber, Layer, Schedule, Schema, Semaphore, Stream } from "effect"
 import { type ClusterError, ClusterSchema, Entity, type Sharding } from "effect/cluster"
 import { Rpc } from "effect/rpc"
+import * as EventLog from "./internal/eventLog.ts"
 import { distributorLayer, stepLayer } from "./internal/stepEntity.ts"
 
 /**
@@ -304,11 +305,9 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
       // Resume) waits, then gets the stored outcome.
       const one = yield* Semaphore.make(1)
       // What this entity's executions published (encoded), for Events subscribers: a late one gets the past
-      // first. `null` on the PubSub marks an execution's end.
-      const published: Array<string> = []
-      let finished = false
+      // first, each event once.
+      const events = yield* EventLog.make
       let current: { readonly cancel: Effect.Effect<void> } | undefined
-      const pubsub = yield* PubSub.unbounded<string | null>()
       const lookup = (name: string) => {
         const wf = byName.get(name)
         return wf === undefined
@@ -319,17 +318,14 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
       const durable = (wf: Workflow.Any, input: unknown) =>
         Effect.scoped(
           Effect.gen(function* () {
-            finished = false
+            events.begin()
             const handle = yield* Durable.start(wf, input as never, { runId })
             current = handle
             const forwarder = yield* handle.events.pipe(
               Stream.runForEach((event) =>
                 Effect.match(Durable.encodeEvent(wf, event), {
                   onFailure: () => undefined,
-                  onSuccess: (text) => {
-                    published.push(text)
-                    PubSub.publishUnsafe(pubsub, text)
-                  }
+                  onSuccess: events.publish
                 })
               ),
               Effect.ignore,
@@ -343,8 +339,7 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
           Effect.ensuring(
             Effect.sync(() => {
               current = undefined
-              finished = true
-              PubSub.publishUnsafe(pubsub, null)
+              events.end()
             })
           )
         )
@@ -369,19 +364,7 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
               (info) => JSON.parse(info.input) as unknown
             )
           ),
-        Events: ({ payload }) =>
-          Stream.unwrap(
-            Effect.gen(function* () {
-              yield* lookup(payload.workflow)
-              const subscription = yield* PubSub.subscribe(pubsub)
-              const past = Stream.fromIterable(published.slice())
-              if (finished) return past
-              return Stream.concat(
-                past,
-                Stream.fromSubscription(subscription).pipe(Stream.takeWhile((text): text is string => text !== null))
-              )
-            })
-          ),
+        Events: ({ payload }) => Stream.unwrap(Effect.as(lookup(payload.workflow), events.stream)),
         Send: ({ payload }) =>
           Effect.flatMap(lookup(payload.workflow), (wf) =>
             Effect.flatMap(Durable.decodeEvent(wf, payload.event), (event) => Durable.send(wf, runId, event)).pipe(

@@ -1,0 +1,72 @@
+/**
+ * What a run's entity published (its events, encoded), for `Events` subscribers: a late subscriber gets the
+ * past first, then what is published after, each event exactly once and in order. Every event carries its
+ * sequence number (its position in the log); a subscription is opened before the past is copied, so an event
+ * published in between is both in the copy and in the subscription, and the subscriber drops the second by
+ * its number.
+ */
+import { Effect, PubSub, Stream } from "effect"
+
+/** An event and its number in the log, or the end of an execution. @internal */
+export type Item = { readonly seq: number; readonly text: string } | null
+
+/** @internal */
+export interface EventLog {
+  /** Append an event and publish it to the subscribers. */
+  readonly publish: (text: string) => void
+  /** An execution starts: subscribers from now on follow it live. */
+  readonly begin: () => void
+  /** The execution ended: live subscribers end; later subscribers get the past only, until the next `begin`. */
+  readonly end: () => void
+  /** Every event published so far, then the live ones until the current execution ends; each once, in order. */
+  readonly stream: Stream.Stream<string>
+}
+
+/**
+ * A subscriber's events: `past` (the log's first `past.length` events, copied after `live` was opened), then
+ * `live` from event number `past.length` on, until an execution's end; nothing live when `finished`. @internal
+ */
+export const follow = (
+  past: ReadonlyArray<string>,
+  finished: boolean,
+  live: Stream.Stream<Item>
+): Stream.Stream<string> => {
+  const copied = Stream.fromIterable(past)
+  if (finished) return copied
+  const from = past.length
+  return Stream.concat(
+    copied,
+    live.pipe(
+      Stream.takeWhile((item): item is Exclude<Item, null> => item !== null),
+      Stream.filter((item) => item.seq >= from),
+      Stream.map((item) => item.text)
+    )
+  )
+}
+
+/** @internal */
+export const make: Effect.Effect<EventLog> = Effect.gen(function* () {
+  const published: Array<string> = []
+  let finished = false
+  const pubsub = yield* PubSub.unbounded<Item>()
+  return {
+    publish: (text) => {
+      const seq = published.length
+      published.push(text)
+      PubSub.publishUnsafe(pubsub, { seq, text })
+    },
+    begin: () => {
+      finished = false
+    },
+    end: () => {
+      finished = true
+      PubSub.publishUnsafe(pubsub, null)
+    },
+    // The subscription is opened before the past is copied, so nothing published in between is missed.
+    stream: Stream.unwrap(
+      Effect.map(PubSub.subscribe(pubsub), (subscription) =>
+        follow(published.slice(), finished, Stream.fromSubscription(subscription))
+      )
+    )
+  }
+})

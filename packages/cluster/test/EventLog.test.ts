@@ -1,0 +1,65 @@
+/**
+ * A run entity's event log, as `Events` serves it: a subscriber gets what was published before it came, then
+ * what follows, each event exactly once and in order, also when an event is published between its
+ * subscription and its copy of the past.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Stream } from "effect"
+import * as fc from "fast-check"
+import * as EventLog from "../src/internal/eventLog.ts"
+
+describe("EventLog", () => {
+  it.effect("an event published after the subscription opened and before the past was copied is seen once", () =>
+    Effect.gen(function* () {
+      // The subscription saw events 1 and 2 (published after it opened); the copy of the past already had them.
+      const live = Stream.fromIterable<EventLog.Item>([
+        { seq: 1, text: "b" },
+        { seq: 2, text: "c" },
+        { seq: 3, text: "d" },
+        null,
+        { seq: 4, text: "next execution" }
+      ])
+      const seen = yield* Stream.runCollect(EventLog.follow(["a", "b", "c"], false, live))
+      assert.deepStrictEqual(seen, ["a", "b", "c", "d"])
+      // A finished execution: the past only.
+      assert.deepStrictEqual(yield* Stream.runCollect(EventLog.follow(["a", "b"], true, live)), ["a", "b"])
+    })
+  )
+
+  it.effect("subscribers joining at any point while events are published each get every event once, in order", () =>
+    Effect.gen(function* () {
+      const context = yield* Effect.context<never>()
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(
+            fc.array(fc.constantFrom("publish", "subscribe", "yield"), { minLength: 1, maxLength: 40 }),
+            (ops) =>
+              Effect.runPromiseWith(context)(
+                Effect.gen(function* () {
+                  const log = yield* EventLog.make
+                  log.begin()
+                  const subscribers: Array<Fiber.Fiber<ReadonlyArray<string>>> = []
+                  let n = 0
+                  for (const op of ops) {
+                    if (op === "publish") log.publish(`e${n++}`)
+                    else if (op === "subscribe")
+                      subscribers.push(yield* Effect.forkChild(Stream.runCollect(log.stream)))
+                    else yield* Effect.yieldNow
+                  }
+                  // Publishing goes on while the subscribers start reading.
+                  log.publish(`e${n++}`)
+                  yield* Effect.yieldNow
+                  log.publish(`e${n++}`)
+                  log.end()
+                  const all = Array.from({ length: n }, (_, i) => `e${i}`)
+                  for (const fiber of subscribers) assert.deepStrictEqual(yield* Fiber.join(fiber), all)
+                  // After the end: the past, and the stream ends.
+                  assert.deepStrictEqual(yield* Stream.runCollect(log.stream), all)
+                })
+              )
+          )
+        )
+      )
+    })
+  )
+})
