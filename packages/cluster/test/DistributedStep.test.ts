@@ -7,10 +7,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Distributed } from "@effect-flow/cluster"
-import { defineWorkflow, RunStore, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
-import { Effect, Layer, Result, Schedule, Schema } from "effect"
+import { Distribution, Durable, defineWorkflow, RunStore, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
+import { Deferred, Effect, Fiber, Layer, Result, Schedule, Schema } from "effect"
 import { type Sharding, TestRunner } from "effect/cluster"
 import * as fc from "fast-check"
+import { distributorLayer } from "../src/internal/stepEntity.ts"
 
 class Job extends Schema.TaggedClass<Job>()("Job", { index: Schema.Number, item: Schema.String }) {}
 class Done extends Schema.TaggedClass<Done>()("Done", { index: Schema.Number, length: Schema.Number }) {}
@@ -69,7 +70,38 @@ const cheating = defineWorkflow({ name: "dist-cheating" })
     distribute: true
   })
 
-const runner = Distributed.layer({ workflows: [fanOut, failing, cheating] }).pipe(
+/** Each item's handler waits for the test to open its gate. */
+const gates = new Map<string, Deferred.Deferred<void>>()
+const gate = (item: string) => {
+  let g = gates.get(item)
+  if (g === undefined) gates.set(item, (g = Deferred.makeUnsafe<void>()))
+  return g
+}
+
+const gated = defineWorkflow({ name: "dist-gated", input: Schema.Struct({ items: Schema.Array(Schema.String) }) })
+  .step(StartEvent, (ev, ctx) => ctx.sendAll(ev.items.map((item, index) => new Job({ index, item }))), {
+    emits: [Job]
+  })
+  .step(
+    Job,
+    (ev, ctx) =>
+      Effect.gen(function* () {
+        calls.push(`${ctx.invocationId}#${ctx.attempt}`)
+        yield* Deferred.await(gate(ev.item))
+        return new Done({ index: ev.index, length: ev.item.length })
+      }),
+    { name: "work", distribute: true, workers: 4, emits: [Done] }
+  )
+  .step(
+    Done,
+    (ev, ctx) =>
+      Effect.map(ctx.collect(ev, 2), (all) =>
+        all._tag === "None" ? undefined : new StopEvent({ result: [...all.value].map((d) => d.index).sort() })
+      ),
+    { emits: [StopEvent] }
+  )
+
+const runner = Distributed.layer({ workflows: [fanOut, failing, cheating, gated] }).pipe(
   Layer.provideMerge(RunStore.layerMemory),
   Layer.provideMerge(TestRunner.layer)
 )
@@ -148,6 +180,7 @@ describe("distribute: true on TestRunner", () => {
           step: "work",
           invocationId: "resend/work/1",
           attempt: 1,
+          since: 1,
           event: JSON.stringify({ _tag: "Job", index: 0, item: "abcd" })
         })
         const [first, second] = yield* Effect.all(
@@ -163,8 +196,72 @@ describe("distribute: true on TestRunner", () => {
           o: { _tag: "Returned", event: { _tag: "Done", index: 0, length: 4 } }
         })
         // The next attempt of the same invocation is another message: it runs.
-        yield* makeClient("resend/work/1").Invoke(new Distributed.InvokePayload({ ...payload, attempt: 2 }))
+        yield* makeClient("resend/work/1").Invoke(new Distributed.InvokePayload({ ...payload, attempt: 2, since: 2 }))
         assert.deepStrictEqual(calls, ["resend/work/1#1", "resend/work/1#2"])
+      }).pipe(Effect.provide(runner)),
+    30_000
+  )
+
+  it.live(
+    "a run resumed after its owner stopped gets the reply of an invocation attempt that ended, or still runs, on a runner: the handler does not run again",
+    () =>
+      Effect.gen(function* () {
+        calls.length = 0
+        const store = yield* RunStore.RunStore
+        const real = yield* Effect.provide(Distribution.Distributor, distributorLayer(new Map([["dist-gated", gated]])))
+        // The first owner's messages live on without it, as when its process dies or the cluster moves the
+        // run: each call waits in a fiber of its own, and the owner never sees a reply.
+        const orphaning: Distribution.Distributor = {
+          invoke: (invocation) => Effect.andThen(Effect.forkDetach(real!.invoke(invocation)), Effect.never)
+        }
+        const first = yield* Effect.forkChild(
+          Durable.run(gated, { items: ["ended", "running"] }, { runId: "gated-1" }).pipe(
+            Effect.provideService(Distribution.Distributor, orphaning)
+          )
+        )
+        // "ended" finishes on its runner (its reply stored); "running" is still in its handler.
+        yield* Deferred.succeed(gate("ended"), undefined)
+        while (calls.length < 2) yield* Effect.sleep("5 millis")
+        const journal = (yield* store.readJournal("gated-1")).map((e) => JSON.parse(e.data))
+        yield* Fiber.interrupt(first)
+        assert.isFalse(journal.some((e) => e.t === "e" && String(e.i).includes("/work/")))
+
+        const resumed = yield* Effect.forkChild(Distributed.resume(gated, "gated-1"))
+        yield* Effect.sleep("50 millis")
+        yield* Deferred.succeed(gate("running"), undefined)
+        assert.deepStrictEqual(yield* Fiber.join(resumed), [0, 1])
+        // Each handler ran once, as its first attempt: the resumed run (attempt 2) got attempt 1's replies.
+        assert.deepStrictEqual(calls.sort(), ["gated-1/work/1#1", "gated-1/work/2#1"])
+        const ends = (yield* store.readJournal("gated-1"))
+          .map((e) => JSON.parse(e.data))
+          .filter((e) => e.t === "e" && String(e.i).includes("/work/"))
+        assert.deepStrictEqual(ends.map((e) => e.k).sort(), ["R", "R"])
+      }).pipe(Effect.provide(runner)),
+    30_000
+  )
+
+  it.live(
+    "a resumed run whose earlier attempt's stored reply is an interruption runs the invocation afresh",
+    () =>
+      Effect.gen(function* () {
+        calls.length = 0
+        gates.delete("stopped")
+        // The owner's interrupt reaches the step entity (its run was interrupted, not moved): the handler is
+        // interrupted and the interruption stored as the reply of attempt 1.
+        const first = yield* Effect.forkChild(
+          Durable.run(gated, { items: ["stopped", "x"] }, { runId: "gated-2" }).pipe(
+            Effect.provide(distributorLayer(new Map([["dist-gated", gated]])))
+          )
+        )
+        yield* Deferred.succeed(gate("x"), undefined)
+        while (!calls.some((c) => c.startsWith("gated-2/work/1#"))) yield* Effect.sleep("5 millis")
+        yield* Effect.sleep("50 millis")
+        yield* Fiber.interrupt(first)
+        yield* Effect.sleep("50 millis")
+        yield* Deferred.succeed(gate("stopped"), undefined)
+        const resumed = yield* Distributed.resume(gated, "gated-2")
+        assert.deepStrictEqual(resumed, [0, 1])
+        assert.include(calls, "gated-2/work/1#2")
       }).pipe(Effect.provide(runner)),
     30_000
   )
@@ -199,6 +296,7 @@ describe("distribute: true on TestRunner", () => {
             step: "remote",
             invocationId: "cheat/remote/1",
             attempt: 1,
+            since: 1,
             event: JSON.stringify({ _tag: "Job", index: 0, item: "x" })
           })
         )

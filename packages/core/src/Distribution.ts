@@ -34,6 +34,14 @@ export interface Invocation {
   /** `<runId>/<step>/<n>`: the same across retries and resumes of this invocation. */
   readonly invocationId: string
   readonly attempt: number
+  /**
+   * The attempt this one continues: `attempt` itself, unless a durable run resumed from its journal (after its
+   * owner crashed, stopped, or the cluster moved the run) re-runs an attempt that had started and not ended;
+   * then the attempt that one began as, which may still be running, or have ended, where it was sent. A
+   * distributor that keys its messages by `invocationId` and `since` gets that attempt's outcome instead of
+   * running the handler again. A retry after a failure begins afresh (`since` is its `attempt`).
+   */
+  readonly since: number
   /** The event the handler gets. */
   readonly event: AnyEvent
   /** The run's `ctx.write`: publish what the handler wrote, in order, before its outcome. */

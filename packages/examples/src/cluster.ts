@@ -112,18 +112,15 @@ const readNotes = (file: string) => {
   const started = new Map<string, Array<string>>()
   const ended = new Map<string, number>()
   const got = new Set<string>()
-  // An invocation started again with the next attempt: its run was resumed by its owner from the journal.
-  const rerunAttempt = new Set<string>()
   // The document each invocation handles (its result is noted by document id when it reaches the owner).
   const docOf = new Map<string, string>()
-  for (const [runner, kind, id, l4, l5] of lines) {
+  for (const [runner, kind, id, , l5] of lines) {
     if (kind === "start") started.set(id, [...(started.get(id) ?? []), runner])
     if (kind === "start" && l5 !== undefined) docOf.set(id, l5)
-    if (kind === "start" && l4 !== undefined && Number(l4) > 1) rerunAttempt.add(id)
     if (kind === "end") ended.set(runner, (ended.get(runner) ?? 0) + 1)
     if (kind === "got") got.add(id)
   }
-  return { owner, started, ended, got, docOf, rerunAttempt, endedTotal: [...ended.values()].reduce((a, b) => a + b, 0) }
+  return { owner, started, ended, got, docOf, endedTotal: [...ended.values()].reduce((a, b) => a + b, 0) }
 }
 
 const self = fileURLToPath(import.meta.url)
@@ -206,18 +203,15 @@ export const main = Effect.gen(function* () {
   yield* Console.log(
     `The run ${complete ? "completed" : "did NOT complete"}: ${summaries.length} of ${DOCS} summaries.`
   )
+  // Only invocations in flight on the dead runner (started there, their result not at the run's owner when it
+  // died) may run twice; any other is unexpected.
   const inFlightIds = new Set(inFlight.map(([id]) => id))
-  // Started on the dead runner (in flight there, or ended there before its reply was stored), then again elsewhere.
-  const onVictim = ranTwice.filter(([id, by]) => inFlightIds.has(id) || by[0] === victim.name).length
-  const afterResume = ranTwice.filter(
-    ([id, by]) => !inFlightIds.has(id) && by[0] !== victim.name && notes.rerunAttempt.has(id)
-  ).length
-  const unexplained = ranTwice.length - onVictim - afterResume
+  const onVictim = ranTwice.filter(([id]) => inFlightIds.has(id)).length
+  const unexplained = ranTwice.length - onVictim
   yield* Console.log(
     `${ranTwice.length} invocations ran twice (${ranTwice.map(([id]) => id.split("/").slice(1).join("/")).join(", ") || "none"}): ` +
-      `${onVictim} had started on ${victim.name} before it died` +
-      (afterResume > 0 ? `, ${afterResume} in flight when the cluster moved the run and its owner resumed it` : "") +
-      (unexplained > 0 ? `, ${unexplained} neither (unexpected)` : "") +
+      `${onVictim} were in flight on ${victim.name} when it died` +
+      (unexplained > 0 ? `, ${unexplained} were not (unexpected)` : "") +
       "."
   )
   const counts = runners.map((r) => `${r.name} ${notes.ended.get(r.name) ?? 0}`).join(", ")

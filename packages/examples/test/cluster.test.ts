@@ -37,8 +37,7 @@ describe("example cluster", () => {
         assert.isAtLeast(a! + b! + c!, 100)
         assert.isAtMost(a! + b! + c!, 100 + twice!)
         assert.isAtLeast([a, b, c].filter((n) => n! > 0).length, 2, "the fan-out spread over at least 2 runners")
-        // Each invocation that ran twice was in flight on the dead runner (or in the run, when the cluster
-        // moved the run itself and its owner resumed it from the journal).
+        // Each invocation that ran twice was in flight on the dead runner.
         const explained = lines.find((l) => l.includes("invocations ran twice"))!
         assert.notInclude(explained, "unexpected")
       }).pipe(Effect.provide(TestConsole.layer)),

@@ -1,12 +1,14 @@
 /**
  * Distributed steps on the cluster. Each invocation of a `distribute: true` step is one persisted message to
  * the entity `effect-flow/Step` whose id is the invocation's `invocationId`, so the cluster spreads a
- * fan-out's invocations over the shards, and so over every runner. The message's primary key is its attempt:
- * a message sent again for the same invocation and attempt is handled once (the second sender gets the
- * stored reply), while a retry (the next attempt) runs again. The reply is always a success carrying what the
+ * fan-out's invocations over the shards, and so over every runner. The message's primary key is the attempt
+ * its try began as: a message sent again for the same invocation and attempt is handled once (the second
+ * sender gets the stored reply), while a retry after a failure (the next attempt) runs again. The reply is always a success carrying what the
  * handler wrote and its outcome (returned event, typed failure or defect), encoded with the workflow's event
  * schemas; the run's owner replays the writes and then returns, fails or dies with it, so the engine routes,
- * retries and journals it as a local invocation's.
+ * retries and journals it as a local invocation's. A run resumed by another owner re-sends the message of an
+ * invocation attempt that had started (`Distribution.Invocation.since`), so the handler does not run again
+ * when that attempt ended, or still runs, on a runner that lives.
  */
 import { Distribution, type Event, type Workflow, WorkflowValidationError } from "@effect-flow/core"
 import { Cause, Deferred, Effect, Layer, PrimaryKey, Schema } from "effect"
@@ -35,9 +37,12 @@ export class DistributedStepError extends Schema.TaggedError<DistributedStepErro
 }
 
 /**
- * One invocation, as the step entity's message payload. Its primary key is its attempt: with the entity id
- * (the `invocationId`) it keys the message, so a message sent again for the same invocation and attempt is
- * handled once.
+ * One invocation, as the step entity's message payload. Its primary key is `since`, the attempt its try began
+ * as: with the entity id (the `invocationId`) it keys the message, so a message sent again for the same
+ * invocation and try is handled once. That is what a run resumed by a new owner (after a crash, or when the
+ * cluster moved the run) does for an invocation that had started: it sends the message of the attempt it
+ * re-runs again, and gets that attempt's reply (at once when it has ended, when it ends if it still runs on
+ * its runner) instead of running the handler again.
  *
  * @internal
  */
@@ -46,12 +51,15 @@ export class InvokePayload extends Schema.Class<InvokePayload>("@effect-flow/clu
   runId: Schema.String,
   step: Schema.String,
   invocationId: Schema.String,
+  /** The attempt the handler runs as (`ctx.attempt`). */
   attempt: Schema.Number,
+  /** The attempt this try began as (`Distribution.Invocation.since`): the message's key. */
+  since: Schema.Number,
   /** The event, encoded with the workflow's schema, as JSON text. */
   event: Schema.String
 }) {
   [PrimaryKey.symbol](): string {
-    return String(this.attempt)
+    return String(this.since)
   }
 }
 
@@ -153,7 +161,7 @@ export const stepLayer = (
         return StepEntity.of({
           Invoke: ({ payload }) =>
             Effect.suspend(() => {
-              const key = `${payload.invocationId}#${payload.attempt}`
+              const key = `${payload.invocationId}#${payload.since}`
               const first = replies.get(key)
               if (first !== undefined) return Deferred.await(first)
               const deferred = Deferred.makeUnsafe<string>()
@@ -195,16 +203,28 @@ export const distributorLayer = (
         invoke: (invocation) =>
           Effect.gen(function* () {
             const wf = byName.get(invocation.workflow)!
-            const text = yield* client(invocation.invocationId).Invoke(
-              new InvokePayload({
-                workflow: invocation.workflow,
-                runId: invocation.runId,
-                step: invocation.step,
-                invocationId: invocation.invocationId,
-                attempt: invocation.attempt,
-                event: JSON.stringify(Distribution.encodeEvent(wf, invocation.event))
-              })
-            )
+            const send = (since: number) =>
+              client(invocation.invocationId).Invoke(
+                new InvokePayload({
+                  workflow: invocation.workflow,
+                  runId: invocation.runId,
+                  step: invocation.step,
+                  invocationId: invocation.invocationId,
+                  attempt: invocation.attempt,
+                  since,
+                  event: JSON.stringify(Distribution.encodeEvent(wf, invocation.event))
+                })
+              )
+            // A re-run after a resume asks for the reply of the attempt it re-runs. Should that attempt's stored
+            // reply be an interruption (its previous owner interrupted it for good), this attempt runs afresh.
+            const text =
+              invocation.since === invocation.attempt
+                ? yield* send(invocation.attempt)
+                : yield* send(invocation.since).pipe(
+                    Effect.catchCause((cause) =>
+                      Cause.hasInterruptsOnly(cause) ? send(invocation.attempt) : Effect.failCause(cause)
+                    )
+                  )
             const reply = JSON.parse(text) as Reply
             for (const w of reply.w) yield* invocation.write(Distribution.decodeEvent(wf, w))
             const o = reply.o

@@ -408,6 +408,8 @@ interface Invocation {
   readonly n: number
   readonly event: unknown
   attempt: number
+  /** The attempt its current try began as: 1, or the attempt of its last retry after a failure. */
+  since: number
   /** `queued`: routed or due again, not started; `running`: started, not ended; `done`: ended. */
   phase: "queued" | "running" | "done"
   ops: Journaled
@@ -447,7 +449,16 @@ export const rebuild = (c: Codecs, entries: ReadonlyArray<string>): Rebuilt => {
         const n = Number(e.i.slice(e.i.lastIndexOf("/") + 1))
         const s = stepOf(e.to)
         s.delivered = Math.max(s.delivered, n)
-        invocations.set(e.i, { id: e.i, step: e.to, n, event: e.ev, attempt: 1, phase: "queued", ops: new Map() })
+        invocations.set(e.i, {
+          id: e.i,
+          step: e.to,
+          n,
+          event: e.ev,
+          attempt: 1,
+          since: 1,
+          phase: "queued",
+          ops: new Map()
+        })
         break
       }
       case "s":
@@ -484,6 +495,7 @@ export const rebuild = (c: Codecs, entries: ReadonlyArray<string>): Rebuilt => {
       case "d":
         if (inv !== undefined) {
           inv.attempt = e.a
+          inv.since = e.a
           inv.phase = "queued"
         }
         break
@@ -539,7 +551,9 @@ export const resumeFrom =
           running ? inv.attempt + 1 : inv.attempt,
           undefined,
           inv.n,
-          running && inv.ops.size > 0 ? inv.ops : undefined
+          running && inv.ops.size > 0 ? inv.ops : undefined,
+          // A distributed invocation's attempt may still run, or have ended, on another runner: its message.
+          running ? inv.since : undefined
         )
         run.active++
         effect = andThen(effect, enqueue(run, run.stepRun(step.index), item))

@@ -60,6 +60,7 @@ const invokeNow = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => 
       step: step.name,
       invocationId: ctx.invocationId,
       attempt: ctx.attempt,
+      since: retry?.since ?? ctx.attempt,
       event: ev,
       write: ctx.writeFn
     })

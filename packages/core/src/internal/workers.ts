@@ -32,12 +32,25 @@ export class Retry {
   readonly n: number
   /** A durable run re-running an invocation after a crash: its journaled operations, by `seq`. */
   readonly journaled: Journaled | undefined
-  constructor(event: AnyEvent, attempt: number, next: Retry["next"], n: number, journaled?: Journaled) {
+  /**
+   * A durable run re-running an invocation after a crash: the attempt it re-runs began as (the attempt of its
+   * first start, or of its last retry after a failure). `undefined`: `attempt` began afresh.
+   */
+  readonly since: number | undefined
+  constructor(
+    event: AnyEvent,
+    attempt: number,
+    next: Retry["next"],
+    n: number,
+    journaled?: Journaled,
+    since?: number | undefined
+  ) {
     this.event = event
     this.attempt = attempt
     this.next = next
     this.n = n
     this.journaled = journaled
+    this.since = since
   }
 }
 
