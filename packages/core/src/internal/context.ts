@@ -13,7 +13,9 @@ import { send, sendAll } from "./backPressure.ts"
 import * as Boundary from "./boundary.ts"
 import type { Need } from "./collectBuffer.ts"
 import { DistributedView } from "./distributed.ts"
+import { Driven } from "./generator.ts"
 import { failedInvocation, invoke, succeeded } from "./invocation.ts"
+import { SuspendOp, SyncOp } from "./primitive.ts"
 import { invocationId, type Journaled, type Operation } from "./record.ts"
 import type { Run } from "./run.ts"
 import { waitFor } from "./waits.ts"
@@ -70,6 +72,11 @@ export class Context_ implements StepContext<any, AnyEvent> {
       onSuccess: (out) => succeeded(this.run, this, out),
       onFailure: (cause) => failedInvocation(this.run, this, cause)
     })
+  }
+  private driven_: Driven | undefined = undefined
+  /** What follows an effect the generator of the current invocation yielded (see `generator.ts`; made on first use). */
+  get driven(): Driven {
+    return (this.driven_ ??= new Driven(this))
   }
   private goOn_: Effect.Effect<void> | undefined = undefined
   /** Take the next event (`next`), as an effect to run after another (made on first use). */
@@ -160,7 +167,7 @@ export class Context_ implements StepContext<any, AnyEvent> {
   }
 
   send(event: AnyEvent, options?: { readonly step?: string | undefined }): Effect.Effect<void, UnhandledEventError> {
-    return this.point(Effect.suspend(() => send(this.run, this, event, options?.step)))
+    return this.point(new SendOp(this, event, options?.step))
   }
 
   sendAll(
@@ -171,13 +178,7 @@ export class Context_ implements StepContext<any, AnyEvent> {
   }
 
   write(event: AnyEvent): Effect.Effect<void> {
-    return this.point(
-      Effect.sync(() => {
-        if (this.run.finished || (this.journaled !== undefined && this.replayed() !== undefined)) return
-        this.run.emit(event)
-        if (this.run.record !== undefined) this.recordOp({ op: "write", event })
-      })
-    )
+    return this.point(new WriteOp(this, event))
   }
 
   /**
@@ -215,17 +216,63 @@ export class Context_ implements StepContext<any, AnyEvent> {
   }
 
   collect(event: AnyEvent, need: number | ReadonlyArray<any>): Effect.Effect<Option.Option<ReadonlyArray<any>>> {
-    // Effect.sync: a bad count or class throws, and the throw is the defect, with its message.
-    return this.point(
-      Effect.sync(() => {
-        const spec = needOf(this, event, need)
-        const journaled = this.journaled === undefined ? undefined : this.replayed()
-        if (journaled !== undefined) return journaled.taken === undefined ? Option.none() : Option.some(journaled.taken)
-        const taken = this.sr.buffer.offer(event, spec)
-        if (this.run.record !== undefined) this.recordOp({ op: "collect", event, need: spec, taken })
-        return taken === undefined ? Option.none() : Option.some(taken)
-      })
-    )
+    return this.point(new CollectOp(this, event, need))
+  }
+}
+
+/** `ctx.send`: route the event, then go on with the worker fibers it starts or a wait for room. */
+class SendOp extends SuspendOp {
+  readonly ctx: Context_
+  readonly event: AnyEvent
+  readonly target: string | undefined
+  constructor(ctx: Context_, event: AnyEvent, target: string | undefined) {
+    super()
+    this.ctx = ctx
+    this.event = event
+    this.target = target
+  }
+  effect(): Effect.Effect<void, UnhandledEventError> {
+    return send(this.ctx.run, this.ctx, this.event, this.target)
+  }
+}
+
+/** `ctx.write`: publish the event to the caller's stream. */
+class WriteOp extends SyncOp {
+  readonly ctx: Context_
+  readonly event: AnyEvent
+  constructor(ctx: Context_, event: AnyEvent) {
+    super()
+    this.ctx = ctx
+    this.event = event
+  }
+  value(): void {
+    const { ctx, event } = this
+    const run = ctx.run
+    if (run.finished || (ctx.journaled !== undefined && ctx.replayed() !== undefined)) return
+    run.emit(event)
+    if (run.record !== undefined) ctx.recordOp({ op: "write", event })
+  }
+}
+
+/** `ctx.collect`: offer the event to the step's buffer. A bad count or class throws: the throw is the defect. */
+class CollectOp extends SyncOp {
+  readonly ctx: Context_
+  readonly event: AnyEvent
+  readonly need: number | ReadonlyArray<any>
+  constructor(ctx: Context_, event: AnyEvent, need: number | ReadonlyArray<any>) {
+    super()
+    this.ctx = ctx
+    this.event = event
+    this.need = need
+  }
+  value(): Option.Option<ReadonlyArray<any>> {
+    const { ctx, event } = this
+    const spec = needOf(ctx, event, this.need)
+    const journaled = ctx.journaled === undefined ? undefined : ctx.replayed()
+    if (journaled !== undefined) return journaled.taken === undefined ? Option.none() : Option.some(journaled.taken)
+    const taken = ctx.sr.buffer.offer(event, spec)
+    if (ctx.run.record !== undefined) ctx.recordOp({ op: "collect", event, need: spec, taken })
+    return taken === undefined ? Option.none() : Option.some(taken)
   }
 }
 
@@ -286,15 +333,25 @@ const setState = (
     if (run.record !== undefined) ctx.recordOp({ op, key, state: run.state })
   })
 
-/** Read the state, or one field of it. */
-const read = (run: Run, ctx: Context_, key: string | undefined) =>
-  Effect.sync(() => {
+/** `ctx.store.get`/`getAll`: read the state, or one field of it. */
+class ReadOp extends SyncOp {
+  readonly ctx: Context_
+  readonly key: string | undefined
+  constructor(ctx: Context_, key: string | undefined) {
+    super()
+    this.ctx = ctx
+    this.key = key
+  }
+  value(): unknown {
+    const { ctx, key } = this
+    const run = ctx.run
     // A durable re-run reads the state as it is now (a read acts on nothing).
     const replayed = ctx.journaled !== undefined && ctx.replayed() !== undefined
     const value = key === undefined ? run.state : (run.state as any)[key]
     if (run.record !== undefined && !replayed) ctx.recordOp({ op: "get", key, value })
     return value
-  })
+  }
+}
 
 /** The run's store as a worker slot sees it: methods on a prototype, so a slot's store costs one small object. */
 class StoreView implements Store<any> {
@@ -305,10 +362,10 @@ class StoreView implements Store<any> {
     this.ctx = ctx
   }
   get getAll(): Effect.Effect<any> {
-    return this.ctx.point(read(this.run, this.ctx, undefined))
+    return this.ctx.point(new ReadOp(this.ctx, undefined))
   }
   get(key: PropertyKey): Effect.Effect<any> {
-    return this.ctx.point(read(this.run, this.ctx, key as string))
+    return this.ctx.point(new ReadOp(this.ctx, key as string))
   }
   set(key: PropertyKey, value: unknown): Effect.Effect<void> {
     return this.ctx.point(

@@ -13,6 +13,7 @@ import { filled, room } from "./backPressure.ts"
 import * as Boundary from "./boundary.ts"
 import type { Context_ } from "./context.ts"
 import { DistributorRef } from "./distributed.ts"
+import { drive } from "./generator.ts"
 import { failCause } from "./lifecycle.ts"
 import type { Outcome } from "./record.ts"
 import { outsideEmits, route, routeOrError } from "./routing.ts"
@@ -50,6 +51,28 @@ const invokeNow = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => 
       worker: ctx.worker,
       deadline: step.timeout === undefined ? undefined : run.now() + Duration.toMillis(step.timeout)
     })
+  }
+  // A generator handler on the plain path: the engine steps it, with no effect around it (see `generator.ts`).
+  const generator = step.generator
+  if (
+    generator !== undefined &&
+    step.timeout === undefined &&
+    step.def.distribute !== true &&
+    run.record === undefined &&
+    !run.spans &&
+    run.yieldPoints === undefined &&
+    run.pause === undefined &&
+    // Too deep on the JS stack (a worker draining its mailbox comes back here): the effect below instead.
+    run.syncDepth < MAX_SYNC_DEPTH
+  ) {
+    let iter: Iterator<unknown, unknown, unknown>
+    try {
+      iter = generator(ev, ctx)
+    } catch (thrown) {
+      // As under `Effect.fnUntraced`: a generator function throws only on its parameters, a defect of the call.
+      return failedInvocation(run, ctx, Cause.die(thrown))
+    }
+    return drive(run, ctx, iter, undefined)
   }
   let effect: Effect.Effect<unknown, unknown>
   const distributor = step.def.distribute === true ? Context.get(run.context, DistributorRef) : undefined

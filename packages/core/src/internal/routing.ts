@@ -41,6 +41,10 @@ export interface CompiledStep {
   readonly emitsTags: ReadonlySet<string> | undefined
   /** The handler, a generator function wrapped once (as `Effect.fnUntraced` does) so it returns an Effect. */
   readonly handler: (event: AnyEvent, ctx: StepContext<any, AnyEvent>) => unknown
+  /** The handler itself when it is a generator function, which `invoke` may drive without an effect (see `generator.ts`). */
+  readonly generator:
+    | ((event: AnyEvent, ctx: StepContext<any, AnyEvent>) => Iterator<unknown, unknown, unknown>)
+    | undefined
   readonly def: Step.Any
 }
 
@@ -57,6 +61,7 @@ export const compile = (
   const byName = new Map<string, CompiledStep>()
   steps.forEach((def, index) => {
     const acceptsTags = new Set(def.accepts.map((c) => tagOf(c as any)!))
+    const generator = Boundary.isGeneratorFunction(def.handler) ? def.handler : undefined
     const step: CompiledStep = {
       index,
       name: def.name,
@@ -64,9 +69,8 @@ export const compile = (
       acceptsTags,
       timeout: def.timeout === undefined ? undefined : Duration.fromInputUnsafe(def.timeout),
       emitsTags: def.emits === undefined ? undefined : new Set(def.emits.map((c) => tagOf(c)!)),
-      handler: Boundary.isGeneratorFunction(def.handler)
-        ? Effect.fnUntraced(def.handler)
-        : (def.handler as CompiledStep["handler"]),
+      handler: generator !== undefined ? Effect.fnUntraced(generator) : (def.handler as CompiledStep["handler"]),
+      generator,
       def
     }
     compiledSteps.push(step)

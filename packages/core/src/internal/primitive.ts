@@ -1,0 +1,51 @@
+/**
+ * Step-context operations as Effects of their own: one object holding what the operation needs, where
+ * `Effect.suspend(() => ...)` would make an effect and a closure. A fiber runs one as it runs an
+ * `Effect.suspend`; the driver of generator handlers (`generator.ts`) knows them and runs them in place,
+ * with no trip through the fiber's loop.
+ *
+ * They share the prototype of Effect's own `Suspend` primitive (so `Effect.isEffect`, `pipe` and `yield*`
+ * work as for any effect) and override the one method a fiber calls to run a primitive.
+ *
+ * @internal
+ */
+import { Effect, Exit } from "effect"
+
+const suspendProto: object = Object.getPrototypeOf(Effect.suspend(() => Effect.void))
+const evaluateKey = Object.keys(suspendProto).find((key) => key.endsWith("/evaluate"))
+if (evaluateKey === undefined) {
+  throw new Error("@effect-flow/core: this version of effect has no Suspend primitive to build operations on")
+}
+
+/** The base of operations, with Effect's primitive prototype under it. */
+function OpBase() {}
+OpBase.prototype = Object.create(suspendProto)
+
+/**
+ * An operation whose result is a value at once (a read, a collect): `value` may throw, which is a defect of
+ * the operation, as with `Effect.sync`.
+ *
+ * @internal
+ */
+export abstract class SyncOp extends (OpBase as unknown as new () => Effect.Effect<any>) {
+  /** The step context (worker slot) the operation belongs to. */
+  abstract readonly ctx: object
+  abstract value(): unknown
+}
+Object.defineProperty(SyncOp.prototype, evaluateKey, {
+  value: function (this: SyncOp) {
+    return Exit.succeed(this.value())
+  }
+})
+
+/** An operation that does its work, then goes on with an effect (a send: the worker fibers it starts, or a wait). @internal */
+export abstract class SuspendOp extends (OpBase as unknown as new () => Effect.Effect<any, any>) {
+  /** The step context (worker slot) the operation belongs to. */
+  abstract readonly ctx: object
+  abstract effect(): Effect.Effect<unknown, unknown>
+}
+Object.defineProperty(SuspendOp.prototype, evaluateKey, {
+  value: function (this: SuspendOp) {
+    return this.effect()
+  }
+})
