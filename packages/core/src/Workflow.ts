@@ -7,29 +7,16 @@
  *
  * @since 0.1.0
  */
-import {
-  Cause,
-  Deferred,
-  type Duration,
-  Effect,
-  Exit,
-  Fiber,
-  Layer,
-  ManagedRuntime,
-  Predicate,
-  Queue,
-  Schema,
-  Scope,
-  Stream
-} from "effect"
+import { Cause, type Duration, Effect, Exit, Layer, ManagedRuntime, Predicate, Schema, Scope, Stream } from "effect"
 import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type { AnyEvent, EventClass, StopEvent } from "./Event.ts"
 import { nameOf } from "./Event.ts"
 import type * as Graph from "./internal/graph.ts"
+import { EventFeed, RunHandle } from "./internal/handle.ts"
 import * as Prepare from "./internal/prepare.ts"
-import { causeToError, endEvents, startPromiseHandle } from "./internal/promiseHandle.ts"
-import { isWaiting, type Run, runCompiled, sendFromOutside } from "./internal/runtime.ts"
+import { causeToError, startPromiseHandle } from "./internal/promiseHandle.ts"
+import { launch } from "./internal/runtime.ts"
 import { fromArgs } from "./internal/step.ts"
 import type * as RunEvent from "./RunEvent.ts"
 import type * as Step from "./Step.ts"
@@ -845,40 +832,15 @@ export const start = <W extends Any, const O extends WatchOptions = {}>(
 > =>
   Effect.gen(function* () {
     const [c, decoded] = yield* Prepare.prepare(self, input)
-    const queue = yield* Queue.unbounded<AnyEvent, unknown>()
-    const ready = Deferred.makeUnsafe<Run>()
-    const fiber = yield* Effect.forkScoped(
-      Effect.onExit(
-        runCompiled(c, decoded, {
-          publish: (ev) => {
-            Queue.offerUnsafe(queue, ev)
-          },
-          lifecycle: options?.lifecycle,
-          outsideInput: true,
-          onRun: (run) => Deferred.doneUnsafe(ready, Exit.succeed(run))
-        }),
-        (exit) => Effect.sync(() => endEvents(queue, exit))
-      ),
-      { startImmediately: true }
+    const feed = new EventFeed()
+    const launched = yield* launch(
+      c,
+      decoded,
+      { publish: (ev) => feed.publish(ev), lifecycle: options?.lifecycle, outsideInput: true },
+      yield* Scope.Scope,
+      (exit) => feed.close(exit)
     )
-    const run = yield* Deferred.await(ready)
-    let cancelled = false
-    return {
-      runId: run.id,
-      events: Stream.fromQueue(queue),
-      send: (event: AnyEvent) => Effect.suspend(() => sendFromOutside(run, event)),
-      // A run ended by `cancel` fails with WorkflowCancelledError rather than reporting an interruption.
-      result: Effect.catchCause(Fiber.join(fiber), (cause) =>
-        cancelled && Cause.hasInterruptsOnly(cause)
-          ? Effect.fail(new WorkflowCancelledError({ workflow: self.name, runId: run.id, by: "cancel()" }))
-          : Effect.failCause(cause)
-      ),
-      cancel: Effect.suspend(() => {
-        cancelled = true
-        return Fiber.interrupt(fiber)
-      }),
-      waiting: Effect.sync(() => isWaiting(run))
-    }
+    return new RunHandle(self.name, launched, feed)
   }) as any
 
 /**

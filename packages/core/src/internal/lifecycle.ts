@@ -7,7 +7,7 @@
  * suspended in `ctx.waitFor` and not yet answered. When nothing is active but waiters, and no outside input
  * can come, nothing can ever happen again: the run fails at once with `WorkflowStalledError`.
  */
-import { Cause, Context, Deferred, Duration, Effect, Exit, References, Tracer } from "effect"
+import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, References, Scope, Tracer } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { StartEvent } from "../Event.ts"
 import { PartialCollect, WaitingStep, WorkflowStalledError, WorkflowTimeoutError } from "../WorkflowError.ts"
@@ -16,7 +16,7 @@ import { describeNeed } from "./collectBuffer.ts"
 import { EditingRun } from "./context.ts"
 import type { Compiled } from "./routing.ts"
 import { andThen, type Hooks, Run, START } from "./run.ts"
-import { deliver, startHere } from "./workers.ts"
+import { deliver, diedOf, fork, startHere } from "./workers.ts"
 
 /**
  * Run a compiled workflow on decoded input, in a scope of its own that is closed (interrupting every
@@ -59,22 +59,8 @@ const running = (
 ): Effect.Effect<unknown, unknown> => {
   const run = new Run(compiled, context, hooks, spans)
   hooks.onRun?.(run)
-  // The run's timeout, left from when it first started (a durable run's resume), or whole.
-  const timeout =
-    compiled.timeout === undefined || hooks.startedAt === undefined
-      ? compiled.timeout
-      : Duration.millis(Math.max(0, hooks.startedAt + Duration.toMillis(compiled.timeout) - run.now()))
-  if (run.record !== undefined) {
-    run.record({
-      _tag: "RunStarted",
-      runId: run.id,
-      workflow: compiled.name,
-      input,
-      steps: compiled.steps.map((s) => s.name),
-      state: run.state,
-      deadline: timeout === undefined ? undefined : run.now() + Duration.toMillis(timeout)
-    })
-  }
+  const timeout = timeoutOf(run, hooks)
+  recordStart(run, input, timeout)
   const started = hooks.resume === undefined ? start(run, input) : hooks.resume(run)
   // Ended already, in this fiber, with nothing left to do and no fiber forked (see `start`): the result as is.
   if (started === Effect.void && run.exit !== undefined && !spans) {
@@ -89,6 +75,127 @@ const running = (
     (exit) => run.close(exit)
   )
 }
+
+/** The run's timeout, left from when it first started (a durable run's resume), or whole. */
+const timeoutOf = (run: Run, hooks: Hooks): Duration.Duration | undefined => {
+  const timeout = run.compiled.timeout
+  return timeout === undefined || hooks.startedAt === undefined
+    ? timeout
+    : Duration.millis(Math.max(0, hooks.startedAt + Duration.toMillis(timeout) - run.now()))
+}
+
+/** Record the run's start, when someone listens. */
+const recordStart = (run: Run, input: object, timeout: Duration.Duration | undefined): void => {
+  if (run.record === undefined) return
+  run.record({
+    _tag: "RunStarted",
+    runId: run.id,
+    workflow: run.compiled.name,
+    input,
+    steps: run.compiled.steps.map((s) => s.name),
+    state: run.state,
+    deadline: timeout === undefined ? undefined : run.now() + Duration.toMillis(timeout)
+  })
+}
+
+/**
+ * A run launched in the background with no fiber of its own (a handle's run, `Workflow.start`), so a run
+ * that waits holds no fiber but those of its waiting invocations. @internal
+ */
+export interface Launched {
+  readonly run: Run
+  /** The run's exit, once its scope has closed (every fiber of the run has ended). */
+  readonly closed: Deferred.Deferred<unknown, unknown>
+  /** Interrupt the run and wait until its scope has closed (at once when it has already closed). */
+  readonly interrupt: (fiberId: number | undefined) => Effect.Effect<void>
+}
+
+/**
+ * Launch a run in `parent` with no fiber of its own: the StartEvent is routed in the caller's fiber (its
+ * workers start at once, as a forked run's would), the run's timeout, when it has one, is a timer fiber in
+ * the run's scope, and when the run ends a fiber is forked to close its scope. Closing `parent` interrupts
+ * the run. `ended` is told the run's exit once its scope has closed, before `closed` completes.
+ *
+ * @internal
+ */
+export const launch = (
+  compiled: Compiled,
+  input: object,
+  hooks: Hooks,
+  parent: Scope.Scope,
+  ended: (exit: Exit.Exit<unknown, unknown>) => void
+): Effect.Effect<Launched> =>
+  Effect.withFiber((fiber) => {
+    // As in `runCompiled`: no store edit of an outer run in the run's context, and a run span only when a
+    // tracing backend is installed.
+    let context = fiber.context
+    if (Context.get(context, EditingRun) !== undefined) context = Context.add(context, EditingRun, undefined)
+    if (!spansOn(context)) return launched(compiled, input, hooks, parent, ended, context, undefined)
+    return Effect.flatMap(
+      Effect.makeSpan(`effect-flow.run ${compiled.name}`, { attributes: { "workflow.name": compiled.name } }),
+      (span) => launched(compiled, input, hooks, parent, ended, Context.add(context, Tracer.ParentSpan, span), span)
+    )
+  })
+
+const launched = (
+  compiled: Compiled,
+  input: object,
+  hooks: Hooks,
+  parent: Scope.Scope,
+  ended: (exit: Exit.Exit<unknown, unknown>) => void,
+  context: Context.Context<never>,
+  span: Tracer.Span | undefined
+): Effect.Effect<Launched> => {
+  const run = new Run(compiled, context, hooks, span !== undefined)
+  span?.attribute("workflow.run_id", run.id)
+  const closed = Deferred.makeUnsafe<unknown, unknown>()
+  // The run's link in `parent`: closing it (the run ended, was cancelled, or `parent` closed) closes the
+  // run's scope, interrupting every fiber the run forked, then ends the span and tells `ended` and `closed`.
+  const link = Scope.forkUnsafe(parent, "sequential")
+  const close = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+    const final =
+      run.exit ?? (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? exit : Exit.interrupt(undefined))
+    return Effect.andThen(
+      run.close(final),
+      Effect.sync(() => {
+        span?.end(Context.get(context, Clock.Clock).currentTimeNanosUnsafe(), final)
+        ended(final)
+        Deferred.doneUnsafe(closed, final)
+      })
+    )
+  }
+  // Closed in a fiber of its own, on the scheduler's next turn, as a fiber awaiting the run would resume.
+  run.onEnd = (exit) => {
+    Effect.runForkWith(context)(Effect.andThen(Effect.yieldNow, Scope.close(link, exit)))
+  }
+  const timeout = timeoutOf(run, hooks)
+  recordStart(run, input, timeout)
+  const handle: Launched = {
+    run,
+    closed,
+    interrupt: (fiberId) =>
+      Effect.andThen(Scope.close(link, Exit.interrupt(fiberId)), Effect.asVoid(Effect.exit(Deferred.await(closed))))
+  }
+  return Effect.andThen(
+    Scope.addFinalizerExit(link, close),
+    Effect.as(andThen(start(run, input), timeout === undefined ? Effect.void : timer(run, timeout)), handle)
+  )
+}
+
+/** The run's timeout as a fiber of its own in the run's scope (a launched run has no fiber to await it in). */
+const timer = (run: Run, timeout: Duration.Duration): Effect.Effect<void> =>
+  fork(
+    run,
+    Effect.flatMap(Effect.sleep(timeout), () =>
+      Effect.sync(() => {
+        if (!run.finished) run.end(Exit.fail(timedOut(run)))
+      })
+    ),
+    (exit) => {
+      const cause = diedOf(exit)
+      if (cause !== undefined) failCause(run, cause)
+    }
+  )
 
 /**
  * Start the run: route the StartEvent built from the decoded input. When one step takes it, and nobody
@@ -120,22 +227,23 @@ const awaitEnd = (run: Run, left: Duration.Duration | undefined): Effect.Effect<
   if (timeout === undefined || left === undefined) return wait
   return Effect.timeoutOrElse(wait, {
     duration: left,
-    orElse: () =>
-      Effect.suspend(() => {
-        const activeSteps = run.steps
-          .filter((sr) => sr !== undefined && (sr.running > 0 || sr.queued > 0 || sr.backingOff > 0))
-          .map((sr) => sr!.step.name)
-        run.finished = true
-        const error = new WorkflowTimeoutError({
-          workflow: run.compiled.name,
-          timeout: Duration.format(timeout),
-          activeSteps
-        })
-        if (run.record !== undefined)
-          run.record({ _tag: "RunEnded", result: { _tag: "Failure", cause: Cause.fail(error) } })
-        return Effect.fail(error)
-      })
+    orElse: () => Effect.suspend(() => Effect.fail(timedOut(run)))
   })
+}
+
+/** The run's timeout has passed: it is over, with a `WorkflowTimeoutError` (the caller ends it with that). */
+const timedOut = (run: Run): WorkflowTimeoutError => {
+  const activeSteps = run.steps
+    .filter((sr) => sr !== undefined && (sr.running > 0 || sr.queued > 0 || sr.backingOff > 0))
+    .map((sr) => sr!.step.name)
+  run.finished = true
+  const error = new WorkflowTimeoutError({
+    workflow: run.compiled.name,
+    timeout: Duration.format(run.compiled.timeout!),
+    activeSteps
+  })
+  if (run.record !== undefined) run.record({ _tag: "RunEnded", result: { _tag: "Failure", cause: Cause.fail(error) } })
+  return error
 }
 
 /** A StopEvent was routed: end the run with its result, once the result fits the `output` schema. */

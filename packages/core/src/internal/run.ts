@@ -98,11 +98,14 @@ export class Run {
     }
     return this.done_
   }
+  /** Told the run's end, when set (`launch` closes the run's scope from it). */
+  onEnd: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined = undefined
   /** End the run with `exit` (the caller checks that it has not ended yet). */
   end(exit: Exit.Exit<unknown, unknown>): void {
     this.finished = true
     this.exit = exit
     if (this.done_ !== undefined) Deferred.doneUnsafe(this.done_, exit)
+    this.onEnd?.(exit)
   }
   private scope_: Scope.Closeable | undefined = undefined
   /**
