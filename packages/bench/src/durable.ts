@@ -177,9 +177,9 @@ const main = async () => {
       const store = yield* RunStore.RunStore
       const ended = new Map<string, number>()
       for (const e of yield* store.readJournal("half")) {
-        const entry = JSON.parse(e.data)
+        const entry = Durable.readEntry("half", e.data)
         if (entry.t === "e" && entry.k === "R" && String(entry.i).includes("/work/")) {
-          ended.set(entry.i, (ended.get(entry.i) ?? 0) + 1)
+          ended.set(entry.i!, (ended.get(entry.i!) ?? 0) + 1)
         }
       }
       return ended

@@ -13,7 +13,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Distributed } from "@effect-flow/cluster"
-import { RunStore } from "@effect-flow/core"
+import { Durable, RunStore } from "@effect-flow/core"
 import { SqlRunStore } from "@effect-flow/sql"
 import { Effect, Layer } from "effect"
 import { freshDatabase, postgresTitle, postgresUrl } from "../../sql/test/postgres.ts"
@@ -143,7 +143,7 @@ describe.skipIf(postgresUrl === undefined)(`distribute: true across runner proce
           }).pipe(Effect.provide(SqlRunStore.layer().pipe(Layer.provide(pgLayer(url)))))
         )
         const reattached = journal
-          .map((e) => JSON.parse(e.data) as { t: string; i?: string; a?: number })
+          .map((e) => Durable.readEntry("spread-1", e.data))
           .filter((e) => e.t === "s" && e.a! > 1 && e.i!.includes("/work/")).length
         console.log(
           `[spread] owner ${owner}, killed ${victim!.name}; ended per runner: ${JSON.stringify(Object.fromEntries(after.endedBy))}; ran twice: ${ranTwice.length} of the ${inFlightOnVictim.size} in flight on the dead runner; the run was ${reattached === 0 ? "not resumed" : `resumed, with ${reattached} distributed invocations in flight, none of which ran again unless in flight on the dead runner`}`

@@ -158,11 +158,14 @@ describe("distribute: true on TestRunner", () => {
         // The outcomes came back to the run and were journaled: each invocation's end, and the Done it
         // returned routed to the collecting step.
         const store = yield* RunStore.RunStore
-        const journal = (yield* store.readJournal("flaky-1")).map((e) => JSON.parse(e.data))
+        const journal = (yield* store.readJournal("flaky-1")).map((e) => Durable.readEntry("flaky-1", e.data))
         for (const n of [1, 2, 3]) {
           assert.isTrue(journal.some((e) => e.t === "e" && e.i === `flaky-1/work/${n}` && e.k === "R"))
         }
-        assert.strictEqual(journal.filter((e) => e.t === "r" && e.ev?._tag === "Done").length, 3)
+        assert.strictEqual(
+          journal.filter((e) => e.t === "r" && (e.ev as { _tag?: string } | undefined)?._tag === "Done").length,
+          3
+        )
         assert.strictEqual(journal.filter((e) => e.t === "e" && e.i === "flaky-1/work/2" && e.k === "B").length, 2)
       }).pipe(Effect.provide(runner)),
     30_000
@@ -222,7 +225,7 @@ describe("distribute: true on TestRunner", () => {
         // "ended" finishes on its runner (its reply stored); "running" is still in its handler.
         yield* Deferred.succeed(gate("ended"), undefined)
         while (calls.length < 2) yield* Effect.sleep("5 millis")
-        const journal = (yield* store.readJournal("gated-1")).map((e) => JSON.parse(e.data))
+        const journal = (yield* store.readJournal("gated-1")).map((e) => Durable.readEntry("gated-1", e.data))
         yield* Fiber.interrupt(first)
         assert.isFalse(journal.some((e) => e.t === "e" && String(e.i).includes("/work/")))
 
@@ -233,7 +236,7 @@ describe("distribute: true on TestRunner", () => {
         // Each handler ran once, as its first attempt: the resumed run (attempt 2) got attempt 1's replies.
         assert.deepStrictEqual(calls.sort(), ["gated-1/work/1#1", "gated-1/work/2#1"])
         const ends = (yield* store.readJournal("gated-1"))
-          .map((e) => JSON.parse(e.data))
+          .map((e) => Durable.readEntry("gated-1", e.data))
           .filter((e) => e.t === "e" && String(e.i).includes("/work/"))
         assert.deepStrictEqual(ends.map((e) => e.k).sort(), ["R", "R"])
       }).pipe(Effect.provide(runner)),

@@ -11,7 +11,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Distributed } from "@effect-flow/cluster"
-import { RunStore } from "@effect-flow/core"
+import { Durable, RunStore } from "@effect-flow/core"
 import { SqlRunStore } from "@effect-flow/sql"
 import { Effect, Layer } from "effect"
 import { freshDatabase, postgresTitle, postgresUrl } from "../../sql/test/postgres.ts"
@@ -57,7 +57,7 @@ const journalOf = (url: string, runId: string) =>
   Effect.runPromise(
     Effect.gen(function* () {
       const store = yield* RunStore.RunStore
-      return (yield* store.readJournal(runId)).map((e) => JSON.parse(e.data) as { t: string; i?: string; k?: string })
+      return (yield* store.readJournal(runId)).map((e) => Durable.readEntry(runId, e.data))
     }).pipe(
       Effect.catchTag("RunNotFoundError", () => Effect.succeed([])),
       Effect.provide(SqlRunStore.layer().pipe(Layer.provide(pgLayer(url))))

@@ -11,7 +11,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Distributed } from "@effect-flow/cluster"
-import { RunStore } from "@effect-flow/core"
+import { Durable, RunStore } from "@effect-flow/core"
 import { SqlRunStore } from "@effect-flow/sql"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { postgresTitle, postgresUrl } from "../../sql/test/postgres.ts"
@@ -91,9 +91,7 @@ describe.skipIf(postgresUrl === undefined)(`Distributed when Postgres is away${p
       const journal = await Effect.runPromise(
         Effect.gen(function* () {
           const store = yield* RunStore.RunStore
-          return (yield* store.readJournal(runId)).map(
-            (e) => JSON.parse(e.data) as { t: string; i?: string; k?: string }
-          )
+          return (yield* store.readJournal(runId)).map((e) => Durable.readEntry(runId, e.data))
         }).pipe(Effect.provide(SqlRunStore.layer().pipe(Layer.provide(pgLayer(server.url)))))
       )
       const ended = new Set(journal.filter((e) => e.t === "e" && e.k !== "B").map((e) => e.i!))

@@ -398,7 +398,7 @@ const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown
           const codecs = Durable_.codecs(self)
           const entries = journal.map((e) => e.data)
           const rebuilt = yield* Effect.try({
-            try: () => Durable_.rebuild(codecs, entries.slice(1)),
+            try: () => Durable_.rebuild(codecs, runId, entries.slice(1)),
             catch: (error) => storeError(store.name, `resume run ${runId}`, String((error as Error).message ?? error))
           })
           const journalWriter = yield* JournalWriter.make({
@@ -435,11 +435,13 @@ const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown
                 return Effect.andThen(queued, routing)
               })
             )
+          // `<runId>/`, which the journal's entries leave out of invocation ids.
+          const prefix = runId.length + 1
           const record = (t: Transition) => {
             if (problem !== undefined) return
             let entry: string | undefined
             try {
-              entry = Durable_.entryOf(codecs, t)
+              entry = Durable_.entryOf(codecs, t, prefix)
             } catch (error) {
               const message = error instanceof Error ? error.message : String(error)
               problem =
@@ -990,3 +992,37 @@ export const decodeEvent = (self: Any, text: string): Effect.Effect<AnyEvent, Wo
     try: () => Durable_.codecs(self).decodeEvent(JSON.parse(text)),
     catch: (error) => validation(self.name, error instanceof Error ? error.message : String(error))
   })
+
+/**
+ * One entry of a durable run's journal, read with {@link readEntry}: what the run did, in one shape whatever
+ * version of effect-flow wrote it. `t` says what it is: `"def"` the workflow's definition (`def`, the first
+ * entry); `"r"` an event (`ev`, encoded) routed to step `to` as invocation `i`; `"s"` attempt `a` of `i`
+ * started; `"o"` its step-context operation number `q` (`op`: `"send"`, `"get"`, `"set"`, `"update"`, `"edit"`
+ * with the state after it in `st`, `"collect"` with `ev`, `need` and the round it completed in `tk`, `"write"`
+ * with `ev`, `"waitFor"` with its request `rq` and deadline `dl`); `"w"` the answer `ev` of its `waitFor` `q`;
+ * `"e"` `i` ended (`k`: `"R"` returned, `"F"` failed, `"B"` failed and backs off); `"b"` / `"d"` a retry
+ * scheduled / due as attempt `a`; `"q"` an `InputRequiredEvent` (`ev`) went to the caller; `"x"` outside input
+ * came in; `"end"` the run ended (`ok`). `i` is the invocation's `ctx.invocationId`.
+ *
+ * @since 0.2.0
+ * @category reading
+ */
+export type Entry = Durable_.Entry
+
+/**
+ * Read one entry of run `runId`'s journal (the `data` of what `RunStore.readJournal` returns) as an
+ * {@link Entry}. The journal keeps entries compact (no keys, invocation ids without the run's id), and journals
+ * written by earlier versions hold objects: read entries through this, not with `JSON.parse`. Throws on text
+ * that is not JSON.
+ *
+ * @example
+ * ```ts
+ * const store = yield* RunStore.RunStore
+ * const entries = (yield* store.readJournal("order-42")).map((e) => Durable.readEntry("order-42", e.data))
+ * const ended = entries.filter((e) => e.t === "e" && e.k !== "B").map((e) => e.i)
+ * ```
+ *
+ * @since 0.2.0
+ * @category reading
+ */
+export const readEntry: (runId: string, data: string) => Entry = Durable_.readEntry

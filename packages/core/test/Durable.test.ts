@@ -112,10 +112,10 @@ const crashAfter = <A, E>(fiber: Fiber.Fiber<A, E>, ticks: number, yields: numbe
   })
 
 /** Invocation ids whose end (not a back-off) the stored journal holds. */
-const endedIn = (journal: ReadonlyArray<RunStore.JournalEntry>) =>
+const endedIn = (runId: string, journal: ReadonlyArray<RunStore.JournalEntry>) =>
   new Set(
     journal
-      .map((e) => JSON.parse(e.data))
+      .map((e) => Durable.readEntry(runId, e.data))
       .filter((e) => e.t === "e" && e.k !== "B")
       .map((e) => e.i as string)
   )
@@ -170,7 +170,9 @@ describe("Durable.run on RunStore.layerMemory", () => {
         yield* Durable.send(wf, "pub", new Answer({ id: "a1" }))
         assert.deepStrictEqual(yield* Fiber.join(fiber), "a1")
         const store = yield* RunStore.RunStore
-        const ops = (yield* store.readJournal("pub")).map((e) => JSON.parse(e.data)).filter((e) => e.t === "o")
+        const ops = (yield* store.readJournal("pub"))
+          .map((e) => Durable.readEntry("pub", e.data))
+          .filter((e) => e.t === "o")
         assert.deepStrictEqual(
           ops.map((e) => [e.op, e.ev, e.rq]),
           [
@@ -252,7 +254,7 @@ describe("Durable.run on RunStore.layerMemory", () => {
                       for (const id of endedBefore) {
                         assert.strictEqual(counts.calls.get(id)?.length ?? 0, before.get(id) ?? 0, `${id} ran again`)
                       }
-                      endedBefore = endedIn(yield* store.readJournal(runId))
+                      endedBefore = endedIn(runId, yield* store.readJournal(runId))
                       segment = Durable.resume(wf, runId)
                     }
                     const before = new Map([...counts.calls].map(([k, v]) => [k, v.length]))

@@ -112,4 +112,13 @@ describe("Durable (types)", () => {
       Durable.runPromise(approval, { amount: 1 })
     })
   })
+
+  it("readEntry takes a run id and an entry's text and gives an Entry, whose kind is t", () => {
+    expectTypeOf(Durable.readEntry).toEqualTypeOf<(runId: string, data: string) => Durable.Entry>()
+    expectTypeOf<Durable.Entry["t"]>().toEqualTypeOf<string>()
+    expectTypeOf<Durable.Entry["i"]>().toEqualTypeOf<string | undefined>()
+    expectTypeOf<Durable.Entry["k"]>().toEqualTypeOf<"R" | "F" | "B" | undefined>()
+    // @ts-expect-error an entry is read, not written: its fields are readonly
+    ;((e: Durable.Entry) => (e.t = "s"))({ t: "x" })
+  })
 })

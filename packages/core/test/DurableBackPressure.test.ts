@@ -62,9 +62,9 @@ const workEnded = (inner: RunStore.Shape, runId: string) =>
   Effect.map(inner.readJournal(runId), (journal) => {
     const ended = new Map<string, number>()
     for (const e of journal) {
-      const entry = JSON.parse(e.data)
+      const entry = Durable.readEntry(runId, e.data)
       if (entry.t === "e" && entry.k === "R" && String(entry.i).includes("/work/")) {
-        ended.set(entry.i, (ended.get(entry.i) ?? 0) + 1)
+        ended.set(entry.i!, (ended.get(entry.i!) ?? 0) + 1)
       }
     }
     return ended

@@ -121,9 +121,7 @@ export const main = Effect.gen(function* () {
   yield* Console.log("...and is killed with SIGKILL part way.")
   const resumed = Effect.gen(function* () {
     const store = yield* RunStore.RunStore
-    const journal = (yield* store.readJournal(runId)).map(
-      (e) => JSON.parse(e.data) as { t: string; i?: string; k?: string }
-    )
+    const journal = (yield* store.readJournal(runId)).map((e) => Durable.readEntry(runId, e.data))
     const ended = new Set(journal.filter((e) => e.t === "e" && e.k !== "B").map((e) => e.i!))
     const started = new Set(journal.filter((e) => e.t === "s").map((e) => e.i!))
     const inFlight = [...started].filter((id) => !ended.has(id))

@@ -1,8 +1,12 @@
 /**
- * Reading a durable run's published events back from its journal entries (the format of
- * @effect-flow/core's internal/durable.ts).
+ * Reading a durable run's published events back from its journal entries: in the object format of 0.2 (the
+ * cases below are written in it) and the compact format written since, which must publish the same.
  */
+import { assert, it as effect } from "@effect/vitest"
+import { RunStore } from "@effect-flow/core"
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
+import { legacyJournal, runLegacy } from "../../core/test/fixtures/legacyJournal.ts"
 import { JournalReader } from "../src/internal/journalEvents.ts"
 
 const entry = (e: unknown) => JSON.stringify(e)
@@ -69,4 +73,23 @@ describe("JournalReader", () => {
       data: entry({ _tag: "StepStarted", step: "work", event: "Item", attempt: 3 })
     })
   })
+})
+
+describe("JournalReader on the compact format", () => {
+  effect.effect("a journal in the compact format publishes what the same run's object-format journal did", () =>
+    Effect.gen(function* () {
+      yield* runLegacy("legacy-1")
+      const store = yield* RunStore.RunStore
+      const compact = (yield* store.readJournal("legacy-1")).map((e) => e.data)
+      assert.isTrue(compact.slice(1, -1).every((data) => data.startsWith("[")))
+      const published = (journal: ReadonlyArray<string>) => {
+        const reader = new JournalReader("legacy-1")
+        return journal.map((data) => reader.read(data))
+      }
+      const expected = published(legacyJournal)
+      // writes, lifecycle events and the end: what the server's event stream shows
+      assert.isAbove(expected.filter((p) => p !== undefined).length, 60)
+      assert.deepStrictEqual(published(compact), expected)
+    }).pipe(Effect.provide(RunStore.layerMemory))
+  )
 })

@@ -123,7 +123,7 @@ describe("Durable waits across processes (SQLite file)", () => {
         file,
         Effect.flatMap(RunStore.RunStore, (store) => store.readJournal("a-1"))
       )
-      const entries = journal.map((e) => JSON.parse(e.data))
+      const entries = journal.map((e) => Durable.readEntry("a-1", e.data))
       // the invocation ran twice (started, killed, re-run) under one invocationId; its answer is journaled once
       const starts = entries.filter((e) => e.t === "s")
       assert.deepStrictEqual(

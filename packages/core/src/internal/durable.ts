@@ -4,19 +4,25 @@
  * collect buffers, step counters and open invocations of the run, and `resumeFrom` starts a run there
  * instead of routing its StartEvent. Nothing here runs unless a durable run asks for it.
  *
- * An entry is one JSON object; `i` is an invocation's id (`<runId>/<step>/<n>`):
+ * An entry is one JSON array, `[t, i, ...]`, where `i` is an invocation's id within its run (`<step>/<n>`; the
+ * full `invocationId` is `<runId>/<step>/<n>`), so an entry never repeats the run's id nor any key:
  *
- * - `{ t: "r", i, to, ev }` an event routed to step `to`
- * - `{ t: "s", i, a }` the invocation's attempt `a` started
- * - `{ t: "o", i, q, op, st?, ev?, need?, tk?, rq?, dl? }` its operation `q` (`st`: the state after a store write;
- *   `ev`/`need`/`tk`: a collect's event, need and completed round; `ev`: a write's event; `rq`: a `waitFor`'s
- *   request; those two only for readers of the run's events, such as the server; `dl`: a `waitFor`'s deadline,
- *   which a reopened wait keeps)
- * - `{ t: "w", i, q, ev }` the answer of its `waitFor` `q`
- * - `{ t: "e", i, k }` it ended: `k` is `"R"` (returned), `"F"` (failed for good) or `"B"` (failed, backs off)
- * - `{ t: "b", i, a }` / `{ t: "d", i, a }` a retry scheduled / due, as attempt `a`
- * - `{ t: "q", ev }` an `InputRequiredEvent` went to the caller; `{ t: "x" }` outside input came in (a resume
- *   counts the requests still unanswered, and publishes them again)
+ * - `["r", i, ev]` an event routed to step `<step>` of `i`
+ * - `["s", i, a]` the invocation's attempt `a` started
+ * - `["o", i, q, op, ...]` its operation `q`: `[..., "set" | "update" | "edit", st]` (the state after the write);
+ *   `[..., "collect", ev, need, tk?]` (the event offered, the need, the round it completed, if it did);
+ *   `[..., "write", ev]` (for readers of the run's events, such as the server); `[..., "waitFor", rq, dl]` (its
+ *   request, for those readers, and its deadline, which a reopened wait keeps; `null` when absent); others
+ *   `[..., op]`
+ * - `["w", i, q, ev]` the answer of its `waitFor` `q`
+ * - `["e", i, k]` it ended: `k` is `"R"` (returned), `"F"` (failed for good) or `"B"` (failed, backs off)
+ * - `["b", i, a]` / `["d", i, a]` a retry scheduled / due, as attempt `a`
+ * - `["q", ev]` an `InputRequiredEvent` went to the caller; `["x"]` outside input came in (a resume counts the
+ *   requests still unanswered, and publishes them again)
+ *
+ * `Durable.ts` writes the journal's first entry (`{ t: "def", def }`, the definition) and its last
+ * (`{ t: "end", ok }`) as objects. Journals written before this format (0.2) hold objects throughout, with the
+ * run's id in every `i` and the step again in `to`; `readEntry` reads both into one shape, `Entry`.
  */
 import { Effect, Schema } from "effect"
 import type { AnyEvent } from "../Event.ts"
@@ -25,7 +31,7 @@ import { StepFailedEvent } from "../RunEvent.ts"
 import type * as Step from "../Step.ts"
 import type { Need } from "./collectBuffer.ts"
 import { checkIdle } from "./lifecycle.ts"
-import type { Journaled, Transition } from "./record.ts"
+import type { Journaled, Operation, Transition } from "./record.ts"
 import { andThen, type Run } from "./run.ts"
 import { enqueue, Retry } from "./workers.ts"
 
@@ -337,73 +343,141 @@ const published = (c: Codecs, ev: AnyEvent): unknown => {
 
 /**
  * The journal entry of a transition, or `undefined` for transitions a resume does not need (worker slots,
- * the run's start and end, which the store keeps as the run's input and status). Throws `NotJournalable`.
+ * the run's start and end, which the store keeps as the run's input and status). `prefix` is the length of
+ * `<runId>/`, cut from invocation ids. Throws `NotJournalable`.
  * @internal
  */
-export const entryOf = (c: Codecs, t: Transition): string | undefined => {
+export const entryOf = (c: Codecs, t: Transition, prefix: number): string | undefined => {
   switch (t._tag) {
     case "Routed":
-      return JSON.stringify({ t: "r", i: t.invocationId, to: t.to, ev: c.event(t.event) })
+      return JSON.stringify(["r", t.invocationId.slice(prefix), c.event(t.event)])
     case "InvocationStarted":
-      return JSON.stringify({ t: "s", i: t.invocationId, a: t.attempt })
+      return JSON.stringify(["s", t.invocationId.slice(prefix), t.attempt])
     case "Operation": {
       const o = t.operation
+      const i = t.invocationId.slice(prefix)
       switch (o.op) {
         case "set":
         case "update":
         case "edit":
-          return JSON.stringify({ t: "o", i: t.invocationId, q: t.seq, op: o.op, st: c.state.encode(o.state) })
+          return JSON.stringify(["o", i, t.seq, o.op, c.state.encode(o.state)])
         case "collect":
-          return JSON.stringify({
-            t: "o",
-            i: t.invocationId,
-            q: t.seq,
-            op: o.op,
-            ev: c.event(o.event),
-            need: o.need,
-            tk: o.taken === undefined ? null : o.taken.map(c.event)
-          })
+          return JSON.stringify(
+            o.taken === undefined
+              ? ["o", i, t.seq, o.op, c.event(o.event), o.need]
+              : ["o", i, t.seq, o.op, c.event(o.event), o.need, o.taken.map(c.event)]
+          )
         case "write":
-          return JSON.stringify({ t: "o", i: t.invocationId, q: t.seq, op: o.op, ev: published(c, o.event) })
+          return JSON.stringify(["o", i, t.seq, o.op, published(c, o.event)])
         case "waitFor":
-          return JSON.stringify({
-            t: "o",
-            i: t.invocationId,
-            q: t.seq,
-            op: o.op,
-            ...(o.request === undefined ? {} : { rq: published(c, o.request) }),
-            ...(o.deadline === undefined ? {} : { dl: o.deadline })
-          })
+          return JSON.stringify([
+            "o",
+            i,
+            t.seq,
+            o.op,
+            o.request === undefined ? null : published(c, o.request),
+            o.deadline ?? null
+          ])
         default:
-          return JSON.stringify({ t: "o", i: t.invocationId, q: t.seq, op: o.op })
+          return JSON.stringify(["o", i, t.seq, o.op])
       }
     }
     case "Answered":
-      return JSON.stringify({ t: "w", i: t.invocationId, q: t.seq, ev: c.event(t.event) })
+      return JSON.stringify(["w", t.invocationId.slice(prefix), t.seq, c.event(t.event)])
     case "InvocationEnded":
       return t.outcome._tag === "Interrupted"
         ? undefined
-        : JSON.stringify({
-            t: "e",
-            i: t.invocationId,
-            k: t.outcome._tag === "Returned" ? "R" : t.outcome.willRetry ? "B" : "F"
-          })
+        : JSON.stringify([
+            "e",
+            t.invocationId.slice(prefix),
+            t.outcome._tag === "Returned" ? "R" : t.outcome.willRetry ? "B" : "F"
+          ])
     case "RetryScheduled":
-      return JSON.stringify({ t: "b", i: t.invocationId, a: t.attempt })
+      return JSON.stringify(["b", t.invocationId.slice(prefix), t.attempt])
     case "RetryDue":
-      return JSON.stringify({ t: "d", i: t.invocationId, a: t.attempt })
+      return JSON.stringify(["d", t.invocationId.slice(prefix), t.attempt])
     case "InputRequired":
-      return JSON.stringify({ t: "q", ev: c.event(t.event) })
+      return JSON.stringify(["q", c.event(t.event)])
     case "OutsideInput":
-      return '{"t":"x"}'
+      return '["x"]'
     default:
       return undefined
   }
 }
 
+/**
+ * One journal entry, read: whatever version wrote it, in the shape of the format's first version (an object,
+ * `i` the full invocation id, `to` the step of a routed event). @internal
+ */
+export interface Entry {
+  readonly t: string
+  readonly i?: string
+  readonly to?: string
+  readonly a?: number
+  readonly q?: number
+  readonly op?: string
+  readonly st?: unknown
+  readonly ev?: unknown
+  readonly need?: unknown
+  readonly tk?: ReadonlyArray<unknown> | null
+  readonly rq?: unknown
+  readonly dl?: number
+  readonly k?: "R" | "F" | "B"
+  readonly def?: Record<string, string>
+  readonly ok?: boolean
+}
+
+/** Read one journal entry of run `runId` (see `Entry`). Throws on text that is not JSON. @internal */
+export const readEntry = (runId: string, data: string): Entry => {
+  const e = JSON.parse(data)
+  if (!Array.isArray(e)) return e as Entry
+  const t = e[0] as string
+  if (t === "q") return { t, ev: e[1] }
+  if (t === "x") return { t }
+  const rel = e[1] as string
+  const i = `${runId}/${rel}`
+  switch (t) {
+    case "r":
+      return { t, i, to: rel.slice(0, rel.lastIndexOf("/")), ev: e[2] }
+    case "s":
+    case "b":
+    case "d":
+      return { t, i, a: e[2] }
+    case "w":
+      return { t, i, q: e[2], ev: e[3] }
+    case "e":
+      return { t, i, k: e[2] }
+    case "o": {
+      const op = e[3] as string
+      switch (op) {
+        case "set":
+        case "update":
+        case "edit":
+          return { t, i, q: e[2], op, st: e[4] }
+        case "collect":
+          return { t, i, q: e[2], op, ev: e[4], need: e[5], tk: e[6] ?? null }
+        case "write":
+          return { t, i, q: e[2], op, ev: e[4] }
+        case "waitFor":
+          return {
+            t,
+            i,
+            q: e[2],
+            op,
+            ...(e[4] === null ? {} : { rq: e[4] }),
+            ...(e[5] === null ? {} : { dl: e[5] })
+          }
+        default:
+          return { t, i, q: e[2], op }
+      }
+    }
+    default:
+      return { t, i }
+  }
+}
+
 /** An invocation as the journal leaves it. */
 interface Invocation {
-  readonly id: string
   readonly step: string
   readonly n: number
   readonly event: unknown
@@ -429,11 +503,54 @@ export interface Rebuilt {
   readonly awaiting: ReadonlyArray<unknown>
 }
 
-/** Fold journal entries into what a resume needs. Throws `NotJournalable` on an entry it cannot read. @internal */
-export const rebuild = (c: Codecs, entries: ReadonlyArray<string>): Rebuilt => {
+/**
+ * An entry of the object format (see `readEntry`) as the compact array it stands for: what `rebuild` reads, so
+ * a journal begun by an earlier version resumes. `prefix` is `<runId>/`.
+ */
+const compactOf = (e: Entry, prefix: string): Array<any> => {
+  const i = e.i === undefined ? "" : e.i.startsWith(prefix) ? e.i.slice(prefix.length) : e.i
+  switch (e.t) {
+    case "r":
+      return ["r", i, e.ev]
+    case "s":
+    case "b":
+    case "d":
+      return [e.t, i, e.a]
+    case "w":
+      return ["w", i, e.q, e.ev]
+    case "e":
+      return ["e", i, e.k]
+    case "q":
+      return ["q", e.ev]
+    case "o":
+      switch (e.op) {
+        case "set":
+        case "update":
+        case "edit":
+          return ["o", i, e.q, e.op, e.st]
+        case "collect":
+          return ["o", i, e.q, e.op, e.ev, e.need, e.tk ?? undefined]
+        case "waitFor":
+          return ["o", i, e.q, e.op, e.rq ?? null, e.dl ?? null]
+        default:
+          return ["o", i, e.q, e.op]
+      }
+    default:
+      return [e.t]
+  }
+}
+
+/**
+ * Fold the journal entries of run `runId` into what a resume needs. Throws `NotJournalable` on an entry it cannot
+ * read. It reads the compact arrays as they are (invocations keyed by their id within the run), and entries of
+ * the object format through `compactOf`. @internal
+ */
+export const rebuild = (c: Codecs, runId: string, entries: ReadonlyArray<string>): Rebuilt => {
+  const prefix = `${runId}/`
   const invocations = new Map<string, Invocation>()
   const steps = new Map<string, { delivered: number; offers: Array<readonly [AnyEvent, Need]> }>()
-  let state: string | undefined
+  let state: unknown
+  let stateSet = false
   let ended = 0
   const awaiting: Array<unknown> = []
   const stepOf = (name: string) => {
@@ -442,47 +559,60 @@ export const rebuild = (c: Codecs, entries: ReadonlyArray<string>): Rebuilt => {
     return s
   }
   for (const raw of entries) {
-    const e = JSON.parse(raw)
-    const inv = invocations.get(e.i)
-    switch (e.t) {
+    const parsed = JSON.parse(raw)
+    const e: Array<any> = Array.isArray(parsed) ? parsed : compactOf(parsed, prefix)
+    const t = e[0]
+    if (t === "q") {
+      awaiting.push(e[1])
+      continue
+    }
+    if (t === "x") {
+      awaiting.shift()
+      continue
+    }
+    const i = e[1] as string
+    const inv = invocations.get(i)
+    switch (t) {
       case "r": {
-        const n = Number(e.i.slice(e.i.lastIndexOf("/") + 1))
-        const s = stepOf(e.to)
+        const slash = i.lastIndexOf("/")
+        const step = i.slice(0, slash)
+        const n = Number(i.slice(slash + 1))
+        const s = stepOf(step)
         s.delivered = Math.max(s.delivered, n)
-        invocations.set(e.i, {
-          id: e.i,
-          step: e.to,
-          n,
-          event: e.ev,
-          attempt: 1,
-          since: 1,
-          phase: "queued",
-          ops: new Map()
-        })
+        invocations.set(i, { step, n, event: e[2], attempt: 1, since: 1, phase: "queued", ops: new Map() })
         break
       }
       case "s":
         if (inv !== undefined) {
-          inv.attempt = e.a
+          inv.attempt = e[2]
           inv.phase = "running"
         }
         break
-      case "o":
+      case "o": {
         if (inv === undefined) break
-        if (e.op === "set" || e.op === "update" || e.op === "edit") state = e.st
-        if (e.op === "collect") {
-          stepOf(inv.step).offers.push([c.decodeEvent(e.ev), e.need])
-          inv.ops.set(e.q, { op: "collect", taken: e.tk === null ? undefined : e.tk.map(c.decodeEvent) })
+        const q = e[2] as number
+        const op = e[3] as Operation["op"]
+        if (op === "set" || op === "update" || op === "edit") {
+          state = e[4]
+          stateSet = true
+        }
+        if (op === "collect") {
+          stepOf(inv.step).offers.push([c.decodeEvent(e[4]), e[5]])
+          const tk = e[6] as ReadonlyArray<unknown> | null | undefined
+          inv.ops.set(q, { op, taken: tk === undefined || tk === null ? undefined : tk.map(c.decodeEvent) })
+        } else if (op === "waitFor" && e[5] !== null && e[5] !== undefined) {
+          inv.ops.set(q, { op, deadline: e[5] })
         } else {
-          inv.ops.set(e.q, e.dl === undefined ? { op: e.op } : { op: e.op, deadline: e.dl })
+          inv.ops.set(q, { op })
         }
         break
+      }
       case "w":
-        if (inv !== undefined) inv.ops.set(e.q, { op: "waitFor", answer: c.decodeEvent(e.ev) })
+        if (inv !== undefined) inv.ops.set(e[2], { op: "waitFor", answer: c.decodeEvent(e[3]) })
         break
       case "e":
         if (inv === undefined) break
-        if (e.k === "B") {
+        if (e[2] === "B") {
           // A real failure: the next attempt starts afresh, its operations act again.
           inv.ops = new Map()
           inv.phase = "queued"
@@ -494,23 +624,17 @@ export const rebuild = (c: Codecs, entries: ReadonlyArray<string>): Rebuilt => {
       case "b":
       case "d":
         if (inv !== undefined) {
-          inv.attempt = e.a
-          inv.since = e.a
+          inv.attempt = e[2]
+          inv.since = e[2]
           inv.phase = "queued"
         }
-        break
-      case "q":
-        awaiting.push(e.ev)
-        break
-      case "x":
-        awaiting.shift()
         break
     }
   }
   const open = [...invocations.values()].filter((inv) => inv.phase !== "done")
   return {
     entries: entries.length,
-    state: state === undefined ? undefined : { value: c.state.decode(state) },
+    state: stateSet ? { value: c.state.decode(state) } : undefined,
     steps,
     open,
     ended,

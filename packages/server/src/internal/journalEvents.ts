@@ -4,8 +4,8 @@
  * start, end and backoff stand for, and the run's end. Each comes with the sequence number of its journal
  * entry, which is the SSE `id:`; the ids survive a server restart, so `Last-Event-ID` does too.
  *
- * The journal's format is `@effect-flow/core`'s (`internal/durable.ts`); entries this reader does not know
- * publish nothing. Events are already encoded with their schemas there, so they pass through as JSON.
+ * The journal's format is `@effect-flow/core`'s, read with `Durable.readEntry`; entries this reader does not
+ * know publish nothing. Events are already encoded with their schemas there, so they pass through as JSON.
  * What the journal does not hold is not invented: `EventQueued` (no mailbox lengths are journaled) and the
  * worker slot of a lifecycle event. An invocation that starts again without having ended (its server stopped
  * under it; a resume runs it again) has `resumed: true` on its second `StepStarted`, so a reader counting
@@ -13,6 +13,8 @@
  *
  * @internal
  */
+
+import { Durable } from "@effect-flow/core"
 
 /** What one journal entry publishes: an event (JSON text), the run's end, or nothing. */
 export type Published =
@@ -24,8 +26,10 @@ export type Published =
 export class JournalReader {
   private readonly invocations = new Map<string, { event: string; attempt: number; running: boolean }>()
   private readonly prefix: string
+  private readonly runId: string
 
   constructor(runId: string) {
+    this.runId = runId
     this.prefix = `${runId}/`
   }
 
@@ -53,7 +57,7 @@ export class JournalReader {
   read(data: string): Published {
     let e: any
     try {
-      e = JSON.parse(data)
+      e = Durable.readEntry(this.runId, data)
     } catch {
       return undefined
     }
