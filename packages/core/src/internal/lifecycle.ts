@@ -16,7 +16,7 @@ import { describeNeed } from "./collectBuffer.ts"
 import { EditingRun } from "./context.ts"
 import type { Compiled } from "./routing.ts"
 import { andThen, type Hooks, Run, START } from "./run.ts"
-import { deliver, diedOf, fork, startHere } from "./workers.ts"
+import { deliver, diedOf, dropIdleSlots, fork, startHere } from "./workers.ts"
 
 /**
  * Run a compiled workflow on decoded input, in a scope of its own that is closed (interrupting every
@@ -155,6 +155,8 @@ const launched = (
   const close = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
     const final =
       run.exit ?? (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? exit : Exit.interrupt(undefined))
+    // Interrupted: the run is over (it no longer waits, and refuses outside input).
+    run.finished = true
     return Effect.andThen(
       run.close(final),
       Effect.sync(() => {
@@ -294,7 +296,10 @@ export const isWaiting = (run: Run): boolean =>
 export const checkIdle = (run: Run): void => {
   // An answered waiter leaves `waiters` at once, so its invocation counts as work from then on.
   if (run.finished || run.active > run.waiters.length || run.waiters.some((w) => w.timed)) return
-  if (run.outsideInput && (run.waiters.length > 0 || run.awaitingInput > 0)) return
+  if (run.outsideInput && (run.waiters.length > 0 || run.awaitingInput > 0)) {
+    dropIdleSlots(run)
+    return
+  }
   const collects: Array<PartialCollect> = []
   for (const sr of run.steps) {
     const buffer = sr?.collected

@@ -60,6 +60,9 @@ export type Item = AnyEvent | Retry
 /** @internal */
 export const eventOf = (item: Item): AnyEvent => (item instanceof Retry ? item.event : item)
 
+/** The slots of a step that has none (never pushed to: the first slot makes an array of its own). */
+const NO_CONTEXTS: Array<Context_> = []
+
 /** One step of one run: its mailbox, its worker slots and its collect buffer. @internal */
 export class StepRun {
   readonly mailbox = new Mailbox<Item>(0)
@@ -72,7 +75,7 @@ export class StepRun {
    * One context per worker slot, made on first use, so a step costs what its busiest moment needed, whatever
    * its `workers`. What a slot is handling is its context's `item`.
    */
-  contexts: Array<Context_> = []
+  contexts: Array<Context_> = NO_CONTEXTS
   /** Slots made and free again, linked through their contexts' `nextFree`; a new slot is made only when none is. */
   freeSlot: Context_ | undefined = undefined
   /** The step's collect buffer, made by its first `ctx.collect`. */
@@ -116,6 +119,25 @@ export class StepRun {
   get queued(): number {
     return this.mailbox.size
   }
+  /**
+   * Let go of the worker slots when none is taken: they are made again (from slot 0) when the step next gets
+   * an event. What numbers invocations (`delivered`, `taken`) stays.
+   */
+  dropSlots(): void {
+    if (this.running !== 0) return
+    this.contexts = NO_CONTEXTS
+    this.freeSlot = undefined
+  }
+}
+
+/**
+ * The run waits for outside input, which may take days: let go of the worker slots of its idle steps (each
+ * holds its step context and the effects it made), so a waiting run keeps only what is waiting. Not in a
+ * recorded run, whose record numbers the slots.
+ */
+export const dropIdleSlots = (run: Run): void => {
+  if (run.record !== undefined) return
+  for (const sr of run.steps) sr?.dropSlots()
 }
 
 /**

@@ -1,0 +1,167 @@
+/**
+ * A started run that waits for outside input holds only what its wait needs (issue 15, memory per waiting
+ * run): no fiber of its own (`launch`), its events in a plain buffer (`EventFeed`), no worker slots of idle
+ * steps. What it lets go of must come back as it was: these tests check the behaviour around each.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import {
+  defineWorkflow,
+  HumanResponseEvent,
+  InputRequiredEvent,
+  StartEvent,
+  StopEvent,
+  Workflow,
+  WorkflowCancelledError
+} from "@effect-flow/core"
+import { Cause, Effect, Exit, Option, Schema, Stream, Tracer } from "effect"
+
+class Again extends Schema.TaggedClass<Again>()("Again", { round: Schema.Number }) {}
+class Note extends Schema.TaggedClass<Note>()("Note", { text: Schema.String }) {}
+
+/** `ask` runs on the start and on each `Again`, asking each time; `answer` takes each answer. */
+const rounds = defineWorkflow({ name: "rounds" })
+  .step(
+    StartEvent,
+    (_, ctx) => Effect.as(ctx.write(new Note({ text: ctx.invocationId })), new InputRequiredEvent({ prefix: "1?" })),
+    { name: "ask", writes: [Note] }
+  )
+  .step(
+    Again,
+    (_, ctx) => Effect.as(ctx.write(new Note({ text: ctx.invocationId })), new InputRequiredEvent({ prefix: "2?" })),
+    { name: "askAgain", writes: [Note] }
+  )
+  .step(
+    HumanResponseEvent,
+    (ev, ctx) =>
+      Effect.as(
+        ctx.write(new Note({ text: ctx.invocationId })),
+        ev.response === "again" ? new Again({ round: 2 }) : new StopEvent({ result: ev.response })
+      ),
+    { name: "answer", emits: [Again, StopEvent], writes: [Note] }
+  )
+
+const notes = (events: ReadonlyArray<{ readonly _tag: string }>) =>
+  events.filter((e): e is Note => e._tag === "Note").map((n) => n.text.split("/").slice(1).join("/"))
+
+describe("a started run waiting for outside input", () => {
+  it.effect("a step that ran before the wait numbers its next invocations on from where it was", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const handle = yield* Workflow.start(rounds, {})
+        // The first request: the run now waits, and its idle steps have let go of their worker slots.
+        const first = yield* Stream.runHead(Stream.filter(handle.events, (e) => e._tag === "InputRequiredEvent"))
+        assert.isTrue(Option.isSome(first))
+        assert.isTrue(yield* handle.waiting)
+        yield* handle.send(new HumanResponseEvent({ response: "again" }))
+        const second = yield* Stream.runHead(Stream.filter(handle.events, (e) => e._tag === "InputRequiredEvent"))
+        assert.isTrue(Option.isSome(second))
+        yield* handle.send(new HumanResponseEvent({ response: "done" }))
+        assert.strictEqual(yield* handle.result, "done")
+        const rest = yield* Stream.runCollect(handle.events)
+        // Every Note was read by one of the three readers; the last reader gets what the first two left.
+        assert.includeMembers(notes(rest), ["answer/2"])
+        assert.strictEqual(rest.at(-1)?._tag, "StopEvent")
+      })
+    )
+  )
+
+  it.effect("events read in several goes: each event once, in order, then the end", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const handle = yield* Workflow.start(rounds, {})
+        const seen: Array<string> = []
+        const first = yield* Stream.runCollect(Stream.take(handle.events, 2))
+        seen.push(...first.map((e) => e._tag))
+        yield* handle.send(new HumanResponseEvent({ response: "again" }))
+        const next = yield* Stream.runCollect(Stream.take(handle.events, 3))
+        seen.push(...next.map((e) => e._tag))
+        yield* handle.send(new HumanResponseEvent({ response: "done" }))
+        const rest = yield* Stream.runCollect(handle.events)
+        seen.push(...rest.map((e) => e._tag))
+        assert.deepStrictEqual(seen, [
+          "Note",
+          "InputRequiredEvent",
+          "Note",
+          "Note",
+          "InputRequiredEvent",
+          "Note",
+          "StopEvent"
+        ])
+        // Ended: a later reader gets the end at once.
+        assert.deepStrictEqual(yield* Stream.runCollect(handle.events), [])
+      })
+    )
+  )
+
+  it.effect("invocation ids go on across the wait (ask/1, answer/1, askAgain/1, answer/2)", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const handle = yield* Workflow.start(rounds, {})
+        const all: Array<{ readonly _tag: string }> = []
+        const readUntilAsked = Stream.runForEachWhile(handle.events, (e) =>
+          Effect.sync(() => {
+            all.push(e)
+            return e._tag !== "InputRequiredEvent"
+          })
+        )
+        yield* readUntilAsked
+        yield* handle.send(new HumanResponseEvent({ response: "again" }))
+        yield* readUntilAsked
+        yield* handle.send(new HumanResponseEvent({ response: "again" }))
+        yield* readUntilAsked
+        yield* handle.send(new HumanResponseEvent({ response: "done" }))
+        all.push(...(yield* Stream.runCollect(handle.events)))
+        assert.deepStrictEqual(notes(all), ["ask/1", "answer/1", "askAgain/1", "answer/2", "askAgain/2", "answer/3"])
+      })
+    )
+  )
+
+  it.effect("cancel while it waits: result fails with WorkflowCancelledError, the events end, send is refused", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const handle = yield* Workflow.start(rounds, {})
+        yield* Stream.runHead(Stream.filter(handle.events, (e) => e._tag === "InputRequiredEvent"))
+        yield* handle.cancel
+        const exit = yield* Effect.exit(handle.result)
+        assert.isTrue(Exit.isFailure(exit))
+        assert.instanceOf(Cause.squash((exit as Exit.Failure<any, any>).cause), WorkflowCancelledError)
+        assert.deepStrictEqual(yield* Stream.runCollect(handle.events), [])
+        assert.isFalse(yield* handle.waiting)
+        const refused = yield* Effect.exit(handle.send(new HumanResponseEvent({ response: "late" })))
+        assert.isTrue(Exit.isFailure(refused))
+        assert.strictEqual((Cause.squash((refused as Exit.Failure<any, any>).cause) as any)._tag, "UnhandledEventError")
+      })
+    )
+  )
+
+  it.effect("with a tracer, a started run has its run span, ended with the run, parent of its step spans", () =>
+    Effect.gen(function* () {
+      const spans: Array<Tracer.Span> = []
+      const tracer = Tracer.make({
+        span: (options) => {
+          const span = new Tracer.NativeSpan(options)
+          spans.push(span)
+          return span
+        }
+      })
+      const result = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const handle = yield* Workflow.start(rounds, {})
+          yield* Stream.runHead(Stream.filter(handle.events, (e) => e._tag === "InputRequiredEvent"))
+          const run = spans.find((s) => s.name === "effect-flow.run rounds")
+          assert.isDefined(run)
+          assert.strictEqual(run!.status._tag, "Started")
+          yield* handle.send(new HumanResponseEvent({ response: "done" }))
+          return yield* handle.result
+        })
+      ).pipe(Effect.withTracer(tracer))
+      assert.strictEqual(result, "done")
+      const run = spans.find((s) => s.name === "effect-flow.run rounds")!
+      assert.strictEqual(run.status._tag, "Ended")
+      assert.match(String(run.attributes.get("workflow.run_id")), /^rounds-/)
+      const steps = spans.filter((s) => s.name.startsWith("effect-flow.step "))
+      assert.deepStrictEqual(steps.map((s) => s.name).sort(), ["effect-flow.step answer", "effect-flow.step ask"])
+      for (const s of steps) assert.isTrue(Option.isSome(s.parent) && s.parent.value.spanId === run.spanId)
+    })
+  )
+})
