@@ -742,7 +742,7 @@ export const runPromise = <W extends Any, L extends ServiceProvider = never>(
   input: Workflow.InputEncoded<W>,
   options?: RunPromiseOptions<L>
 ): Promise<Workflow.Output<W>> =>
-  runExitWith(run(self as W, input), options?.layer, options?.signal).then((exit) => {
+  runExitWith(Prepare.run(self as W, input), options?.layer, options?.signal).then((exit) => {
     if (Exit.isSuccess(exit)) return exit.value as Workflow.Output<W>
     if (options?.signal?.aborted === true && Cause.hasInterruptsOnly(exit.cause)) {
       throw new WorkflowCancelledError({ workflow: (self as W).name, by: "an AbortSignal" })

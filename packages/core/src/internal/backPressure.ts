@@ -16,7 +16,7 @@ import { UnhandledEventError } from "../WorkflowError.ts"
 import type { Context_ } from "./context.ts"
 import { outsideEmits, route, routeOrError } from "./routing.ts"
 import { andThen, type Run } from "./run.ts"
-import type { StepRun } from "./workers.ts"
+import { NO_SENDERS, type StepRun } from "./workers.ts"
 
 /** See the module's description. */
 export const MAILBOX_HIGH = 256
@@ -116,7 +116,8 @@ export const room = (ctx: Context_, target: StepRun): Effect.Effect<void> =>
       ctx.roomWaits--
       resume(Effect.void)
     }
-    target.senders.push(go)
+    if (target.senders === NO_SENDERS) target.senders = [go]
+    else target.senders.push(go)
     ctx.roomWaits++
     ctx.waitingOn = target
     // Interrupted while waiting (the run ended, or a timeout): no longer a sender.
@@ -139,6 +140,6 @@ export const waitingForEvent = (ctx: Context_): void => {
 /** Let every sender waiting on `sr` go on. */
 export const release = (sr: StepRun): void => {
   const senders = sr.senders
-  sr.senders = []
+  sr.senders = NO_SENDERS
   for (const resume of senders) resume()
 }

@@ -1,3 +1,6 @@
+/** The ring of every mailbox made empty, never written (see `Mailbox`'s constructor). */
+const EMPTY: Array<never> = Object.freeze([]) as unknown as Array<never>
+
 /**
  * A step's mailbox: a FIFO queue on a ring buffer whose length is a power of two. It is reused for the
  * whole run, so queuing an event allocates nothing once the buffer has grown to the mailbox's depth
@@ -13,7 +16,12 @@ export class Mailbox<A> {
 
   /** A mailbox of `capacity` 0 allocates its ring on its first push. */
   constructor(capacity = 16) {
-    let length = capacity === 0 ? 0 : 1
+    if (capacity === 0) {
+      // Never written: the first push makes a ring of its own.
+      this.ring = EMPTY
+      return
+    }
+    let length = 1
     while (length < capacity) length *= 2
     this.ring = new Array(length).fill(undefined)
   }

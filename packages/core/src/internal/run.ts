@@ -71,6 +71,9 @@ export const andThen = <E>(first: Effect.Effect<void, E>, second: Effect.Effect<
 
 let runCounter = 0
 
+/** The state of a run that has not read it yet (see `Run.state`). */
+const UNSET: unique symbol = Symbol("unset")
+
 /** A scope closed once and for all: what a run that never made one has after its end. */
 const CLOSED: Scope.Closeable = Scope.makeUnsafe()
 Effect.runSync(Scope.close(CLOSED, Exit.void))
@@ -150,7 +153,14 @@ export class Run {
   syncDepth = 0
   /** Worker fibers being started at once, one inside another (see `fork` in workers.ts). */
   nestedStarts = 0
-  state: unknown
+  private state_: unknown = UNSET
+  /** The run's state: a copy of the initial state, made when first read (a run that never reads it makes none). */
+  get state(): unknown {
+    return this.state_ === UNSET ? (this.state_ = clonePlain(this.compiled.initialState)) : this.state_
+  }
+  set state(state: unknown) {
+    this.state_ = state
+  }
   private lock_: Semaphore.Semaphore | undefined = undefined
   readonly compiled: Compiled
   readonly context: Context.Context<never>
@@ -179,7 +189,6 @@ export class Run {
     this.recovers = compiled.routes.has("StepFailedEvent")
     this.id_ = hooks.runId
     this.steps = new Array(compiled.steps.length)
-    this.state = clonePlain(compiled.initialState)
     this.record = both(
       hooks.record,
       hooks.lifecycle === true && hooks.publish !== undefined ? lifecycleEvents(this) : undefined

@@ -60,15 +60,19 @@ export type Item = AnyEvent | Retry
 /** @internal */
 export const eventOf = (item: Item): AnyEvent => (item instanceof Retry ? item.event : item)
 
-/** The slots of a step that has none (never pushed to: the first slot makes an array of its own). */
-const NO_CONTEXTS: Array<Context_> = []
+/**
+ * What a step's `senders` and `contexts` hold before their first (and `contexts` again once a waiting run lets
+ * go of its slots): shared, never written; the first slot or sender makes an array of its own. @internal
+ */
+export const NO_SENDERS: Array<() => void> = Object.freeze([]) as unknown as Array<() => void>
+const NO_CONTEXTS: Array<Context_> = Object.freeze([]) as unknown as Array<Context_>
 
 /** One step of one run: its mailbox, its worker slots and its collect buffer. @internal */
 export class StepRun {
   readonly mailbox = new Mailbox<Item>(0)
   running = 0
-  /** Senders waiting for this step's mailbox to drain: each call resumes one. */
-  senders: Array<() => void> = []
+  /** Senders waiting for this step's mailbox to drain: each call resumes one (`NO_SENDERS` while none waits). */
+  senders: Array<() => void> = NO_SENDERS
   /** Events waiting out a retry backoff. */
   backingOff = 0
   /**
