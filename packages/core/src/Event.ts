@@ -238,7 +238,9 @@ export class HumanResponseEvent extends Schema.TaggedClass<HumanResponseEvent>()
  * @since 0.1.0
  * @category guards
  */
-export const isEvent = (u: unknown): u is AnyEvent => Predicate.hasProperty(u, "_tag") && typeof u._tag === "string"
+export const isEvent = (u: unknown): u is AnyEvent =>
+  // Written out (not `Predicate.hasProperty`): the engine asks this of every event it routes.
+  u !== null && (typeof u === "object" || typeof u === "function") && typeof (u as { _tag?: unknown })._tag === "string"
 
 /**
  * Is this event a {@link StopEvent}? Handy on a run's event stream, whose last event is the StopEvent.

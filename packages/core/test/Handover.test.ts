@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { defineWorkflow, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
 import { Cause, Effect, Exit, Fiber, Metric } from "effect"
 import { TestClock } from "effect/testing"
+import { ExitTypeId } from "../src/internal/invocation.ts"
 import { Ping } from "./fixtures/events.ts"
 
 /** The fibers started while `effect` runs. */
@@ -85,4 +86,17 @@ describe("handing a worker's fiber over to the next step", () => {
       assert.include(message, "went on with a Promise")
     })
   )
+
+  it("the engine's test of a handler's Exit (effect's type id) agrees with Exit.isExit", () => {
+    const values: ReadonlyArray<Effect.Effect<unknown, unknown>> = [
+      Exit.succeed(1),
+      Exit.fail("no"),
+      Exit.die("defect"),
+      Effect.succeed(1),
+      Effect.map(Effect.void, () => 1),
+      Effect.sync(() => 1),
+      Effect.never
+    ]
+    for (const value of values) assert.strictEqual(ExitTypeId in value, Exit.isExit(value))
+  })
 })

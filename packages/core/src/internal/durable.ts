@@ -33,7 +33,7 @@ import type { Need } from "./collectBuffer.ts"
 import { checkIdle } from "./lifecycle.ts"
 import type { Journaled, Operation, Transition } from "./record.ts"
 import { andThen, type Run } from "./run.ts"
-import { enqueue, Retry } from "./workers.ts"
+import { enqueueRetry, Retry } from "./workers.ts"
 
 /** Something that cannot be journaled, in words naming it. @internal */
 export class NotJournalable extends Error {}
@@ -680,7 +680,7 @@ export const resumeFrom =
           running ? inv.since : undefined
         )
         run.active++
-        effect = andThen(effect, enqueue(run, run.stepRun(step.index), item))
+        effect = andThen(effect, enqueueRetry(run, run.stepRun(step.index), item))
       }
       if (rebuilt.open.length === 0) checkIdle(run)
       return effect

@@ -20,6 +20,17 @@ import { outsideEmits, route, routeOrError } from "./routing.ts"
 import { andThen, type Run } from "./run.ts"
 import { died, diedOf, fork, handOver, type Item, mayHandOver, next, Retry, requeue } from "./workers.ts"
 
+/**
+ * `Effect.isEffect` and `Exit.isExit`, written out: effect's own go through `Predicate.hasProperty`, a `dual`
+ * that builds an `arguments` object on every call, and the engine asks both of every invocation. The keys are
+ * effect's type ids (`Effect.TypeId`; the Exit's is not exported, and `Handover.test.ts` checks it).
+ */
+const isEffect = (u: unknown): u is Effect.Effect<unknown, unknown> =>
+  typeof u === "object" && u !== null && Effect.TypeId in u
+/** @internal */
+export const ExitTypeId = "~effect/Exit"
+const isExit = (u: Effect.Effect<unknown, unknown>): u is Exit.Exit<unknown, unknown> => ExitTypeId in u
+
 /** Run the handler on `item`, inside the worker's fiber, once the run is not paused (see `Hooks.pause`). */
 export const invoke = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => {
   const wait = run.pause === undefined ? undefined : run.pause()
@@ -32,10 +43,10 @@ export const invoke = (run: Run, ctx: Context_, item: Item): Effect.Effect<void>
 }
 
 const invokeNow = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => {
-  const retry = item instanceof Retry ? item : undefined
+  // `assign` (workers.ts) told a retry from a fresh event when the slot took the item.
+  const retry = ctx.retry
   const ev = retry === undefined ? (item as AnyEvent) : retry.event
   ctx.event = ev
-  ctx.retry = retry
   ctx.journaled = retry?.journaled
   ctx.attempt = retry === undefined ? 1 : retry.attempt
   ctx.retrying = false
@@ -91,7 +102,7 @@ const invokeNow = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => 
     try {
       // A distributed step outside a cluster runs here, with the context it would get on a runner.
       const returned = step.handler(ev, step.def.distribute === true ? (ctx.distributed as unknown as Context_) : ctx)
-      effect = Effect.isEffect(returned)
+      effect = isEffect(returned)
         ? (returned as Effect.Effect<unknown, unknown>)
         : Boundary.handlerResult({ workflow: run.compiled.name, step: step.name, event: ev._tag }, returned)
     } catch (thrown) {
@@ -133,7 +144,7 @@ const invokeNow = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => 
   }
   // A handler that returned an Exit (`Effect.succeed(event)`) goes on at once, without an effect for its outcome,
   // as long as that does not nest too deep on the JS stack (a worker draining its mailbox goes through here).
-  if (Exit.isExit(effect) && run.syncDepth < MAX_SYNC_DEPTH) {
+  if (isExit(effect) && run.syncDepth < MAX_SYNC_DEPTH) {
     run.syncDepth++
     try {
       return effect._tag === "Success" ? succeeded(run, ctx, effect.value) : failedInvocation(run, ctx, effect.cause)

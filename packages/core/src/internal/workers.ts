@@ -94,6 +94,8 @@ export class StepRun {
    */
   delivered = 0
   taken = 0
+  /** Retries queued and not yet taken by a slot: while none is, every queued item is a fresh event. */
+  retries = 0
   /** The slot the last enqueued item went to at once, or -1 when it was queued (for the record). */
   placed = -1
   readonly step: CompiledStep
@@ -175,7 +177,7 @@ export const deliver = (
 
 /** A backed-off event comes back to its step for another attempt. */
 export const requeue = (run: Run, sr: StepRun, retry: Retry): Effect.Effect<void> => {
-  const effect = enqueue(run, sr, retry)
+  const effect = enqueueRetry(run, sr, retry)
   if (run.record !== undefined) {
     run.record({
       _tag: "RetryDue",
@@ -190,10 +192,27 @@ export const requeue = (run: Run, sr: StepRun, retry: Retry): Effect.Effect<void
   return effect
 }
 
-/** Give worker slot `ctx` the item `item`: its invocation number is fixed now, in routing order. */
+/**
+ * Give worker slot `ctx` the item `item`: its invocation number is fixed now, in routing order, and whether it
+ * is a retry (`ctx.retry`, which `invoke` reads).
+ */
 const assign = (sr: StepRun, ctx: Context_, item: Item): void => {
   ctx.item = item
-  ctx.n = item instanceof Retry ? item.n : ++sr.taken
+  // No class test per event while the step has no retry queued (an event class's prototype chain is long).
+  if (sr.retries > 0 && item instanceof Retry) {
+    sr.retries--
+    ctx.retry = item
+    ctx.n = item.n
+  } else {
+    ctx.retry = undefined
+    ctx.n = ++sr.taken
+  }
+}
+
+/** {@link enqueue} for an event coming back for another attempt (or re-run from a journal). */
+export const enqueueRetry = (run: Run, sr: StepRun, retry: Retry): Effect.Effect<void> => {
+  sr.retries++
+  return enqueue(run, sr, retry)
 }
 
 /** Start a worker for `item` when a slot is free, or queue it. */
