@@ -5,7 +5,7 @@
  * fiber of its own while the worker goes on), handed to a step that accepts `StepFailedEvent`, or ends the
  * run. Then the worker takes its next event.
  */
-import { Cause, Clock, Context, Duration, Effect, Exit, Pull, Schedule } from "effect"
+import { Cause, Clock, Context, Duration, Effect, type Exit, Pull, Schedule } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { StepFailedEvent } from "../RunEvent.ts"
 import { StepTimeoutError, UnhandledEventError } from "../WorkflowError.ts"
