@@ -14,7 +14,7 @@ import { Effect } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { UnhandledEventError } from "../WorkflowError.ts"
 import type { Context_ } from "./context.ts"
-import { outsideEmits, route, routeOrError } from "./routing.ts"
+import { outsideEmits, route, routeEmitted, routeOrError } from "./routing.ts"
 import { andThen, type Run } from "./run.ts"
 import { NO_SENDERS, type StepRun } from "./workers.ts"
 
@@ -54,10 +54,14 @@ export const sendAll = (
     if (next.done === true) return forks
     if (ctx.journaled !== undefined && ctx.replayed() !== undefined) continue
     run.full = undefined
-    const refused = outsideEmits(run, ctx.sr.step, next.value)
-    if (refused === undefined && run.record !== undefined) ctx.recordOp({ op: "send", event: next.value, target })
-    const routed = refused ?? routeOrError(run, ctx.step, next.value, target, ctx)
-    if (routed instanceof UnhandledEventError) return andThen(forks, Effect.fail(routed))
+    let routed: Effect.Effect<void> | UnhandledEventError
+    if (target === undefined && run.record === undefined) routed = routeEmitted(run, ctx.sr.step, next.value, ctx)
+    else {
+      const refused = outsideEmits(run, ctx.sr.step, next.value)
+      if (refused === undefined && run.record !== undefined) ctx.recordOp({ op: "send", event: next.value, target })
+      routed = refused ?? routeOrError(run, ctx.step, next.value, target, ctx)
+    }
+    if (routed !== Effect.void && routed instanceof UnhandledEventError) return andThen(forks, Effect.fail(routed))
     forks = andThen(forks, routed)
     const full = filled(run, ctx)
     if (full !== undefined) {

@@ -16,7 +16,7 @@ import { DistributorRef } from "./distributed.ts"
 import { drive } from "./generator.ts"
 import { failCause } from "./lifecycle.ts"
 import type { Outcome } from "./record.ts"
-import { outsideEmits, route, routeOrError } from "./routing.ts"
+import { outsideEmits, route, routeEmitted, routeOrError } from "./routing.ts"
 import { andThen, type Run } from "./run.ts"
 import { died, diedOf, fork, handOver, type Item, mayHandOver, next, Retry, requeue } from "./workers.ts"
 
@@ -179,16 +179,21 @@ export const succeeded = (run: Run, ctx: Context_, out: unknown): Effect.Effect<
   run.lastEvent = ev._tag
   if (out === undefined || out === null) return next(run, ctx)
   run.full = undefined
-  const refused = outsideEmits(run, step, out)
-  run.handover = refused === undefined && mayHandOver(run, ctx, out)
-  const routed = refused ?? routeOrError(run, step.name, out, undefined, ctx)
+  let routed: Effect.Effect<void> | UnhandledEventError
+  if (run.record === undefined) {
+    run.handover = mayHandOver(run, ctx, out)
+    routed = routeEmitted(run, step, out, ctx)
+  } else {
+    const refused = outsideEmits(run, step, out)
+    routed = refused ?? routeOrError(run, step.name, out, undefined, ctx)
+  }
   run.handover = false
   const to = run.handedTo
   if (to !== undefined) {
     run.handedTo = undefined
     return handOver(run, ctx, to)
   }
-  if (routed instanceof UnhandledEventError) {
+  if (routed !== Effect.void && routed instanceof UnhandledEventError) {
     failCause(run, Cause.fail(routed))
     return next(run, ctx)
   }

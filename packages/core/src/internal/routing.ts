@@ -46,6 +46,12 @@ export interface CompiledStep {
     | ((event: AnyEvent, ctx: StepContext<any, AnyEvent>) => Iterator<unknown, unknown, unknown>)
     | undefined
   readonly def: Step.Any
+  /**
+   * The tag this step last emitted, when that may go straight to one step (`lastTarget`), and its index: what
+   * `routeEmitted` checks first. Shared by the workflow's runs (it says only what the tables say).
+   */
+  lastTag: string | undefined
+  lastTarget: number
 }
 
 /** @internal */
@@ -71,7 +77,9 @@ export const compile = (
       emitsTags: def.emits === undefined ? undefined : new Set(def.emits.map((c) => tagOf(c)!)),
       handler: generator !== undefined ? Effect.fnUntraced(generator) : (def.handler as CompiledStep["handler"]),
       generator,
-      def
+      def,
+      lastTag: undefined,
+      lastTarget: -1
     }
     compiledSteps.push(step)
     byName.set(def.name, step)
@@ -184,6 +192,33 @@ export const routeOrError = (
   let effect: Effect.Effect<void> = Effect.void
   for (const i of targets) effect = andThen(effect, deliver(run, run.stepRun(i), ev, from, by))
   return effect
+}
+
+/**
+ * Route an event that step `step` emitted with no target step (returned, or sent), from the invocation `by`
+ * of an unrecorded run: `outsideEmits`, then `routeOrError`. On the per-event path, an event of the tag the
+ * step last emitted, which its `emits` allow and which goes to one step only, goes there with no other check
+ * as long as no wait is open (a wait could take it) and the run goes on.
+ */
+export const routeEmitted = (
+  run: Run,
+  step: CompiledStep,
+  ev: unknown,
+  by: Context_
+): Effect.Effect<void> | UnhandledEventError => {
+  if (!run.finished && run.waiters.length === 0 && isEvent(ev)) {
+    const tag = ev._tag
+    if (tag === step.lastTag) return deliver(run, run.stepRun(step.lastTarget), ev, step.name, by)
+    const refused = outsideEmits(run, step, ev)
+    if (refused !== undefined) return refused
+    const targets = run.compiled.routes.get(tag)
+    if (tag !== "StopEvent" && targets !== undefined && targets.length === 1) {
+      step.lastTag = tag
+      step.lastTarget = targets[0]!
+    }
+    return routeOrError(run, step.name, ev, undefined, by)
+  }
+  return outsideEmits(run, step, ev) ?? routeOrError(run, step.name, ev, undefined, by)
 }
 
 /**
