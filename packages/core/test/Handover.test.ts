@@ -4,11 +4,14 @@
  * names the step it runs now.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { defineWorkflow, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
-import { Cause, Effect, Exit, Fiber, Metric } from "effect"
+import { defineWorkflow, RunEvent, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
+import { Cause, Effect, Exit, Fiber, Metric, Option, Schema } from "effect"
 import { TestClock } from "effect/testing"
+import { FRAME_EFFECT } from "../src/internal/context.ts"
 import { ExitTypeId } from "../src/internal/invocation.ts"
 import { Ping } from "./fixtures/events.ts"
+
+class Pong extends Schema.TaggedClass<Pong>()("Pong", { n: Schema.Number }) {}
 
 /** The fibers started while `effect` runs. */
 const countingStarts = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -99,4 +102,40 @@ describe("handing a worker's fiber over to the next step", () => {
     ]
     for (const value of values) assert.strictEqual(ExitTypeId in value, Exit.isExit(value))
   })
+
+  it("on this effect version a worker slot reuses one frame for its handlers' outcomes", () => {
+    // If effect changes how it keeps a frame's effect, the engine falls back to a frame per invocation; this
+    // says so, so that the per-event cost does not go back up unnoticed.
+    assert.strictEqual(FRAME_EFFECT, "~effect/Effect/args")
+  })
+
+  it.effect("one worker slot gets each handler's own outcome, success or failure, event after event", () =>
+    Effect.gen(function* () {
+      const seen: Array<string> = []
+      const wf = defineWorkflow({ name: "outcomes" })
+        .step(StartEvent, (_, ctx) => ctx.sendAll([1, 2, 3, 4, 5, 6].map((n) => new Ping({ n }))), { name: "start" })
+        .step(
+          Ping,
+          (ev) =>
+            ev.n % 2 === 0 ? Effect.fail(`failed ${ev.n}`) : Effect.map(Effect.void, () => new Pong({ n: ev.n })),
+          { name: "work" }
+        )
+        .step(
+          RunEvent.StepFailedEvent,
+          (ev) => Effect.sync(() => seen.push(String(ev.error))).pipe(Effect.as(new Pong({ n: 0 }))),
+          { name: "recover" }
+        )
+        .step(
+          Pong,
+          (ev, ctx) =>
+            Effect.map(ctx.collect(ev, 6), (all) =>
+              Option.isSome(all) ? new StopEvent({ result: all.value.map((p) => p.n) }) : undefined
+            ),
+          { name: "gather" }
+        )
+      const result = yield* Workflow.run(wf, {})
+      assert.deepStrictEqual([...result].sort(), [0, 0, 0, 1, 3, 5])
+      assert.deepStrictEqual(seen.sort(), ["failed 2", "failed 4", "failed 6"])
+    })
+  )
 })

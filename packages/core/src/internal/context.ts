@@ -4,7 +4,7 @@
  * `CollectBuffer`, `store.*` to the run's state under its lock) and is a point where a controlled scheduler
  * (the testing kit's `explore`) may interleave other fibers.
  */
-import { type Cause, Context, Effect, Option } from "effect"
+import { Cause, Context, Effect, Option } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { tagOf } from "../Event.ts"
 import type { StepContext, Store, WaitForOptions } from "../StepContext.ts"
@@ -25,6 +25,37 @@ import { type Item, next, pull, type Retry, type StepRun, type WorkerFiber } fro
 export const EditingRun = Context.Reference<Run | undefined>("@effect-flow/core/internal/EditingRun", {
   defaultValue: () => undefined
 })
+
+/**
+ * The key under which effect's `matchCauseEffect` frame holds the effect it runs first, found once by looking,
+ * and checked by running a frame three times with that effect replaced in between (a handler's outcome must
+ * reach its continuation each time): `undefined` if effect keeps it elsewhere, or reusing a frame does not
+ * give each effect's outcome, and then every invocation builds its frame (see `Context_.followedByOutcome`).
+ * The per-event path then allocates no frame per invocation.
+ *
+ * @internal
+ */
+export const FRAME_EFFECT: string | undefined = (() => {
+  try {
+    const first = Effect.succeed(1)
+    const seen: Array<unknown> = []
+    const frame = Effect.matchCauseEffect(first, {
+      onSuccess: (n: number) => Effect.sync(() => seen.push(n)),
+      onFailure: (cause: Cause.Cause<unknown>) => Effect.sync(() => seen.push(Cause.squash(cause)))
+    }) as unknown as Record<string, unknown>
+    const key = Object.keys(frame).find((k) => frame[k] === first)
+    if (key === undefined) return undefined
+    const asEffect = frame as unknown as Effect.Effect<unknown>
+    Effect.runSync(asEffect)
+    frame[key] = Effect.map(Effect.succeed(2), (n) => n)
+    Effect.runSync(asEffect)
+    frame[key] = Effect.fail(3)
+    Effect.runSync(asEffect)
+    return seen.join() === "1,2,3" ? key : undefined
+  } catch {
+    return undefined
+  }
+})()
 
 /** The context of worker slot `worker` of `sr`. @internal */
 export const makeContext = (run: Run, sr: StepRun, worker: number): Context_ => new Context_(run, sr, worker)
@@ -77,6 +108,21 @@ export class Context_ implements StepContext<any, AnyEvent> {
   /** What follows an effect the generator of the current invocation yielded (see `generator.ts`; made on first use). */
   get driven(): Driven {
     return (this.driven_ ??= new Driven(this))
+  }
+  private frame_: Effect.Effect<void> | undefined = undefined
+  /**
+   * `effect` (the current invocation's handler), then its outcome (`succeeded` or `failedInvocation`), as
+   * `Effect.matchCauseEffect(effect, this.continuation)`; but where effect's frame can be reused (see
+   * `FRAME_EFFECT`), the slot's one frame is given the new effect instead of building a frame per invocation.
+   * A slot runs one invocation at a time, and effect's fiber takes the frame off its stack before it calls the
+   * outcome, so the frame is never on a stack when the next invocation reuses it.
+   */
+  followedByOutcome(effect: Effect.Effect<unknown, unknown>): Effect.Effect<void> {
+    if (FRAME_EFFECT === undefined) return Effect.matchCauseEffect(effect, this.continuation)
+    const frame = this.frame_
+    if (frame === undefined) return (this.frame_ = Effect.matchCauseEffect(effect, this.continuation))
+    ;(frame as unknown as Record<string, unknown>)[FRAME_EFFECT] = effect
+    return frame
   }
   private goOn_: Effect.Effect<void> | undefined = undefined
   /** Take the next event (`next`), as an effect to run after another (made on first use). */

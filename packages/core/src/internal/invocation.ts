@@ -152,7 +152,7 @@ const invokeNow = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => 
       run.syncDepth--
     }
   }
-  return Effect.matchCauseEffect(effect, ctx.continuation)
+  return ctx.followedByOutcome(effect)
 }
 
 /** How many outcomes may be handled one inside another on the JS stack (see `invoke`). */
