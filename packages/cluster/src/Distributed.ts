@@ -147,7 +147,10 @@ const wireClasses: ReadonlyMap<string, Schema.Top> = new Map<string, Schema.Top>
  * store) the named workflow with the encoded input, `Resume` continues a stored run; both answer with the
  * encoded result (JSON text, encoded with the workflow's `output` schema when it has one). Both messages are
  * persisted in the cluster's message storage: when the runner that owns the run dies, the cluster delivers
- * the message again to the run's next owner, which resumes the run from its journal.
+ * the message again to the run's next owner, which resumes the run from its journal. Both are interrupted when
+ * the entity terminates (its runner shuts down, its shard moves): the run stops there as closing
+ * `Durable.start`'s scope stops it (journal kept, lease released), the message stays unanswered in storage, and
+ * the next owner resumes the run at once instead of the runner waiting `entityTerminationTimeout` for it.
  *
  * @since 0.1.0
  * @category entities
@@ -157,12 +160,16 @@ export const RunEntity = Entity.make("effect-flow/Run", [
     payload: { workflow: Schema.String, input: Schema.String },
     success: Schema.String,
     error: RunError
-  }).annotate(ClusterSchema.Persisted, true),
+  })
+    .annotate(ClusterSchema.Persisted, true)
+    .annotate(ClusterSchema.InterruptOnTermination, true),
   Rpc.make("Resume", {
     payload: { workflow: Schema.String },
     success: Schema.String,
     error: RunError
-  }).annotate(ClusterSchema.Persisted, true),
+  })
+    .annotate(ClusterSchema.Persisted, true)
+    .annotate(ClusterSchema.InterruptOnTermination, true),
   Rpc.make("Events", {
     payload: { workflow: Schema.String },
     success: Schema.String,

@@ -19,7 +19,7 @@ import {
   WorkflowChangedError,
   WorkflowStalledError
 } from "@effect-flow/core"
-import { Effect, Exit, Fiber, Layer, Result, Schema, Stream } from "effect"
+import { Effect, Exit, Fiber, Layer, Option, Result, Schema, Scope, Stream } from "effect"
 import { TestRunner } from "effect/cluster"
 import * as fc from "fast-check"
 import { ParallelAccumulatorWorkflow } from "../../examples/src/accumulator.ts"
@@ -259,8 +259,7 @@ describe("Distributed.start on TestRunner", () => {
         )
         assert.strictEqual((request[0] as InputRequiredEvent).prefix, "approve 100?")
         // "waiting" is stored by the run's owner in a journal batch after it publishes the request, so it may
-        // lag the event here: wait for it (bounded) rather than read it once. A failed assertion here would
-        // leave the run live, and closing the runner waits for live runs (entityTerminationTimeout, 15 s).
+        // lag the event here: wait for it (bounded) rather than read it once.
         let waiting = yield* Distributed.status("approve-1")
         for (let i = 0; i < 400 && waiting.status !== "waiting"; i++) {
           yield* Effect.sleep("5 millis")
@@ -291,6 +290,56 @@ describe("Distributed.start on TestRunner", () => {
       assert.strictEqual(error._tag, "WorkflowCancelledError")
       assert.strictEqual((yield* Distributed.status("cancel-1")).status, "cancelled")
     }).pipe(Effect.provide(runner))
+  )
+})
+
+describe("Distributed.layer shutdown", () => {
+  it.live(
+    "closing a runner's scope stops its live runs at once, not after entityTerminationTimeout (15 s): each stays resumable (journal kept, lease released) and another runner on the same store resumes it",
+    () =>
+      Effect.gen(function* () {
+        const store = yield* RunStore.RunStore
+        const runnerOnStore = Distributed.layer({ workflows: [Halting, Approval] }).pipe(
+          Layer.provideMerge(TestRunner.layer)
+        )
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(runnerOnStore, scope)
+        // a run whose first attempt hangs in a handler, and one that waits for outside input
+        const halting = yield* Distributed.start(Halting, { n: 7 }, { runId: "deploy-1" }).pipe(
+          Effect.provideContext(context)
+        )
+        const waiting = yield* Distributed.start(Approval, { amount: 9 }, { runId: "deploy-2" }).pipe(
+          Effect.provideContext(context)
+        )
+        yield* waiting.events.pipe(
+          Stream.filter((e) => e._tag === "InputRequiredEvent"),
+          Stream.take(1),
+          Stream.runDrain
+        )
+        while ((yield* Effect.exit(store.readJournal(halting.runId))).pipe(Exit.isSuccess) === false) {
+          yield* Effect.sleep("5 millis")
+        }
+        while ((yield* store.readJournal(halting.runId)).length < 3) yield* Effect.sleep("5 millis")
+        // Without the runs stopping on termination, this waits the cluster's entityTerminationTimeout (15 s).
+        const closed = yield* Effect.timeoutOption(Scope.close(scope, Exit.void), "5 seconds")
+        assert.isTrue(Option.isSome(closed), "the runner's scope closed without waiting for its live runs")
+        assert.strictEqual((yield* Distributed.status("deploy-1")).status, "running")
+        assert.strictEqual((yield* Distributed.status("deploy-2")).status, "waiting")
+        // A new runner on the same store: the lease is free, the journal intact.
+        const [resumed, answered] = yield* Effect.all(
+          [
+            Distributed.resume(Halting, "deploy-1"),
+            Effect.andThen(
+              Distributed.send(Approval, "deploy-2", new HumanResponseEvent({ response: "later" })),
+              Distributed.resume(Approval, "deploy-2")
+            )
+          ],
+          { concurrency: "unbounded" }
+        ).pipe(Effect.provide(runnerOnStore))
+        assert.deepStrictEqual(resumed, { n: 7, attempt: 2 })
+        assert.strictEqual(answered, "later")
+      }).pipe(Effect.provide(RunStore.layerMemory)),
+    20_000
   )
 })
 
