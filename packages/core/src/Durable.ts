@@ -404,7 +404,8 @@ const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown
           const journalWriter = yield* JournalWriter.make({
             lease,
             seq: entries.length,
-            maxBatch: Number.MAX_SAFE_INTEGER
+            maxBatch: Number.MAX_SAFE_INTEGER,
+            maxDelay: yield* Durable_.JournalDelay
           })
           writer = journalWriter
           if (entries.length === 0) {
@@ -416,6 +417,11 @@ const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown
           // inbox message marked consumed: one batch, so a crash cannot keep one without the other. (Routing may
           // resume the answered invocation at once, whose entries follow in order.)
           let buffer: Array<string> | undefined
+          // From the StopEvent on (returned, sent, or given from outside), the entries are held here and written
+          // in one batch with the run's end: committed before it, the StopEvent's invocation would count as done
+          // while the run is not, and a resume after a crash in between would find nothing left to run and stall.
+          let final: Array<string> | undefined
+          const finalConsumed: Array<number> = []
           // Uninterruptible: routing may end the run at once, and the run's end stops the fiber that delivers.
           deliver = (run, event, consumed) =>
             Effect.uninterruptible(
@@ -427,6 +433,11 @@ const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown
                   routing = sendFromOutside(run, event)
                 } finally {
                   buffer = undefined
+                }
+                if (final !== undefined) {
+                  final.push(...entries)
+                  if (consumed !== undefined) finalConsumed.push(consumed)
+                  return routing
                 }
                 // A failed write fails the run through the writer; routing goes on regardless.
                 const queued = Effect.ignore(
@@ -452,7 +463,9 @@ const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown
               return
             }
             if (entry !== undefined) {
+              if (final === undefined && stops(t)) final = []
               if (buffer !== undefined) buffer.push(entry)
+              else if (final !== undefined) final.push(entry)
               else journalWriter.appendUnsafe(entry)
             }
             if (live !== undefined) {
@@ -535,28 +548,42 @@ const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown
               // The run fails with it, and is stored as failed: never a result half-written as finished.
               Effect.tapError((error) =>
                 Effect.andThen(
-                  journalWriter.appendAll([JSON.stringify({ t: "end", ok: false })], {
-                    status: { status: "failed", error: errorJson(error) }
+                  journalWriter.appendAll([...(final ?? []), JSON.stringify({ t: "end", ok: false })], {
+                    status: { status: "failed", error: errorJson(error) },
+                    consumed: finalConsumed
                   }),
                   journalWriter.flush
                 )
               )
             )
-            yield* journalWriter.appendAll([JSON.stringify({ t: "end", ok: true })], {
-              status: { status: "completed", result: encoded }
+            yield* journalWriter.appendAll([...(final ?? []), JSON.stringify({ t: "end", ok: true })], {
+              status: { status: "completed", result: encoded },
+              consumed: finalConsumed
             })
             yield* journalWriter.flush
             return exit.value
           }
           if (!Cause.hasInterruptsOnly(exit.cause)) {
-            yield* journalWriter.appendAll([JSON.stringify({ t: "end", ok: false })], {
-              status: { status: cancelled ? "cancelled" : "failed", error: errorJson(Cause.squash(exit.cause)) }
+            yield* journalWriter.appendAll([...(final ?? []), JSON.stringify({ t: "end", ok: false })], {
+              status: { status: cancelled ? "cancelled" : "failed", error: errorJson(Cause.squash(exit.cause)) },
+              consumed: finalConsumed
             })
             yield* journalWriter.flush
           }
           return yield* Effect.failCause(exit.cause)
         })
       )
+
+/** Whether transition `t` routes a StopEvent: the run ends with it. */
+const stops = (t: Transition): boolean =>
+  (t._tag === "InvocationEnded" &&
+    t.outcome._tag === "Returned" &&
+    (t.outcome.event as { _tag?: unknown } | undefined)?._tag === "StopEvent") ||
+  (t._tag === "Operation" &&
+    t.operation.op === "send" &&
+    t.operation.target === undefined &&
+    t.operation.event._tag === "StopEvent") ||
+  (t._tag === "OutsideInput" && t.event._tag === "StopEvent")
 
 /** An error as JSON: its tag, message and the fields JSON can hold. */
 const errorJson = (error: unknown): string => {

@@ -3,9 +3,10 @@
  * `Durable.readEntry`, as exactly what the object format of 0.2 wrote; and journals in that format still resume.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Durable, RunStore } from "@effect-flow/core"
-import { Effect } from "effect"
+import { Durable, defineWorkflow, RunStore, StartEvent, StopEvent } from "@effect-flow/core"
+import { Effect, Layer, Schema } from "effect"
 import * as fc from "fast-check"
+import { JournalDelay } from "../src/internal/durable.ts"
 import {
   counts,
   expected,
@@ -131,5 +132,130 @@ describe("the journal's entry format", () => {
     assert.deepStrictEqual(read(["x"]), { t: "x" })
     assert.deepStrictEqual(read({ t: "end", ok: true }), { t: "end", ok: true })
     assert.throws(() => Durable.readEntry("a/b", "not json"))
+  })
+
+  // A crash between two batches, the first holding the end of the invocation that returned the StopEvent and the
+  // second the run's end, left a journal in which every invocation had ended and the run had not: its resume found
+  // nothing to run, stalled, and stored the finished run as failed.
+  describe("the entries from the StopEvent on are committed with the run's end", () => {
+    /** A memory store that keeps each batch it is given. */
+    const batching = Effect.map(RunStore.makeMemory, (inner) => {
+      const batches: Array<RunStore.Batch> = []
+      const store: RunStore.Shape = {
+        ...inner,
+        append: (lease, batch) =>
+          Effect.andThen(
+            Effect.sync(() => batches.push(batch)),
+            inner.append(lease, batch)
+          )
+      }
+      return { store, batches }
+    })
+    /** A durable run whose writer commits every entry as soon as it is appended. */
+    const eager = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provideService(effect, JournalDelay, 0)
+
+    /** The batch holding the entry `pick` finds, read as entries. */
+    const batchOf = (batches: ReadonlyArray<RunStore.Batch>, runId: string, pick: (e: Durable.Entry) => boolean) =>
+      batches
+        .map((b) => ({ batch: b, entries: b.entries.map((data) => Durable.readEntry(runId, data)) }))
+        .find(({ entries }) => entries.some(pick))!
+
+    it.effect("a StopEvent returned: its invocation's end is in the batch of the run's end and its status", () =>
+      Effect.gen(function* () {
+        const { store, batches } = yield* batching
+        const fiber = yield* Effect.forkChild(eager(Durable.run(legacy, { n: 12 }, { runId: "returned" })), {
+          startImmediately: true
+        }).pipe(Effect.provide(Layer.succeed(RunStore.RunStore, store)))
+        assert.deepStrictEqual(yield* runOnTestClock(fiber), expected)
+        // committed entry by entry, as far as the run's turns allow
+        assert.isAbove(batches.length, 50)
+        const { batch, entries } = batchOf(batches, "returned", (e) => e.t === "e" && e.i === "returned/gather/12")
+        assert.strictEqual(entries.at(-1)!.t, "end")
+        assert.strictEqual(batch.status?.status, "completed")
+      })
+    )
+
+    it.effect("a StopEvent sent: the send and what follows it are in the batch of the run's end", () =>
+      Effect.gen(function* () {
+        class Tick extends Schema.TaggedClass<Tick>()("Tick", { i: Schema.Number }) {}
+        const sender = defineWorkflow({ name: "sender" })
+          .step(
+            StartEvent,
+            (_, ctx) =>
+              Effect.gen(function* () {
+                for (let i = 0; i < 30; i++) {
+                  yield* ctx.send(new Tick({ i }))
+                  yield* Effect.sleep("1 millis")
+                }
+              }),
+            { emits: [Tick] }
+          )
+          .step(Tick, (ev, ctx) =>
+            ev.i === 29 ? ctx.send(new StopEvent({ result: "stopped" })) : Effect.sleep("1 millis")
+          )
+        const { store, batches } = yield* batching
+        const fiber = yield* Effect.forkChild(eager(Durable.run(sender, {}, { runId: "sent" })), {
+          startImmediately: true
+        }).pipe(Effect.provide(Layer.succeed(RunStore.RunStore, store)))
+        assert.strictEqual(yield* runOnTestClock(fiber), "stopped")
+        const { batch, entries } = batchOf(
+          batches,
+          "sent",
+          (e) => e.t === "o" && e.op === "send" && e.i === "sent/handleTick/30"
+        )
+        assert.strictEqual(entries.at(-1)!.t, "end")
+        assert.strictEqual(batch.status?.status, "completed")
+      })
+    )
+
+    it.effect("committed entry by entry, the run resumes from the end of any of its batches to its result", () =>
+      Effect.gen(function* () {
+        const { store, batches } = yield* batching
+        const fiber = yield* Effect.forkChild(eager(Durable.run(legacy, { n: 12 }, { runId: "cuts" })), {
+          startImmediately: true
+        }).pipe(Effect.provide(Layer.succeed(RunStore.RunStore, store)))
+        assert.deepStrictEqual(yield* runOnTestClock(fiber), expected)
+        const run = yield* store.get("cuts")
+        const ctx = yield* Effect.context<never>()
+        // A crash after batch j: the journal holds batches 0..j, the run is not finished. With no delay the writer
+        // commits on the appender's stack, entry by entry, even inside what a run appends in one go (a send's
+        // operation and what it routed, an invocation's end and the event it returned routed), which a writer
+        // with a delay never splits: those cuts are left out.
+        const read = (data: string) => Durable.readEntry("cuts", data)
+        const cuts = batches.slice(0, -1).flatMap((batch, j) => {
+          const last = read(batch.entries.at(-1)!)
+          const next = read(batches[j + 1]!.entries[0]!)
+          const inOneGo =
+            (last.t === "o" && last.op === "send") || (last.t === "e" && (next.t === "r" || next.t === "w"))
+          return inOneGo ? [] : [j]
+        })
+        assert.isAbove(cuts.length, 60)
+        const crashAfter = fc.constantFrom(...cuts)
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(crashAfter, (j) =>
+              Effect.runPromiseWith(ctx)(
+                Effect.gen(function* () {
+                  const entries = batches.slice(0, j + 1).flatMap((b) => b.entries)
+                  const fresh = yield* RunStore.makeMemory
+                  yield* fresh.create({ ...run, runId: "cuts" })
+                  const lease = yield* fresh.acquire("cuts", { owner: "dead", pid: 1, host: "gone", ttl: "1 minute" })
+                  yield* fresh.append(lease, { seq: 0, entries })
+                  yield* fresh.release(lease)
+                  counts.edits = 0
+                  const result = yield* Effect.forkChild(Durable.resume(legacy, "cuts"), {
+                    startImmediately: true
+                  }).pipe(Effect.flatMap(runOnTestClock), Effect.provideService(RunStore.RunStore, fresh))
+                  assert.deepStrictEqual(result, expected)
+                  const before = entries.filter((data) => Durable.readEntry("cuts", data).op === "edit").length
+                  assert.strictEqual(before + counts.edits, 12)
+                })
+              )
+            ),
+            { numRuns: 40, examples: [[cuts.at(-1)!]] }
+          )
+        )
+      })
+    )
   })
 })

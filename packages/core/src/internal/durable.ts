@@ -24,7 +24,7 @@
  * (`{ t: "end", ok }`) as objects. Journals written before this format (0.2) hold objects throughout, with the
  * run's id in every `i` and the step again in `to`; `readEntry` reads both into one shape, `Entry`.
  */
-import { Effect, Schema } from "effect"
+import { Context, type Duration, Effect, Schema } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent, tagOf } from "../Event.ts"
 import { StepFailedEvent } from "../RunEvent.ts"
@@ -34,6 +34,15 @@ import { checkIdle } from "./lifecycle.ts"
 import type { Journaled, Operation, Transition } from "./record.ts"
 import { andThen, type Run } from "./run.ts"
 import { enqueueRetry, Retry } from "./workers.ts"
+
+/**
+ * How long a durable run's journal writer lets entries wait before writing their batch (`JournalWriter`'s
+ * `maxDelay`). Tests set 0 to have every entry committed as soon as it is appended, so each point where the run
+ * yields is a point a crash can cut the journal at. @internal
+ */
+export const JournalDelay = Context.Reference<Duration.Input>("@effect-flow/core/internal/JournalDelay", {
+  defaultValue: () => "10 millis"
+})
 
 /** Something that cannot be journaled, in words naming it. @internal */
 export class NotJournalable extends Error {}
