@@ -10,10 +10,10 @@
  * Only on the plain path (see `invoke`): a step with a timeout or a span, a recorded, explored or paused run,
  * and a distributed step run the handler as an effect, wrapped as they need.
  */
-import { Cause, Effect, Exit } from "effect"
+import { Cause, Effect, type Exit } from "effect"
 import type { Context_ } from "./context.ts"
-import { failedInvocation, succeeded } from "./invocation.ts"
-import { SuspendOp, SyncOp } from "./primitive.ts"
+import { failedInvocation, MAX_SYNC_DEPTH, succeeded } from "./invocation.ts"
+import { failureProto, Op, type SuspendOp, SyncOp, successProto } from "./primitive.ts"
 import type { Run } from "./run.ts"
 
 /**
@@ -34,7 +34,16 @@ export class Driven {
   iter: Iterator<unknown, unknown, unknown> | undefined = undefined
   readonly onSuccess: (value: unknown) => Effect.Effect<void>
   readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
+  /** What the generator returned, while `succeed` waits to hand it on from the fiber's loop. */
+  returned: unknown = undefined
+  /** Hand `returned` to `succeeded`, run by the fiber's loop: a worker too deep on the JS stack goes on from there. */
+  readonly succeed: Effect.Effect<void>
   constructor(ctx: Context_) {
+    this.succeed = Effect.suspend(() => {
+      const returned = this.returned
+      this.returned = undefined
+      return succeeded(ctx.run, ctx, returned)
+    })
     this.onSuccess = (value) => {
       const iter = this.iter!
       this.iter = undefined
@@ -59,9 +68,16 @@ export const drive = (run: Run, ctx: Context_, iter: Iterator<unknown, unknown, 
       } catch (thrown) {
         return failedInvocation(run, ctx, Cause.die(thrown))
       }
-      if (state.done === true) return succeeded(run, ctx, state.value)
+      if (state.done === true) {
+        // A worker draining its mailbox comes back here through `succeeded`: past MAX_SYNC_DEPTH outcomes one
+        // inside another, the outcome is handed on from the fiber's loop, so the JS stack stays bounded.
+        if (run.syncDepth <= MAX_SYNC_DEPTH) return succeeded(run, ctx, state.value)
+        const driven = ctx.driven
+        driven.returned = state.value
+        return driven.succeed
+      }
       let yielded = state.value
-      if ((yielded as SyncOp | SuspendOp | undefined)?.ctx === ctx && inPlace++ < MAX_IN_PLACE) {
+      if (yielded instanceof Op && yielded.ctx === ctx && inPlace++ < MAX_IN_PLACE) {
         if (yielded instanceof SyncOp) {
           try {
             value = yielded.value()
@@ -70,15 +86,15 @@ export const drive = (run: Run, ctx: Context_, iter: Iterator<unknown, unknown, 
           }
           continue
         }
-        if (yielded instanceof SuspendOp) yielded = yielded.effect()
+        yielded = (yielded as SuspendOp).effect()
       }
-      if (Exit.isExit(yielded)) {
-        if (yielded._tag === "Success") {
-          value = yielded.value
-          continue
-        }
-        return failedInvocation(run, ctx, yielded.cause)
+      // An Exit (`Effect.succeed(x)`, what a send returns when it started no fiber), told by its prototype.
+      const proto = yielded === null || yielded === undefined ? undefined : Object.getPrototypeOf(yielded)
+      if (proto === successProto) {
+        value = (yielded as Exit.Success<unknown>).value
+        continue
       }
+      if (proto === failureProto) return failedInvocation(run, ctx, (yielded as Exit.Failure<unknown, unknown>).cause)
       const driven = ctx.driven
       driven.iter = iter
       return Effect.matchCauseEffect(yielded as Effect.Effect<unknown, unknown>, driven)

@@ -65,17 +65,7 @@ const invokeNow = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => 
   }
   // A generator handler on the plain path: the engine steps it, with no effect around it (see `generator.ts`).
   const generator = step.generator
-  if (
-    generator !== undefined &&
-    step.timeout === undefined &&
-    step.def.distribute !== true &&
-    run.record === undefined &&
-    !run.spans &&
-    run.yieldPoints === undefined &&
-    run.pause === undefined &&
-    // Too deep on the JS stack (a worker draining its mailbox comes back here): the effect below instead.
-    run.syncDepth < MAX_SYNC_DEPTH
-  ) {
+  if (generator !== undefined && run.plain) {
     let iter: Iterator<unknown, unknown, unknown>
     try {
       iter = generator(ev, ctx)
@@ -156,7 +146,7 @@ const invokeNow = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => 
 }
 
 /** How many outcomes may be handled one inside another on the JS stack (see `invoke`). */
-const MAX_SYNC_DEPTH = 32
+export const MAX_SYNC_DEPTH = 32
 
 /** Record the end of the invocation of `ctx`. */
 const ended = (run: Run, ctx: Context_, outcome: Outcome): void =>

@@ -21,15 +21,19 @@ if (evaluateKey === undefined) {
 function OpBase() {}
 OpBase.prototype = Object.create(suspendProto)
 
+/** A step-context operation: an Effect, and what the driver of generator handlers runs in place. @internal */
+export abstract class Op extends (OpBase as unknown as new () => Effect.Effect<any, any>) {
+  /** The step context (worker slot) the operation belongs to. */
+  abstract readonly ctx: object
+}
+
 /**
  * An operation whose result is a value at once (a read, a collect): `value` may throw, which is a defect of
  * the operation, as with `Effect.sync`.
  *
  * @internal
  */
-export abstract class SyncOp extends (OpBase as unknown as new () => Effect.Effect<any>) {
-  /** The step context (worker slot) the operation belongs to. */
-  abstract readonly ctx: object
+export abstract class SyncOp extends (Op as unknown as abstract new () => Op & Effect.Effect<any>) {
   abstract value(): unknown
 }
 Object.defineProperty(SyncOp.prototype, evaluateKey, {
@@ -39,9 +43,7 @@ Object.defineProperty(SyncOp.prototype, evaluateKey, {
 })
 
 /** An operation that does its work, then goes on with an effect (a send: the worker fibers it starts, or a wait). @internal */
-export abstract class SuspendOp extends (OpBase as unknown as new () => Effect.Effect<any, any>) {
-  /** The step context (worker slot) the operation belongs to. */
-  abstract readonly ctx: object
+export abstract class SuspendOp extends Op {
   abstract effect(): Effect.Effect<unknown, unknown>
 }
 Object.defineProperty(SuspendOp.prototype, evaluateKey, {
@@ -49,3 +51,7 @@ Object.defineProperty(SuspendOp.prototype, evaluateKey, {
     return this.effect()
   }
 })
+
+/** The prototypes of a successful and of a failed `Exit`: what a generator yields most is told apart by them. @internal */
+export const successProto: object = Object.getPrototypeOf(Exit.void)
+export const failureProto: object = Object.getPrototypeOf(Exit.fail(undefined))

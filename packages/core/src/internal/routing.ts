@@ -41,7 +41,10 @@ export interface CompiledStep {
   readonly emitsTags: ReadonlySet<string> | undefined
   /** The handler, a generator function wrapped once (as `Effect.fnUntraced` does) so it returns an Effect. */
   readonly handler: (event: AnyEvent, ctx: StepContext<any, AnyEvent>) => unknown
-  /** The handler itself when it is a generator function, which `invoke` may drive without an effect (see `generator.ts`). */
+  /**
+   * The handler itself when it is a generator function that `invoke` may step without an effect (see
+   * `generator.ts`): a step with no timeout, not distributed.
+   */
   readonly generator:
     | ((event: AnyEvent, ctx: StepContext<any, AnyEvent>) => Iterator<unknown, unknown, unknown>)
     | undefined
@@ -67,7 +70,7 @@ export const compile = (
   const byName = new Map<string, CompiledStep>()
   steps.forEach((def, index) => {
     const acceptsTags = new Set(def.accepts.map((c) => tagOf(c as any)!))
-    const generator = Boundary.isGeneratorFunction(def.handler) ? def.handler : undefined
+    const isGenerator = Boundary.isGeneratorFunction(def.handler)
     const step: CompiledStep = {
       index,
       name: def.name,
@@ -75,8 +78,8 @@ export const compile = (
       acceptsTags,
       timeout: def.timeout === undefined ? undefined : Duration.fromInputUnsafe(def.timeout),
       emitsTags: def.emits === undefined ? undefined : new Set(def.emits.map((c) => tagOf(c)!)),
-      handler: generator !== undefined ? Effect.fnUntraced(generator) : (def.handler as CompiledStep["handler"]),
-      generator,
+      handler: isGenerator ? Effect.fnUntraced(def.handler) : (def.handler as CompiledStep["handler"]),
+      generator: isGenerator && def.timeout === undefined && def.distribute !== true ? def.handler : undefined,
       def,
       lastTag: undefined,
       lastTarget: -1

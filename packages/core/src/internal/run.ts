@@ -177,6 +177,11 @@ export class Run {
   readonly pause: (() => Effect.Effect<void> | undefined) | undefined
   /** Set when a step accepts StepFailedEvent. */
   readonly recovers: boolean
+  /**
+   * Nobody records, traces, explores or pauses the run: a generator handler may then be stepped by the
+   * engine instead of run as an effect (see `generator.ts`).
+   */
+  readonly plain: boolean
 
   constructor(compiled: Compiled, context: Context.Context<never>, hooks: Hooks, spans: boolean) {
     this.compiled = compiled
@@ -193,6 +198,7 @@ export class Run {
       hooks.record,
       hooks.lifecycle === true && hooks.publish !== undefined ? lifecycleEvents(this) : undefined
     )
+    this.plain = this.record === undefined && !spans && this.yieldPoints === undefined && this.pause === undefined
   }
 
   /** The store's lock: edits, sets and updates of one run never interleave (made on first use). */
