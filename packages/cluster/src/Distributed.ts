@@ -26,7 +26,7 @@ import {
 
 type AnyEvent = Event.AnyEvent
 
-import { Duration, Effect, Fiber, Layer, Schedule, Schema, Semaphore, Stream } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Layer, Schedule, Schema, Semaphore, Stream } from "effect"
 import { type ClusterError, ClusterSchema, Entity, type Sharding } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import * as EventLog from "./internal/eventLog.ts"
@@ -81,6 +81,33 @@ export class RunFailedError extends Schema.TaggedError<RunFailedError>()("RunFai
 }) {
   override get message() {
     return `Run "${this.runId}" of workflow "${this.workflow}" failed${this.tag === undefined ? "" : ` with ${this.tag}`}: ${this.reason}`
+  }
+}
+
+/**
+ * A run's events stream (`Distributed.start`'s `events`) cannot go on: the runner that served it stopped the
+ * run (it shut down, or the cluster moved the run's shard) or is gone, and the run goes on on another runner,
+ * which resumed it from its journal. The stream is served by the run's owner from what it published, so it
+ * does not continue across owners without possible gaps or repeats: it fails with this instead of ending as if
+ * the run had. The run itself is not affected: `result` (and `Distributed.status`) still give its outcome.
+ *
+ * @example
+ * ```ts
+ * handle.events.pipe(
+ *   Stream.runForEach((event) => Effect.log(event._tag)),
+ *   Effect.catchTag("RunMovedError", () => Effect.log("the run moved; waiting for its result"))
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class RunMovedError extends Schema.TaggedError<RunMovedError>()("RunMovedError", {
+  workflow: Schema.String,
+  runId: Schema.String
+}) {
+  override get message() {
+    return `The events stream of run "${this.runId}" (workflow "${this.workflow}") stopped: the runner that served it stopped the run, which goes on on another runner; its events from there are not part of this stream. Read the handle's result or Distributed.status for its outcome`
   }
 }
 
@@ -172,8 +199,9 @@ export const RunEntity = Entity.make("effect-flow/Run", [
     .annotate(ClusterSchema.InterruptOnTermination, true),
   Rpc.make("Events", {
     payload: { workflow: Schema.String },
-    success: Schema.String,
-    error: RunError,
+    /** `x`: the entity's instance (a new one after a move or restart), `t`: the event, encoded. */
+    success: Schema.Struct({ x: Schema.String, t: Schema.String }),
+    error: Schema.Union([UnknownWorkflowError, RunMovedError]),
     stream: true
   }),
   Rpc.make("Send", {
@@ -314,6 +342,8 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
       // What this entity's executions published (encoded), for Events subscribers: a late one gets the past
       // first, each event once.
       const events = yield* EventLog.make
+      // This entity instance: a client following its events tells a new instance (the run moved) by it.
+      const instance = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
       let current: { readonly cancel: Effect.Effect<void> } | undefined
       const lookup = (name: string) => {
         const wf = byName.get(name)
@@ -343,10 +373,12 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
             return yield* exit
           })
         ).pipe(
-          Effect.ensuring(
+          Effect.onExit((exit) =>
             Effect.sync(() => {
               current = undefined
-              events.end()
+              // Interrupted: the entity terminates (the runner stops, the shard moves) and the run goes on
+              // elsewhere; subscribers here are told so, rather than see an end.
+              events.end(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
             })
           )
         )
@@ -371,7 +403,16 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
               (info) => JSON.parse(info.input) as unknown
             )
           ),
-        Events: ({ payload }) => Stream.unwrap(Effect.as(lookup(payload.workflow), events.stream)),
+        Events: ({ payload }) =>
+          Stream.unwrap(
+            Effect.as(
+              lookup(payload.workflow),
+              events.stream.pipe(
+                Stream.map((t) => ({ x: instance, t })),
+                Stream.catchTag("Stopped", () => Stream.fail(new RunMovedError({ workflow: payload.workflow, runId })))
+              )
+            )
+          ),
         Send: ({ payload }) =>
           Effect.flatMap(lookup(payload.workflow), (wf) =>
             Effect.flatMap(Durable.decodeEvent(wf, payload.event), (event) => Durable.send(wf, runId, event)).pipe(
@@ -533,15 +574,16 @@ export const send = <W extends Workflow.Any>(
  * A run on the cluster, started by {@link start}: its `runId`; `events`, what the run publishes on its owner,
  * streamed here (from the run's start, or from a resume when another runner took it over); `send` (as
  * {@link send}); `result` (as {@link run}: it survives a failover); `cancel`, which cancels the run where it is
- * live. `events` comes from the runner where the stream was opened and is not reopened on a new owner: if that
- * runner dies, the stream may stop without ending, so wait on `result`.
+ * live. `events` comes from the run's owner and does not continue across owners: if the owner stops the run
+ * (it shuts down, the shard moves) or dies, the stream fails with {@link RunMovedError} after what it had, and
+ * `result` still gives the run's outcome.
  *
  * @since 0.2.0
  * @category models
  */
 export interface Handle<Output, Events extends AnyEvent = AnyEvent> {
   readonly runId: string
-  readonly events: Stream.Stream<Events, RunError | ClusterFailure>
+  readonly events: Stream.Stream<Events, RunError | RunMovedError | ClusterFailure>
   send(event: AnyEvent): Effect.Effect<void, RunError | ClusterFailure>
   readonly result: Effect.Effect<Output, RunError | ClusterFailure>
   readonly cancel: Effect.Effect<void, ClusterFailure>
@@ -578,12 +620,21 @@ export const start = <W extends Workflow.Any>(
     )
     return {
       runId,
-      events: client(runId)
-        .Events({ workflow: self.name })
-        .pipe(Stream.mapEffect((text) => Durable.decodeEvent(self, text))) as Stream.Stream<
-        Workflow.Workflow.Events<W>,
-        RunError | ClusterFailure
-      >,
+      events: Stream.suspend(() => {
+        // The cluster sends the request again to the run's next owner when its runner dies: events from another
+        // instance of the run's entity are not a continuation of these.
+        let instance: string | undefined
+        return client(runId)
+          .Events({ workflow: self.name })
+          .pipe(
+            Stream.mapEffect((item): Effect.Effect<AnyEvent, RunMovedError | WorkflowValidationError> => {
+              instance ??= item.x
+              return item.x === instance
+                ? Durable.decodeEvent(self, item.t)
+                : Effect.fail(new RunMovedError({ workflow: self.name, runId }))
+            })
+          )
+      }) as Stream.Stream<Workflow.Workflow.Events<W>, RunError | RunMovedError | ClusterFailure>,
       send: (event: AnyEvent) => Effect.provideContext(send(self, runId, event), sharding),
       result: Effect.provideContext(run(self, input, { runId }), sharding),
       cancel: client(runId).Cancel()

@@ -7,4 +7,4 @@
 
 /** @since 0.1.0 */
 export * as Distributed from "./Distributed.ts"
-export { DistributedStepError, RunFailedError, UnknownWorkflowError } from "./Distributed.ts"
+export { DistributedStepError, RunFailedError, RunMovedError, UnknownWorkflowError } from "./Distributed.ts"

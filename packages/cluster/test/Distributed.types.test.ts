@@ -2,7 +2,7 @@
  * Type tests for `Distributed`: checked by `npx tsc -p tsconfig.json`; the runtime assertions run in Vitest.
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
-import { Distributed, type RunFailedError, UnknownWorkflowError } from "@effect-flow/cluster"
+import { Distributed, type RunFailedError, type RunMovedError, UnknownWorkflowError } from "@effect-flow/cluster"
 import {
   type Durable,
   defineWorkflow,
@@ -14,7 +14,7 @@ import {
   type WorkflowChangedError,
   type WorkflowError
 } from "@effect-flow/core"
-import { Context, Effect, type Layer, Schema } from "effect"
+import { Context, Effect, type Layer, Schema, type Stream } from "effect"
 import type { Sharding } from "effect/cluster"
 
 class Embedder extends Context.Service<Embedder, { readonly embed: (s: string) => number }>()("test/Embedder") {}
@@ -65,5 +65,13 @@ describe("Distributed (types)", () => {
         Sharding.Sharding | RunStore.RunStore | Embedder
       >
     >()
+  })
+
+  it("start: the handle's events fail with RunMovedError besides the run's and the cluster's errors", () => {
+    const handle = Effect.runSync(Effect.succeed(undefined as unknown as Distributed.Handle<unknown, StopEvent>))
+    expectTypeOf<Stream.Error<typeof handle.events>>().toEqualTypeOf<
+      Distributed.RunError | RunMovedError | Distributed.ClusterFailure
+    >()
+    assert.isUndefined(handle)
   })
 })

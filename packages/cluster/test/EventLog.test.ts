@@ -4,7 +4,7 @@
  * subscription and its copy of the past.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Stream } from "effect"
+import { Effect, Exit, Fiber, Stream } from "effect"
 import * as fc from "fast-check"
 import * as EventLog from "../src/internal/eventLog.ts"
 
@@ -38,7 +38,7 @@ describe("EventLog", () => {
                 Effect.gen(function* () {
                   const log = yield* EventLog.make
                   log.begin()
-                  const subscribers: Array<Fiber.Fiber<ReadonlyArray<string>>> = []
+                  const subscribers: Array<Fiber.Fiber<ReadonlyArray<string>, EventLog.Stopped>> = []
                   let n = 0
                   for (const op of ops) {
                     if (op === "publish") log.publish(`e${n++}`)
@@ -61,5 +61,31 @@ describe("EventLog", () => {
         )
       )
     })
+  )
+  it.effect(
+    "an execution that stopped here without the run ending: live and late subscribers get the past, then fail with Stopped; the next execution starts afresh",
+    () =>
+      Effect.gen(function* () {
+        const log = yield* EventLog.make
+        log.begin()
+        log.publish("a")
+        const live = yield* Effect.forkChild(Effect.exit(Stream.runCollect(log.stream)))
+        yield* Effect.yieldNow
+        log.publish("b")
+        log.end(true)
+        const exit = yield* Fiber.join(live)
+        assert.isTrue(Exit.isFailure(exit))
+        const late: Array<string> = []
+        const lateExit = yield* Effect.exit(Stream.runForEach(log.stream, (e) => Effect.sync(() => late.push(e))))
+        assert.deepStrictEqual(late, ["a", "b"])
+        assert.isTrue(
+          Exit.isFailure(lateExit) &&
+            lateExit.cause.reasons.some((r) => r._tag === "Fail" && r.error instanceof EventLog.Stopped)
+        )
+        log.begin()
+        log.publish("c")
+        log.end()
+        assert.deepStrictEqual(yield* Stream.runCollect(log.stream), ["a", "b", "c"])
+      })
   )
 })

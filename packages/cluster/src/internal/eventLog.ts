@@ -5,10 +5,17 @@
  * published in between is both in the copy and in the subscription, and the subscriber drops the second by
  * its number.
  */
-import { Effect, PubSub, Stream } from "effect"
+import { Data, Effect, PubSub, Stream } from "effect"
 
-/** An event and its number in the log, or the end of an execution. @internal */
-export type Item = { readonly seq: number; readonly text: string } | null
+/**
+ * An event and its number in the log, the end of an execution (`null`), or `"stopped"`: the execution stopped
+ * here without the run ending (its entity terminated: the runner shuts down or the shard moves), so the run
+ * goes on elsewhere. @internal
+ */
+export type Item = { readonly seq: number; readonly text: string } | null | "stopped"
+
+/** The run's execution here stopped without the run ending: it goes on on another runner. @internal */
+export class Stopped extends Data.TaggedError("Stopped")<{}> {}
 
 /** @internal */
 export interface EventLog {
@@ -16,28 +23,35 @@ export interface EventLog {
   readonly publish: (text: string) => void
   /** An execution starts: subscribers from now on follow it live. */
   readonly begin: () => void
-  /** The execution ended: live subscribers end; later subscribers get the past only, until the next `begin`. */
-  readonly end: () => void
+  /**
+   * The execution ended: live subscribers end; later subscribers get the past only, until the next `begin`.
+   * With `stopped`, it stopped here without the run ending: subscribers fail with `Stopped` after the past.
+   */
+  readonly end: (stopped?: boolean) => void
   /** Every event published so far, then the live ones until the current execution ends; each once, in order. */
-  readonly stream: Stream.Stream<string>
+  readonly stream: Stream.Stream<string, Stopped>
 }
 
 /**
  * A subscriber's events: `past` (the log's first `past.length` events, copied after `live` was opened), then
- * `live` from event number `past.length` on, until an execution's end; nothing live when `finished`. @internal
+ * `live` from event number `past.length` on, until an execution's end; nothing live when `finished`. An
+ * execution that stopped here without the run ending (`stopped`, or `"stopped"` live) fails the stream with
+ * `Stopped` after what it published. @internal
  */
 export const follow = (
   past: ReadonlyArray<string>,
   finished: boolean,
-  live: Stream.Stream<Item>
-): Stream.Stream<string> => {
+  live: Stream.Stream<Item>,
+  stopped = false
+): Stream.Stream<string, Stopped> => {
   const copied = Stream.fromIterable(past)
-  if (finished) return copied
+  if (finished) return stopped ? Stream.concat(copied, Stream.fail(new Stopped())) : copied
   const from = past.length
   return Stream.concat(
     copied,
     live.pipe(
-      Stream.takeWhile((item): item is Exclude<Item, null> => item !== null),
+      Stream.takeWhile((item) => item !== null),
+      Stream.mapEffect((item) => (item === "stopped" ? Effect.fail(new Stopped()) : Effect.succeed(item!))),
       Stream.filter((item) => item.seq >= from),
       Stream.map((item) => item.text)
     )
@@ -48,6 +62,7 @@ export const follow = (
 export const make: Effect.Effect<EventLog> = Effect.gen(function* () {
   const published: Array<string> = []
   let finished = false
+  let stopped = false
   const pubsub = yield* PubSub.unbounded<Item>()
   return {
     publish: (text) => {
@@ -57,15 +72,17 @@ export const make: Effect.Effect<EventLog> = Effect.gen(function* () {
     },
     begin: () => {
       finished = false
+      stopped = false
     },
-    end: () => {
+    end: (stoppedHere = false) => {
       finished = true
-      PubSub.publishUnsafe(pubsub, null)
+      stopped = stoppedHere
+      PubSub.publishUnsafe(pubsub, stoppedHere ? "stopped" : null)
     },
     // The subscription is opened before the past is copied, so nothing published in between is missed.
     stream: Stream.unwrap(
       Effect.map(PubSub.subscribe(pubsub), (subscription) =>
-        follow(published.slice(), finished, Stream.fromSubscription(subscription))
+        follow(published.slice(), finished, Stream.fromSubscription(subscription), stopped)
       )
     )
   }
