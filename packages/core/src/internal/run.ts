@@ -74,6 +74,9 @@ let runCounter = 0
 /** The state of a run that has not read it yet (see `Run.state`). */
 const UNSET: unique symbol = Symbol("unset")
 
+/** The open waits of a run that has none: never pushed to (see `waitFor`). */
+const NO_WAITERS: Array<Waiter> = []
+
 /** A scope closed once and for all: what a run that never made one has after its end. */
 const CLOSED: Scope.Closeable = Scope.makeUnsafe()
 Effect.runSync(Scope.close(CLOSED, Exit.void))
@@ -142,7 +145,8 @@ export class Run {
    */
   lastStep: string | undefined = undefined
   lastEvent: string | undefined = undefined
-  readonly waiters: Array<Waiter> = []
+  /** Open waits: the first makes an array of its own (see `waitFor`); none shares one empty array. */
+  waiters: Array<Waiter> = NO_WAITERS
   /** Set by `enqueue` when a mailbox reaches MAILBOX_HIGH; the sending worker then waits for room. */
   full: StepRun | undefined = undefined
   /** Set while a returned event is routed by a worker that may hand its fiber over (see `mayHandOver`). */

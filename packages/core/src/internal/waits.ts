@@ -4,7 +4,7 @@
  * goes to that wait alone. While a worker waits it drains nothing (see `backPressure.ts`); a run where only
  * waits are left and no outside input can come has stalled (see `lifecycle.ts`).
  */
-import { Cause, Deferred, Duration, Effect, Exit } from "effect"
+import { Cause, Duration, Effect, Exit } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { isEvent } from "../Event.ts"
 import type { WaitForOptions } from "../StepContext.ts"
@@ -16,8 +16,11 @@ import { checkIdle, failCause } from "./lifecycle.ts"
 import { route } from "./routing.ts"
 import { OUTSIDE, type Run } from "./run.ts"
 
-/** An open `ctx.waitFor`. @internal */
-export interface Waiter {
+/**
+ * An open `ctx.waitFor`. The waiting fiber's resumption is held here, not in a `Deferred` (which would keep
+ * an array of resumptions and its closures for the one fiber that ever waits on it). @internal
+ */
+export class Waiter {
   /** The `waitFor` operation's key in the record, when the run is recorded. */
   readonly key: { readonly invocationId: string; readonly attempt: number; readonly seq: number } | undefined
   readonly tag: string
@@ -26,8 +29,41 @@ export interface Waiter {
   readonly match: ((event: any) => boolean) | undefined
   /** A wait with a timeout ends by itself: while one is open the run is not stalled. */
   readonly timed: boolean
-  readonly deferred: Deferred.Deferred<AnyEvent>
+  /** The answer, once given. */
+  answered: AnyEvent | undefined = undefined
+  /** Resumes the waiting fiber, once it has suspended. */
+  resume: ((effect: Effect.Effect<AnyEvent>) => void) | undefined = undefined
+  constructor(
+    key: Waiter["key"],
+    tag: string,
+    step: string,
+    id: string | undefined,
+    match: ((event: any) => boolean) | undefined,
+    timed: boolean
+  ) {
+    this.key = key
+    this.tag = tag
+    this.step = step
+    this.id = id
+    this.match = match
+    this.timed = timed
+  }
+  /** Give the wait its answer: the waiting fiber goes on with it (at once if it has suspended already). */
+  answer(ev: AnyEvent): void {
+    this.answered = ev
+    const resume = this.resume
+    if (resume === undefined) return
+    this.resume = undefined
+    resume(Exit.succeed(ev))
+  }
 }
+
+/** Suspend until `waiter` is answered (a one-argument register: no AbortSignal is made for it). */
+const answerOf = (waiter: Waiter): Effect.Effect<AnyEvent> =>
+  Effect.callback<AnyEvent>((resume) => {
+    if (waiter.answered !== undefined) resume(Exit.succeed(waiter.answered))
+    else waiter.resume = resume
+  })
 
 /** Open a wait for an event of `tag` in the worker of `ctx`, send its request, and await the answer. */
 export const waitFor = (
@@ -53,16 +89,17 @@ export const waitFor = (
     const deadline =
       timeout === undefined ? undefined : restored !== undefined ? restored : run.now() + Duration.toMillis(timeout)
     const seq = run.record === undefined ? 0 : ++ctx.seq
-    const waiter: Waiter = {
-      key: run.record === undefined ? undefined : { invocationId: ctx.invocationId, attempt: ctx.attempt, seq },
+    const waiter = new Waiter(
+      run.record === undefined ? undefined : { invocationId: ctx.invocationId, attempt: ctx.attempt, seq },
       tag,
-      step: ctx.step,
-      id: options?.id,
-      match: options?.match,
-      timed: options?.timeout !== undefined,
-      deferred: Deferred.makeUnsafe<AnyEvent>()
-    }
-    run.waiters.push(waiter)
+      ctx.step,
+      options?.id,
+      options?.match,
+      options?.timeout !== undefined
+    )
+    // The first open wait makes an array of one (`[]` grows by 17 slots on its first push).
+    if (run.waiters.length === 0) run.waiters = [waiter]
+    else run.waiters.push(waiter)
     if (run.record !== undefined) {
       run.record({
         _tag: "Operation",
@@ -99,7 +136,7 @@ export const waitFor = (
         if (waiter.key !== undefined) run.record?.({ _tag: "WaitClosed", ...waiter.key })
       }
     })
-    let wait: Effect.Effect<AnyEvent, StepTimeoutError> = Deferred.await(waiter.deferred)
+    let wait: Effect.Effect<AnyEvent, StepTimeoutError> = answerOf(waiter)
     if (timeout !== undefined) {
       wait = Effect.timeoutOrElse(wait, {
         duration: restored === undefined ? timeout : Duration.millis(Math.max(0, restored - run.now())),
@@ -128,7 +165,7 @@ export const answer = (run: Run, from: string, ev: AnyEvent): boolean => {
   // Recorded before the waiter resumes (which may happen at once): a journal holds the answer before anything
   // the answered invocation does next.
   if (waiter!.key !== undefined) run.record?.({ _tag: "Answered", from, event: ev, ...waiter!.key })
-  Deferred.doneUnsafe(waiter!.deferred, Exit.succeed(ev))
+  waiter!.answer(ev)
   return true
 }
 
