@@ -181,11 +181,6 @@ export class Run {
   readonly pause: (() => Effect.Effect<void> | undefined) | undefined
   /** Set when a step accepts StepFailedEvent. */
   readonly recovers: boolean
-  /**
-   * Nobody records, traces, explores or pauses the run: a generator handler may then be stepped by the
-   * engine instead of run as an effect (see `generator.ts`).
-   */
-  readonly plain: boolean
 
   constructor(compiled: Compiled, context: Context.Context<never>, hooks: Hooks, spans: boolean) {
     this.compiled = compiled
@@ -202,7 +197,14 @@ export class Run {
       hooks.record,
       hooks.lifecycle === true && hooks.publish !== undefined ? lifecycleEvents(this) : undefined
     )
-    this.plain = this.record === undefined && !spans && this.yieldPoints === undefined && this.pause === undefined
+  }
+
+  /**
+   * Nobody records, traces, explores or pauses the run: a generator handler may then be stepped by the
+   * engine instead of run as an effect (see `generator.ts`). A getter, not a field: asked only by generator steps.
+   */
+  get plain(): boolean {
+    return this.record === undefined && !this.spans && this.yieldPoints === undefined && this.pause === undefined
   }
 
   /** The store's lock: edits, sets and updates of one run never interleave (made on first use). */
