@@ -17,7 +17,7 @@ import { Durable, RunStore } from "@effect-flow/core"
 import { SqlRunStore } from "@effect-flow/sql"
 import { Effect, Layer } from "effect"
 import { freshDatabase, postgresTitle, postgresUrl } from "../../sql/test/postgres.ts"
-import { clientLayer, pgLayer, type Runner, spawnRunner } from "./fixtures/cluster.ts"
+import { awaitSettled, clientLayer, pgLayer, type Runner, spawnRunner } from "./fixtures/cluster.ts"
 import { readSpreadLog, Spread, type SpreadLog } from "./fixtures/spread.ts"
 
 const spreadModule = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "spread.ts")
@@ -62,6 +62,7 @@ const withRunners = async (
       runners.push(Object.assign(runner, { name }))
       await runner.ready
     }
+    await awaitSettled(url, runners.length)
     await body({ url, log, runners, read: () => readSpreadLog(fs.readFileSync(log, "utf8")) })
   } finally {
     await Promise.all(runners.map((r) => r.stop()))

@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url"
 import { Distributed } from "@effect-flow/cluster"
 import { defineWorkflow, StartEvent, StopEvent } from "@effect-flow/core"
 import { Console, Effect, Fiber, Option, Schema } from "effect"
-import { clientLayer, type Runner, spawnRunner } from "../../cluster/test/fixtures/cluster.ts"
+import { awaitSettled, clientLayer, type Runner, spawnRunner } from "../../cluster/test/fixtures/cluster.ts"
 import { startPostgres } from "../../sql/test/postgresServer.ts"
 
 /**
@@ -161,6 +161,8 @@ export const main = Effect.gen(function* () {
     yield* Console.log(`  ${name} (pid ${runner.pid}) listens on 127.0.0.1:${runner.port}`)
   }
 
+  // A runner that joins takes its shards from the others for a few seconds: start once they have settled.
+  yield* Effect.promise(() => awaitSettled(pg.url, runners.length))
   yield* Console.log(`Running "${Summarize.name}" over ${DOCS} documents, the summarize step distributed...`)
   const run = yield* Effect.forkChild(
     Distributed.run(Summarize, { docs: DOCS }, { runId: `summarize-${Date.now()}` }).pipe(
