@@ -9,6 +9,7 @@ import { defineWorkflow, StartEvent, StopEvent, Workflow } from "@effect-flow/co
 import { runVirtual } from "@effect-flow/core/testing"
 import { Cause, Effect, Exit, Option, Schedule, Schema, Stream } from "effect"
 import * as fc from "fast-check"
+import { asEffect, nativeOps, type Op, SuspendOp, SyncOp } from "../src/internal/primitive.ts"
 import { Boom, defectOf, errorOf, HEAVY_TEST_TIMEOUT, property } from "./fixtures/events.ts"
 
 class Job extends Schema.TaggedClass<Job>()("Job", { index: Schema.Number }) {}
@@ -256,4 +257,54 @@ describe("generator handlers, driven by the engine", () => {
       assert.isDefined(driven.events)
     })
   )
+})
+
+describe("step-context operations on an effect without the Suspend key they build on", () => {
+  class Read extends SyncOp {
+    readonly ctx = {}
+    readonly result: () => number
+    constructor(result: () => number) {
+      super()
+      this.result = result
+    }
+    value() {
+      return this.result()
+    }
+  }
+  class Go extends SuspendOp {
+    readonly ctx = {}
+    readonly next: Effect.Effect<number, string>
+    constructor(next: Effect.Effect<number, string>) {
+      super()
+      this.next = next
+    }
+    effect() {
+      return this.next
+    }
+  }
+  const both = <A, E>(op: Op & Effect.Effect<A, E>) => [asEffect(op, true), asEffect(op, false)] as const
+
+  it("operations are effects of their own on effect 4.1, and wrapped ones do the same", () => {
+    assert.isTrue(nativeOps)
+    const read = new Read(() => 7)
+    const [native, wrapped] = both(read)
+    assert.strictEqual(native, read)
+    assert.notStrictEqual(wrapped, read)
+    assert.deepStrictEqual(Effect.runSyncExit(wrapped), Effect.runSyncExit(native))
+    const go = new Go(Effect.fail("nope"))
+    const [goNative, goWrapped] = both(go)
+    assert.deepStrictEqual(Effect.runSyncExit(goWrapped), Effect.runSyncExit(goNative))
+    assert.deepStrictEqual(Effect.runSyncExit(goWrapped), Exit.fail("nope"))
+  })
+
+  it("a throw in an operation is a defect either way", () => {
+    const boom = new Error("boom")
+    for (const effect of both(
+      new Read(() => {
+        throw boom
+      })
+    )) {
+      assert.deepStrictEqual(Effect.runSyncExit(effect), Exit.die(boom))
+    }
+  })
 })

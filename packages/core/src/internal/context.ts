@@ -15,7 +15,7 @@ import type { Need } from "./collectBuffer.ts"
 import { DistributedView } from "./distributed.ts"
 import { Driven } from "./generator.ts"
 import { failedInvocation, invoke, succeeded } from "./invocation.ts"
-import { SuspendOp, SyncOp } from "./primitive.ts"
+import { asEffect, SuspendOp, SyncOp } from "./primitive.ts"
 import { invocationId, type Journaled, type Operation } from "./record.ts"
 import type { Run } from "./run.ts"
 import { waitFor } from "./waits.ts"
@@ -213,7 +213,7 @@ export class Context_ implements StepContext<any, AnyEvent> {
   }
 
   send(event: AnyEvent, options?: { readonly step?: string | undefined }): Effect.Effect<void, UnhandledEventError> {
-    return this.point(new SendOp(this, event, options?.step))
+    return this.point(asEffect(new SendOp(this, event, options?.step)))
   }
 
   sendAll(
@@ -224,7 +224,7 @@ export class Context_ implements StepContext<any, AnyEvent> {
   }
 
   write(event: AnyEvent): Effect.Effect<void> {
-    return this.point(new WriteOp(this, event))
+    return this.point(asEffect(new WriteOp(this, event)))
   }
 
   /**
@@ -262,7 +262,7 @@ export class Context_ implements StepContext<any, AnyEvent> {
   }
 
   collect(event: AnyEvent, need: number | ReadonlyArray<any>): Effect.Effect<Option.Option<ReadonlyArray<any>>> {
-    return this.point(new CollectOp(this, event, need))
+    return this.point(asEffect(new CollectOp(this, event, need)))
   }
 }
 
@@ -408,10 +408,10 @@ class StoreView implements Store<any> {
     this.ctx = ctx
   }
   get getAll(): Effect.Effect<any> {
-    return this.ctx.point(new ReadOp(this.ctx, undefined))
+    return this.ctx.point(asEffect(new ReadOp(this.ctx, undefined)))
   }
   get(key: PropertyKey): Effect.Effect<any> {
-    return this.ctx.point(new ReadOp(this.ctx, key as string))
+    return this.ctx.point(asEffect(new ReadOp(this.ctx, key as string)))
   }
   set(key: PropertyKey, value: unknown): Effect.Effect<void> {
     return this.ctx.point(

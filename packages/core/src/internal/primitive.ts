@@ -13,9 +13,16 @@ import { Effect, Exit } from "effect"
 
 const suspendProto: object = Object.getPrototypeOf(Effect.suspend(() => Effect.void))
 const evaluateKey = Object.keys(suspendProto).find((key) => key.endsWith("/evaluate"))
-if (evaluateKey === undefined) {
-  throw new Error("@effect-flow/core: this version of effect has no Suspend primitive to build operations on")
-}
+
+/**
+ * Whether operations are Effects themselves (effect 4.1's `Suspend` primitive has the key they override).
+ * If a later effect keeps it elsewhere, nothing breaks: `asEffect` wraps each operation in `Effect.sync` or
+ * `Effect.suspend`, as before there were operations, and the driver of generator handlers runs those as any
+ * other effect.
+ *
+ * @internal
+ */
+export const nativeOps: boolean = evaluateKey !== undefined
 
 /** The base of operations, with Effect's primitive prototype under it. */
 function OpBase() {}
@@ -36,21 +43,38 @@ export abstract class Op extends (OpBase as unknown as new () => Effect.Effect<a
 export abstract class SyncOp extends (Op as unknown as abstract new () => Op & Effect.Effect<any>) {
   abstract value(): unknown
 }
-Object.defineProperty(SyncOp.prototype, evaluateKey, {
-  value: function (this: SyncOp) {
-    return Exit.succeed(this.value())
-  }
-})
+if (evaluateKey !== undefined) {
+  Object.defineProperty(SyncOp.prototype, evaluateKey, {
+    value: function (this: SyncOp) {
+      return Exit.succeed(this.value())
+    }
+  })
+}
 
 /** An operation that does its work, then goes on with an effect (a send: the worker fibers it starts, or a wait). @internal */
 export abstract class SuspendOp extends Op {
   abstract effect(): Effect.Effect<unknown, unknown>
 }
-Object.defineProperty(SuspendOp.prototype, evaluateKey, {
-  value: function (this: SuspendOp) {
-    return this.effect()
-  }
-})
+if (evaluateKey !== undefined) {
+  Object.defineProperty(SuspendOp.prototype, evaluateKey, {
+    value: function (this: SuspendOp) {
+      return this.effect()
+    }
+  })
+}
+
+/**
+ * The operation as an Effect: itself where operations are Effects (`nativeOps`), otherwise an `Effect.sync`
+ * or `Effect.suspend` that does what it does.
+ *
+ * @internal
+ */
+export const asEffect = <A, E>(op: Op & Effect.Effect<A, E>, native: boolean = nativeOps): Effect.Effect<A, E> =>
+  native
+    ? op
+    : op instanceof SyncOp
+      ? (Effect.sync(() => op.value()) as Effect.Effect<A, E>)
+      : Effect.suspend(() => (op as unknown as SuspendOp).effect() as Effect.Effect<A, E>)
 
 /** The prototypes of a successful and of a failed `Exit`: what a generator yields most is told apart by them. @internal */
 export const successProto: object = Object.getPrototypeOf(Exit.void)
