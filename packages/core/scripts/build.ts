@@ -74,7 +74,11 @@ export const build = async (outDir: string = dist): Promise<ReadonlyArray<string
   for (const file of files.filter((f) => f.endsWith(".d.ts"))) {
     const path = join(outDir, file)
     let source = rewriteSpecifiers(await readFile(path, "utf8"))
-    if (file.startsWith(`internal${sep}`)) source = source.replace(/\n\/\/# sourceMappingURL=\S+\s*$/, "\n")
+    // The interpreter's declarations are there for the types public ones name; their JSDoc (half their bytes)
+    // is read in the sources, not shown to a consumer, so it does not ship.
+    if (file.startsWith(`internal${sep}`)) {
+      source = source.replace(/\n\/\/# sourceMappingURL=\S+\s*$/, "\n").replace(/[ \t]*\/\*\*[\s\S]*?\*\/[ \t]*\n/g, "")
+    }
     await writeFile(path, source)
   }
   return files
