@@ -215,8 +215,11 @@ export const enqueueRetry = (run: Run, sr: StepRun, retry: Retry): Effect.Effect
   return enqueue(run, sr, retry)
 }
 
-/** Start a worker for `item` when a slot is free, or queue it. */
-export const enqueue = (run: Run, sr: StepRun, item: Item): Effect.Effect<void> => {
+/**
+ * Start a worker for `item` when a slot is free, or queue it. Not exported: a `Retry` must come through
+ * `enqueueRetry`, which counts it in `sr.retries` (`assign` looks for retries only while that count is above 0).
+ */
+const enqueue = (run: Run, sr: StepRun, item: Item): Effect.Effect<void> => {
   if (sr.running < sr.step.workers) {
     sr.running++
     const ctx = sr.takeSlot(run)
