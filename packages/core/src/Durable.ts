@@ -45,7 +45,7 @@ import { causeToError, endEvents, startPromiseHandle } from "./internal/promiseH
 import type { Transition } from "./internal/record.ts"
 import { isWaiting, type Run, runCompiled, sendFromOutside } from "./internal/runtime.ts"
 import * as JournalWriter from "./JournalWriter.ts"
-import { isFinished, type RunInfo, type RunStatus, RunStore } from "./RunStore.ts"
+import { isFinished, type RunInfo, type RunStatus, RunStore, type StatusUpdate } from "./RunStore.ts"
 import type { Any, PromiseHandle, ProvidedBy, ProvidesServices, WatchOptions, Workflow } from "./Workflow.ts"
 import {
   Problem,
@@ -422,6 +422,15 @@ const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown
           // while the run is not, and a resume after a crash in between would find nothing left to run and stall.
           let final: Array<string> | undefined
           const finalConsumed: Array<number> = []
+          /** The run's end: the held entries from the StopEvent on, the end entry and the status, in one batch. */
+          const appendEnd = (ok: boolean, status: StatusUpdate) =>
+            Effect.andThen(
+              journalWriter.appendAll([...(final ?? []), JSON.stringify({ t: "end", ok })], {
+                status,
+                consumed: finalConsumed
+              }),
+              journalWriter.flush
+            )
           // Uninterruptible: routing may end the run at once, and the run's end stops the fiber that delivers.
           deliver = (run, event, consumed) =>
             Effect.uninterruptible(
@@ -546,29 +555,16 @@ const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown
                 )
             }).pipe(
               // The run fails with it, and is stored as failed: never a result half-written as finished.
-              Effect.tapError((error) =>
-                Effect.andThen(
-                  journalWriter.appendAll([...(final ?? []), JSON.stringify({ t: "end", ok: false })], {
-                    status: { status: "failed", error: errorJson(error) },
-                    consumed: finalConsumed
-                  }),
-                  journalWriter.flush
-                )
-              )
+              Effect.tapError((error) => appendEnd(false, { status: "failed", error: errorJson(error) }))
             )
-            yield* journalWriter.appendAll([...(final ?? []), JSON.stringify({ t: "end", ok: true })], {
-              status: { status: "completed", result: encoded },
-              consumed: finalConsumed
-            })
-            yield* journalWriter.flush
+            yield* appendEnd(true, { status: "completed", result: encoded })
             return exit.value
           }
           if (!Cause.hasInterruptsOnly(exit.cause)) {
-            yield* journalWriter.appendAll([...(final ?? []), JSON.stringify({ t: "end", ok: false })], {
-              status: { status: cancelled ? "cancelled" : "failed", error: errorJson(Cause.squash(exit.cause)) },
-              consumed: finalConsumed
+            yield* appendEnd(false, {
+              status: cancelled ? "cancelled" : "failed",
+              error: errorJson(Cause.squash(exit.cause))
             })
-            yield* journalWriter.flush
           }
           return yield* Effect.failCause(exit.cause)
         })
