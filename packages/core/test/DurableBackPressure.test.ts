@@ -125,17 +125,20 @@ describe("Durable runs on a store slower than the run", () => {
       assert.isBelow(counts.handled, 150)
       // stop it (its scope closes, as on a deploy), letting the store finish its last writes
       const stopping = yield* Effect.forkChild(Fiber.interrupt(first), { startImmediately: true })
-      while (stopping.pollUnsafe() === undefined) {
+      // bounded (virtual time): a regression fails here with a message instead of hanging until the test timeout
+      for (let round = 0; round < 1_000 && stopping.pollUnsafe() === undefined; round++) {
         for (let i = 0; i < 20; i++) yield* Effect.yieldNow
         yield* TestClock.adjust("10 millis")
       }
+      assert.isDefined(stopping.pollUnsafe(), "the run stopped within 10 virtual seconds")
       const resumed = yield* Effect.forkChild(Durable.resume(wf, "stop").pipe(Effect.provide(slow)), {
         startImmediately: true
       })
-      while (resumed.pollUnsafe() === undefined) {
+      for (let round = 0; round < 10_000 && resumed.pollUnsafe() === undefined; round++) {
         for (let i = 0; i < 20; i++) yield* Effect.yieldNow
         yield* TestClock.adjust("1 millis")
       }
+      assert.isDefined(resumed.pollUnsafe(), "the resumed run ended within 10 virtual seconds")
       assert.strictEqual(yield* Fiber.join(resumed), (300 * 299) / 2)
       const ended = yield* workEnded(inner, "stop")
       assert.strictEqual(ended.size, 300)

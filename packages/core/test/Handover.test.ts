@@ -57,13 +57,17 @@ describe("handing a worker's fiber over to the next step", () => {
   it.effect("a start step that suspends goes on in a worker fiber, which the run's timeout interrupts", () =>
     Effect.gen(function* () {
       let interrupted = 0
+      let interruptedIn: number | undefined
       const slow = defineWorkflow({ name: "slow-start", timeout: "1 second" }).step(
         StartEvent,
         () =>
           Effect.onInterrupt(Effect.as(Effect.sleep("1 hour"), new StopEvent({ result: 1 })), () =>
-            Effect.sync(() => {
-              interrupted++
-            })
+            Effect.withFiber((fiber) =>
+              Effect.sync(() => {
+                interrupted++
+                interruptedIn = fiber.id
+              })
+            )
           ),
         { name: "start" }
       )
@@ -72,6 +76,9 @@ describe("handing a worker's fiber over to the next step", () => {
       const error = yield* Fiber.join(fiber)
       assert.strictEqual(error._tag, "WorkflowTimeoutError")
       assert.strictEqual(interrupted, 1)
+      // The handler began in the caller's fiber; what was left when it suspended went on in a worker fiber.
+      assert.isDefined(interruptedIn)
+      assert.notStrictEqual(interruptedIn, fiber.id)
     })
   )
 
