@@ -21,27 +21,14 @@
  *
  * @since 0.2.0
  */
-import {
-  Cause,
-  Data,
-  Deferred,
-  Duration,
-  Effect,
-  Exit,
-  Fiber,
-  Latch,
-  Layer,
-  Queue,
-  Schema,
-  Scope,
-  Stream
-} from "effect"
+import { Cause, Data, Deferred, Duration, Effect, Exit, Fiber, Latch, Layer, Schema, Scope, type Stream } from "effect"
 import { RunBusyError, type RunNotFoundError, RunStoreError, WorkflowChangedError } from "./DurableError.ts"
 import { type AnyEvent, isEvent, tagOf } from "./Event.ts"
 import * as Durable_ from "./internal/durable.ts"
+import { EventFeed } from "./internal/handle.ts"
 import { failCause } from "./internal/lifecycle.ts"
 import * as Prepare from "./internal/prepare.ts"
-import { causeToError, endEvents, startPromiseHandle } from "./internal/promiseHandle.ts"
+import { causeToError, startPromiseHandle } from "./internal/promiseHandle.ts"
 import type { Transition } from "./internal/record.ts"
 import { isWaiting, type Run, runCompiled, sendFromOutside } from "./internal/runtime.ts"
 import * as JournalWriter from "./JournalWriter.ts"
@@ -843,7 +830,8 @@ export const start = <W extends Any, const O extends StartOptions = {}>(
   Effect.gen(function* () {
     const store = yield* RunStore
     const info = yield* create(self, input, options?.runId)
-    const queue = yield* Queue.unbounded<AnyEvent, unknown>()
+    // Held until read, and ended with the run (as `Workflow.start`'s events are).
+    const feed = new EventFeed()
     // The run live here, or `undefined` for a finished run's stored outcome; a failure before the run is live
     // (the lease held elsewhere, a store error) fails `start` itself.
     const ready = Deferred.makeUnsafe<Live | undefined, unknown>()
@@ -851,7 +839,7 @@ export const start = <W extends Any, const O extends StartOptions = {}>(
       Effect.onExit(
         execute(self, info, {
           publish: (ev) => {
-            Queue.offerUnsafe(queue, ev)
+            feed.publish(ev)
           },
           lifecycle: options?.lifecycle,
           onLive: (live) => Deferred.doneUnsafe(ready, Exit.succeed(live))
@@ -859,7 +847,7 @@ export const start = <W extends Any, const O extends StartOptions = {}>(
         (exit) =>
           Effect.sync(() => {
             Deferred.doneUnsafe(ready, Exit.isSuccess(exit) ? Exit.succeed(undefined) : Exit.failCause(exit.cause))
-            endEvents(queue, exit)
+            feed.close(exit)
           })
       ),
       { startImmediately: true }
@@ -867,7 +855,7 @@ export const start = <W extends Any, const O extends StartOptions = {}>(
     const live = yield* Deferred.await(ready)
     return {
       runId: info.runId,
-      events: Stream.fromQueue(queue),
+      events: feed.stream,
       send: (event: AnyEvent) => Effect.provideService(send(self, info.runId, event), RunStore, store),
       result: Fiber.join(fiber),
       cancel: Effect.suspend(() => {

@@ -13,8 +13,8 @@ import { sendFromOutside } from "./waits.ts"
 type Take = Effect.Effect<ReadonlyArray<AnyEvent> & readonly [AnyEvent, ...Array<AnyEvent>], unknown>
 
 /**
- * A run's published events, for one reader: held from the start, so none is missed by reading late, and
- * taken in batches as the reader pulls. When the run ends the stream ends (success or interruption) or fails
+ * A run's published events, for one reader (the handle of `Workflow.start` or `Durable.start`): held from the
+ * start, so none is missed by reading late, and taken in batches as the reader pulls. When the run ends the stream ends (success or interruption) or fails
  * with the run's cause, once the events before it have been read (as an ended `Queue` would). @internal
  */
 export class EventFeed {

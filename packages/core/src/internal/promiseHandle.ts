@@ -2,7 +2,7 @@
  * Promise code's side of a run's handle (`Workflow.startPromise`, `Durable.startPromise`): a started handle
  * whose effects run as promises, its scope closed when the run ends, errors thrown as their original instances.
  */
-import { Cause, Effect, Exit, Queue, Scope, Stream } from "effect"
+import { Cause, Effect, Exit, Scope, Stream } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import type { PromiseHandle } from "../Workflow.ts"
 import { WorkflowCancelledError } from "../WorkflowError.ts"
@@ -12,15 +12,6 @@ export const causeToError = (cause: Cause.Cause<unknown>): unknown => {
   const found = Cause.findError(cause)
   if (found._tag === "Success") return found.success
   return Cause.squash(cause)
-}
-
-/**
- * End a handle's event queue with its run: a run that succeeded or was interrupted ends the stream, a failed
- * one fails it with the run's cause (`Workflow.start`, `Durable.start`). @internal
- */
-export const endEvents = (queue: Queue.Queue<AnyEvent, unknown>, exit: Exit.Exit<unknown, unknown>): void => {
-  if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) Queue.endUnsafe(queue)
-  else Queue.failCauseUnsafe(queue, exit.cause)
 }
 
 /** What `startPromise` needs of an Effect handle. @internal */
