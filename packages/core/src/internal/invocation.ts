@@ -15,21 +15,18 @@ import type { Context_ } from "./context.ts"
 import { DistributorRef } from "./distributed.ts"
 import { drive } from "./generator.ts"
 import { failCause } from "./lifecycle.ts"
+import { isExit } from "./primitive.ts"
 import type { Outcome } from "./record.ts"
 import { outsideEmits, route, routeEmitted, routeOrError } from "./routing.ts"
 import { andThen, type Run } from "./run.ts"
 import { died, diedOf, fork, handOver, type Item, mayHandOver, next, Retry, requeue } from "./workers.ts"
 
 /**
- * `Effect.isEffect` and `Exit.isExit`, written out: effect's own go through `Predicate.hasProperty`, a `dual`
- * that builds an `arguments` object on every call, and the engine asks both of every invocation. The keys are
- * effect's type ids (`Effect.TypeId`; the Exit's is not exported, and `Handover.test.ts` checks it).
+ * `Effect.isEffect`, written out: effect's own goes through `Predicate.hasProperty`, a `dual` that builds an
+ * `arguments` object on every call, and the engine asks it of every invocation (`isExit`: `primitive.ts`).
  */
 const isEffect = (u: unknown): u is Effect.Effect<unknown, unknown> =>
   typeof u === "object" && u !== null && Effect.TypeId in u
-/** @internal */
-export const ExitTypeId = "~effect/Exit"
-const isExit = (u: Effect.Effect<unknown, unknown>): u is Exit.Exit<unknown, unknown> => ExitTypeId in u
 
 /** Run the handler on `item`, inside the worker's fiber, once the run is not paused (see `Hooks.pause`). */
 export const invoke = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => {

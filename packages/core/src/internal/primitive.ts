@@ -79,3 +79,12 @@ export const asEffect = <A, E>(op: Op & Effect.Effect<A, E>, native: boolean = n
 /** The prototypes of a successful and of a failed `Exit`: what a generator yields most is told apart by them. @internal */
 export const successProto: object = Object.getPrototypeOf(Exit.void)
 export const failureProto: object = Object.getPrototypeOf(Exit.fail(undefined))
+
+/**
+ * `Exit.isExit`, told by the prototype (effect's own goes through `Predicate.hasProperty`, a `dual` that builds
+ * an `arguments` object per call, and the engine asks it of every invocation). @internal
+ */
+export const isExit = (u: object): u is Exit.Exit<unknown, unknown> => {
+  const proto = Object.getPrototypeOf(u)
+  return proto === successProto || proto === failureProto
+}
