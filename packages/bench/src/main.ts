@@ -741,16 +741,22 @@ const durable = await new Promise<{ readonly ok: boolean; readonly text: string 
     { stdio: ["ignore", "pipe", "pipe"], cwd: path.resolve(here, "..") }
   )
   let stdout = ""
-  let stderr = ""
+  // The head of stderr names the error (a client object dumped after it can fill any tail), the tail where it ended.
+  let head = ""
+  let tail = ""
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
-  child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)))
-  child.on("close", (code) =>
+  child.stderr.on("data", (d: Buffer) => {
+    if (head.length < 3000) head += d.toString()
+    else tail = (tail + d.toString()).slice(-2000)
+  })
+  child.on("close", (code) => {
+    const stderr = tail === "" ? head.trim() : `${head.slice(0, 3000).trim()}\n  …\n${tail.trim()}`
     resolve(
       code === 0
         ? { ok: true, text: stdout.trim() }
-        : { ok: false, text: `The durable benchmark failed (exit ${code}): ${stderr.trim() || stdout.trim()}` }
+        : { ok: false, text: `The durable benchmark failed (exit ${code}): ${stderr || stdout.trim()}` }
     )
-  )
+  })
 })
 if (!durable.ok) log(`FAILED: durable runs: ${durable.text}`)
 
