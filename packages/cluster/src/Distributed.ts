@@ -27,7 +27,7 @@ import {
 type AnyEvent = Event.AnyEvent
 
 import { Cause, Duration, Effect, Exit, Fiber, Layer, Schedule, Schema, Semaphore, Stream } from "effect"
-import { type ClusterError, ClusterSchema, Entity, type Sharding } from "effect/cluster"
+import { type ClusterError, ClusterSchema, Entity, Sharding } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import * as EventLog from "./internal/eventLog.ts"
 import { distributorLayer, stepLayer } from "./internal/stepEntity.ts"
@@ -89,7 +89,10 @@ export class RunFailedError extends Schema.TaggedError<RunFailedError>()("RunFai
  * run (it shut down, or the cluster moved the run's shard) or is gone, and the run goes on on another runner,
  * which resumed it from its journal. The stream is served by the run's owner from what it published, so it
  * does not continue across owners without possible gaps or repeats: it fails with this instead of ending as if
- * the run had. The run itself is not affected: `result` (and `Distributed.status`) still give its outcome.
+ * the run had. Also when the request reached a runner where the run is not executing and it ran elsewhere (the
+ * request came while runners were joining, or after the run ended on a previous owner or its entity went
+ * idle): once the run is over, or that runner lets the run's shard go, rather than wait there for ever. The
+ * run itself is not affected: `result` (and `Distributed.status`) still give its outcome.
  *
  * @example
  * ```ts
@@ -107,7 +110,7 @@ export class RunMovedError extends Schema.TaggedError<RunMovedError>()("RunMoved
   runId: Schema.String
 }) {
   override get message() {
-    return `The events stream of run "${this.runId}" (workflow "${this.workflow}") stopped: the runner that served it stopped the run, which goes on on another runner; its events from there are not part of this stream. Read the handle's result or Distributed.status for its outcome`
+    return `The events stream of run "${this.runId}" (workflow "${this.workflow}") stopped: the runner that served it does not run it (it stopped the run, which goes on on another runner, or the run ran elsewhere); its events from there are not part of this stream. Read the handle's result or Distributed.status for its outcome`
   }
 }
 
@@ -277,6 +280,10 @@ const storeRetry = Schedule.min([Schedule.exponential("250 millis", 2), Schedule
   Schedule.upTo({ duration: "40 seconds" })
 )
 
+/** How often a subscriber with no execution of its run here checks the run's shard, and every how many checks its status. */
+const elsewherePoll = Duration.millis(100)
+const elsewhereStoreEvery = 5
+
 const isTransient = (error: unknown): boolean => {
   const tag = typeof error === "object" && error !== null && "_tag" in error ? error._tag : undefined
   return tag === "RunStoreError" || tag === "RunBusyError"
@@ -334,6 +341,7 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
   const entity = RunEntity.toLayer(
     Effect.gen(function* () {
       const address = yield* Entity.CurrentAddress
+      const sharding = yield* Sharding.Sharding
       const context = yield* Effect.context<RunStore.RunStore | Workflow.Workflow.Services<Workflows[number]>>()
       const runId = address.entityId
       // One execution of the run at a time in this entity: a second message for it (a client's retry, a
@@ -355,7 +363,6 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
       const durable = (wf: Workflow.Any, input: unknown) =>
         Effect.scoped(
           Effect.gen(function* () {
-            events.begin()
             const handle = yield* Durable.start(wf, input as never, { runId })
             current = handle
             const forwarder = yield* handle.events.pipe(
@@ -372,20 +379,23 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
             yield* Fiber.await(forwarder)
             return yield* exit
           })
-        ).pipe(
-          Effect.onExit((exit) =>
-            Effect.sync(() => {
-              current = undefined
-              // Interrupted: the entity terminates (the runner stops, the shard moves) and the run goes on
-              // elsewhere; subscribers here are told so, rather than see an end.
-              events.end(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
-            })
-          )
-        )
+        ).pipe(Effect.ensuring(Effect.sync(() => (current = undefined))))
       const execute = (name: string, input: (wf: Workflow.Any) => Effect.Effect<unknown, unknown, any>) =>
         Effect.flatMap(lookup(name), (wf) =>
           Effect.flatMap(input(wf), (value) => durable(wf, value)).pipe(
             Effect.retry({ schedule: storeRetry, while: isTransient }),
+            // Subscribers follow the execution through its retries: a transient failure retried is not the end.
+            (attempts) =>
+              Effect.andThen(
+                Effect.sync(() => events.begin()),
+                Effect.onExit(attempts, (exit) =>
+                  Effect.sync(() =>
+                    // Interrupted: the entity terminates (the runner stops, the shard moves) and the run goes on
+                    // elsewhere; subscribers here are told so, rather than see an end.
+                    events.end(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+                  )
+                )
+              ),
             one.withPermits(1),
             Effect.provideContext(context),
             // A defect ended the run (and was stored as its failure): answer it, rather than restart the entity.
@@ -394,6 +404,29 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
             Effect.flatMap((value) => encodeResult(wf, runId, value))
           )
         )
+      /**
+       * Until an execution of the run begins here, a subscriber waits for one (the run's `Run` message is on
+       * its way), but the run may be executing, or have run, elsewhere: this runner took the run's shard after
+       * the run ended on its previous owner, or got the request while runners were joining and the shards
+       * moving, or this entity is a new instance after the old one went idle. Its events are not here then, and
+       * no execution may come: the subscriber fails with `RunMovedError` once the store says the run is over,
+       * or once this runner no longer holds the run's shard (it stops, or the shard moves: the entity's
+       * termination waits for its requests, and an execution's own subscribers are told by its interruption).
+       */
+      const elsewhere = (workflow: string) =>
+        Effect.gen(function* () {
+          const store = yield* RunStore.RunStore
+          for (let i = 0; !events.begun(); i++) {
+            let gone = !sharding.hasShardId(address.shardId)
+            if (!gone && i % elsewhereStoreEvery === 0) {
+              const info = yield* Effect.option(store.get(runId))
+              gone = info._tag === "Some" && RunStore.isFinished(info.value.status)
+            }
+            if (events.begun()) return
+            if (gone) return yield* new RunMovedError({ workflow, runId })
+            yield* Effect.sleep(elsewherePoll)
+          }
+        }).pipe(Effect.provideContext(context))
       return RunEntity.of({
         Run: ({ payload }) => execute(payload.workflow, () => Effect.sync(() => JSON.parse(payload.input))),
         Resume: ({ payload }) =>
@@ -409,7 +442,13 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
               lookup(payload.workflow),
               events.stream.pipe(
                 Stream.map((t) => ({ x: instance, t })),
-                Stream.catchTag("Stopped", () => Stream.fail(new RunMovedError({ workflow: payload.workflow, runId })))
+                Stream.catchTag("Stopped", () => Stream.fail(new RunMovedError({ workflow: payload.workflow, runId }))),
+                (stream) =>
+                  events.begun()
+                    ? stream
+                    : Stream.merge(stream, Stream.drain(Stream.fromEffect(elsewhere(payload.workflow))), {
+                        haltStrategy: "left"
+                      })
               )
             )
           ),

@@ -6,7 +6,7 @@
  * changed definition while runs of it are live is refused with WorkflowChangedError.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Distributed } from "@effect-flow/cluster"
+import { Distributed, RunMovedError } from "@effect-flow/cluster"
 import {
   Durable,
   defineWorkflow,
@@ -19,7 +19,7 @@ import {
   WorkflowChangedError,
   WorkflowStalledError
 } from "@effect-flow/core"
-import { Effect, Exit, Fiber, Layer, Option, Result, Schema, Scope, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, Option, Result, Schema, Scope, Stream } from "effect"
 import { TestRunner } from "effect/cluster"
 import * as fc from "fast-check"
 import { ParallelAccumulatorWorkflow } from "../../examples/src/accumulator.ts"
@@ -290,6 +290,93 @@ describe("Distributed.start on TestRunner", () => {
       assert.strictEqual(error._tag, "WorkflowCancelledError")
       assert.strictEqual((yield* Distributed.status("cancel-1")).status, "cancelled")
     }).pipe(Effect.provide(runner))
+  )
+})
+
+describe("Distributed events on a runner where the run does not execute", () => {
+  it.live(
+    "a subscriber that reaches a runner while the run executes elsewhere (a runner still joining, a stale assignment) does not wait there for ever: once the run is over it fails with RunMovedError",
+    () =>
+      Effect.gen(function* () {
+        // The run executes outside this runner's entity (as on another owner), on the store the runner shares.
+        const elsewhere = yield* Durable.start(Approval, { amount: 3 }, { runId: "elsewhere-1" })
+        yield* elsewhere.events.pipe(
+          Stream.filter((e) => e._tag === "InputRequiredEvent"),
+          Stream.take(1),
+          Stream.runDrain
+        )
+        // The events request reaches the run's entity here, which has no execution of the run.
+        const client = yield* Distributed.RunEntity.client
+        const following = yield* Effect.forkChild(
+          Stream.runCollect(client("elsewhere-1").Events({ workflow: Approval.name })).pipe(Effect.exit)
+        )
+        // While the run is live elsewhere its Run message may still come here: the subscriber waits.
+        yield* Effect.sleep("300 millis")
+        assert.isUndefined(following.pollUnsafe(), "the subscriber waits while the run is live elsewhere")
+        yield* elsewhere.send(new HumanResponseEvent({ response: "ok" }))
+        assert.strictEqual(yield* elsewhere.result, "ok")
+        // Bounded: a stream that neither ends nor fails is the bug.
+        const exit = yield* Effect.timeoutOption(Fiber.join(following), "10 seconds")
+        assert.isTrue(Option.isSome(exit), "the subscriber did not wait for ever")
+        const failed = Option.getOrThrow(exit)
+        assert.isTrue(Exit.isFailure(failed))
+        if (Exit.isFailure(failed)) assert.instanceOf(Cause.squash(failed.cause), RunMovedError)
+      }).pipe(Effect.scoped, Effect.provide(runner)),
+    20_000
+  )
+
+  it.live(
+    "a subscriber waiting on a runner for an execution that has not come fails with RunMovedError when that runner stops, rather than hold its shutdown for entityTerminationTimeout (15 s)",
+    () =>
+      Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(runner, scope)
+        const client = yield* Distributed.RunEntity.client.pipe(Effect.provideContext(context))
+        // No run of this id anywhere yet: the subscriber waits for its Run message.
+        const following = yield* Effect.forkChild(
+          Stream.runCollect(client("not-yet-1").Events({ workflow: Approval.name })).pipe(Effect.exit)
+        )
+        yield* Effect.sleep("300 millis")
+        assert.isUndefined(following.pollUnsafe(), "the subscriber waits for the run's Run message")
+        const closed = yield* Effect.timeoutOption(Scope.close(scope, Exit.void), "5 seconds")
+        assert.isTrue(Option.isSome(closed), "the runner stopped without waiting for the subscriber")
+        const exit = Option.getOrThrow(yield* Effect.timeoutOption(Fiber.join(following), "5 seconds"))
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit)) assert.instanceOf(Cause.squash(exit.cause), RunMovedError)
+      }),
+    20_000
+  )
+
+  it.live(
+    "while the run's previous owner still holds it (RunBusyError, retried by the new owner), the new owner's subscriber waits through the retries and follows the run to its end, instead of ending at the first refused attempt",
+    () =>
+      Effect.gen(function* () {
+        const previous = yield* Scope.make()
+        const held = yield* Durable.start(Approval, { amount: 4 }, { runId: "busy-1" }).pipe(Scope.provide(previous))
+        yield* held.events.pipe(
+          Stream.filter((e) => e._tag === "InputRequiredEvent"),
+          Stream.take(1),
+          Stream.runDrain
+        )
+        const handle = yield* Distributed.start(Approval, { amount: 4 }, { runId: "busy-1" })
+        const following = yield* Effect.forkChild(Stream.runCollect(handle.events).pipe(Effect.exit))
+        // The entity's first attempts are refused (the lease is held) and retried.
+        yield* Effect.sleep("800 millis")
+        assert.isUndefined(following.pollUnsafe(), "the subscriber waits while the run is busy elsewhere")
+        // The previous owner lets go (its scope closes: lease released); the retry resumes the run here.
+        yield* Scope.close(previous, Exit.void)
+        yield* handle.events.pipe(
+          Stream.filter((e) => e._tag === "InputRequiredEvent"),
+          Stream.take(1),
+          Stream.runDrain
+        )
+        yield* handle.send(new HumanResponseEvent({ response: "late" }))
+        assert.strictEqual(yield* handle.result, "late")
+        const events = Option.getOrThrow(yield* Effect.timeoutOption(Fiber.join(following), "5 seconds"))
+        assert.isTrue(Exit.isSuccess(events))
+        if (Exit.isSuccess(events)) assert.strictEqual(events.value.at(-1)?._tag, "StopEvent")
+      }).pipe(Effect.provide(runner)),
+    20_000
   )
 })
 

@@ -23,6 +23,8 @@ export interface EventLog {
   readonly publish: (text: string) => void
   /** An execution starts: subscribers from now on follow it live. */
   readonly begin: () => void
+  /** Whether an execution has begun here (in this entity instance) at all. */
+  readonly begun: () => boolean
   /**
    * The execution ended: live subscribers end; later subscribers get the past only, until the next `begin`.
    * With `stopped`, it stopped here without the run ending: subscribers fail with `Stopped` after the past.
@@ -63,6 +65,7 @@ export const make: Effect.Effect<EventLog> = Effect.gen(function* () {
   const published: Array<string> = []
   let finished = false
   let stopped = false
+  let begun = false
   const pubsub = yield* PubSub.unbounded<Item>()
   return {
     publish: (text) => {
@@ -71,9 +74,11 @@ export const make: Effect.Effect<EventLog> = Effect.gen(function* () {
       PubSub.publishUnsafe(pubsub, { seq, text })
     },
     begin: () => {
+      begun = true
       finished = false
       stopped = false
     },
+    begun: () => begun,
     end: (stoppedHere = false) => {
       finished = true
       stopped = stoppedHere
