@@ -22,6 +22,7 @@ import { Mastra } from "@mastra/core"
 import { createStep, createWorkflow } from "@mastra/core/workflows"
 import { LibSQLStore } from "@mastra/libsql"
 import { Effect, Layer, Redacted } from "effect"
+import pg from "pg"
 import { z } from "zod"
 import { SqliteRunStore, SqlRunStore } from "../../sql/src/index.ts"
 import { startPostgres } from "../../sql/test/postgresServer.ts"
@@ -83,8 +84,46 @@ const mastra = async (file: string, n: number) => {
   return ms
 }
 
+/**
+ * A `pg.Pool` that is closed for real before the server stops. `pg.Pool.end()` resolves once it has *asked* its idle
+ * clients to close, before their sockets are closed; a server stopped right after (`pg.stop()` blocks the event
+ * loop) then terminates backends that have not read the goodbye yet, each client emits "terminating connection due
+ * to administrator command", and the pool re-emits it as its own 'error', which, with no listener, crashes the
+ * process (CI's `bench --quick` twice). So the pool's 'error' (an idle client's) is listened for, and `close` waits
+ * until every client the pool opened has ended, then returns the first such error, if any.
+ */
+const ownedPool = (url: string) => {
+  const pool = new pg.Pool({ connectionString: url })
+  const open = new Set<pg.PoolClient>()
+  const closed: Array<() => void> = []
+  const errors: Array<Error> = []
+  pool.on("connect", (client) => open.add(client))
+  pool.on("remove", (client) => {
+    open.delete(client)
+    if (open.size === 0) for (const resolve of closed.splice(0)) resolve()
+  })
+  pool.on("error", (error) => errors.push(error))
+  const close = async () => {
+    await pool.end()
+    if (open.size > 0) await new Promise<void>((resolve) => closed.push(resolve))
+    return errors[0]
+  }
+  return { pool, close }
+}
+
 const langgraph = async (url: string, n: number, thread: string) => {
-  const saver = PostgresSaver.fromConnString(url)
+  const { pool, close } = ownedPool(url)
+  const ms = await langgraphOn(pool, n, thread).catch(async (error) => {
+    await close()
+    throw error
+  })
+  const idleError = await close()
+  if (idleError !== undefined) throw new Error(`an idle client of LangGraph's pg pool failed: ${idleError.message}`)
+  return ms
+}
+
+const langgraphOn = async (pool: pg.Pool, n: number, thread: string) => {
+  const saver = new PostgresSaver(pool)
   await saver.setup()
   const State = Annotation.Root({
     n: Annotation<number>,
@@ -109,7 +148,6 @@ const langgraph = async (url: string, n: number, thread: string) => {
   check("LangGraph", out.results.length, n)
   const stored = await saver.getTuple({ configurable: { thread_id: thread } })
   if (stored === undefined) throw new Error("LangGraph stored no checkpoint of the run")
-  await saver.end()
   return ms
 }
 
