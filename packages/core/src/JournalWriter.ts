@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Deferred, Duration, Effect, Exit, Latch, type Scope } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Latch, type Scope } from "effect"
 import { type RunBusyError, type RunNotFoundError, RunStoreError } from "./DurableError.ts"
 import { type Lease, RunStore, type StatusUpdate } from "./RunStore.ts"
 
@@ -136,12 +136,17 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
     let waiters: Array<{ seq: number; marks: number; deferred: Deferred.Deferred<void, WriteError> }> = []
     const wake = Latch.makeUnsafe(false)
     const hurry = Latch.makeUnsafe(false)
-    // Back-pressure (see `room`): whether a batch is being committed, and what appenders that wait for the end
-    // of that commit (or, when none is under way, of the next) wait on, made by the first of them.
+    // Back-pressure (see `room`): whether a batch is being committed; `behind`, set once `maxPending` entries
+    // wait (by the appender) or once entries have waited `maxDelay` behind a commit (by the loop's watch, see
+    // `overdue`), cleared when a commit ends: what `room` reads, so a producer asking it before each entry
+    // reads a flag, not the clock. And what appenders that wait for the end of the commit under way (or, when
+    // none is, of the next) wait on, made by the first of them.
     let committing = false
+    let behind = false
     let commitEnd: Deferred.Deferred<void> | undefined
     const commitEnded = () => {
       committing = false
+      behind = failure === undefined && pending.length >= maxPending
       const signal = commitEnd
       commitEnd = undefined
       if (signal !== undefined) Deferred.doneUnsafe(signal, Exit.void)
@@ -157,6 +162,7 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
         wake.openUnsafe()
       }
       if (pending.length >= maxBatch) hurry.openUnsafe()
+      if (pending.length >= maxPending) behind = true
     }
 
     const enqueue = (entries: ReadonlyArray<string>, mark: Omit<Mark, "at"> | undefined) =>
@@ -183,6 +189,24 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
       for (const w of ready) Deferred.doneUnsafe(w.deferred, failure ?? Exit.void)
     }
 
+    // While a batch is committed: sets `behind` once the oldest entry queued behind it has waited `maxDelay`.
+    // Every entry queued behind a commit arrived after it began, so none is due sooner than `maxDelay` from now.
+    const overdue = Effect.gen(function* () {
+      let wait = maxDelay
+      while (true) {
+        yield* Effect.sleep(Duration.millis(wait))
+        if (pending.length === 0) {
+          wait = maxDelay
+          continue
+        }
+        wait = firstPendingAt + maxDelay - (yield* Clock.currentTimeMillis)
+        if (wait <= 0) {
+          behind = true
+          return
+        }
+      }
+    })
+
     const writeBatch = Effect.gen(function* () {
       if (pending.length === 0 && marks.length === 0) {
         wake.closeUnsafe()
@@ -207,6 +231,7 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
         wake.closeUnsafe()
       }
       if (pending.length < maxBatch) hurry.closeUnsafe()
+      const watch = yield* Effect.forkChild(overdue, { startImmediately: true })
       const exit = yield* Effect.exit(
         store.append(lease, {
           seq: committedSeq,
@@ -215,6 +240,7 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
           ...(consumed.length === 0 ? {} : { consumed })
         })
       )
+      yield* Fiber.interrupt(watch)
       batches += 1
       if (Exit.isFailure(exit)) {
         failure = Exit.failCause(exit.cause)
@@ -278,12 +304,11 @@ export const make = (options: Options): Effect.Effect<JournalWriter, never, RunS
       queued(wasIdle, now)
       return seq
     }
-    // Behind: entries have waited `maxDelay`, or `maxPending` of them wait. Then wait for the end of the commit
-    // under way; with none under way (the loop has not had its turn yet), the batch is due: hurry the loop,
-    // which may write it on this very stack, so the signal is made first.
+    // Behind (see `behind`): wait for the end of the commit under way; with none under way (`maxPending`
+    // entries queued before the loop had its turn), hurry the loop, which may write them on this very stack, so
+    // the signal is made first.
     const room = (): Effect.Effect<void> | undefined => {
-      if (failure !== undefined || pending.length === 0) return undefined
-      if (pending.length < maxPending && now() - firstPendingAt < maxDelay) return undefined
+      if (!behind || failure !== undefined) return undefined
       const signal = (commitEnd ??= Deferred.makeUnsafe<void>())
       if (!committing) hurry.openUnsafe()
       return Deferred.await(signal)

@@ -313,6 +313,38 @@ describe("JournalWriter", () => {
   )
 
   it.effect(
+    "behind a commit, room holds appenders once the oldest entry queued has waited maxDelay, until it ends",
+    () =>
+      Effect.gen(function* () {
+        const { writer, state } = yield* slowed(50, 0)
+        yield* Effect.sync(() => writer.appendUnsafe("first"))
+        yield* TestClock.adjust("10 millis")
+        yield* settle
+        // the first batch is being committed, from 10 ms to 60 ms
+        assert.strictEqual(state.inFlight, 1)
+        yield* TestClock.adjust("5 millis")
+        yield* Effect.sync(() => writer.appendUnsafe("queued"))
+        yield* TestClock.adjust("9 millis")
+        yield* settle
+        assert.isUndefined(writer.room(), "queued 9 ms ago: on time")
+        yield* TestClock.adjust("1 millis")
+        yield* settle
+        const wait = writer.room()
+        assert.isDefined(wait, "queued 10 ms ago behind a commit: behind")
+        const waiting = yield* Effect.forkChild(wait!, { startImmediately: true })
+        yield* TestClock.adjust("34 millis")
+        yield* settle
+        assert.isUndefined(waiting.pollUnsafe(), "the commit under way has not ended")
+        yield* TestClock.adjust("1 millis")
+        yield* settle
+        assert.isDefined(waiting.pollUnsafe(), "the commit ended at 60 ms")
+        // the next batch took what was queued: nothing waits behind it, no one is held
+        assert.strictEqual(state.inFlight, 1)
+        assert.isUndefined(writer.room())
+      })
+  )
+
+  it.effect(
     "room is undefined while the writer keeps up, hurries a due batch, and holds no one after a failed write",
     () =>
       Effect.gen(function* () {
