@@ -148,3 +148,128 @@ describe("Durable runs on a store slower than the run", () => {
     })
   )
 })
+
+class Tick extends Schema.TaggedClass<Tick>()("Tick", { i: Schema.Number, n: Schema.Number }) {}
+
+/** A chain of `n` invocations of one step, each taking 1 ms and calling no step-context operation. */
+const makeChain = (counts: { handled: number }) =>
+  defineWorkflow({ name: "chained", input: Schema.Struct({ n: Schema.Number }) })
+    .step(StartEvent, (ev) => Effect.succeed(new Tick({ i: 0, n: ev.n })), { name: "begin", emits: [Tick] })
+    .step(
+      Tick,
+      (ev) =>
+        Effect.map(Effect.sleep("1 millis"), () => {
+          counts.handled++
+          return ev.i + 1 === ev.n ? new StopEvent({ result: ev.n }) : new Tick({ i: ev.i + 1, n: ev.n })
+        }),
+      { name: "tick", emits: [Tick, StopEvent] }
+    )
+
+class Progress extends Schema.TaggedClass<Progress>()("Progress", { i: Schema.Number }) {}
+
+/** One invocation that writes `n` events to the caller's stream, one a millisecond. */
+const makeWriter = (counts: { written: number }) =>
+  defineWorkflow({ name: "writing", input: Schema.Struct({ n: Schema.Number }) }).step(
+    StartEvent,
+    (ev, ctx) =>
+      Effect.gen(function* () {
+        for (let i = 0; i < ev.n; i++) {
+          yield* Effect.sleep("1 millis")
+          yield* ctx.write(new Progress({ i }))
+          counts.written++
+        }
+        return new StopEvent({ result: ev.n })
+      }),
+    { name: "writer" }
+  )
+
+/** `ctx.write` operations the store holds. */
+const writes = (inner: RunStore.Shape, runId: string) =>
+  Effect.map(
+    inner.readJournal(runId),
+    (journal) =>
+      journal.filter((e) => {
+        const entry = Durable.readEntry(runId, e.data)
+        return entry.t === "o" && entry.op === "write"
+      }).length
+  )
+
+/** A memory store that takes 50 ms (TestClock) to commit each batch. */
+const fiftyMs = Effect.map(RunStore.makeMemory, (inner) => {
+  const store: RunStore.Shape = {
+    ...inner,
+    append: (lease, batch) => Effect.andThen(Effect.sleep("50 millis"), inner.append(lease, batch))
+  }
+  return { inner, store }
+})
+
+/** Invocations of step `step` whose end the store holds. */
+const ended = (inner: RunStore.Shape, runId: string, step: string) =>
+  Effect.map(inner.readJournal(runId), (journal) => {
+    let count = 0
+    for (const e of journal) {
+      const entry = Durable.readEntry(runId, e.data)
+      if (entry.t === "e" && String(entry.i).includes(`/${step}/`)) count++
+    }
+    return count
+  })
+
+describe("Durable runs wait at each invocation's start and before each step-context operation", () => {
+  // A handler that calls no step-context operation is held where its invocation starts: without that wait (only
+  // before operations) this chain ran on through every 50 ms commit, ~50 invocations of work a crash would lose.
+  it.effect("while the journal writer is behind its store, the next invocation does not start", () =>
+    Effect.gen(function* () {
+      const { inner, store } = yield* fiftyMs
+      const counts = { handled: 0 }
+      const fiber = yield* Effect.forkChild(
+        Durable.run(makeChain(counts), { n: 200 }, { runId: "chain" }).pipe(
+          Effect.provide(Layer.succeed(RunStore.RunStore, store))
+        ),
+        { startImmediately: true }
+      )
+      let worst = 0
+      let ms = 0
+      while (fiber.pollUnsafe() === undefined) {
+        for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+        worst = Math.max(worst, counts.handled - (yield* ended(inner, "chain", "tick")))
+        yield* TestClock.adjust("1 millis")
+        ms++
+        assert.isBelow(ms, 20_000, "the run ends")
+      }
+      assert.strictEqual(yield* Fiber.join(fiber), 200)
+      // the batch being committed holds ~10 invocations (10 ms of work), and ~10 more ran before the writer was
+      // behind; never the ~50 a 50 ms commit would let through
+      assert.isAtMost(worst, 30, `at most 30 invocations' work uncommitted (the worst was ${worst})`)
+      // at the store's speed: ~10 invocations per 50 ms commit, not 1 a millisecond
+      assert.isAbove(ms, 600)
+      assert.strictEqual(yield* ended(inner, "chain", "tick"), 200)
+    })
+  )
+
+  // One invocation that never ends while the writer is behind: only the wait before each operation holds it.
+  it.effect("while the journal writer is behind its store, an operation waits before it acts", () =>
+    Effect.gen(function* () {
+      const { inner, store } = yield* fiftyMs
+      const counts = { written: 0 }
+      const fiber = yield* Effect.forkChild(
+        Durable.run(makeWriter(counts), { n: 200 }, { runId: "writes" }).pipe(
+          Effect.provide(Layer.succeed(RunStore.RunStore, store))
+        ),
+        { startImmediately: true }
+      )
+      let worst = 0
+      let ms = 0
+      while (fiber.pollUnsafe() === undefined) {
+        for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+        worst = Math.max(worst, counts.written - (yield* writes(inner, "writes")))
+        yield* TestClock.adjust("1 millis")
+        ms++
+        assert.isBelow(ms, 20_000, "the run ends")
+      }
+      assert.strictEqual(yield* Fiber.join(fiber), 200)
+      assert.isAtMost(worst, 30, `at most 30 writes uncommitted (the worst was ${worst})`)
+      assert.isAbove(ms, 600)
+      assert.strictEqual(yield* writes(inner, "writes"), 200)
+    })
+  )
+})

@@ -260,8 +260,10 @@ describe("generator handlers, driven by the engine", () => {
 })
 
 describe("step-context operations on an effect without the Suspend key they build on", () => {
+  /** A step context whose run is not paused (see `OpContext`). */
+  const unpaused = { run: { pause: undefined } }
   class Read extends SyncOp {
-    readonly ctx = {}
+    readonly ctx = unpaused
     readonly result: () => number
     constructor(result: () => number) {
       super()
@@ -272,7 +274,7 @@ describe("step-context operations on an effect without the Suspend key they buil
     }
   }
   class Go extends SuspendOp {
-    readonly ctx = {}
+    readonly ctx = unpaused
     readonly next: Effect.Effect<number, string>
     constructor(next: Effect.Effect<number, string>) {
       super()

@@ -15,7 +15,7 @@ import type { Need } from "./collectBuffer.ts"
 import { DistributedView } from "./distributed.ts"
 import { Driven } from "./generator.ts"
 import { failedInvocation, invoke, succeeded } from "./invocation.ts"
-import { asEffect, SuspendOp, SyncOp } from "./primitive.ts"
+import { asEffect, nativeOps, type Op, SuspendOp, SyncOp } from "./primitive.ts"
 import { invocationId, type Journaled, type Operation } from "./record.ts"
 import type { Run } from "./run.ts"
 import { waitFor } from "./waits.ts"
@@ -213,7 +213,7 @@ export class Context_ implements StepContext<any, AnyEvent> {
   }
 
   send(event: AnyEvent, options?: { readonly step?: string | undefined }): Effect.Effect<void, UnhandledEventError> {
-    return this.point(asEffect(new SendOp(this, event, options?.step)))
+    return this.op(new SendOp(this, event, options?.step))
   }
 
   sendAll(
@@ -224,7 +224,7 @@ export class Context_ implements StepContext<any, AnyEvent> {
   }
 
   write(event: AnyEvent): Effect.Effect<void> {
-    return this.point(asEffect(new WriteOp(this, event)))
+    return this.op(new WriteOp(this, event))
   }
 
   /**
@@ -232,8 +232,22 @@ export class Context_ implements StepContext<any, AnyEvent> {
    * exploration mode maybe yield, so a controlled scheduler can run something else here.
    */
   point<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    return this.around(effect, this.run.pause)
+  }
+
+  /**
+   * `point` for an operation (see `primitive.ts`): where operations are Effects, each asks the pause hook in
+   * its own evaluate, so a durable run's operation gets no `Effect.suspend` around it for that.
+   */
+  op<A, E>(op: Op & Effect.Effect<A, E>): Effect.Effect<A, E> {
+    return nativeOps ? this.around(op, undefined) : this.point(asEffect(op, false))
+  }
+
+  private around<A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    pause: (() => Effect.Effect<void> | undefined) | undefined
+  ): Effect.Effect<A, E, R> {
     const decide = this.run.yieldPoints
-    const pause = this.run.pause
     if (decide === undefined && pause === undefined) return effect
     return Effect.suspend(() => {
       const wait = pause?.()
@@ -262,7 +276,7 @@ export class Context_ implements StepContext<any, AnyEvent> {
   }
 
   collect(event: AnyEvent, need: number | ReadonlyArray<any>): Effect.Effect<Option.Option<ReadonlyArray<any>>> {
-    return this.point(asEffect(new CollectOp(this, event, need)))
+    return this.op(new CollectOp(this, event, need))
   }
 }
 
@@ -408,10 +422,10 @@ class StoreView implements Store<any> {
     this.ctx = ctx
   }
   get getAll(): Effect.Effect<any> {
-    return this.ctx.point(asEffect(new ReadOp(this.ctx, undefined)))
+    return this.ctx.op(new ReadOp(this.ctx, undefined))
   }
   get(key: PropertyKey): Effect.Effect<any> {
-    return this.ctx.point(asEffect(new ReadOp(this.ctx, key as string)))
+    return this.ctx.op(new ReadOp(this.ctx, key as string))
   }
   set(key: PropertyKey, value: unknown): Effect.Effect<void> {
     return this.ctx.point(

@@ -28,10 +28,28 @@ export const nativeOps: boolean = evaluateKey !== undefined
 function OpBase() {}
 OpBase.prototype = Object.create(suspendProto)
 
+/**
+ * What an operation needs of its step context: the run's pause hook (see `Hooks.pause` in `run.ts`), asked
+ * before the operation acts, in the operation's own evaluate: the one place a paused run (a durable run whose
+ * journal is behind its store) waits before a step-context operation, with nothing around the operation when
+ * it is not paused.
+ *
+ * @internal
+ */
+export interface OpContext {
+  readonly run: { readonly pause: (() => Effect.Effect<void> | undefined) | undefined }
+}
+
 /** A step-context operation: an Effect, and what the driver of generator handlers runs in place. @internal */
 export abstract class Op extends (OpBase as unknown as new () => Effect.Effect<any, any>) {
   /** The step context (worker slot) the operation belongs to. */
-  abstract readonly ctx: object
+  abstract readonly ctx: OpContext
+}
+
+/** What the run asks an operation to wait on before it acts, if anything (see `OpContext`). */
+const pauseOf = (op: Op): Effect.Effect<void> | undefined => {
+  const pause = op.ctx.run.pause
+  return pause === undefined ? undefined : pause()
 }
 
 /**
@@ -46,7 +64,13 @@ export abstract class SyncOp extends (Op as unknown as abstract new () => Op & E
 if (evaluateKey !== undefined) {
   Object.defineProperty(SyncOp.prototype, evaluateKey, {
     value: function (this: SyncOp) {
-      return Exit.succeed(this.value())
+      const wait = pauseOf(this)
+      return wait === undefined
+        ? Exit.succeed(this.value())
+        : Effect.andThen(
+            wait,
+            Effect.sync(() => this.value())
+          )
     }
   })
 }
@@ -58,14 +82,20 @@ export abstract class SuspendOp extends Op {
 if (evaluateKey !== undefined) {
   Object.defineProperty(SuspendOp.prototype, evaluateKey, {
     value: function (this: SuspendOp) {
-      return this.effect()
+      const wait = pauseOf(this)
+      return wait === undefined
+        ? this.effect()
+        : Effect.andThen(
+            wait,
+            Effect.suspend(() => this.effect())
+          )
     }
   })
 }
 
 /**
  * The operation as an Effect: itself where operations are Effects (`nativeOps`), otherwise an `Effect.sync`
- * or `Effect.suspend` that does what it does.
+ * or `Effect.suspend` that does what it does (which does not ask the pause hook: `Context_.op` does then).
  *
  * @internal
  */
