@@ -164,4 +164,59 @@ describe("a started run waiting for outside input", () => {
       for (const s of steps) assert.isTrue(Option.isSome(s.parent) && s.parent.value.spanId === run.spanId)
     })
   )
+
+  it.effect(
+    "a run waiting in ctx.waitFor keeps one fiber, its waiting invocation's; cancel interrupts it (its finalizer runs) and none is left",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          let finalized = 0
+          const asking = defineWorkflow({ name: "asking" }).step(
+            StartEvent,
+            (_, ctx) =>
+              Effect.ensuring(
+                Effect.map(
+                  ctx.waitFor(HumanResponseEvent, { request: new InputRequiredEvent({ prefix: "?" }) }),
+                  (answer) => new StopEvent({ result: answer.response })
+                ),
+                Effect.sync(() => finalized++)
+              ),
+            { name: "ask", emits: [StopEvent] }
+          )
+          const handle = yield* Workflow.start(asking, {})
+          yield* Stream.runHead(handle.events)
+          assert.deepStrictEqual(liveFibers(handle), 1)
+          yield* handle.cancel
+          assert.strictEqual(finalized, 1)
+          assert.deepStrictEqual(liveFibers(handle), 0)
+          // Answered instead, the run ends and its fiber leaves the list as it ends.
+          const answered = yield* Workflow.start(asking, {})
+          yield* Stream.runHead(answered.events)
+          yield* answered.send(new HumanResponseEvent({ response: "yes" }))
+          assert.strictEqual(yield* answered.result, "yes")
+          assert.strictEqual(finalized, 2)
+          assert.deepStrictEqual(liveFibers(answered), 0)
+        })
+      )
+  )
+
+  it.effect("a run waiting after its step returned an InputRequiredEvent keeps no fiber", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const handle = yield* Workflow.start(rounds, {})
+        yield* Stream.runHead(Stream.filter(handle.events, (e) => e._tag === "InputRequiredEvent"))
+        assert.isTrue(yield* handle.waiting)
+        // The worker that returned the request yields once before it ends (it may still take an event).
+        for (let i = 0; i < 5 && liveFibers(handle) > 0; i++) yield* Effect.yieldNow
+        assert.deepStrictEqual(liveFibers(handle), 0)
+      })
+    )
+  )
 })
+
+/** How many fibers the handle's run lists as live (internal: `Run.fibers`, see `fork` in workers.ts). */
+const liveFibers = (handle: unknown): number => {
+  let n = 0
+  for (let node = (handle as any).launched.run.fibers; node !== undefined; node = node.next) n++
+  return n
+}

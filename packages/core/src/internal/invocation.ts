@@ -5,7 +5,7 @@
  * fiber of its own while the worker goes on), handed to a step that accepts `StepFailedEvent`, or ends the
  * run. Then the worker takes its next event.
  */
-import { Cause, Clock, Context, Duration, Effect, type Exit, Pull, Schedule } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Pull, Schedule } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { StepFailedEvent } from "../RunEvent.ts"
 import { StepTimeoutError, UnhandledEventError } from "../WorkflowError.ts"
@@ -19,7 +19,7 @@ import { isExit } from "./primitive.ts"
 import type { Outcome } from "./record.ts"
 import { outsideEmits, route, routeEmitted, routeOrError } from "./routing.ts"
 import { andThen, type Run } from "./run.ts"
-import { died, diedOf, fork, handOver, type Item, mayHandOver, next, Retry, requeue } from "./workers.ts"
+import { fork, handOver, type Item, mayHandOver, next, Retry, RunFiber, requeue } from "./workers.ts"
 
 /**
  * `Effect.isEffect`, written out: effect's own goes through `Predicate.hasProperty`, a `dual` that builds an
@@ -195,14 +195,6 @@ export const failedInvocation = (run: Run, ctx: Context_, cause: Cause.Cause<unk
   return Effect.andThen(failed(run, ctx, cause), ctx.goOn)
 }
 
-/** The watcher of fibers that are not a worker's (retry backoffs). */
-const watchRun =
-  (run: Run) =>
-  (exit: Exit.Exit<void>): void => {
-    const cause = diedOf(exit)
-    if (cause !== undefined) died(run, undefined, cause)
-  }
-
 /** An invocation failed: retry it on the step's schedule, hand it to a recovering step, or end the run. */
 const failed = (run: Run, ctx: Context_, original: Cause.Cause<unknown>): Effect.Effect<void> => {
   const { retry, sr } = ctx
@@ -273,7 +265,7 @@ const failed = (run: Run, ctx: Context_, original: Cause.Cause<unknown>): Effect
                 return run.finished ? Effect.void : requeue(run, sr, again)
               })
             ),
-            watchRun(run)
+            new RunFiber(run)
           )
         },
         onFailure: (scheduleCause) =>

@@ -1,7 +1,7 @@
 /**
  * Run lifecycle: start (the StartEvent routed), stop (a StopEvent, checked against the `output` schema),
  * failure, stall (nothing active but waits that nothing can answer), the run's timeout, and the end, which
- * closes the run's scope and with it every fiber the run forked.
+ * closes the run: every fiber the run forked and that still runs is interrupted.
  *
  * `active` counts events queued, being handled or waiting to be retried; `waiters` the invocations
  * suspended in `ctx.waitFor` and not yet answered. When nothing is active but waiters, and no outside input
@@ -16,10 +16,10 @@ import { describeNeed } from "./collectBuffer.ts"
 import { EditingRun } from "./context.ts"
 import type { Compiled } from "./routing.ts"
 import { andThen, type Hooks, Run, START } from "./run.ts"
-import { deliver, diedOf, dropIdleSlots, fork, startHere } from "./workers.ts"
+import { deliver, dropIdleSlots, fork, RunFiber, startHere } from "./workers.ts"
 
 /**
- * Run a compiled workflow on decoded input, in a scope of its own that is closed (interrupting every
+ * Run a compiled workflow on decoded input, closed (interrupting every
  * fiber of the run, running their finalizers) as soon as the run has a result.
  *
  * @internal
@@ -48,7 +48,7 @@ export const spansOn = (context: Context.Context<never>): boolean =>
 
 /**
  * The run itself, in `context` (the fiber's own, which the run keeps, so that `fork` sees its own fibers
- * already in it and merges nothing), in a scope that is closed when the run has a result, however it ends.
+ * already in it and merges nothing), closed when the run has a result, however it ends.
  */
 const running = (
   compiled: Compiled,
@@ -104,17 +104,17 @@ const recordStart = (run: Run, input: object, timeout: Duration.Duration | undef
  */
 export interface Launched {
   readonly run: Run
-  /** The run's exit, once its scope has closed (every fiber of the run has ended). */
+  /** The run's exit, once it has closed (every fiber of the run has ended). */
   readonly closed: Deferred.Deferred<unknown, unknown>
-  /** Interrupt the run and wait until its scope has closed (at once when it has already closed). */
+  /** Interrupt the run and wait until it has closed (at once when it has already closed). */
   readonly interrupt: (fiberId: number | undefined) => Effect.Effect<void>
 }
 
 /**
  * Launch a run in `parent` with no fiber of its own: the StartEvent is routed in the caller's fiber (its
- * workers start at once, as a forked run's would), the run's timeout, when it has one, is a timer fiber in
- * the run's scope, and when the run ends a fiber is forked to close its scope. Closing `parent` interrupts
- * the run. `ended` is told the run's exit once its scope has closed, before `closed` completes.
+ * workers start at once, as a forked run's would), the run's timeout, when it has one, is a timer fiber of
+ * the run, and when the run ends a fiber is forked to close it. Closing `parent` interrupts
+ * the run. `ended` is told the run's exit once it has closed, before `closed` completes.
  *
  * @internal
  */
@@ -150,7 +150,7 @@ const launched = (
   span?.attribute("workflow.run_id", run.id)
   const closed = Deferred.makeUnsafe<unknown, unknown>()
   // The run's link in `parent`: closing it (the run ended, was cancelled, or `parent` closed) closes the
-  // run's scope, interrupting every fiber the run forked, then ends the span and tells `ended` and `closed`.
+  // run, interrupting every fiber the run forked, then ends the span and tells `ended` and `closed`.
   const link = Scope.forkUnsafe(parent, "sequential")
   const close = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
     const final =
@@ -184,7 +184,7 @@ const launched = (
   )
 }
 
-/** The run's timeout as a fiber of its own in the run's scope (a launched run has no fiber to await it in). */
+/** The run's timeout as a fiber of its own in the run's list (a launched run has no fiber to await it in). */
 const timer = (run: Run, timeout: Duration.Duration): Effect.Effect<void> =>
   fork(
     run,
@@ -193,11 +193,15 @@ const timer = (run: Run, timeout: Duration.Duration): Effect.Effect<void> =>
         if (!run.finished) run.end(Exit.fail(timedOut(run)))
       })
     ),
-    (exit) => {
-      const cause = diedOf(exit)
-      if (cause !== undefined) failCause(run, cause)
-    }
+    new TimerFiber(run)
   )
+
+/** The timer's fiber: one that dies ends the run with its cause as it is. */
+class TimerFiber extends RunFiber {
+  override died(run: Run, cause: Cause.Cause<unknown>): void {
+    failCause(run, cause)
+  }
+}
 
 /**
  * Start the run: route the StartEvent built from the decoded input. When one step takes it, and nobody

@@ -3,7 +3,7 @@
  * open waits, its state and the hooks that watch it. The rooms around it (`routing.ts`, `workers.ts`,
  * `invocation.ts`, `backPressure.ts`, `waits.ts`, `lifecycle.ts`) read and change it; `snapshot` reads it.
  */
-import { Clock, Context, Deferred, Effect, Exit, Scope, Semaphore } from "effect"
+import { Clock, Context, Deferred, Effect, type Exit, Fiber, Semaphore } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import type { Need } from "./collectBuffer.ts"
 import { type Context_, EditingRun } from "./context.ts"
@@ -12,7 +12,7 @@ import { clonePlain } from "./plain.ts"
 import { both, type Listener } from "./record.ts"
 import type { Compiled } from "./routing.ts"
 import type { Waiter } from "./waits.ts"
-import { eventOf, StepRun } from "./workers.ts"
+import { eventOf, type RunFiber, StepRun } from "./workers.ts"
 
 /** How a run is watched and fed. @internal */
 export interface Hooks {
@@ -77,10 +77,6 @@ const UNSET: unique symbol = Symbol("unset")
 /** The open waits of a run that has none: never pushed to (see `waitFor`). */
 const NO_WAITERS: Array<Waiter> = []
 
-/** A scope closed once and for all: what a run that never made one has after its end. */
-const CLOSED: Scope.Closeable = Scope.makeUnsafe()
-Effect.runSync(Scope.close(CLOSED, Exit.void))
-
 /** @internal */
 export class Run {
   private id_: string | undefined
@@ -104,7 +100,7 @@ export class Run {
     }
     return this.done_
   }
-  /** Told the run's end, when set (`launch` closes the run's scope from it). */
+  /** Told the run's end, when set (`launch` closes the run from it). */
   onEnd: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined = undefined
   /** End the run with `exit` (the caller checks that it has not ended yet). */
   end(exit: Exit.Exit<unknown, unknown>): void {
@@ -113,26 +109,47 @@ export class Run {
     if (this.done_ !== undefined) Deferred.doneUnsafe(this.done_, exit)
     this.onEnd?.(exit)
   }
-  private scope_: Scope.Closeable | undefined = undefined
-  /**
-   * The scope every fiber of the run is forked into, closed when the run has its result. Made by the first
-   * fork: a run whose steps never need a fiber of their own makes none.
-   */
-  get scope(): Scope.Closeable {
-    return (this.scope_ ??= Scope.makeUnsafe("parallel"))
-  }
-  /** The run's fibers are being stopped: its scope is closed (or was never made, and the run is over). */
+  /** The run's live fibers, linked through their `next` (see `fork` in workers.ts): none until it forks one. */
+  fibers: RunFiber | undefined = undefined
+  /** The run's fibers are being stopped (see `close`): nothing more is forked. */
+  closing = false
+  /** The run's fibers are being stopped: it has been closed. */
   get closed(): boolean {
-    return this.scope_ !== undefined && this.scope_.state._tag === "Closed"
+    return this.closing
   }
-  /** Close the run's scope (interrupting every fiber still running), or mark it closed if it was never made. */
-  close(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
-    if (this.scope_ === undefined) {
-      // A fiber forked after the end (from outside the run) is interrupted at once, as in a closed scope.
-      this.scope_ = CLOSED
-      return Effect.void
-    }
-    return Scope.close(this.scope_, exit)
+  /** List `node`'s fiber in the run's live fibers. */
+  list(node: RunFiber): void {
+    const first = this.fibers
+    node.next = first
+    if (first !== undefined) first.prev = node
+    node.listed = true
+    this.fibers = node
+  }
+  /** `node`'s fiber has ended: it leaves the list. */
+  unlist(node: RunFiber): void {
+    const { next, prev } = node
+    if (prev !== undefined) prev.next = next
+    else if (this.fibers === node) this.fibers = next
+    if (next !== undefined) next.prev = prev
+    node.prev = undefined
+    node.next = undefined
+    node.listed = false
+  }
+  /**
+   * Close the run: interrupt every fiber still running and wait until they have ended (their finalizers have
+   * run), as closing a scope they were forked into would. A fiber forked from then on is never started.
+   */
+  close(_exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    this.closing = true
+    if (this.fibers === undefined) return Effect.void
+    return Effect.withFiber((current) => {
+      const fibers: Array<Fiber.Fiber<void>> = []
+      for (let node = this.fibers; node !== undefined; node = node.next) {
+        // The fiber closing the run (one of its own) is not interrupted by itself, as a scope's finalizer skips it.
+        if (node.fiber !== undefined && node.fiber !== current) fibers.push(node.fiber)
+      }
+      return fibers.length === 0 ? Effect.void : Fiber.interruptAll(fibers)
+    })
   }
   finished = false
   /** Events queued, being handled, or backing off before a retry. */

@@ -5,9 +5,9 @@
  * or queues the event. A worker fiber drains its step's mailbox and, when it is empty, yields once and ends
  * if it is still empty, so an idle step costs no fiber, a busy step never runs more than `workers`
  * invocations, and the per-event path is: push, handler (`invocation.ts`), route (`routing.ts`). Every
- * fiber is forked into the run's scope and watched (see `fork`).
+ * fiber is listed in the run's live fibers until it ends, and watched (see `fork`).
  */
-import { Cause, type Duration, Effect, type Exit, type Pull } from "effect"
+import { Cause, type Duration, Effect, type Exit, type Fiber, type Pull } from "effect"
 import { type AnyEvent, isEvent } from "../Event.ts"
 import { MAILBOX_HIGH, MAILBOX_LOW, release } from "./backPressure.ts"
 import * as Boundary from "./boundary.ts"
@@ -233,7 +233,7 @@ const enqueue = (run: Run, sr: StepRun, item: Item): Effect.Effect<void> => {
     }
     const fiber = new WorkerFiber(run, ctx)
     ctx.fiber = fiber
-    return fork(run, ctx.start, fiber.watch)
+    return fork(run, ctx.start, fiber)
   }
   sr.mailbox.push(item)
   sr.placed = -1
@@ -323,27 +323,53 @@ export const startHere = (run: Run, ctx: Context_): Effect.Effect<void> => {
   const fiber = new WorkerFiber(run, ctx)
   ctx.fiber = fiber
   const rest = invoke(run, ctx, ctx.item!)
-  return rest === Effect.void ? Effect.void : fork(run, rest, fiber.watch)
+  return rest === Effect.void ? Effect.void : fork(run, rest, fiber)
+}
+
+/**
+ * A fiber of the run, listed in the run's live fibers (`Run.fibers`, linked through `prev`/`next`) from its
+ * fork until it ends: closing the run interrupts every fiber listed (see `Run.close`). The run keeps this
+ * list instead of a `Scope` with a finalizer per fiber: a fiber then costs the run this object and its
+ * watcher, not a finalizer, its closures and a second observer. @internal
+ */
+export class RunFiber {
+  fiber: Fiber.Fiber<void> | undefined = undefined
+  prev: RunFiber | undefined = undefined
+  next: RunFiber | undefined = undefined
+  /** Whether the fiber is listed in its run's live fibers. */
+  listed = false
+  /** Watches the fiber: it leaves the list, and one that dies outside the handler's error handling ends the run. */
+  readonly watch: (exit: Exit.Exit<void>) => void
+  constructor(run: Run) {
+    this.watch = (exit) => {
+      if (this.listed) run.unlist(this)
+      const cause = diedOf(exit)
+      if (cause !== undefined) this.died(run, cause)
+    }
+  }
+  /** The fiber failed: end the run, naming where. */
+  died(run: Run, cause: Cause.Cause<unknown>): void {
+    died(run, undefined, cause)
+  }
 }
 
 /** A worker fiber: which slot's invocation it runs now (it changes when it is handed over), for its watcher. */
-export class WorkerFiber {
+export class WorkerFiber extends RunFiber {
   ctx: Context_
-  /** Watches the fiber: one that dies outside the handler's error handling ends the run, naming its step. */
-  readonly watch: (exit: Exit.Exit<void>) => void
   constructor(run: Run, ctx: Context_) {
+    super(run)
     this.ctx = ctx
-    this.watch = (exit) => {
-      const cause = diedOf(exit)
-      if (cause !== undefined) died(run, this.ctx, cause)
-    }
+  }
+  override died(run: Run, cause: Cause.Cause<unknown>): void {
+    died(run, this.ctx, cause)
   }
 }
 
 /**
- * Fork `effect` into the run's scope, watched: every fiber the run forks goes through here, and one that
- * ends with anything but success or interruption fails the run (see `died`). Nothing a fiber of the run
- * does can end it silently.
+ * Fork `effect` as the fiber of `node`, listed in the run's live fibers until it ends, and watched: every
+ * fiber the run forks goes through here, and one that ends with anything but success or interruption fails
+ * the run (see `died`). Nothing a fiber of the run does can end it silently. Once the run is closing, nothing
+ * is forked (as a fork into a closed scope, whose fiber is interrupted before it starts).
  *
  * The fiber starts at once, in the forking fiber's turn, and runs until it first suspends: so every sleep
  * the engine's scheduling reaches (a worker's first sleep after a fan-out, a retry backoff, a nested run)
@@ -351,12 +377,9 @@ export class WorkerFiber {
  * them all, as with `Effect.forEach`. A worker yields once before it ends (see `pull`), which keeps one
  * fiber draining a busy mailbox.
  */
-export const fork = (
-  run: Run,
-  effect: Effect.Effect<void>,
-  watch: (exit: Exit.Exit<void>) => void
-): Effect.Effect<void> =>
+export const fork = (run: Run, effect: Effect.Effect<void>, node: RunFiber): Effect.Effect<void> =>
   Effect.withFiber((parent) => {
+    if (run.closing) return Effect.void
     // A fiber started at once runs on the forking fiber's stack; one that starts another at once nests
     // deeper (a step with many workers feeding itself). Past MAX_NESTED_STARTS the fork is scheduled instead.
     const immediate = run.nestedStarts < MAX_NESTED_STARTS
@@ -364,14 +387,23 @@ export const fork = (
     return Effect.flatMap(
       // The fiber runs in the run's context: a handler's local services, spans or store edit stay its own.
       // Forked from a fiber already in it (the common case), it inherits it as is, with no merge.
-      Effect.forkIn(
+      Effect.forkDetach(
         parent.context === run.context ? effect : Effect.provideContext(effect, run.forkContext),
-        run.scope,
         immediate ? AT_ONCE : SCHEDULED
       ),
       (fiber) => {
         if (immediate) run.nestedStarts--
-        fiber.addObserver(watch)
+        node.fiber = fiber
+        const exit = fiber.pollUnsafe()
+        if (exit !== undefined) {
+          // It ended while it started: nothing to list.
+          node.watch(exit)
+          return Effect.void
+        }
+        // The run began closing while it started: stopped at once, as a fork into a closing scope is.
+        if (run.closing) fiber.interruptUnsafe(parent.id)
+        else run.list(node)
+        fiber.addObserver(node.watch)
         return Effect.void
       }
     )
