@@ -269,19 +269,19 @@ describe("step-context operations on an effect without the Suspend key they buil
       super()
       this.result = result
     }
-    value() {
+    perform() {
       return this.result()
     }
   }
   class Go extends SuspendOp {
     readonly ctx = unpaused
-    readonly next: Effect.Effect<number, string>
-    constructor(next: Effect.Effect<number, string>) {
+    readonly then_: Effect.Effect<number, string>
+    constructor(then_: Effect.Effect<number, string>) {
       super()
-      this.next = next
+      this.then_ = then_
     }
     effect() {
-      return this.next
+      return this.then_
     }
   }
   const both = <A, E>(op: Op & Effect.Effect<A, E>) => [asEffect(op, true), asEffect(op, false)] as const
@@ -298,6 +298,26 @@ describe("step-context operations on an effect without the Suspend key they buil
     assert.deepStrictEqual(Effect.runSyncExit(goWrapped), Effect.runSyncExit(goNative))
     assert.deepStrictEqual(Effect.runSyncExit(goWrapped), Exit.fail("nope"))
   })
+
+  it.effect("an operation yielded by two generators at once, and again after, gives each yield* its own result", () =>
+    Effect.gen(function* () {
+      let n = 0
+      // Suspends once, so the first generator is still inside its `yield*` when the second yields the same operation.
+      const go = new Go(Effect.suspend(() => Effect.as(Effect.yieldNow, ++n)))
+      const once = Effect.gen(function* () {
+        return yield* go
+      })
+      const both = yield* Effect.all([once, once], { concurrency: 2 })
+      assert.deepStrictEqual(both, [1, 2])
+      const again = yield* Effect.gen(function* () {
+        return [yield* go, yield* go]
+      })
+      assert.deepStrictEqual(again, [3, 4])
+      const read = new Read(() => 7)
+      assert.deepStrictEqual([...read], [read])
+      assert.deepStrictEqual([...read], [read])
+    })
+  )
 
   it("a throw in an operation is a defect either way", () => {
     const boom = new Error("boom")

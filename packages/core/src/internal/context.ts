@@ -305,7 +305,7 @@ class WriteOp extends SyncOp {
     this.ctx = ctx
     this.event = event
   }
-  value(): void {
+  perform(): void {
     const { ctx, event } = this
     const run = ctx.run
     if (run.finished || (ctx.journaled !== undefined && ctx.replayed() !== undefined)) return
@@ -325,7 +325,7 @@ class CollectOp extends SyncOp {
     this.event = event
     this.need = need
   }
-  value(): Option.Option<ReadonlyArray<any>> {
+  perform(): Option.Option<ReadonlyArray<any>> {
     const { ctx, event } = this
     const spec = needOf(ctx, event, this.need)
     const journaled = ctx.journaled === undefined ? undefined : ctx.replayed()
@@ -402,7 +402,7 @@ class ReadOp extends SyncOp {
     this.ctx = ctx
     this.key = key
   }
-  value(): unknown {
+  perform(): unknown {
     const { ctx, key } = this
     const run = ctx.run
     // A durable re-run reads the state as it is now (a read acts on nothing).

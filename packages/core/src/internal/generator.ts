@@ -80,7 +80,7 @@ export const drive = (run: Run, ctx: Context_, iter: Iterator<unknown, unknown, 
       if (yielded instanceof Op && yielded.ctx === ctx && inPlace++ < MAX_IN_PLACE) {
         if (yielded instanceof SyncOp) {
           try {
-            value = yielded.value()
+            value = yielded.perform()
           } catch (thrown) {
             return failedInvocation(run, ctx, Cause.die(thrown))
           }

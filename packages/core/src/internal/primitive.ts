@@ -9,7 +9,7 @@
  *
  * @internal
  */
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Utils } from "effect"
 
 const suspendProto: object = Object.getPrototypeOf(Effect.suspend(() => Effect.void))
 const evaluateKey = Object.keys(suspendProto).find((key) => key.endsWith("/evaluate"))
@@ -40,10 +40,43 @@ export interface OpContext {
   readonly run: { readonly pause: (() => Effect.Effect<void> | undefined) | undefined }
 }
 
-/** A step-context operation: an Effect, and what the driver of generator handlers runs in place. @internal */
+/**
+ * A step-context operation: an Effect, and what the driver of generator handlers runs in place.
+ *
+ * `yield* op` asks the operation for an iterator, and Effect's answer (a `SingleShotGen` that yields the effect
+ * once, then a `{ value, done }` for that yield) costs two objects per `yield*`. An operation is made per call
+ * and nearly always yielded once, so the first `yield*` of an operation uses the operation itself as the
+ * iterator and as both its results: `value` and `done` are the fields the generator reads, at once, after each
+ * `next` (a sync generator's `yield*` hands the inner result on as it is). Any later `yield*` of the same
+ * operation (an operation kept and yielded again, perhaps while the first is still running) gets Effect's own
+ * `SingleShotGen`, which shares nothing with the first.
+ *
+ * @internal
+ */
 export abstract class Op extends (OpBase as unknown as new () => Effect.Effect<any, any>) {
   /** The step context (worker slot) the operation belongs to. */
   abstract readonly ctx: OpContext
+  /** The iterator result of the first `yield*`: the operation itself, then what the generator is resumed with. */
+  value: unknown = undefined
+  done = false
+  /** Where the first `yield*` is: 0 not yet, 1 iterator taken, 2 operation yielded, 3 resumed. */
+  phase = 0
+  override [Symbol.iterator](): Effect.EffectIterator<this> {
+    if (this.phase !== 0) return new Utils.SingleShotGen(this) as unknown as Effect.EffectIterator<this>
+    this.phase = 1
+    this.value = this
+    return this as unknown as Effect.EffectIterator<this>
+  }
+  next(resumed: unknown): this {
+    if (this.phase === 1) {
+      this.phase = 2
+      return this
+    }
+    this.phase = 3
+    this.value = resumed
+    this.done = true
+    return this
+  }
 }
 
 /** What the run asks an operation to wait on before it acts, if anything (see `OpContext`). */
@@ -53,23 +86,23 @@ const pauseOf = (op: Op): Effect.Effect<void> | undefined => {
 }
 
 /**
- * An operation whose result is a value at once (a read, a collect): `value` may throw, which is a defect of
+ * An operation whose result is a value at once (a read, a collect): `perform` may throw, which is a defect of
  * the operation, as with `Effect.sync`.
  *
  * @internal
  */
 export abstract class SyncOp extends (Op as unknown as abstract new () => Op & Effect.Effect<any>) {
-  abstract value(): unknown
+  abstract perform(): unknown
 }
 if (evaluateKey !== undefined) {
   Object.defineProperty(SyncOp.prototype, evaluateKey, {
     value: function (this: SyncOp) {
       const wait = pauseOf(this)
       return wait === undefined
-        ? Exit.succeed(this.value())
+        ? Exit.succeed(this.perform())
         : Effect.andThen(
             wait,
-            Effect.sync(() => this.value())
+            Effect.sync(() => this.perform())
           )
     }
   })
@@ -103,7 +136,7 @@ export const asEffect = <A, E>(op: Op & Effect.Effect<A, E>, native: boolean = n
   native
     ? op
     : op instanceof SyncOp
-      ? (Effect.sync(() => op.value()) as Effect.Effect<A, E>)
+      ? (Effect.sync(() => op.perform()) as Effect.Effect<A, E>)
       : Effect.suspend(() => (op as unknown as SuspendOp).effect() as Effect.Effect<A, E>)
 
 /** The prototypes of a successful and of a failed `Exit`: what a generator yields most is told apart by them. @internal */
