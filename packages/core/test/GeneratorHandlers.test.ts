@@ -194,6 +194,26 @@ describe("generator handlers, driven by the engine", () => {
     })
   )
 
+  it.effect("a read kept or asked again reads the store as it is when it runs, driven or under Effect.fnUntraced", () =>
+    Effect.gen(function* () {
+      for (const wrap of [(f: any) => f, (f: any) => Effect.fnUntraced(f)]) {
+        const wf = defineWorkflow({ name: "reads", state, initialState: { count: 0 } }).step(
+          StartEvent,
+          wrap(function* (_ev: StartEvent, ctx: any) {
+            const kept = ctx.store.get("count")
+            const seen: Array<number> = []
+            for (let i = 0; i < 3; i++) {
+              yield* ctx.store.update("count", (c: number) => c + 1)
+              seen.push(yield* kept, yield* ctx.store.get("count"))
+            }
+            return new StopEvent({ result: seen })
+          })
+        )
+        assert.deepStrictEqual(yield* Workflow.run(wf, {}), [1, 1, 2, 2, 3, 3])
+      }
+    })
+  )
+
   it.effect("a throw in a generator, before or after its first yield, is a defect carrying what was thrown", () =>
     Effect.gen(function* () {
       for (const before of [[], ["exit"], ["async"], ["get"]] as const) {

@@ -424,8 +424,16 @@ class StoreView implements Store<any> {
   get getAll(): Effect.Effect<any> {
     return this.ctx.op(new ReadOp(this.ctx, undefined))
   }
+  /**
+   * The last `get`'s operation: a read holds nothing but its key and reads when it runs, so a `get` of the same
+   * key (a handler reading its count once per event) gives it again instead of a new one.
+   */
+  private lastGet: ReadOp | undefined = undefined
   get(key: PropertyKey): Effect.Effect<any> {
-    return this.ctx.op(new ReadOp(this.ctx, key as string))
+    const last = this.lastGet
+    return this.ctx.op(
+      last !== undefined && last.key === key ? last : (this.lastGet = new ReadOp(this.ctx, key as string))
+    )
   }
   set(key: PropertyKey, value: unknown): Effect.Effect<void> {
     return this.ctx.point(
