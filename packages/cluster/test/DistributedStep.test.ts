@@ -8,7 +8,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Distributed } from "@effect-flow/cluster"
 import { Distribution, Durable, defineWorkflow, RunStore, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
-import { Deferred, Effect, Fiber, Layer, Result, Schedule, Schema } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Option, Result, Schedule, Schema, Scope } from "effect"
 import { type Sharding, TestRunner } from "effect/cluster"
 import * as fc from "fast-check"
 import { distributorLayer } from "../src/internal/stepEntity.ts"
@@ -99,6 +99,20 @@ const gated = defineWorkflow({ name: "dist-gated", input: Schema.Struct({ items:
         all._tag === "None" ? undefined : new StopEvent({ result: [...all.value].map((d) => d.index).sort() })
       ),
     { emits: [StopEvent] }
+  )
+
+/** Its distributed handler never ends by itself; `hung` counts its calls and their interruptions. */
+const hung = { started: 0, interrupted: 0 }
+const hanging = defineWorkflow({ name: "dist-hanging" })
+  .step(StartEvent, () => Effect.succeed(new Job({ index: 0, item: "x" })), { emits: [Job] })
+  .step(
+    Job,
+    () =>
+      Effect.sync(() => hung.started++).pipe(
+        Effect.andThen(Effect.never),
+        Effect.onInterrupt(() => Effect.sync(() => hung.interrupted++))
+      ),
+    { name: "remote", distribute: true }
   )
 
 const runner = Distributed.layer({ workflows: [fanOut, failing, cheating, gated] }).pipe(
@@ -314,6 +328,30 @@ describe("distribute: true on TestRunner", () => {
         assert.strictEqual(parsed.o.validation.problems[0].check, "distribute")
         assert.include(parsed.o.reason, "ctx.send")
       }).pipe(Effect.provide(runner)),
+    30_000
+  )
+
+  it.live(
+    "a runner that shuts down (a deploy) interrupts the distributed invocations it runs at once, instead of waiting entityTerminationTimeout (15 s) for them",
+    () =>
+      Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(
+          Distributed.layer({ workflows: [hanging] }).pipe(
+            Layer.provideMerge(RunStore.layerMemory),
+            Layer.provideMerge(TestRunner.layer)
+          ),
+          scope
+        )
+        yield* Distributed.start(hanging, {}, { runId: "hanging-1" }).pipe(Effect.provideContext(context))
+        for (let i = 0; hung.started === 0; i++) {
+          assert.isBelow(i, 500, "the distributed invocation started")
+          yield* Effect.sleep("10 millis")
+        }
+        const closed = yield* Effect.timeoutOption(Scope.close(scope, Exit.void), "5 seconds")
+        assert.isTrue(Option.isSome(closed), "the runner stopped without waiting for the invocation")
+        assert.strictEqual(hung.interrupted, hung.started, "the invocation was interrupted")
+      }),
     30_000
   )
 })

@@ -11,8 +11,8 @@
  * when that attempt ended, or still runs, on a runner that lives.
  */
 import { Distribution, type Event, type Workflow, WorkflowValidationError } from "@effect-flow/core"
-import { Cause, Deferred, Effect, Layer, PrimaryKey, Schema } from "effect"
-import { ClusterSchema, Entity, type Sharding } from "effect/cluster"
+import { Cause, Deferred, Duration, Effect, Fiber, Layer, Option, PrimaryKey, Schema } from "effect"
+import { ClusterSchema, Entity, Sharding } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 
 /**
@@ -72,6 +72,20 @@ export const StepEntity = Entity.make("effect-flow/Step", [
   })
 ]).annotateRpcs(ClusterSchema.Persisted, true)
 
+/** How often a running invocation checks whether its runner is shutting down. */
+const shutdownPoll = Duration.millis(100)
+
+/**
+ * Leave the message to the shard's next owner: an interruption effect/cluster reads as abandoned (no reply
+ * stored; the message is delivered again to the next owner), as its own `ClusterAbandon.interrupt` does.
+ */
+const abandon: Effect.Effect<never> = Effect.interruptible(
+  Effect.callback<never>(() => {
+    const fiber = Fiber.getCurrent()!
+    fiber.interruptUnsafe(fiber.id, ClusterSchema.Abandon.annotation)
+  })
+)
+
 /** What crosses the wire back: the writes in order, then the outcome. */
 interface Reply {
   readonly w: ReadonlyArray<unknown>
@@ -114,6 +128,17 @@ export const stepLayer = (
     StepEntity.toLayer(
       Effect.gen(function* () {
         const context = yield* Effect.context<any>()
+        const sharding = yield* Sharding.Sharding
+        /**
+         * Completes when this runner starts shutting down (SIGTERM, a deploy). An invocation in flight then
+         * stops at once and its message is left for the shard's next owner, which runs that attempt again (same
+         * `invocationId`, attempt and key): the runner does not wait up to `entityTerminationTimeout` for it.
+         * When the shard only moves (runners join or leave), the invocation finishes here, so a live runner's
+         * work is not run twice.
+         */
+        const shuttingDown = Effect.gen(function* () {
+          while (!(yield* sharding.isShutdown)) yield* Effect.sleep(shutdownPoll)
+        })
         const invoke = (payload: InvokePayload) =>
           Effect.gen(function* () {
             const wf = byName.get(payload.workflow)
@@ -166,7 +191,11 @@ export const stepLayer = (
               if (first !== undefined) return Deferred.await(first)
               const deferred = Deferred.makeUnsafe<string>()
               replies.set(key, deferred)
-              return invoke(payload).pipe(
+              return Effect.raceFirst(
+                Effect.map(invoke(payload), Option.some),
+                Effect.as(shuttingDown, Option.none<string>())
+              ).pipe(
+                Effect.flatMap((outcome) => (Option.isSome(outcome) ? Effect.succeed(outcome.value) : abandon)),
                 Effect.onExit((exit) =>
                   Effect.sync(() => {
                     if (exit._tag === "Success") {
