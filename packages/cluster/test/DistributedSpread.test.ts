@@ -17,18 +17,11 @@ import { Durable, RunStore } from "@effect-flow/core"
 import { SqlRunStore } from "@effect-flow/sql"
 import { Effect, Layer } from "effect"
 import { freshDatabase, postgresTitle, postgresUrl } from "../../sql/test/postgres.ts"
+import { waitFor } from "./fixtures/calls.ts"
 import { awaitSettled, clientLayer, pgLayer, type Runner, spawnRunner } from "./fixtures/cluster.ts"
 import { readSpreadLog, Spread, type SpreadLog } from "./fixtures/spread.ts"
 
 const spreadModule = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "spread.ts")
-
-const waitFor = async (what: string, check: () => boolean, timeoutMs: number) => {
-  const until = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
 
 type Named = Runner & { readonly name: string }
 
@@ -80,23 +73,19 @@ describe.skipIf(postgresUrl === undefined)(`distribute: true across runner proce
           Distributed.run(Spread, { n: 100, millis: 150 }, { runId: "spread-1" }).pipe(Effect.provide(clientLayer(url)))
         )
         running.catch(() => {})
-        await waitFor("25 invocations to end", () => [...read().ends.keys()].length >= 25, 60_000)
+        await waitFor("25 invocations to end", 60_000, () => [...read().ends.keys()].length >= 25)
         // The victim: a runner that is not the run's owner and has invocations in flight.
         const owner = read().owners[0]!
         let victim: (typeof runners)[number] | undefined
-        await waitFor(
-          "a runner other than the owner with an invocation in flight",
-          () => {
-            const now = read()
-            victim = runners.find(
-              (r) =>
-                r.name !== owner &&
-                [...now.starts].some(([i, by]) => by.includes(r.name) && !(now.ends.get(i) ?? []).includes(r.name))
-            )
-            return victim !== undefined
-          },
-          30_000
-        )
+        await waitFor("a runner other than the owner with an invocation in flight", 30_000, () => {
+          const now = read()
+          victim = runners.find(
+            (r) =>
+              r.name !== owner &&
+              [...now.starts].some(([i, by]) => by.includes(r.name) && !(now.ends.get(i) ?? []).includes(r.name))
+          )
+          return victim !== undefined
+        })
         await victim!.kill()
         const atKill = read()
         expect(

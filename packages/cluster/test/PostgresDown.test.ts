@@ -5,31 +5,22 @@
  * run's owner, the cluster's own storage calls by the cluster). Each test starts and stops its own processes,
  * and the mid-run test its own PostgreSQL server (it stops it), so the shared one stays up.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Distributed } from "@effect-flow/cluster"
-import { Durable, RunStore } from "@effect-flow/core"
-import { SqlRunStore } from "@effect-flow/sql"
-import { Cause, Effect, Exit, Layer } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import { postgresTitle, postgresUrl } from "../../sql/test/postgres.ts"
 import { startPostgres } from "../../sql/test/postgresServer.ts"
-import { clientLayer, freePort, pgLayer, type Runner, spawnRunner } from "./fixtures/cluster.ts"
+import { linesOf, sleep, startFanout } from "./fixtures/calls.ts"
+import { clientLayer, freePort, type Runner, spawnRunner } from "./fixtures/cluster.ts"
 import { fanout } from "./fixtures/fanout.ts"
 
 const fanoutModule = fileURLToPath(new URL("./fixtures/fanout.ts", import.meta.url))
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-const callsOf = (file: string) =>
-  existsSync(file)
-    ? readFileSync(file, "utf8")
-        .split("\n")
-        .filter((l) => l.startsWith("call "))
-        .map((l) => ({ id: l.split(" ")[2]!, at: Number(l.split(" ")[5]) }))
-    : []
-
+const callsOf = (file: string) => linesOf(file).filter((l) => l.kind === "call")
 describe.skipIf(postgresUrl === undefined)(`Distributed when Postgres is away${postgresTitle}`, () => {
   it("down at start: a runner process exits with the connection error and never serves; a client call fails with a typed error, not a hang", {
     timeout: 60_000
@@ -79,22 +70,8 @@ describe.skipIf(postgresUrl === undefined)(`Distributed when Postgres is away${p
       await Promise.all(runners.map((r) => r.ready))
       const N = 100
       const runId = "pgdown-1"
-      const client = Effect.runPromise(
-        Distributed.run(fanout, { n: N, ms: 60 }, { runId }).pipe(Effect.provide(clientLayer(server.url)))
-      )
-      client.catch(() => {})
-      for (let i = 0; callsOf(calls).length < 35; i++) {
-        if (i > 3_000) throw new Error("the run did not get under way")
-        await sleep(20)
-      }
-      // What was committed just before the database went away: none of it may run again.
-      const journal = await Effect.runPromise(
-        Effect.gen(function* () {
-          const store = yield* RunStore.RunStore
-          return (yield* store.readJournal(runId)).map((e) => Durable.readEntry(runId, e.data))
-        }).pipe(Effect.provide(SqlRunStore.layer().pipe(Layer.provide(pgLayer(server.url)))))
-      )
-      const ended = new Set(journal.filter((e) => e.t === "e" && e.k !== "B").map((e) => e.i!))
+      // What was committed just before the database went away (`ended`): none of it may run again.
+      const { result: client, ended } = await startFanout({ url: server.url, calls, runners, runId, n: N })
       server.halt()
       const haltedAt = Date.now()
       await sleep(3_000)

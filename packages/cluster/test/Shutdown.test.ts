@@ -15,9 +15,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Distributed } from "@effect-flow/cluster"
 import { Effect } from "effect"
 import { freshDatabase, postgresTitle, postgresUrl } from "../../sql/test/postgres.ts"
-import { endedIn, journalOf, linesOf, waitFor } from "./fixtures/calls.ts"
+import { journalOf, linesOf, startFanout } from "./fixtures/calls.ts"
 import { clientLayer, type Runner, spawnRunner } from "./fixtures/cluster.ts"
-import { fanout } from "./fixtures/fanout.ts"
 
 const fanoutModule = fileURLToPath(new URL("./fixtures/fanout.ts", import.meta.url))
 
@@ -45,29 +44,18 @@ describe.skipIf(postgresUrl === undefined)(`Distributed runner shutdown on Postg
       }
       const N = 100
       const runId = "shutdown-1"
-      const client = Effect.runPromise(
-        Distributed.run(fanout, { n: N, ms: Number(process.env.SHUTDOWN_ITEM_MS ?? 60) }, { runId }).pipe(
-          Effect.provide(clientLayer(url))
-        )
-      )
-      client.catch(() => {})
-      await waitFor(
-        "the run to get under way",
-        60_000,
-        () => linesOf(calls).filter((l) => l.kind === "call").length > 35
-      )
-      // The owner now: the shards may have moved while the runners were starting.
-      const owner = linesOf(calls).at(-1)!.pid
-      const victim = runners.find((r) => r.pid === owner)
-      assert.isDefined(victim, `the owner ${owner} is one of the runners`)
-      // Committed before the SIGTERM: none of these may run again.
-      const before = endedIn(await journalOf(url, runId))
-      assert.isAbove(before.size, 10, "the owner had committed ends before the SIGTERM")
+      // None of `before` (committed before the SIGTERM) may run again.
+      const {
+        result: client,
+        owner: victim,
+        ended: before
+      } = await startFanout({ url, calls, runners, runId, n: N, ms: Number(process.env.SHUTDOWN_ITEM_MS ?? 60) })
+      const owner = victim.pid
       const termAt = Date.now()
       // SIGKILL only long after the termination timeout: the measurement is the runner's own exit.
-      await victim!.stop(terminationTimeoutMs + 15_000)
+      await victim.stop(terminationTimeoutMs + 15_000)
       const exitedAt = Date.now()
-      const exit = await victim!.exited
+      const exit = await victim.exited
       assert.notStrictEqual(exit.signal, "SIGKILL", `the runner exited by itself:\n${exit.out}`)
       const shutdownMs = exitedAt - termAt
 
