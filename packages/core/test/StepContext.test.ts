@@ -210,6 +210,28 @@ describe("StepContext.send", () => {
   )
 
   it.effect(
+    "a send of another tag after many of one, by a generator or an arrow, is still held to the step's emits",
+    () =>
+      Effect.gen(function* () {
+        const sends = function* (_: StartEvent, ctx: Ctx<{}, Ping>) {
+          for (let n = 0; n < 3; n++) yield* ctx.send(new Ping({ n }))
+          // Not in `emits`: refused, though the step's last sends went straight to their step.
+          yield* ctx.send(new Orphan() as unknown as Ping)
+        }
+        for (const handler of [sends, (ev: StartEvent, ctx: Ctx<{}, Ping>) => Effect.gen(() => sends(ev, ctx))]) {
+          const wf = defineWorkflow({ name: "emits" })
+            .step(StartEvent, handler, { name: "start", emits: [Ping] })
+            .step(Ping, () => Effect.void, { name: "ping" })
+            .step(Orphan, () => Effect.succeed(new StopEvent({ result: "reached" })), { name: "orphan" })
+          const err = errorOf(yield* Effect.exit(Workflow.run(wf, {})))
+          assert.strictEqual(err._tag, "UnhandledEventError")
+          assert.include(err.message, "Orphan")
+          assert.include(err.message, "emits")
+        }
+      })
+  )
+
+  it.effect(
     "returning an event that no step accepts fails with UnhandledEventError naming the event and the step",
     () =>
       Effect.gen(function* () {

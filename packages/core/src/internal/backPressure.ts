@@ -14,7 +14,7 @@ import { Effect } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { UnhandledEventError } from "../WorkflowError.ts"
 import type { Context_ } from "./context.ts"
-import { outsideEmits, route, routeEmitted, routeOrError } from "./routing.ts"
+import { outsideEmits, routeEmitted, routeOrError } from "./routing.ts"
 import { andThen, type Run } from "./run.ts"
 import { NO_SENDERS, type StepRun } from "./workers.ts"
 
@@ -32,11 +32,20 @@ export const send = (
 ): Effect.Effect<void, UnhandledEventError> => {
   // A durable re-run: a send the journal holds was routed already.
   if (ctx.journaled !== undefined && ctx.replayed() !== undefined) return Effect.void
-  const refused = outsideEmits(run, ctx.sr.step, ev)
-  if (refused !== undefined) return Effect.fail(refused)
-  run.full = undefined
-  if (run.record !== undefined) ctx.recordOp({ op: "send", event: ev, target })
-  const routed = route(run, ctx.step, ev, target, ctx)
+  let routed: Effect.Effect<void> | UnhandledEventError
+  if (target === undefined && run.record === undefined) {
+    // As `sendAll`: the per-event path of `routeEmitted` (an event of the tag the step last emitted goes
+    // straight to its one step), which checks the step's `emits` itself.
+    run.full = undefined
+    routed = routeEmitted(run, ctx.sr.step, ev, ctx)
+  } else {
+    const refused = outsideEmits(run, ctx.sr.step, ev)
+    if (refused !== undefined) return Effect.fail(refused)
+    run.full = undefined
+    if (run.record !== undefined) ctx.recordOp({ op: "send", event: ev, target })
+    routed = routeOrError(run, ctx.step, ev, target, ctx)
+  }
+  if (routed !== Effect.void && routed instanceof UnhandledEventError) return Effect.fail(routed)
   const full = filled(run, ctx)
   return full === undefined ? routed : andThen(routed, room(ctx, full))
 }
