@@ -48,14 +48,16 @@ const state = Schema.Struct({ count: Schema.Number })
 
 /**
  * A fan-out / fan-in whose handlers are the generator functions made here, passed as they are (`drive`) or
- * wrapped in `Effect.fnUntraced` (the reference: an ordinary handler returning an Effect).
+ * wrapped in `Effect.fnUntraced` (the reference: an ordinary handler returning an Effect). The engine steps an
+ * `Effect.fnUntraced` body itself too (`generatorOf` in internal/inPlace.ts), so the reference adds an
+ * `Effect.onExit` that does nothing, which the engine does not run in place: the reference runs in a fiber.
  */
 const workflowOf = (
   programs: ReadonlyArray<ReadonlyArray<Instruction>>,
   mode: "drive" | "fnUntraced"
 ): Workflow.Workflow<{}, {}, unknown, any, any, any, unknown, never, any> => {
   const wrap = <F extends (...args: Array<any>) => Generator<any, any, any>>(f: F): F =>
-    mode === "drive" ? f : (Effect.fnUntraced(f as any) as unknown as F)
+    mode === "drive" ? f : (Effect.fnUntraced(f as any, (e) => Effect.onExit(e, () => Effect.void)) as unknown as F)
   const n = programs.length
   const wf = defineWorkflow({ name: "generators", state, initialState: { count: 0 } })
     .step(

@@ -31,7 +31,8 @@ describe("handing a worker's fiber over to the next step", () => {
     Effect.gen(function* () {
       const chain = defineWorkflow({ name: "chain" })
         .step(StartEvent, () => Effect.succeed(new Ping({ n: 1 })), { name: "start" })
-        .step(Ping, (ev) => Effect.map(Effect.void, () => new StopEvent({ result: ev.n + 1 })), { name: "next" })
+        // `yieldNow` needs a fiber (a `map` of a value would be run in place, with none).
+        .step(Ping, (ev) => Effect.map(Effect.yieldNow, () => new StopEvent({ result: ev.n + 1 })), { name: "next" })
       for (let i = 0; i < 3; i++) {
         const [result, fibers] = yield* countingStarts(Workflow.run(chain, {}))
         assert.strictEqual(result, 2)

@@ -58,7 +58,19 @@ export const sendAll = (
   target: string | undefined
 ): Effect.Effect<void, UnhandledEventError> => {
   let forks: Effect.Effect<void> = Effect.void
+  let routedHere = 0
   while (true) {
+    // Workers that finish in place (see `enqueue`) never fill a mailbox, so the loop never waits for room:
+    // it yields now and then instead, as a fiber does after so many operations, so it does not hold the thread.
+    if (++routedHere > YIELD_EVERY) {
+      return andThen(
+        forks,
+        Effect.andThen(
+          Effect.yieldNow,
+          Effect.suspend(() => sendAll(run, ctx, events, target))
+        )
+      )
+    }
     const next = events.next()
     if (next.done === true) return forks
     if (ctx.journaled !== undefined && ctx.replayed() !== undefined) continue
@@ -84,6 +96,9 @@ export const sendAll = (
     }
   }
 }
+
+/** How many events one `sendAll` routes before it yields to other fibers (effect's fibers yield every 2,048 operations). */
+const YIELD_EVERY = 2048
 
 /**
  * The mailbox the event just routed by `ctx` filled, if `ctx` should now wait for it to drain: only while
@@ -120,11 +135,12 @@ const drains = (sr: StepRun, sender: Context_ | undefined, seen: Set<StepRun>): 
 
 /**
  * Wait until `target`'s mailbox has drained to MAILBOX_LOW (or until nothing would drain it). Built by
- * `filled`'s callers and run straight after the routing, with no other fiber in between, so `mayWait`
- * still holds.
+ * `filled`'s callers. A worker started in place (see `enqueue`) runs it only when its fiber starts, after
+ * other fibers may have drained the mailbox: so whether to wait is asked again here.
  */
 export const room = (ctx: Context_, target: StepRun): Effect.Effect<void> =>
   Effect.callback<void>((resume) => {
+    if (target.queued <= MAILBOX_LOW || !drains(target, ctx, new Set())) return resume(Effect.void)
     const go = () => {
       ctx.roomWaits--
       resume(Effect.void)

@@ -14,6 +14,7 @@ import * as Boundary from "./boundary.ts"
 import type { Context_ } from "./context.ts"
 import { DistributorRef } from "./distributed.ts"
 import { drive } from "./generator.ts"
+import { generatorOf, runInPlace } from "./inPlace.ts"
 import { failCause } from "./lifecycle.ts"
 import { isExit } from "./primitive.ts"
 import type { Outcome } from "./record.ts"
@@ -62,7 +63,8 @@ const invokeNow = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => 
   }
   // A generator handler on the plain path: the engine steps it, with no effect around it (see `generator.ts`).
   const generator = step.generator
-  if (generator !== undefined && run.plain) {
+  const plain = run.plain && step.plain
+  if (generator !== undefined && plain) {
     let iter: Iterator<unknown, unknown, unknown>
     try {
       iter = generator(ev, ctx)
@@ -90,13 +92,20 @@ const invokeNow = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => 
       // A distributed step outside a cluster runs here, with the context it would get on a runner.
       const returned = step.handler(ev, step.def.distribute === true ? (ctx.distributed as unknown as Context_) : ctx)
       effect = isEffect(returned)
-        ? (returned as Effect.Effect<unknown, unknown>)
+        ? plain
+          ? runInPlace(returned as Effect.Effect<unknown, unknown>)
+          : (returned as Effect.Effect<unknown, unknown>)
         : Boundary.handlerResult({ workflow: run.compiled.name, step: step.name, event: ev._tag }, returned)
     } catch (thrown) {
       effect = Effect.die(
         Boundary.handlerThrew({ workflow: run.compiled.name, step: step.name, event: ev._tag }, thrown)
       )
     }
+  }
+  if (plain) {
+    // An `Effect.gen` / `Effect.fnUntraced` handler: its generator is stepped as a generator handler's is.
+    const iter = generatorOf(effect)
+    if (iter !== undefined) return drive(run, ctx, iter, undefined)
   }
   if (step.timeout !== undefined) {
     const timeout = step.timeout

@@ -50,6 +50,11 @@ export interface CompiledStep {
     | undefined
   readonly def: Step.Any
   /**
+   * No timeout and not distributed: in a run nobody records, traces, explores or pauses, the engine may step
+   * its generator handler (`generator.ts`) or run its effect as far as it goes without a fiber (`inPlace.ts`).
+   */
+  readonly plain: boolean
+  /**
    * The tag this step last emitted, when that may go straight to one step (`lastTarget`), and its index: what
    * `routeEmitted` checks first. Shared by the workflow's runs (it says only what the tables say).
    */
@@ -71,6 +76,7 @@ export const compile = (
   steps.forEach((def, index) => {
     const acceptsTags = new Set(def.accepts.map((c) => tagOf(c as any)!))
     const isGenerator = Boundary.isGeneratorFunction(def.handler)
+    const plain = def.timeout === undefined && def.distribute !== true
     const step: CompiledStep = {
       index,
       name: def.name,
@@ -79,8 +85,9 @@ export const compile = (
       timeout: def.timeout === undefined ? undefined : Duration.fromInputUnsafe(def.timeout),
       emitsTags: def.emits === undefined ? undefined : new Set(def.emits.map((c) => tagOf(c)!)),
       handler: isGenerator ? Effect.fnUntraced(def.handler) : (def.handler as CompiledStep["handler"]),
-      generator: isGenerator && def.timeout === undefined && def.distribute !== true ? def.handler : undefined,
+      generator: isGenerator && plain ? def.handler : undefined,
       def,
+      plain,
       lastTag: undefined,
       lastTarget: -1
     }

@@ -214,15 +214,14 @@ export class Run {
       hooks.record,
       hooks.lifecycle === true && hooks.publish !== undefined ? lifecycleEvents(this) : undefined
     )
+    this.plain = this.record === undefined && !spans && this.yieldPoints === undefined && this.pause === undefined
   }
 
   /**
-   * Nobody records, traces, explores or pauses the run: a generator handler may then be stepped by the
-   * engine instead of run as an effect (see `generator.ts`). A getter, not a field: asked only by generator steps.
+   * Nobody records, traces, explores or pauses the run: a plain step's generator handler may then be stepped
+   * by the engine (`generator.ts`), and its effect run as far as it goes without a fiber (`inPlace.ts`).
    */
-  get plain(): boolean {
-    return this.record === undefined && !this.spans && this.yieldPoints === undefined && this.pause === undefined
-  }
+  readonly plain: boolean
 
   /** The store's lock: edits, sets and updates of one run never interleave (made on first use). */
   get lock(): Semaphore.Semaphore {

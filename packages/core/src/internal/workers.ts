@@ -231,7 +231,16 @@ const enqueue = (run: Run, sr: StepRun, item: Item): Effect.Effect<void> => {
       run.handedTo = ctx
       return Effect.void
     }
-    const fiber = new WorkerFiber(run, ctx)
+    if (run.plain && run.nestedStarts < MAX_NESTED_STARTS) {
+      // Nobody watches the run's fibers: the worker starts in this fiber, and gets one only if it must wait.
+      run.nestedStarts++
+      try {
+        return startHere(run, ctx)
+      } finally {
+        run.nestedStarts--
+      }
+    }
+    const fiber = new WorkerFiber(run, ctx, true)
     ctx.fiber = fiber
     return fork(run, ctx.start, fiber)
   }
@@ -263,7 +272,7 @@ export const pull = (run: Run, ctx: Context_, lingered: boolean): Effect.Effect<
     assign(sr, ctx, item)
     return invoke(run, ctx, item)
   }
-  if (!lingered) {
+  if (!lingered && ctx.fiber!.lingers) {
     ctx.item = undefined
     ctx.lingering = true
     // The slot holds nothing from now on (it may still take an event routed while it lingers).
@@ -320,7 +329,7 @@ export const handOver = (run: Run, from: Context_, to: Context_): Effect.Effect<
  * forked from the start.
  */
 export const startHere = (run: Run, ctx: Context_): Effect.Effect<void> => {
-  const fiber = new WorkerFiber(run, ctx)
+  const fiber = new WorkerFiber(run, ctx, false)
   ctx.fiber = fiber
   const rest = invoke(run, ctx, ctx.item!)
   return rest === Effect.void ? Effect.void : fork(run, rest, fiber)
@@ -356,9 +365,16 @@ export class RunFiber {
 /** A worker fiber: which slot's invocation it runs now (it changes when it is handed over), for its watcher. */
 export class WorkerFiber extends RunFiber {
   ctx: Context_
-  constructor(run: Run, ctx: Context_) {
+  /**
+   * Whether the worker yields once when its mailbox is empty, before it ends (see `pull`). A worker started in
+   * its sender's fiber (`startHere`) does not: it ends when its mailbox is empty, however its handlers ran,
+   * so events are handled in the same order whether a handler finished at once or needed a fiber.
+   */
+  readonly lingers: boolean
+  constructor(run: Run, ctx: Context_, lingers: boolean) {
     super(run)
     this.ctx = ctx
+    this.lingers = lingers
   }
   override died(run: Run, cause: Cause.Cause<unknown>): void {
     died(run, this.ctx, cause)
