@@ -210,10 +210,10 @@ class TimerFiber extends RunFiber {
  */
 const start = (run: Run, input: object): Effect.Effect<void> => {
   const ev = new StartEvent(input)
-  const targets = run.compiled.routes.get(ev._tag) ?? []
-  if (targets.length === 1 && run.record === undefined && run.yieldPoints === undefined) {
+  const sole = run.compiled.soleTarget.get(ev._tag)
+  if (sole !== undefined && run.handsOver) {
     run.handover = true
-    const routed = deliver(run, run.stepRun(targets[0]!), ev, START, undefined)
+    const routed = deliver(run, run.stepRun(sole), ev, START, undefined)
     run.handover = false
     const ctx = run.handedTo
     if (ctx === undefined) return routed
@@ -221,7 +221,9 @@ const start = (run: Run, input: object): Effect.Effect<void> => {
     return startHere(run, ctx)
   }
   let effect: Effect.Effect<void> = Effect.void
-  for (const i of targets) effect = andThen(effect, deliver(run, run.stepRun(i), ev, START, undefined))
+  for (const i of run.compiled.routes.get(ev._tag) ?? []) {
+    effect = andThen(effect, deliver(run, run.stepRun(i), ev, START, undefined))
+  }
   return effect
 }
 

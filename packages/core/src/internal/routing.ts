@@ -23,6 +23,8 @@ export interface Compiled {
   readonly steps: ReadonlyArray<CompiledStep>
   /** Event tag to the indices of the steps that accept it. */
   readonly routes: ReadonlyMap<string, ReadonlyArray<number>>
+  /** Event tag to the index of the one step that accepts it, for the tags exactly one step accepts. */
+  readonly soleTarget: ReadonlyMap<string, number>
   readonly byName: ReadonlyMap<string, CompiledStep>
   readonly timeout: Duration.Duration | undefined
   readonly initialState: unknown
@@ -99,10 +101,14 @@ export const compile = (
       else routes.set(tag, [index])
     }
   })
+  const soleTarget = new Map<string, number>()
+  // A StopEvent ends the run wherever it goes (see `routeOrError`): it has no step to go straight to.
+  for (const [tag, targets] of routes) if (targets.length === 1 && tag !== "StopEvent") soleTarget.set(tag, targets[0]!)
   return {
     name,
     steps: compiledSteps,
     routes,
+    soleTarget,
     byName,
     timeout: timeout === undefined ? undefined : Duration.fromInputUnsafe(timeout),
     initialState,
@@ -221,10 +227,10 @@ export const routeEmitted = (
     if (tag === step.lastTag) return deliver(run, run.stepRun(step.lastTarget), ev, step.name, by)
     const refused = outsideEmits(run, step, ev)
     if (refused !== undefined) return refused
-    const targets = run.compiled.routes.get(tag)
-    if (tag !== "StopEvent" && targets !== undefined && targets.length === 1) {
+    const sole = run.compiled.soleTarget.get(tag)
+    if (sole !== undefined) {
       step.lastTag = tag
-      step.lastTarget = targets[0]!
+      step.lastTarget = sole
     }
     return routeOrError(run, step.name, ev, undefined, by)
   }

@@ -12,7 +12,7 @@ import { clonePlain } from "./plain.ts"
 import { both, type Listener } from "./record.ts"
 import type { Compiled } from "./routing.ts"
 import type { Waiter } from "./waits.ts"
-import { eventOf, type RunFiber, StepRun } from "./workers.ts"
+import { eventOf, type RunFiber, StepRun, type WorkerFiber } from "./workers.ts"
 
 /** How a run is watched and fed. @internal */
 export interface Hooks {
@@ -170,6 +170,8 @@ export class Run {
   handover = false
   /** The worker slot that took that event without a fiber of its own, to go on in the returning worker's. */
   handedTo: Context_ | undefined = undefined
+  /** A worker node no fiber holds, for the next worker started in place (see `startHere` in workers.ts). */
+  spareFiber: WorkerFiber | undefined = undefined
   /** Handler outcomes being handled one inside another on the JS stack (see `invoke`). */
   syncDepth = 0
   /** Worker fibers being started at once, one inside another (see `fork` in workers.ts). */
@@ -214,6 +216,7 @@ export class Run {
       hooks.record,
       hooks.lifecycle === true && hooks.publish !== undefined ? lifecycleEvents(this) : undefined
     )
+    this.handsOver = this.record === undefined && this.yieldPoints === undefined
     this.plain = this.record === undefined && !spans && this.yieldPoints === undefined && this.pause === undefined
   }
 
@@ -222,6 +225,11 @@ export class Run {
    * by the engine (`generator.ts`), and its effect run as far as it goes without a fiber (`inPlace.ts`).
    */
   readonly plain: boolean
+  /**
+   * Nobody records or explores the run: a worker may hand its fiber over to the step its returned event goes to
+   * (`mayHandOver` in workers.ts), and the start step's worker may begin in the caller's fiber.
+   */
+  readonly handsOver: boolean
 
   /** The store's lock: edits, sets and updates of one run never interleave (made on first use). */
   get lock(): Semaphore.Semaphore {

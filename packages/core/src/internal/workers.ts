@@ -297,10 +297,8 @@ export const pull = (run: Run, ctx: Context_, lingered: boolean): Effect.Effect<
  * that goes idle, then the next step's), as the testing kit's traces and durable journals expect.
  */
 export const mayHandOver = (run: Run, ctx: Context_, out: unknown): boolean => {
-  if (run.record !== undefined || run.yieldPoints !== undefined || ctx.sr.mailbox.size !== 0) return false
-  if (run.waiters.length !== 0 || !isEvent(out)) return false
-  const targets = run.compiled.routes.get(out._tag)
-  return targets !== undefined && targets.length === 1
+  if (!run.handsOver || ctx.sr.mailbox.size !== 0 || run.waiters.length !== 0 || !isEvent(out)) return false
+  return run.compiled.soleTarget.has(out._tag)
 }
 
 /**
@@ -329,10 +327,21 @@ export const handOver = (run: Run, from: Context_, to: Context_): Effect.Effect<
  * forked from the start.
  */
 export const startHere = (run: Run, ctx: Context_): Effect.Effect<void> => {
-  const fiber = new WorkerFiber(run, ctx, false)
+  // Most workers started here end without a fork: they share the run's spare node, and a worker that forks
+  // keeps the node it had (a nested start then makes one of its own).
+  const spare = run.spareFiber
+  let fiber: WorkerFiber
+  if (spare === undefined) fiber = new WorkerFiber(run, ctx, false)
+  else {
+    run.spareFiber = undefined
+    spare.ctx = ctx
+    fiber = spare
+  }
   ctx.fiber = fiber
   const rest = invoke(run, ctx, ctx.item!)
-  return rest === Effect.void ? Effect.void : fork(run, rest, fiber)
+  if (rest !== Effect.void) return fork(run, rest, fiber)
+  run.spareFiber = fiber
+  return Effect.void
 }
 
 /**
