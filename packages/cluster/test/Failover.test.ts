@@ -1,7 +1,7 @@
 /**
  * Runs across real processes: three NodeClusterSocket runner processes on 127.0.0.1 sharing the test run's
- * PostgreSQL (cluster storage and the run store), ShardingConfig tuned for tests (health check, lock refresh,
- * assignment refresh and storage poll at 1 s, lock expiry at 4 s: see fixtures/cluster.ts). A client in this
+ * PostgreSQL (cluster storage and the run store), ShardingConfig tuned for tests (health check, assignment
+ * refresh and storage poll at 1 s, lock refresh at 2 s, lock expiry at 6 s: see fixtures/cluster.ts). A client in this
  * process starts a fan-out run; the runner that owns it is SIGKILLed mid-run; another runner resumes it from
  * the journal. Every process a test starts, it stops.
  */
