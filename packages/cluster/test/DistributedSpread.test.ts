@@ -185,4 +185,75 @@ describe.skipIf(postgresUrl === undefined)(`distribute: true across runner proce
       }
     )
   }, 120_000)
+
+  it("SIGTERM of a runner running distributed invocations (a deploy): it exits at once instead of after entityTerminationTimeout (15 s); each invocation it had in flight runs again on the shard's next owner, once; the result is complete", async () => {
+    await withRunners(
+      "cdist_term",
+      () => ({ EFFECT_FLOW_TERMINATION_TIMEOUT_MS: "15000" }),
+      async ({ url, log, runners, read }) => {
+        // 8 s items, all in flight at once (8 workers): a runner that waited for them would take seconds to exit.
+        const millis = 8_000
+        const running = Effect.runPromise(
+          Distributed.run(Spread, { n: 8, millis }, { runId: "term-1" }).pipe(Effect.provide(clientLayer(url)))
+        )
+        running.catch(() => {})
+        let victim: (typeof runners)[number] | undefined
+        await waitFor("a runner other than the owner with an invocation in flight", 60_000, () => {
+          const now = read()
+          const owner = now.owners[0]
+          victim = runners.find(
+            (r) => owner !== undefined && r.name !== owner && [...now.starts.values()].some((by) => by.includes(r.name))
+          )
+          return victim !== undefined
+        })
+        const termAt = Date.now()
+        // SIGKILL only long after the termination timeout: the measurement is the runner's own exit.
+        await victim!.stop(30_000)
+        const shutdownMs = Date.now() - termAt
+        const exit = await victim!.exited
+        expect(exit.signal, `the runner exited by itself:\n${exit.out}`).not.toBe("SIGKILL")
+        const atTerm = read()
+        const inFlight = [...atTerm.starts]
+          .filter(([i, by]) => by.includes(victim!.name) && !(atTerm.ends.get(i) ?? []).includes(victim!.name))
+          .map(([i]) => i)
+        expect(
+          inFlight.length,
+          `the victim had invocations in flight (exited after ${shutdownMs} ms):\n${fs.readFileSync(log, "utf8")}`
+        ).toBeGreaterThan(0)
+
+        const result = await Promise.race([
+          running,
+          new Promise<never>((_, reject) =>
+            setTimeout(
+              () =>
+                reject(
+                  new Error(
+                    `no result 60 s after the SIGTERM; log:\n${fs.readFileSync(log, "utf8")}\n${runners.map((r) => `${r.name}:\n${r.output().slice(-3000)}`).join("\n")}`
+                  )
+                ),
+              60_000
+            ).unref()
+          )
+        ])
+        const after = read()
+        expect(result.map((r) => r.index)).toEqual(Array.from({ length: 8 }, (_, i) => i))
+        expect(after.owners, "the run stayed with its owner").toHaveLength(1)
+        for (const [i, by] of after.starts) {
+          if (inFlight.includes(i)) {
+            // interrupted on the victim (never ended there), run again once elsewhere, its result from there
+            expect(by, `item ${i}`).toHaveLength(2)
+            expect(by[0]).toBe(victim!.name)
+            expect(after.ends.get(i)).not.toContain(victim!.name)
+            expect(result[i]!.runner).not.toBe(victim!.name)
+          } else {
+            expect(by, `item ${i} ran once`).toHaveLength(1)
+          }
+        }
+        console.log(
+          `[term] owner ${after.owners[0]}; ${victim!.name} got SIGTERM with ${inFlight.length} invocations of ${millis} ms in flight and exited ${shutdownMs} ms later (entityTerminationTimeout 15 s); each ran again on ${inFlight.map((i) => result[i]!.runner).join(", ")}`
+        )
+        expect(shutdownMs, "the runner stopped without waiting for its invocations").toBeLessThan(millis / 2)
+      }
+    )
+  }, 120_000)
 })
