@@ -12,7 +12,7 @@
  */
 import { Cause, Effect, type Exit } from "effect"
 import type { Context_ } from "./context.ts"
-import { runInPlace } from "./inPlace.ts"
+import { runInPlaceOrValue, SUCCEEDED, takeSucceeded } from "./inPlace.ts"
 import { failedInvocation, MAX_SYNC_DEPTH, succeeded } from "./invocation.ts"
 import { failureProto, Op, type SuspendOp, SyncOp, successProto } from "./primitive.ts"
 import type { Run } from "./run.ts"
@@ -89,9 +89,14 @@ export const drive = (run: Run, ctx: Context_, iter: Iterator<unknown, unknown, 
         }
         yielded = (yielded as SuspendOp).effect()
       }
-      // What needs no fiber is run in place (see `inPlace.ts`): often it is then an Exit.
-      if (typeof yielded === "object" && yielded !== null)
-        yielded = runInPlace(yielded as Effect.Effect<unknown, unknown>)
+      // What needs no fiber is run in place (see `inPlace.ts`), often to its value.
+      if (typeof yielded === "object" && yielded !== null) {
+        yielded = runInPlaceOrValue(yielded as Effect.Effect<unknown, unknown>)
+        if (yielded === SUCCEEDED) {
+          value = takeSucceeded()
+          continue
+        }
+      }
       // An Exit (`Effect.succeed(x)`, what a send returns when it started no fiber), told by its prototype.
       const proto = yielded === null || yielded === undefined ? undefined : Object.getPrototypeOf(yielded)
       if (proto === successProto) {

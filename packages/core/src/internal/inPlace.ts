@@ -87,7 +87,27 @@ const rebuild = (s: Shapes, effect: unknown, base: number): Effect.Effect<unknow
   return rest as Effect.Effect<unknown, unknown>
 }
 
-const evaluate = (s: Shapes, effect: Effect.Effect<unknown, unknown>): Effect.Effect<unknown, unknown> => {
+/**
+ * What `runInPlaceOrValue` returns when the effect succeeded: its value is then in `succeededWith`, to be read
+ * at once (before anything else runs in place), so the engine's own callers get it with no `Exit` made for it.
+ *
+ * @internal
+ */
+export const SUCCEEDED: Effect.Effect<unknown, unknown> = Object.freeze(Object.create(null))
+let succeededWith: unknown
+
+/** The value of the effect `runInPlaceOrValue` just ran, when it returned `SUCCEEDED`. @internal */
+export const takeSucceeded = (): unknown => {
+  const value = succeededWith
+  succeededWith = undefined
+  return value
+}
+
+const evaluate = (
+  s: Shapes,
+  effect: Effect.Effect<unknown, unknown>,
+  raw: boolean
+): Effect.Effect<unknown, unknown> => {
   const { argsKey, contKey } = s
   const base = frames.length
   let current: any = effect
@@ -126,7 +146,9 @@ const evaluate = (s: Shapes, effect: Effect.Effect<unknown, unknown>): Effect.Ef
         frames.pop()
         if (cont !== s.mapCont) continue outer
       }
-      return Exit.succeed(value)
+      if (!raw) return Exit.succeed(value)
+      succeededWith = value
+      return SUCCEEDED
     }
   } catch (thrown) {
     frames.length = base
@@ -161,7 +183,7 @@ const agrees = (s: Shapes): boolean => {
       ? a.value === (b as Exit.Success<unknown>).value
       : Cause.squash(a.cause) === Cause.squash((b as Exit.Failure<unknown, unknown>).cause))
   return samples.every((sample) => {
-    const left = evaluate(s, sample)
+    const left = evaluate(s, sample, false)
     return same(Effect.runSyncExit(sample), Effect.runSyncExit(left))
   })
 }
@@ -181,7 +203,16 @@ const shapesChecked: Shapes | undefined = (() => {
  * @internal
  */
 export const runInPlace = (effect: Effect.Effect<unknown, unknown>): Effect.Effect<unknown, unknown> =>
-  shapesChecked === undefined ? effect : evaluate(shapesChecked, effect)
+  shapesChecked === undefined ? effect : evaluate(shapesChecked, effect, false)
+
+/**
+ * {@link runInPlace}, for the engine's own callers: `SUCCEEDED` when the effect succeeded (its value is then
+ * `takeSucceeded()`), otherwise what `runInPlace` returns.
+ *
+ * @internal
+ */
+export const runInPlaceOrValue = (effect: Effect.Effect<unknown, unknown>): Effect.Effect<unknown, unknown> =>
+  shapesChecked === undefined ? effect : evaluate(shapesChecked, effect, true)
 
 /**
  * The generator of `effect`, when it is an `Effect.gen` or `Effect.fnUntraced` body not yet started (as

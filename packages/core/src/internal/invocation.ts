@@ -5,7 +5,7 @@
  * fiber of its own while the worker goes on), handed to a step that accepts `StepFailedEvent`, or ends the
  * run. Then the worker takes its next event.
  */
-import { Cause, Clock, Context, Duration, Effect, Pull, Schedule } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, Pull, Schedule } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { StepFailedEvent } from "../RunEvent.ts"
 import { StepTimeoutError, UnhandledEventError } from "../WorkflowError.ts"
@@ -14,7 +14,7 @@ import * as Boundary from "./boundary.ts"
 import type { Context_ } from "./context.ts"
 import { DistributorRef } from "./distributed.ts"
 import { drive } from "./generator.ts"
-import { generatorOf, runInPlace } from "./inPlace.ts"
+import { generatorOf, runInPlaceOrValue, SUCCEEDED, takeSucceeded } from "./inPlace.ts"
 import { failCause } from "./lifecycle.ts"
 import { isExit } from "./primitive.ts"
 import type { Outcome } from "./record.ts"
@@ -93,7 +93,7 @@ const invokeNow = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => 
       const returned = step.handler(ev, step.def.distribute === true ? (ctx.distributed as unknown as Context_) : ctx)
       effect = isEffect(returned)
         ? plain
-          ? runInPlace(returned as Effect.Effect<unknown, unknown>)
+          ? runInPlaceOrValue(returned as Effect.Effect<unknown, unknown>)
           : (returned as Effect.Effect<unknown, unknown>)
         : Boundary.handlerResult({ workflow: run.compiled.name, step: step.name, event: ev._tag }, returned)
     } catch (thrown) {
@@ -101,6 +101,19 @@ const invokeNow = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => 
         Boundary.handlerThrew({ workflow: run.compiled.name, step: step.name, event: ev._tag }, thrown)
       )
     }
+  }
+  if (effect === SUCCEEDED) {
+    // Run in place to its end (see `inPlace.ts`): the outcome, with no Exit made for it.
+    const value = takeSucceeded()
+    if (run.syncDepth < MAX_SYNC_DEPTH) {
+      run.syncDepth++
+      try {
+        return succeeded(run, ctx, value)
+      } finally {
+        run.syncDepth--
+      }
+    }
+    effect = Exit.succeed(value)
   }
   if (plain) {
     // An `Effect.gen` / `Effect.fnUntraced` handler: its generator is stepped as a generator handler's is.
