@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Durable, defineWorkflow, RunStore, StartEvent, StopEvent } from "@effect-flow/core"
+import { Durable, defineWorkflow, RunStore, StartEvent, StopEvent, type Workflow } from "@effect-flow/core"
 import { Effect, Fiber, Layer, Option, Schema } from "effect"
 import { TestClock } from "effect/testing"
 
@@ -214,62 +214,71 @@ const ended = (inner: RunStore.Shape, runId: string, step: string) =>
     return count
   })
 
+/**
+ * Run `wf` durably on a store that takes 50 ms per batch, a virtual millisecond at a time; at each, how far the
+ * work done (`done()`) is ahead of what the store holds of it (`held`). Returns the run's result, the worst lead
+ * and the virtual milliseconds the run took.
+ */
+const runAhead = (
+  wf: Workflow.Any,
+  runId: string,
+  done: () => number,
+  held: (inner: RunStore.Shape) => Effect.Effect<number, unknown>
+) =>
+  Effect.gen(function* () {
+    const { inner, store } = yield* fiftyMs
+    const fiber = yield* Effect.forkChild(
+      Durable.run(wf, { n: 200 }, { runId }).pipe(Effect.provide(Layer.succeed(RunStore.RunStore, store))),
+      { startImmediately: true }
+    )
+    let worst = 0
+    let ms = 0
+    while (fiber.pollUnsafe() === undefined) {
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      worst = Math.max(worst, done() - (yield* held(inner)))
+      yield* TestClock.adjust("1 millis")
+      ms++
+      assert.isBelow(ms, 20_000, "the run ends")
+    }
+    return { result: yield* Fiber.join(fiber), worst, ms, heldAtEnd: yield* held(inner) }
+  })
+
 describe("Durable runs wait at each invocation's start and before each step-context operation", () => {
   // A handler that calls no step-context operation is held where its invocation starts: without that wait (only
   // before operations) this chain ran on through every 50 ms commit, ~50 invocations of work a crash would lose.
   it.effect("while the journal writer is behind its store, the next invocation does not start", () =>
     Effect.gen(function* () {
-      const { inner, store } = yield* fiftyMs
       const counts = { handled: 0 }
-      const fiber = yield* Effect.forkChild(
-        Durable.run(makeChain(counts), { n: 200 }, { runId: "chain" }).pipe(
-          Effect.provide(Layer.succeed(RunStore.RunStore, store))
-        ),
-        { startImmediately: true }
+      const { result, worst, ms, heldAtEnd } = yield* runAhead(
+        makeChain(counts),
+        "chain",
+        () => counts.handled,
+        (inner) => ended(inner, "chain", "tick")
       )
-      let worst = 0
-      let ms = 0
-      while (fiber.pollUnsafe() === undefined) {
-        for (let i = 0; i < 20; i++) yield* Effect.yieldNow
-        worst = Math.max(worst, counts.handled - (yield* ended(inner, "chain", "tick")))
-        yield* TestClock.adjust("1 millis")
-        ms++
-        assert.isBelow(ms, 20_000, "the run ends")
-      }
-      assert.strictEqual(yield* Fiber.join(fiber), 200)
+      assert.strictEqual(result, 200)
       // the batch being committed holds ~10 invocations (10 ms of work), and ~10 more ran before the writer was
       // behind; never the ~50 a 50 ms commit would let through
       assert.isAtMost(worst, 30, `at most 30 invocations' work uncommitted (the worst was ${worst})`)
       // at the store's speed: ~10 invocations per 50 ms commit, not 1 a millisecond
       assert.isAbove(ms, 600)
-      assert.strictEqual(yield* ended(inner, "chain", "tick"), 200)
+      assert.strictEqual(heldAtEnd, 200)
     })
   )
 
   // One invocation that never ends while the writer is behind: only the wait before each operation holds it.
   it.effect("while the journal writer is behind its store, an operation waits before it acts", () =>
     Effect.gen(function* () {
-      const { inner, store } = yield* fiftyMs
       const counts = { written: 0 }
-      const fiber = yield* Effect.forkChild(
-        Durable.run(makeWriter(counts), { n: 200 }, { runId: "writes" }).pipe(
-          Effect.provide(Layer.succeed(RunStore.RunStore, store))
-        ),
-        { startImmediately: true }
+      const { result, worst, ms, heldAtEnd } = yield* runAhead(
+        makeWriter(counts),
+        "writes",
+        () => counts.written,
+        (inner) => writes(inner, "writes")
       )
-      let worst = 0
-      let ms = 0
-      while (fiber.pollUnsafe() === undefined) {
-        for (let i = 0; i < 20; i++) yield* Effect.yieldNow
-        worst = Math.max(worst, counts.written - (yield* writes(inner, "writes")))
-        yield* TestClock.adjust("1 millis")
-        ms++
-        assert.isBelow(ms, 20_000, "the run ends")
-      }
-      assert.strictEqual(yield* Fiber.join(fiber), 200)
+      assert.strictEqual(result, 200)
       assert.isAtMost(worst, 30, `at most 30 writes uncommitted (the worst was ${worst})`)
       assert.isAbove(ms, 600)
-      assert.strictEqual(yield* writes(inner, "writes"), 200)
+      assert.strictEqual(heldAtEnd, 200)
     })
   )
 })
