@@ -436,53 +436,102 @@ export interface Entry {
   readonly ok?: boolean
 }
 
+/**
+ * Where a field of an `Entry` sits in a compact entry, after its kind: a key, the field as it is (`i` without
+ * the run's id); `null` there when the entry has no such field (which `readEntry` then leaves out: a `waitFor`'s
+ * request and deadline); or, last, left off when the entry's is `null` (which `readEntry` gives as `null`: the
+ * round a collect completed).
+ */
+type Slot = keyof Entry | { readonly key: keyof Entry; readonly absent: "null" | "left off" }
+
+/**
+ * The layout of each compact kind (see the module's comment), what `readEntry` and `compactOf` both follow, so
+ * they stay inverse; an operation's (`"o"`) goes on with the layout of its `op` in `opLayouts`.
+ */
+const layouts: ReadonlyMap<string, ReadonlyArray<Slot>> = new Map<string, ReadonlyArray<Slot>>([
+  ["r", ["i", "ev"]],
+  ["s", ["i", "a"]],
+  ["b", ["i", "a"]],
+  ["d", ["i", "a"]],
+  ["w", ["i", "q", "ev"]],
+  ["e", ["i", "k"]],
+  ["q", ["ev"]],
+  ["x", []],
+  ["o", ["i", "q", "op"]]
+])
+
+const opLayouts: ReadonlyMap<string, ReadonlyArray<Slot>> = new Map<string, ReadonlyArray<Slot>>([
+  ["set", ["st"]],
+  ["update", ["st"]],
+  ["edit", ["st"]],
+  ["collect", ["ev", "need", { key: "tk", absent: "left off" }]],
+  ["write", ["ev"]],
+  [
+    "waitFor",
+    [
+      { key: "rq", absent: "null" },
+      { key: "dl", absent: "null" }
+    ]
+  ]
+])
+
+const noSlots: ReadonlyArray<Slot> = []
+
+/** The fields of `layout` from position `at` of compact entry `e` into `out`; returns the position after them. */
+const readSlots = (
+  out: Record<string, unknown>,
+  e: ReadonlyArray<unknown>,
+  at: number,
+  layout: ReadonlyArray<Slot>,
+  runId: string
+): number => {
+  for (const slot of layout) {
+    const v = e[at++]
+    if (slot === "i") {
+      out.i = `${runId}/${v}`
+      // A routed event's step, which the object format held again in `to`.
+      if (out.t === "r") out.to = (v as string).slice(0, (v as string).lastIndexOf("/"))
+    } else if (typeof slot === "string") out[slot] = v
+    else if (slot.absent === "left off") out[slot.key] = v ?? null
+    else if (v !== null && v !== undefined) out[slot.key] = v
+  }
+  return at
+}
+
 /** Read one journal entry of run `runId` (see `Entry`). Throws on text that is not JSON. @internal */
 export const readEntry = (runId: string, data: string): Entry => {
   const e = JSON.parse(data)
   if (!Array.isArray(e)) return e as Entry
   const t = e[0] as string
-  if (t === "q") return { t, ev: e[1] }
-  if (t === "x") return { t }
-  const rel = e[1] as string
-  const i = `${runId}/${rel}`
-  switch (t) {
-    case "r":
-      return { t, i, to: rel.slice(0, rel.lastIndexOf("/")), ev: e[2] }
-    case "s":
-    case "b":
-    case "d":
-      return { t, i, a: e[2] }
-    case "w":
-      return { t, i, q: e[2], ev: e[3] }
-    case "e":
-      return { t, i, k: e[2] }
-    case "o": {
-      const op = e[3] as string
-      switch (op) {
-        case "set":
-        case "update":
-        case "edit":
-          return { t, i, q: e[2], op, st: e[4] }
-        case "collect":
-          return { t, i, q: e[2], op, ev: e[4], need: e[5], tk: e[6] ?? null }
-        case "write":
-          return { t, i, q: e[2], op, ev: e[4] }
-        case "waitFor":
-          return {
-            t,
-            i,
-            q: e[2],
-            op,
-            ...(e[4] === null ? {} : { rq: e[4] }),
-            ...(e[5] === null ? {} : { dl: e[5] })
-          }
-        default:
-          return { t, i, q: e[2], op }
-      }
-    }
-    default:
-      return { t, i }
+  const layout = layouts.get(t)
+  if (layout === undefined) return { t, i: `${runId}/${e[1]}` }
+  const out: Record<string, unknown> = { t }
+  const at = readSlots(out, e, 1, layout, runId)
+  if (t === "o") readSlots(out, e, at, opLayouts.get(e[3]) ?? noSlots, runId)
+  return out as unknown as Entry
+}
+
+/** The fields of `layout` of entry `e` onto compact entry `out` (see `Slot`). */
+const writeSlots = (out: Array<unknown>, e: Entry, layout: ReadonlyArray<Slot>, prefix: string): void => {
+  for (const slot of layout) {
+    if (slot === "i") out.push(e.i === undefined ? "" : e.i.startsWith(prefix) ? e.i.slice(prefix.length) : e.i)
+    else if (typeof slot === "string") out.push(e[slot])
+    else if (slot.absent === "null") out.push(e[slot.key] ?? null)
+    else if (e[slot.key] !== null && e[slot.key] !== undefined) out.push(e[slot.key])
   }
+}
+
+/**
+ * An entry of the object format (see `readEntry`) as the compact array it stands for, `readEntry`'s inverse:
+ * what `rebuild` reads, so a journal begun by an earlier version resumes. `prefix` is `<runId>/`. @internal
+ */
+export const compactOf = (e: Entry, prefix: string): Array<any> => {
+  const out: Array<unknown> = [e.t]
+  const layout = layouts.get(e.t)
+  if (layout === undefined) return out
+  writeSlots(out, e, layout, prefix)
+  if (e.t === "o") writeSlots(out, e, opLayouts.get(e.op!) ?? noSlots, prefix)
+  return out
 }
 
 /** An invocation as the journal leaves it. */
@@ -510,43 +559,6 @@ export interface Rebuilt {
   readonly ended: number
   /** `InputRequiredEvent`s published and not answered yet (encoded), oldest first. */
   readonly awaiting: ReadonlyArray<unknown>
-}
-
-/**
- * An entry of the object format (see `readEntry`) as the compact array it stands for: what `rebuild` reads, so
- * a journal begun by an earlier version resumes. `prefix` is `<runId>/`.
- */
-const compactOf = (e: Entry, prefix: string): Array<any> => {
-  const i = e.i === undefined ? "" : e.i.startsWith(prefix) ? e.i.slice(prefix.length) : e.i
-  switch (e.t) {
-    case "r":
-      return ["r", i, e.ev]
-    case "s":
-    case "b":
-    case "d":
-      return [e.t, i, e.a]
-    case "w":
-      return ["w", i, e.q, e.ev]
-    case "e":
-      return ["e", i, e.k]
-    case "q":
-      return ["q", e.ev]
-    case "o":
-      switch (e.op) {
-        case "set":
-        case "update":
-        case "edit":
-          return ["o", i, e.q, e.op, e.st]
-        case "collect":
-          return ["o", i, e.q, e.op, e.ev, e.need, e.tk ?? undefined]
-        case "waitFor":
-          return ["o", i, e.q, e.op, e.rq ?? null, e.dl ?? null]
-        default:
-          return ["o", i, e.q, e.op]
-      }
-    default:
-      return [e.t]
-  }
 }
 
 /**
