@@ -57,13 +57,33 @@ const slowStore = Effect.map(RunStore.makeMemory, (inner) => {
   return { inner, store }
 })
 
+/**
+ * How many entries of run `runId`'s journal `counts`, as an effect to poll: each time it reads only what was
+ * appended since it last did. The tests here poll every virtual millisecond; reading the whole journal each
+ * time made the first one quadratic, and on a loaded machine it ran past its timeout.
+ */
+const tally = (inner: RunStore.Shape, runId: string, counts: (entry: Durable.Entry) => boolean) => {
+  let read = 0
+  let total = 0
+  return Effect.suspend(() =>
+    Effect.map(inner.readJournal(runId, { from: read }), (journal) => {
+      read += journal.length
+      for (const e of journal) if (counts(Durable.readEntry(runId, e.data))) total++
+      return total
+    })
+  )
+}
+
+/** A returned work invocation's end. */
+const isWorkEnd = (entry: Durable.Entry) => entry.t === "e" && entry.k === "R" && String(entry.i).includes("/work/")
+
 /** Work invocations whose end the store holds. */
 const workEnded = (inner: RunStore.Shape, runId: string) =>
   Effect.map(inner.readJournal(runId), (journal) => {
     const ended = new Map<string, number>()
     for (const e of journal) {
       const entry = Durable.readEntry(runId, e.data)
-      if (entry.t === "e" && entry.k === "R" && String(entry.i).includes("/work/")) {
+      if (isWorkEnd(entry)) {
         ended.set(entry.i!, (ended.get(entry.i!) ?? 0) + 1)
       }
     }
@@ -84,10 +104,12 @@ describe("Durable runs on a store slower than the run", () => {
       )
       let worst = 0
       let ms = 0
+      const workEnds = tally(inner, "slow", isWorkEnd)
       while (fiber.pollUnsafe() === undefined) {
         for (let i = 0; i < 20; i++) yield* Effect.yieldNow
-        // what a crash now would lose: work invocations that returned, their end not yet in the store
-        const committed = (yield* workEnded(inner, "slow")).size
+        // what a crash now would lose: work invocations that returned, their end not yet in the store (each
+        // ends once: checked below)
+        const committed = yield* workEnds
         worst = Math.max(worst, counts.handled - committed)
         yield* TestClock.adjust("1 millis")
         ms++
@@ -183,16 +205,8 @@ const makeWriter = (counts: { written: number }) =>
     { name: "writer" }
   )
 
-/** `ctx.write` operations the store holds. */
-const writes = (inner: RunStore.Shape, runId: string) =>
-  Effect.map(
-    inner.readJournal(runId),
-    (journal) =>
-      journal.filter((e) => {
-        const entry = Durable.readEntry(runId, e.data)
-        return entry.t === "o" && entry.op === "write"
-      }).length
-  )
+/** A `ctx.write` operation. */
+const isWrite = (entry: Durable.Entry) => entry.t === "o" && entry.op === "write"
 
 /** A memory store that takes 50 ms (TestClock) to commit each batch. */
 const fiftyMs = Effect.map(RunStore.makeMemory, (inner) => {
@@ -203,44 +217,32 @@ const fiftyMs = Effect.map(RunStore.makeMemory, (inner) => {
   return { inner, store }
 })
 
-/** Invocations of step `step` whose end the store holds. */
-const ended = (inner: RunStore.Shape, runId: string, step: string) =>
-  Effect.map(inner.readJournal(runId), (journal) => {
-    let count = 0
-    for (const e of journal) {
-      const entry = Durable.readEntry(runId, e.data)
-      if (entry.t === "e" && String(entry.i).includes(`/${step}/`)) count++
-    }
-    return count
-  })
+/** The end of an invocation of the `tick` step. */
+const isTickEnd = (entry: Durable.Entry) => entry.t === "e" && String(entry.i).includes("/tick/")
 
 /**
  * Run `wf` durably on a store that takes 50 ms per batch, a virtual millisecond at a time; at each, how far the
- * work done (`done()`) is ahead of what the store holds of it (`held`). Returns the run's result, the worst lead
- * and the virtual milliseconds the run took.
+ * work done (`done()`) is ahead of what the store holds of it (its entries that `held` counts). Returns the
+ * run's result, the worst lead, the virtual milliseconds the run took and what the store held at the end.
  */
-const runAhead = (
-  wf: Workflow.Any,
-  runId: string,
-  done: () => number,
-  held: (inner: RunStore.Shape) => Effect.Effect<number, unknown>
-) =>
+const runAhead = (wf: Workflow.Any, runId: string, done: () => number, held: (entry: Durable.Entry) => boolean) =>
   Effect.gen(function* () {
     const { inner, store } = yield* fiftyMs
     const fiber = yield* Effect.forkChild(
       Durable.run(wf, { n: 200 }, { runId }).pipe(Effect.provide(Layer.succeed(RunStore.RunStore, store))),
       { startImmediately: true }
     )
+    const heldNow = tally(inner, runId, held)
     let worst = 0
     let ms = 0
     while (fiber.pollUnsafe() === undefined) {
       for (let i = 0; i < 20; i++) yield* Effect.yieldNow
-      worst = Math.max(worst, done() - (yield* held(inner)))
+      worst = Math.max(worst, done() - (yield* heldNow))
       yield* TestClock.adjust("1 millis")
       ms++
       assert.isBelow(ms, 20_000, "the run ends")
     }
-    return { result: yield* Fiber.join(fiber), worst, ms, heldAtEnd: yield* held(inner) }
+    return { result: yield* Fiber.join(fiber), worst, ms, heldAtEnd: yield* heldNow }
   })
 
 describe("Durable runs wait at each invocation's start and before each step-context operation", () => {
@@ -253,7 +255,7 @@ describe("Durable runs wait at each invocation's start and before each step-cont
         makeChain(counts),
         "chain",
         () => counts.handled,
-        (inner) => ended(inner, "chain", "tick")
+        isTickEnd
       )
       assert.strictEqual(result, 200)
       // the batch being committed holds ~10 invocations (10 ms of work), and ~10 more ran before the writer was
@@ -273,7 +275,7 @@ describe("Durable runs wait at each invocation's start and before each step-cont
         makeWriter(counts),
         "writes",
         () => counts.written,
-        (inner) => writes(inner, "writes")
+        isWrite
       )
       assert.strictEqual(result, 200)
       assert.isAtMost(worst, 30, `at most 30 writes uncommitted (the worst was ${worst})`)
