@@ -18,7 +18,7 @@ import { failedInvocation, invoke, succeeded } from "./invocation.ts"
 import { asEffect, nativeOps, type Op, SuspendOp, SyncOp } from "./primitive.ts"
 import { invocationId, type Journaled, type Operation } from "./record.ts"
 import type { Run } from "./run.ts"
-import { waitFor } from "./waits.ts"
+import { WaitForOp } from "./waits.ts"
 import { type Item, next, pull, type Retry, type StepRun, type WorkerFiber } from "./workers.ts"
 
 /** The current store edit, per fiber, to tell a nested edit from a waiting one. @internal */
@@ -272,7 +272,7 @@ export class Context_ implements StepContext<any, AnyEvent> {
         )
       )
     }
-    return this.point(waitFor(this.run, this, tag, options))
+    return this.op(new WaitForOp(this, tag, options))
   }
 
   collect(event: AnyEvent, need: number | ReadonlyArray<any>): Effect.Effect<Option.Option<ReadonlyArray<any>>> {

@@ -13,6 +13,7 @@ import { waitingForEvent } from "./backPressure.ts"
 import * as Boundary from "./boundary.ts"
 import type { Context_ } from "./context.ts"
 import { checkIdle, failCause } from "./lifecycle.ts"
+import { SuspendOp } from "./primitive.ts"
 import { route } from "./routing.ts"
 import { OUTSIDE, type Run } from "./run.ts"
 
@@ -65,95 +66,113 @@ const answerOf = (waiter: Waiter): Effect.Effect<AnyEvent> =>
     else waiter.resume = resume
   })
 
+/**
+ * `ctx.waitFor`: an operation (see `primitive.ts`), which holds what the wait needs as fields where an
+ * `Effect.suspend` would hold a closure and its context, for as long as the handler waits. @internal
+ */
+export class WaitForOp extends SuspendOp {
+  readonly ctx: Context_
+  readonly tag: string
+  readonly options: WaitForOptions<any> | undefined
+  constructor(ctx: Context_, tag: string, options: WaitForOptions<any> | undefined) {
+    super()
+    this.ctx = ctx
+    this.tag = tag
+    this.options = options
+  }
+  effect(): Effect.Effect<AnyEvent, StepTimeoutError> {
+    return waitFor(this.ctx.run, this.ctx, this.tag, this.options)
+  }
+}
+
 /** Open a wait for an event of `tag` in the worker of `ctx`, send its request, and await the answer. */
-export const waitFor = (
+const waitFor = (
   run: Run,
   ctx: Context_,
   tag: string,
   options: WaitForOptions<any> | undefined
-): Effect.Effect<AnyEvent, StepTimeoutError> =>
-  Effect.suspend(() => {
-    // A durable re-run: a wait the journal holds an answer for returns it; an unanswered one opens again.
-    // Its timeout keeps the deadline it had (epoch millis on the run's clock).
-    let restored: number | undefined
-    if (ctx.journaled !== undefined) {
-      const journaled = ctx.replayed()
-      if (journaled?.answer !== undefined) return Effect.succeed(journaled.answer)
-      if (journaled !== undefined) {
-        restored = journaled.deadline
-        ctx.seq--
-        ctx.journaled = undefined
-      }
+): Effect.Effect<AnyEvent, StepTimeoutError> => {
+  // A durable re-run: a wait the journal holds an answer for returns it; an unanswered one opens again.
+  // Its timeout keeps the deadline it had (epoch millis on the run's clock).
+  let restored: number | undefined
+  if (ctx.journaled !== undefined) {
+    const journaled = ctx.replayed()
+    if (journaled?.answer !== undefined) return Effect.succeed(journaled.answer)
+    if (journaled !== undefined) {
+      restored = journaled.deadline
+      ctx.seq--
+      ctx.journaled = undefined
     }
-    const timeout = options?.timeout === undefined ? undefined : Duration.fromInputUnsafe(options.timeout)
-    const deadline =
-      timeout === undefined ? undefined : restored !== undefined ? restored : run.now() + Duration.toMillis(timeout)
-    const seq = run.record === undefined ? 0 : ++ctx.seq
-    const waiter = new Waiter(
-      run.record === undefined ? undefined : { invocationId: ctx.invocationId, attempt: ctx.attempt, seq },
-      tag,
-      ctx.step,
-      options?.id,
-      options?.match,
-      options?.timeout !== undefined
-    )
-    // The first open wait makes an array of one (`[]` grows by 17 slots on its first push).
-    if (run.waiters.length === 0) run.waiters = [waiter]
-    else run.waiters.push(waiter)
-    if (run.record !== undefined) {
-      run.record({
-        _tag: "Operation",
-        invocationId: ctx.invocationId,
-        step: ctx.step,
-        attempt: ctx.attempt,
-        seq,
-        operation: {
-          op: "waitFor",
-          tag,
-          id: options?.id,
-          request: options?.request,
-          deadline
-        }
-      })
-    }
-    // The request goes out once the wait is open, so its answer cannot come too early: published to the
-    // caller's stream, and routed to the steps that accept it, if any (they may answer it).
-    const request = options?.request
-    let sendRequest: Effect.Effect<void> = Effect.void
-    if (request !== undefined) {
-      run.emit(request)
-      if (run.compiled.routes.has(request._tag))
-        sendRequest = route(run, ctx.step, request, undefined, ctx).pipe(Effect.orDie)
-    }
-    // While it waits, this worker does not drain its step's mailbox (see `room`).
-    waitingForEvent(ctx)
-    // On a timeout or an interruption the waiter is still listed: take it out.
-    const release = Effect.sync(() => {
-      ctx.eventWaits--
-      const i = run.waiters.indexOf(waiter)
-      if (i !== -1) {
-        run.waiters.splice(i, 1)
-        if (waiter.key !== undefined) run.record?.({ _tag: "WaitClosed", ...waiter.key })
+  }
+  const timeout = options?.timeout === undefined ? undefined : Duration.fromInputUnsafe(options.timeout)
+  const deadline =
+    timeout === undefined ? undefined : restored !== undefined ? restored : run.now() + Duration.toMillis(timeout)
+  const seq = run.record === undefined ? 0 : ++ctx.seq
+  const waiter = new Waiter(
+    run.record === undefined ? undefined : { invocationId: ctx.invocationId, attempt: ctx.attempt, seq },
+    tag,
+    ctx.step,
+    options?.id,
+    options?.match,
+    options?.timeout !== undefined
+  )
+  // The first open wait makes an array of one (`[]` grows by 17 slots on its first push).
+  if (run.waiters.length === 0) run.waiters = [waiter]
+  else run.waiters.push(waiter)
+  if (run.record !== undefined) {
+    run.record({
+      _tag: "Operation",
+      invocationId: ctx.invocationId,
+      step: ctx.step,
+      attempt: ctx.attempt,
+      seq,
+      operation: {
+        op: "waitFor",
+        tag,
+        id: options?.id,
+        request: options?.request,
+        deadline
       }
     })
-    let wait: Effect.Effect<AnyEvent, StepTimeoutError> = answerOf(waiter)
-    if (timeout !== undefined) {
-      wait = Effect.timeoutOrElse(wait, {
-        duration: restored === undefined ? timeout : Duration.millis(Math.max(0, restored - run.now())),
-        orElse: () =>
-          Effect.fail(
-            new StepTimeoutError({
-              workflow: run.compiled.name,
-              step: ctx.step,
-              event: `waitFor(${tag})`,
-              timeout: Duration.format(timeout)
-            })
-          )
-      })
+  }
+  // The request goes out once the wait is open, so its answer cannot come too early: published to the
+  // caller's stream, and routed to the steps that accept it, if any (they may answer it).
+  const request = options?.request
+  let sendRequest: Effect.Effect<void> = Effect.void
+  if (request !== undefined) {
+    run.emit(request)
+    if (run.compiled.routes.has(request._tag))
+      sendRequest = route(run, ctx.step, request, undefined, ctx).pipe(Effect.orDie)
+  }
+  // While it waits, this worker does not drain its step's mailbox (see `room`).
+  waitingForEvent(ctx)
+  // On a timeout or an interruption the waiter is still listed: take it out.
+  const release = Effect.sync(() => {
+    ctx.eventWaits--
+    const i = run.waiters.indexOf(waiter)
+    if (i !== -1) {
+      run.waiters.splice(i, 1)
+      if (waiter.key !== undefined) run.record?.({ _tag: "WaitClosed", ...waiter.key })
     }
-    checkIdle(run)
-    return Effect.ensuring(Effect.andThen(sendRequest, wait), release)
   })
+  let wait: Effect.Effect<AnyEvent, StepTimeoutError> = answerOf(waiter)
+  if (timeout !== undefined) {
+    wait = Effect.timeoutOrElse(wait, {
+      duration: restored === undefined ? timeout : Duration.millis(Math.max(0, restored - run.now())),
+      orElse: () =>
+        Effect.fail(
+          new StepTimeoutError({
+            workflow: run.compiled.name,
+            step: ctx.step,
+            event: `waitFor(${tag})`,
+            timeout: Duration.format(timeout)
+          })
+        )
+    })
+  }
+  checkIdle(run)
+  return Effect.ensuring(Effect.andThen(sendRequest, wait), release)
+}
 
 /** Give `ev` to the first open waiter it matches. A `match` that throws ends the run, naming its step. */
 export const answer = (run: Run, from: string, ev: AnyEvent): boolean => {
