@@ -836,9 +836,9 @@ export const start = <W extends Any, const O extends WatchOptions = {}>(
     const launched = yield* launch(
       c,
       decoded,
-      { publish: (ev) => feed.publish(ev), lifecycle: options?.lifecycle, outsideInput: true },
+      { publish: feed.publisher(), lifecycle: options?.lifecycle, outsideInput: true },
       yield* Scope.Scope,
-      (exit) => feed.close(exit)
+      feed
     )
     return new RunHandle(self.name, launched, feed)
   }) as any

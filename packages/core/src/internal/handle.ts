@@ -30,6 +30,14 @@ export class EventFeed {
     this.wake()
   }
 
+  /**
+   * `publish` as a function, for the run's hooks: made here, so that it keeps the feed alone (one made where
+   * the run is started would keep what that function's scope holds, such as the input, while the run waits).
+   */
+  publisher(): (event: AnyEvent) => void {
+    return (event) => this.publish(event)
+  }
+
   /** The run ended with `exit`. */
   close(exit: Exit.Exit<unknown, unknown>): void {
     if (this.end !== undefined) return

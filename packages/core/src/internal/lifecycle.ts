@@ -98,16 +98,60 @@ const recordStart = (run: Run, input: object, timeout: Duration.Duration | undef
   })
 }
 
+/** Told a launched run's exit once it has closed (a handle's `EventFeed`). @internal */
+export interface LaunchEnded {
+  readonly close: (exit: Exit.Exit<unknown, unknown>) => void
+}
+
 /**
  * A run launched in the background with no fiber of its own (a handle's run, `Workflow.start`), so a run
- * that waits holds no fiber but those of its waiting invocations. @internal
+ * that waits holds no fiber but those of its waiting invocations. One object with methods, not closures over
+ * what it needs: a server may hold thousands of these while their runs wait. @internal
  */
-export interface Launched {
+export class Launched {
   readonly run: Run
   /** The run's exit, once it has closed (every fiber of the run has ended). */
-  readonly closed: Deferred.Deferred<unknown, unknown>
+  readonly closed: Deferred.Deferred<unknown, unknown> = Deferred.makeUnsafe<unknown, unknown>()
+  /**
+   * The run's link in its parent scope: closing it (the run ended, was cancelled, or the parent closed) closes
+   * the run, interrupting every fiber the run forked, then ends the span and tells `ended` and `closed`.
+   */
+  readonly link: Scope.Closeable
+  readonly span: Tracer.Span | undefined
+  readonly ended: LaunchEnded
+  constructor(run: Run, link: Scope.Closeable, span: Tracer.Span | undefined, ended: LaunchEnded) {
+    this.run = run
+    this.link = link
+    this.span = span
+    this.ended = ended
+  }
+  /** The link's finalizer: close the run with its exit (or an interruption), then tell who waits. */
+  close(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    const run = this.run
+    const final =
+      run.exit ?? (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? exit : Exit.interrupt(undefined))
+    // Interrupted: the run is over (it no longer waits, and refuses outside input).
+    run.finished = true
+    return Effect.andThen(
+      run.close(final),
+      Effect.sync(() => {
+        this.span?.end(Context.get(run.context, Clock.Clock).currentTimeNanosUnsafe(), final)
+        this.ended.close(final)
+        Deferred.doneUnsafe(this.closed, final)
+      })
+    )
+  }
+  /** The run ended (see `Run.end`): its link is closed in a fiber of its own, on the scheduler's next turn, as a fiber awaiting the run would resume. */
+  runEnded(exit: Exit.Exit<unknown, unknown>): void {
+    Effect.runForkWith(this.run.context)(Effect.andThen(Effect.yieldNow, Scope.close(this.link, exit)))
+  }
   /** Interrupt the run and wait until it has closed (at once when it has already closed). */
-  readonly interrupt: (fiberId: number | undefined) => Effect.Effect<void>
+  interrupt(fiberId: number | undefined): Effect.Effect<void> {
+    return Effect.andThen(
+      Scope.close(this.link, Exit.interrupt(fiberId)),
+      Effect.asVoid(Effect.exit(Deferred.await(this.closed)))
+    )
+  }
 }
 
 /**
@@ -123,7 +167,7 @@ export const launch = (
   input: object,
   hooks: Hooks,
   parent: Scope.Scope,
-  ended: (exit: Exit.Exit<unknown, unknown>) => void
+  ended: LaunchEnded
 ): Effect.Effect<Launched> =>
   Effect.withFiber((fiber) => {
     // As in `runCompiled`: no store edit of an outer run in the run's context, and a run span only when a
@@ -142,44 +186,18 @@ const launched = (
   input: object,
   hooks: Hooks,
   parent: Scope.Scope,
-  ended: (exit: Exit.Exit<unknown, unknown>) => void,
+  ended: LaunchEnded,
   context: Context.Context<never>,
   span: Tracer.Span | undefined
 ): Effect.Effect<Launched> => {
   const run = new Run(compiled, context, hooks, span !== undefined)
   span?.attribute("workflow.run_id", run.id)
-  const closed = Deferred.makeUnsafe<unknown, unknown>()
-  // The run's link in `parent`: closing it (the run ended, was cancelled, or `parent` closed) closes the
-  // run, interrupting every fiber the run forked, then ends the span and tells `ended` and `closed`.
-  const link = Scope.forkUnsafe(parent, "sequential")
-  const close = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
-    const final =
-      run.exit ?? (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? exit : Exit.interrupt(undefined))
-    // Interrupted: the run is over (it no longer waits, and refuses outside input).
-    run.finished = true
-    return Effect.andThen(
-      run.close(final),
-      Effect.sync(() => {
-        span?.end(Context.get(context, Clock.Clock).currentTimeNanosUnsafe(), final)
-        ended(final)
-        Deferred.doneUnsafe(closed, final)
-      })
-    )
-  }
-  // Closed in a fiber of its own, on the scheduler's next turn, as a fiber awaiting the run would resume.
-  run.onEnd = (exit) => {
-    Effect.runForkWith(context)(Effect.andThen(Effect.yieldNow, Scope.close(link, exit)))
-  }
+  const handle = new Launched(run, Scope.forkUnsafe(parent, "sequential"), span, ended)
+  run.onEnd = handle
   const timeout = timeoutOf(run, hooks)
   recordStart(run, input, timeout)
-  const handle: Launched = {
-    run,
-    closed,
-    interrupt: (fiberId) =>
-      Effect.andThen(Scope.close(link, Exit.interrupt(fiberId)), Effect.asVoid(Effect.exit(Deferred.await(closed))))
-  }
   return Effect.andThen(
-    Scope.addFinalizerExit(link, close),
+    Scope.addFinalizerExit(handle.link, (exit) => handle.close(exit)),
     Effect.as(andThen(start(run, input), timeout === undefined ? Effect.void : timer(run, timeout)), handle)
   )
 }

@@ -101,13 +101,13 @@ export class Run {
     return this.done_
   }
   /** Told the run's end, when set (`launch` closes the run from it). */
-  onEnd: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined = undefined
+  onEnd: { readonly runEnded: (exit: Exit.Exit<unknown, unknown>) => void } | undefined = undefined
   /** End the run with `exit` (the caller checks that it has not ended yet). */
   end(exit: Exit.Exit<unknown, unknown>): void {
     this.finished = true
     this.exit = exit
     if (this.done_ !== undefined) Deferred.doneUnsafe(this.done_, exit)
-    this.onEnd?.(exit)
+    this.onEnd?.runEnded(exit)
   }
   /** The run's live fibers, linked through their `next` (see `fork` in workers.ts): none until it forks one. */
   fibers: RunFiber | undefined = undefined
