@@ -9,7 +9,7 @@ import { adapters, HANDLERS, LEAN } from "./adapter.ts"
 import type { Job, JobM, JobResult, JobS, JobT, JobU } from "./protocol.ts"
 import { RESULT_PREFIX } from "./protocol.ts"
 import { tinySystems } from "./tiny.ts"
-import { type Waiting, waitingSystems } from "./waiting.ts"
+import { waitingSystems } from "./waiting.ts"
 import { InFlight, itemsOf, noop, sleep, valueOf, verify } from "./workload.ts"
 
 const gc = (): void => {
@@ -103,14 +103,14 @@ const runWaiting = async (job: JobM): Promise<JobResult> => {
   const round = (runs: number, measure: boolean) =>
     Effect.gen(function* () {
       const scope = Scope.makeUnsafe()
-      const held: Array<Waiting | undefined> = new Array(runs).fill(undefined)
+      const held: Array<unknown> = new Array(runs).fill(undefined)
       const heapBefore = measure ? heapUsed() : 0
       for (let i = 0; i < runs; i++) held[i] = yield* system.start(i, scope)
-      for (const w of held) yield* w!.ready
+      for (const h of held) yield* system.ready(h)
       const heapAfter = measure ? heapUsed() : 0
-      for (const w of held) yield* w!.answer
+      for (const h of held) yield* system.answer(h)
       for (let i = 0; i < runs; i++) {
-        const result = yield* held[i]!.result
+        const result = yield* system.result(held[i])
         if (result !== valueOf(i)) return yield* Effect.fail(`run ${i} gave ${String(result)}, expected ${valueOf(i)}`)
       }
       yield* Scope.close(scope, Exit.void)

@@ -837,7 +837,7 @@ Tiny runs:
 
 ${tinyLoaded.map((a) => `- ${tinyLabel(a.name)}: ${a.how}`).join("\n")}
 
-Waiting runs:
+Waiting runs (per run the harness keeps what a caller keeps while the run waits: the handle, or for the reference the fiber and its \`Deferred\`; the effects that answer and await each run are built when they run):
 
 ${waitingSystems.map((w) => `- ${w.kind === "engine" ? `**${w.name}**` : `${w.name} (reference)`}: ${w.how}`).join("\n")}
 `

@@ -15,19 +15,25 @@ import {
 import { Deferred, Effect, Fiber, Option, Schema, Scope, Stream } from "effect"
 import type { Kind } from "./adapter.ts"
 
-/** One run held open: `ready` ends once it waits, `answer` gives it its input, `result` awaits its end. */
-export interface Waiting {
-  readonly ready: Effect.Effect<void, unknown>
-  readonly answer: Effect.Effect<void, unknown>
-  readonly result: Effect.Effect<unknown, unknown>
+/**
+ * How to drive one run held open, given what its caller keeps for it while it waits (`held`: a handle for
+ * the engine, the fiber and its `Deferred` for the reference): `ready` ends once it waits, `answer` gives it its
+ * input, `result` awaits its end. The effects are built when the harness runs them, so what is measured while
+ * the runs wait is what a caller keeps for each (as a server keeps a handle per waiting run), not effects
+ * built ahead for it.
+ */
+export interface Waiting<Held> {
+  readonly ready: (held: Held) => Effect.Effect<void, unknown>
+  readonly answer: (held: Held) => Effect.Effect<void, unknown>
+  readonly result: (held: Held) => Effect.Effect<unknown, unknown>
 }
 
-export interface WaitingSystem {
+export interface WaitingSystem<Held = any> extends Waiting<Held> {
   readonly name: string
   readonly kind: Kind
   readonly how: string
-  /** Start a run on `value` in `scope`, waiting for its input. */
-  readonly start: (value: number, scope: Scope.Scope) => Effect.Effect<Waiting, unknown>
+  /** Start a run on `value` in `scope`, waiting for its input: what its caller keeps for it. */
+  readonly start: (value: number, scope: Scope.Scope) => Effect.Effect<Held, unknown>
 }
 
 const input = Schema.Struct({ value: Schema.Number })
@@ -42,17 +48,19 @@ const requested = (events: Stream.Stream<unknown, unknown>): Effect.Effect<void,
 
 const answered = new HumanResponseEvent({ response: "1" })
 
-const handleOf =
-  <W extends Workflow.Any>(wf: W) =>
-  (value: number, scope: Scope.Scope) =>
-    Effect.map(
-      Scope.provide(Workflow.start(wf, { value } as Workflow.Workflow.InputEncoded<W>), scope),
-      (handle): Waiting => ({
-        ready: requested(handle.events),
-        answer: handle.send(answered),
-        result: handle.result
-      })
-    )
+/** An engine row: the caller keeps the run's handle. */
+const viaHandle = <W extends Workflow.Any>(
+  wf: W
+): Omit<WaitingSystem<Workflow.Handle<unknown, unknown>>, "name" | "kind" | "how"> => ({
+  start: (value, scope) =>
+    Scope.provide(
+      Workflow.start(wf, { value } as Workflow.Workflow.InputEncoded<W>),
+      scope
+    ) as unknown as Effect.Effect<Workflow.Handle<unknown, unknown>, unknown>,
+  ready: (handle) => requested(handle.events),
+  answer: (handle) => handle.send(answered),
+  result: (handle) => handle.result
+})
 
 /** A step waiting in `ctx.waitFor`: its invocation (and worker fiber) stays suspended until the answer comes. */
 const viaWaitFor = defineWorkflow({ name: "waiting-waitFor", input }).step(
@@ -93,13 +101,13 @@ export const waitingSystems: ReadonlyArray<WaitingSystem> = [
     name: WAIT_FOR,
     kind: "engine",
     how: "`Workflow.start` (a handle) of a one-step workflow whose step calls `ctx.waitFor(HumanResponseEvent, { request })`; answered with `handle.send`",
-    start: handleOf(viaWaitFor)
+    ...viaHandle(viaWaitFor)
   },
   {
     name: WAIT_EVENT,
     kind: "engine",
     how: "`Workflow.start` (a handle) of a workflow whose start step stores the input and returns an `InputRequiredEvent`, and a step accepting `HumanResponseEvent` ends the run",
-    start: handleOf(viaEvent)
+    ...viaHandle(viaEvent)
   },
   {
     name: "an Effect fiber waiting on a Deferred",
@@ -112,7 +120,11 @@ export const waitingSystems: ReadonlyArray<WaitingSystem> = [
           Effect.map(Deferred.await(deferred), (answer) => value * 2 + answer),
           scope
         )
-        return { ready: Effect.void, answer: Deferred.succeed(deferred, 1), result: Fiber.join(fiber) }
-      })
+        return { deferred, fiber }
+      }),
+    ready: () => Effect.void,
+    answer: (held: { deferred: Deferred.Deferred<number>; fiber: Fiber.Fiber<number> }) =>
+      Deferred.succeed(held.deferred, 1),
+    result: (held: { deferred: Deferred.Deferred<number>; fiber: Fiber.Fiber<number> }) => Fiber.join(held.fiber)
   }
 ]
