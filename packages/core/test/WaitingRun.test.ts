@@ -14,6 +14,7 @@ import {
   WorkflowCancelledError
 } from "@effect-flow/core"
 import { Cause, Effect, Exit, Option, Schema, Stream, Tracer } from "effect"
+import { TestClock } from "effect/testing"
 
 class Again extends Schema.TaggedClass<Again>()("Again", { round: Schema.Number }) {}
 class Note extends Schema.TaggedClass<Note>()("Note", { text: Schema.String }) {}
@@ -196,6 +197,49 @@ describe("a started run waiting for outside input", () => {
           assert.strictEqual(yield* answered.result, "yes")
           assert.strictEqual(finalized, 2)
           assert.deepStrictEqual(liveFibers(answered), 0)
+        })
+      )
+  )
+
+  it.effect(
+    "a wait that times out, is answered, or is interrupted lets go of its worker each time (it waits for nothing after)",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const timed = defineWorkflow({ name: "timed" }).step(
+            StartEvent,
+            (_, ctx) =>
+              Effect.map(
+                ctx.waitFor(HumanResponseEvent, {
+                  request: new InputRequiredEvent({ prefix: "?" }),
+                  timeout: "1 second"
+                }),
+                (answer) => new StopEvent({ result: answer.response })
+              ).pipe(Effect.catchTag("StepTimeoutError", () => Effect.succeed(new StopEvent({ result: "timed out" })))),
+            { name: "ask", emits: [StopEvent] }
+          )
+          const released = (handle: unknown) => {
+            const run = (handle as any).launched.run
+            assert.strictEqual(run.waiters.length, 0)
+            for (const ctx of run.steps[0].contexts) assert.strictEqual(ctx.eventWaits, 0)
+          }
+          const late = yield* Workflow.start(timed, {})
+          yield* Stream.runHead(late.events)
+          yield* TestClock.adjust("2 seconds")
+          assert.strictEqual(yield* late.result, "timed out")
+          released(late)
+          const answered = yield* Workflow.start(timed, {})
+          yield* Stream.runHead(answered.events)
+          yield* answered.send(new HumanResponseEvent({ response: "yes" }))
+          assert.strictEqual(yield* answered.result, "yes")
+          released(answered)
+          const cancelled = yield* Workflow.start(timed, {})
+          yield* Stream.runHead(cancelled.events)
+          const slot = (cancelled as any).launched.run.steps[0].contexts[0]
+          assert.strictEqual(slot.eventWaits, 1)
+          yield* cancelled.cancel
+          assert.strictEqual(slot.eventWaits, 0)
+          assert.strictEqual((cancelled as any).launched.run.waiters.length, 0)
         })
       )
   )

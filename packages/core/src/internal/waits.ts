@@ -19,51 +19,82 @@ import { OUTSIDE, type Run } from "./run.ts"
 
 /**
  * An open `ctx.waitFor`. The waiting fiber's resumption is held here, not in a `Deferred` (which would keep
- * an array of resumptions and its closures for the one fiber that ever waits on it). @internal
+ * an array of resumptions and its closures for the one fiber that ever waits on it), and the wait releases
+ * itself (`release`) when it is answered or given up, with no finalizer around it. @internal
  */
 export class Waiter {
   /** The `waitFor` operation's key in the record, when the run is recorded. */
   readonly key: { readonly invocationId: string; readonly attempt: number; readonly seq: number } | undefined
   readonly tag: string
-  readonly step: string
   readonly id: string | undefined
   readonly match: ((event: any) => boolean) | undefined
   /** A wait with a timeout ends by itself: while one is open the run is not stalled. */
   readonly timed: boolean
+  /** The worker slot that waits. */
+  readonly ctx: Context_
   /** The answer, once given. */
   answered: AnyEvent | undefined = undefined
   /** Resumes the waiting fiber, once it has suspended. */
   resume: ((effect: Effect.Effect<AnyEvent>) => void) | undefined = undefined
+  /** Whether the wait has let go of its worker (see `release`). */
+  released = false
   constructor(
     key: Waiter["key"],
     tag: string,
-    step: string,
+    ctx: Context_,
     id: string | undefined,
     match: ((event: any) => boolean) | undefined,
     timed: boolean
   ) {
     this.key = key
     this.tag = tag
-    this.step = step
+    this.ctx = ctx
     this.id = id
     this.match = match
     this.timed = timed
   }
-  /** Give the wait its answer: the waiting fiber goes on with it (at once if it has suspended already). */
+  get step(): string {
+    return this.ctx.step
+  }
+  /** Give the wait its answer (`answer` took it out of the run's waiters): the waiting fiber goes on with it. */
   answer(ev: AnyEvent): void {
     this.answered = ev
+    this.release()
     const resume = this.resume
     if (resume === undefined) return
     this.resume = undefined
     resume(Exit.succeed(ev))
   }
+  /**
+   * The wait is over (answered, timed out, interrupted, or its request failed): its worker drains its mailbox
+   * again, and a waiter still listed (not answered) is taken out. Once only.
+   */
+  release(): void {
+    if (this.released) return
+    this.released = true
+    const ctx = this.ctx
+    ctx.eventWaits--
+    const run = ctx.run
+    const i = run.waiters.indexOf(this)
+    if (i !== -1) {
+      run.waiters.splice(i, 1)
+      if (this.key !== undefined) run.record?.({ _tag: "WaitClosed", ...this.key })
+    }
+  }
 }
 
-/** Suspend until `waiter` is answered (a one-argument register: no AbortSignal is made for it). */
+/**
+ * Suspend until `waiter` is answered (a one-argument register: no AbortSignal is made for it). Given up
+ * (a timeout, an interruption), it releases the waiter, as its cancellation.
+ */
 const answerOf = (waiter: Waiter): Effect.Effect<AnyEvent> =>
   Effect.callback<AnyEvent>((resume) => {
-    if (waiter.answered !== undefined) resume(Exit.succeed(waiter.answered))
-    else waiter.resume = resume
+    if (waiter.answered !== undefined) {
+      resume(Exit.succeed(waiter.answered))
+      return
+    }
+    waiter.resume = resume
+    return Effect.sync(() => waiter.release())
   })
 
 /**
@@ -111,7 +142,7 @@ const waitFor = (
   const waiter = new Waiter(
     run.record === undefined ? undefined : { invocationId: ctx.invocationId, attempt: ctx.attempt, seq },
     tag,
-    ctx.step,
+    ctx,
     options?.id,
     options?.match,
     options?.timeout !== undefined
@@ -146,15 +177,6 @@ const waitFor = (
   }
   // While it waits, this worker does not drain its step's mailbox (see `room`).
   waitingForEvent(ctx)
-  // On a timeout or an interruption the waiter is still listed: take it out.
-  const release = Effect.sync(() => {
-    ctx.eventWaits--
-    const i = run.waiters.indexOf(waiter)
-    if (i !== -1) {
-      run.waiters.splice(i, 1)
-      if (waiter.key !== undefined) run.record?.({ _tag: "WaitClosed", ...waiter.key })
-    }
-  })
   let wait: Effect.Effect<AnyEvent, StepTimeoutError> = answerOf(waiter)
   if (timeout !== undefined) {
     wait = Effect.timeoutOrElse(wait, {
@@ -171,7 +193,12 @@ const waitFor = (
     })
   }
   checkIdle(run)
-  return Effect.ensuring(Effect.andThen(sendRequest, wait), release)
+  if (sendRequest === Effect.void) return wait
+  // The request is routed first (rare: a step accepts it): however that ends, the wait is released.
+  return Effect.ensuring(
+    Effect.andThen(sendRequest, wait),
+    Effect.sync(() => waiter.release())
+  )
 }
 
 /** Give `ev` to the first open waiter it matches. A `match` that throws ends the run, naming its step. */
