@@ -122,10 +122,9 @@ export class Run {
     const first = this.fibers
     node.next = first
     if (first !== undefined) first.prev = node
-    node.listed = true
     this.fibers = node
   }
-  /** `node`'s fiber has ended: it leaves the list. */
+  /** `node`'s fiber has ended: it leaves the list (if it was never listed, nothing changes). */
   unlist(node: RunFiber): void {
     const { next, prev } = node
     if (prev !== undefined) prev.next = next
@@ -133,7 +132,6 @@ export class Run {
     if (next !== undefined) next.prev = prev
     node.prev = undefined
     node.next = undefined
-    node.listed = false
   }
   /**
    * Close the run: interrupt every fiber still running and wait until they have ended (their finalizers have

@@ -354,13 +354,11 @@ export class RunFiber {
   fiber: Fiber.Fiber<void> | undefined = undefined
   prev: RunFiber | undefined = undefined
   next: RunFiber | undefined = undefined
-  /** Whether the fiber is listed in its run's live fibers. */
-  listed = false
   /** Watches the fiber: it leaves the list, and one that dies outside the handler's error handling ends the run. */
   readonly watch: (exit: Exit.Exit<void>) => void
   constructor(run: Run) {
     this.watch = (exit) => {
-      if (this.listed) run.unlist(this)
+      run.unlist(this)
       const cause = diedOf(exit)
       if (cause !== undefined) this.died(run, cause)
     }
