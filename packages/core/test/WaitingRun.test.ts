@@ -256,6 +256,43 @@ describe("a started run waiting for outside input", () => {
       })
     )
   )
+
+  it.effect(
+    "a waiting run lets go of its store lock; the step that takes the answer gets a new one and the state as it was",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const stored = defineWorkflow({
+            name: "stored",
+            state: Schema.Struct({ value: Schema.Number }),
+            initialState: { value: 0 }
+          })
+            .step(
+              StartEvent,
+              (_, ctx) => Effect.as(ctx.store.set("value", 20), new InputRequiredEvent({ prefix: "?" })),
+              {
+                name: "ask"
+              }
+            )
+            .step(
+              HumanResponseEvent,
+              (ev, ctx) =>
+                Effect.gen(function* () {
+                  yield* ctx.store.update("value", (v: number) => v + Number(ev.response))
+                  return new StopEvent({ result: yield* ctx.store.get("value") })
+                }),
+              { name: "answer", emits: [StopEvent] }
+            )
+          const handle = yield* Workflow.start(stored, {})
+          yield* Stream.runHead(handle.events)
+          for (let i = 0; i < 5 && liveFibers(handle) > 0; i++) yield* Effect.yieldNow
+          assert.isTrue(yield* handle.waiting)
+          assert.isUndefined((handle as any).launched.run.lock_)
+          yield* handle.send(new HumanResponseEvent({ response: "1" }))
+          assert.strictEqual(yield* handle.result, 21)
+        })
+      )
+  )
 })
 
 /** How many fibers the handle's run lists as live (internal: `Run.fibers`, see `fork` in workers.ts). */

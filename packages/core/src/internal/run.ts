@@ -233,6 +233,10 @@ export class Run {
   get lock(): Semaphore.Semaphore {
     return (this.lock_ ??= Semaphore.makeUnsafe(1))
   }
+  /** Let go of the store's lock, which nobody holds or waits for (see `dropIdleSlots` in workers.ts). */
+  dropLock(): void {
+    this.lock_ = undefined
+  }
 
   /** The part of the run of step `index`, made on first use. */
   stepRun(index: number): StepRun {

@@ -138,12 +138,20 @@ export class StepRun {
 
 /**
  * The run waits for outside input, which may take days: let go of the worker slots of its idle steps (each
- * holds its step context and the effects it made), so a waiting run keeps only what is waiting. Not in a
+ * holds its step context and the effects it made), and of the store's lock when no step runs, so a waiting
+ * run keeps only what is waiting. Not in a
  * recorded run, whose record numbers the slots.
  */
 export const dropIdleSlots = (run: Run): void => {
   if (run.record !== undefined) return
-  for (const sr of run.steps) sr?.dropSlots()
+  let idle = true
+  for (const sr of run.steps) {
+    if (sr === undefined) continue
+    if (sr.running !== 0) idle = false
+    else sr.dropSlots()
+  }
+  // No invocation runs, so none holds or waits for the store's lock: it is made again when next needed.
+  if (idle) run.dropLock()
 }
 
 /**
