@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { defineWorkflow, Event, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
-import { Context, Effect, Exit, Fiber, Option, Schedule, Schema } from "effect"
+import { Context, Effect, Exit, Fiber, Logger, Option, References, Schedule, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 
@@ -186,6 +186,36 @@ describe("the lean engine, as workflows use it", () => {
       const ran = yield* Effect.provideService(Workflow.run(wf, {}), Multiplier, { times: 10 })
       assert.deepStrictEqual(ran, [10, 20])
     })
+  )
+
+  it.effect(
+    "log annotations, spans and level set around a sender's ctx.send do not reach the receiving step's logs",
+    () =>
+      Effect.gen(function* () {
+        const seen: Array<string> = []
+        const wf = defineWorkflow({ name: "annotated" })
+          .step(
+            StartEvent,
+            (_, ctx) =>
+              Effect.andThen(Effect.logWarning("a"), ctx.send(new Item({ n: 1 }))).pipe(
+                Effect.annotateLogs("step", "first"),
+                Effect.withLogSpan("first"),
+                Effect.provideService(References.MinimumLogLevel, "Warn")
+              ),
+            { name: "first", emits: [Item] }
+          )
+          .step(Item, () => Effect.as(Effect.logInfo("b"), new StopEvent({ result: 1 })), {
+            name: "second",
+            emits: [StopEvent]
+          })
+        const logger = Logger.make(({ fiber, message }) => {
+          const spans = fiber.getRef(References.CurrentLogSpans).map(([label]) => label)
+          seen.push(`${String(message)}:${JSON.stringify(fiber.getRef(References.CurrentLogAnnotations))}:${spans}`)
+        })
+        yield* Effect.provide(Workflow.run(wf, {}), Logger.layer([logger]))
+        // "b" is logged at Info: it would be dropped had the sender's minimum level (Warn) reached it.
+        assert.deepStrictEqual(seen, ['a:{"step":"first"}:first', "b:{}:"])
+      })
   )
 
   it.effect("a throw in Effect.sync or a map, run in place, ends the run as a defect, not retried", () =>

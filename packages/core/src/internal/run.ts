@@ -245,8 +245,9 @@ export class Run {
 
   private forkContext_: Context.Context<never> | undefined = undefined
   /**
-   * What a fiber forked from outside the run's own context (a store edit, a handler's local services) gets
-   * on top of its forker's: the run's context, with no store edit in progress (made on first use).
+   * What a fiber forked from outside the run's own context (a store edit, a handler's local services or log
+   * annotations) gets instead of its forker's: the run's context, with no store edit in progress (made on
+   * first use).
    */
   get forkContext(): Context.Context<never> {
     return (this.forkContext_ ??= Context.add(this.context, EditingRun, undefined))

@@ -416,10 +416,12 @@ export const fork = (run: Run, effect: Effect.Effect<void>, node: RunFiber): Eff
     const immediate = run.nestedStarts < MAX_NESTED_STARTS
     if (immediate) run.nestedStarts++
     return Effect.flatMap(
-      // The fiber runs in the run's context: a handler's local services, spans or store edit stay its own.
-      // Forked from a fiber already in it (the common case), it inherits it as is, with no merge.
+      // The fiber runs in the run's context, and in nothing else: a handler's local services, log annotations,
+      // log spans, log level, spans or store edit stay its own (the run's context replaces the forking fiber's;
+      // a merge would keep what the run's context has no key for). Forked from a fiber already in it (the common
+      // case), it inherits it as is.
       Effect.forkDetach(
-        parent.context === run.context ? effect : Effect.provideContext(effect, run.forkContext),
+        parent.context === run.context ? effect : Effect.updateContext(effect, () => run.forkContext),
         immediate ? AT_ONCE : SCHEDULED
       ),
       (fiber) => {
