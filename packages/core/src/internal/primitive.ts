@@ -9,7 +9,7 @@
  *
  * @internal
  */
-import { Effect, Exit, Utils } from "effect"
+import { Effect, Exit } from "effect"
 
 const suspendProto: object = Object.getPrototypeOf(Effect.suspend(() => Effect.void))
 const evaluateKey = Object.keys(suspendProto).find((key) => key.endsWith("/evaluate"))
@@ -40,48 +40,10 @@ export interface OpContext {
   readonly run: { readonly pause: (() => Effect.Effect<void> | undefined) | undefined }
 }
 
-/**
- * A step-context operation: an Effect, and what the driver of generator handlers runs in place.
- *
- * `yield* op` asks the operation for an iterator, and Effect's answer (a `SingleShotGen` that yields the effect
- * once, then a `{ value, done }` for that yield) costs two objects per `yield*`. An operation is made per call
- * and nearly always yielded once, so the first `yield*` of an operation uses the operation itself as the
- * iterator and as both its results: `value` and `done` are the fields the generator reads, at once, after each
- * `next` (a sync generator's `yield*` hands the inner result on as it is). A `yield*` of the same operation
- * while another is inside it (an operation kept and yielded by two fibers at once) gets Effect's own
- * `SingleShotGen`, which shares nothing with the first; once a `yield*` has been resumed, its generator has
- * read what it needed, and the next `yield*` of the operation uses the operation again (a kept read, yielded
- * in a loop, allocates nothing).
- *
- * @internal
- */
+/** A step-context operation: an Effect, and what the driver of generator handlers runs in place. @internal */
 export abstract class Op extends (OpBase as unknown as new () => Effect.Effect<any, any>) {
   /** The step context (worker slot) the operation belongs to. */
   abstract readonly ctx: OpContext
-  /** The iterator result of its own `yield*`: the operation itself, then what the generator is resumed with. */
-  value: unknown = undefined
-  done = false
-  /** Where the operation's own `yield*` is: 0 never iterated, 1 iterator taken, 2 operation yielded, 3 resumed. */
-  phase = 0
-  override [Symbol.iterator](): Effect.EffectIterator<this> {
-    if (this.phase === 1 || this.phase === 2) {
-      return new Utils.SingleShotGen(this) as unknown as Effect.EffectIterator<this>
-    }
-    this.phase = 1
-    this.done = false
-    this.value = this
-    return this as unknown as Effect.EffectIterator<this>
-  }
-  next(resumed: unknown): this {
-    if (this.phase === 1) {
-      this.phase = 2
-      return this
-    }
-    this.phase = 3
-    this.value = resumed
-    this.done = true
-    return this
-  }
 }
 
 /** What the run asks an operation to wait on before it acts, if anything (see `OpContext`). */
