@@ -295,7 +295,7 @@ const liveIn = (store: object): Map<string, Live> => {
 const INBOX_POLL = Duration.millis(500)
 
 /** The run is being stopped here (its scope closing): what it does now says nothing of the stored run. */
-const stopping = (run: Run): boolean => run.closed
+const stopping = (run: Run): boolean => run.closing
 
 /** Whether something takes `ev` now: the end (a StopEvent), a step that accepts it, or an open wait it matches. */
 const takes = (run: Run, ev: AnyEvent): boolean =>

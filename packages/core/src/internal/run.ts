@@ -113,10 +113,6 @@ export class Run {
   fibers: RunFiber | undefined = undefined
   /** The run's fibers are being stopped (see `close`): nothing more is forked. */
   closing = false
-  /** The run's fibers are being stopped: it has been closed. */
-  get closed(): boolean {
-    return this.closing
-  }
   /** List `node`'s fiber in the run's live fibers. */
   list(node: RunFiber): void {
     const first = this.fibers
