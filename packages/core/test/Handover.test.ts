@@ -5,26 +5,14 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { defineWorkflow, RunEvent, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
-import { Cause, Effect, Exit, Fiber, Metric, Option, Schema } from "effect"
+import { Cause, Effect, Exit, Fiber, Option, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { FRAME_EFFECT } from "../src/internal/context.ts"
 import { isExit } from "../src/internal/primitive.ts"
 import { Ping } from "./fixtures/events.ts"
+import { countingStarts } from "./fixtures/fibers.ts"
 
 class Pong extends Schema.TaggedClass<Pong>()("Pong", { n: Schema.Number }) {}
-
-/** The fibers started while `effect` runs. */
-const countingStarts = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.suspend(() => {
-    const count = { started: 0 }
-    const metrics: Metric.FiberRuntimeMetricsService = {
-      recordFiberStart: () => {
-        count.started++
-      },
-      recordFiberEnd: () => {}
-    }
-    return Effect.map(Effect.provideService(effect, Metric.FiberRuntimeMetrics, metrics), (a) => [a, count] as const)
-  })
 
 describe("handing a worker's fiber over to the next step", () => {
   it.effect("a chain of steps that each return the next event runs in one worker fiber", () =>

@@ -5,25 +5,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { defineWorkflow, Event, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
-import { Cause, Effect, Exit, Metric, Option, Schema } from "effect"
+import { Cause, Effect, Exit, Option, Schema } from "effect"
 import * as fc from "fast-check"
 import { inPlaceWorks, runInPlace } from "../src/internal/inPlace.ts"
+import { countingStarts } from "./fixtures/fibers.ts"
 
 class Item extends Event.TaggedData("Item")<{ readonly n: number }> {}
 class Done extends Event.TaggedData("Done")<{ readonly n: number }> {}
-
-/** The fibers started while `effect` runs. */
-const countingStarts = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.suspend(() => {
-    const count = { started: 0 }
-    const metrics: Metric.FiberRuntimeMetricsService = {
-      recordFiberStart: () => {
-        count.started++
-      },
-      recordFiberEnd: () => {}
-    }
-    return Effect.map(Effect.provideService(effect, Metric.FiberRuntimeMetrics, metrics), (a) => [a, count] as const)
-  })
 
 /** A fan-out of `count` items to 4 workers and a collector, with the collector's handler given. */
 const fanOut = (collector: (ev: Done, ctx: any) => Effect.Effect<StopEvent<ReadonlyArray<number>> | undefined>) =>
