@@ -12,7 +12,7 @@
  */
 import { Cause, Effect, type Exit } from "effect"
 import type { Context_ } from "./context.ts"
-import { runInPlaceOrValue, SUCCEEDED, takeSucceeded } from "./inPlace.ts"
+import { MAX_STEPS, runInPlaceOrValue, SUCCEEDED, takeSucceeded } from "./inPlace.ts"
 import { failedInvocation, MAX_SYNC_DEPTH, succeeded } from "./invocation.ts"
 import { failureProto, Op, type SuspendOp, SyncOp, successProto } from "./primitive.ts"
 import type { Run } from "./run.ts"
@@ -60,6 +60,7 @@ export class Driven {
 /** Step the generator of the invocation of `ctx` from `value` (what its last `yield*` gives back). @internal */
 export const drive = (run: Run, ctx: Context_, iter: Iterator<unknown, unknown, unknown>, value: unknown) => {
   let inPlace = 0
+  let steps = 0
   run.syncDepth++
   try {
     while (true) {
@@ -78,6 +79,16 @@ export const drive = (run: Run, ctx: Context_, iter: Iterator<unknown, unknown, 
         return driven.succeed
       }
       let yielded = state.value
+      if (++steps > MAX_STEPS) {
+        // As many yield*s as a fiber runs operations before it yields to other fibers: yield as it would, then
+        // go on from this one, so a long or endless loop lets a timeout, a cancel and other fibers in.
+        const driven = ctx.driven
+        driven.iter = iter
+        return Effect.matchCauseEffect(
+          Effect.andThen(Effect.yieldNow, yielded as Effect.Effect<unknown, unknown>),
+          driven
+        )
+      }
       if (yielded instanceof Op && yielded.ctx === ctx && inPlace++ < MAX_IN_PLACE) {
         if (yielded instanceof SyncOp) {
           try {

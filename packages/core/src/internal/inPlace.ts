@@ -72,6 +72,14 @@ try {
   shapes = undefined
 }
 
+/**
+ * How many primitives one call runs in place at most: as many operations as effect's fiber runs before it
+ * yields to other fibers (`References.MaxOpsBeforeYield`'s default). What is left past them goes to the fiber.
+ *
+ * @internal
+ */
+export const MAX_STEPS = 2048
+
 /** Continuations met and not yet applied, innermost last; shared, each call working above where it found it. */
 const frames: Array<Record<string, any>> = []
 
@@ -112,9 +120,13 @@ const evaluate = (
   const base = frames.length
   let current: any = effect
   let value: unknown
+  let budget = MAX_STEPS
   try {
     outer: while (true) {
       if (typeof current !== "object" || current === null) return rebuild(s, current, base)
+      // Past a fiber's worth of work, what is left goes to the fiber, which yields to others now and then: a
+      // long or endless chain must not hold the thread where a fiber would let a timeout or a cancel in.
+      if (--budget === 0) return rebuild(s, current, base)
       const proto = Object.getPrototypeOf(current)
       if (proto === s.cont) {
         frames.push(current)

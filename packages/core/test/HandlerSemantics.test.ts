@@ -1,0 +1,76 @@
+/**
+ * A handler's effect behaves as it would in a fiber of its own, however the engine runs it: in place without a
+ * fiber (internal/inPlace.ts), stepped by the generator driver (internal/generator.ts), in a worker started in
+ * its sender's fiber, or in a worker fiber (a recorded run, here one whose stream has lifecycle events, forks
+ * every worker and runs each handler as an effect). Each case compares the two engine paths with each other
+ * and with what plain Effect does.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { defineWorkflow, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
+import { Cause, type Duration, Effect, Exit, Fiber, Stream } from "effect"
+import { TestClock } from "effect/testing"
+
+/** Run `wf` on the lean path (`Workflow.run`) or the recorded one (a handle with lifecycle events), as an Exit. */
+const runOn = (recorded: boolean, wf: any): Effect.Effect<Exit.Exit<unknown, unknown>, unknown> =>
+  (recorded
+    ? Effect.scoped(
+        Effect.flatMap(Workflow.start(wf, {}, { lifecycle: true }), (handle) =>
+          Effect.andThen(Effect.forkChild(Stream.runDrain(handle.events)), Effect.exit(handle.result))
+        )
+      )
+    : Effect.exit(Workflow.run(wf, {}))) as Effect.Effect<Exit.Exit<unknown, unknown>, unknown>
+
+/** The Exit of `effect` forked now, after `adjust` of virtual time and the fibers' turns, or `undefined` if it has not ended. */
+const endedAfter = <A, E>(effect: Effect.Effect<A, E>, adjust: Duration.Input) =>
+  Effect.gen(function* () {
+    const fiber = yield* Effect.forkChild(effect)
+    yield* TestClock.adjust(adjust)
+    for (let i = 0; i < 100 && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
+    const exit = fiber.pollUnsafe()
+    if (exit === undefined) yield* Fiber.interrupt(fiber)
+    return exit === undefined ? undefined : Exit.isSuccess(exit) ? exit.value : undefined
+  })
+
+const paths = [false, true] as const
+const pathName = (recorded: boolean) => (recorded ? "recorded" : "lean")
+
+describe("handlers behave as their effect would in a fiber", () => {
+  it.effect("a long synchronous loop yields as a fiber does: the run's timeout ends it", () =>
+    Effect.gen(function* () {
+      // A fiber yields to others every 2,048 operations; a loop run in place must too, or nothing (the run's
+      // timeout, a cancel, other steps) could stop it. LIMIT only bounds the loop should that be broken.
+      const LIMIT = 1_000_000
+      for (const shape of ["generator", "Effect.gen", "suspend loop"] as const) {
+        for (const recorded of paths) {
+          const state = { n: 0 }
+          const loop: Effect.Effect<StopEvent<number>> = Effect.suspend(() =>
+            state.n >= LIMIT
+              ? Effect.succeed(new StopEvent({ result: state.n }))
+              : Effect.flatMap(
+                  Effect.sync(() => state.n++),
+                  () => loop
+                )
+          )
+          const body = function* () {
+            while (state.n < LIMIT) yield* Effect.sync(() => state.n++)
+            return new StopEvent({ result: state.n })
+          }
+          const wf = defineWorkflow({ name: "busy", timeout: "1 second" }).step(
+            StartEvent,
+            shape === "generator" ? body : shape === "Effect.gen" ? () => Effect.gen(body) : () => loop,
+            { name: "spin" }
+          )
+          const exit = yield* endedAfter(runOn(recorded, wf), "2 seconds")
+          const where = `${shape}, ${pathName(recorded)}`
+          assert.isDefined(exit, where)
+          assert.isTrue(Exit.isFailure(exit!), where)
+          assert.strictEqual(
+            (Cause.squash((exit as Exit.Failure<unknown, unknown>).cause) as any)._tag,
+            "WorkflowTimeoutError"
+          )
+          assert.isBelow(state.n, LIMIT, where)
+        }
+      }
+    })
+  )
+})
