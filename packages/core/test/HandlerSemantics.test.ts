@@ -6,9 +6,11 @@
  * and with what plain Effect does.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { defineWorkflow, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
+import { defineWorkflow, Event, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
 import { Cause, type Duration, Effect, Exit, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
+
+class Item extends Event.TaggedData("Item")<{ readonly n: number }> {}
 
 /** Run `wf` on the lean path (`Workflow.run`) or the recorded one (a handle with lifecycle events), as an Exit. */
 const runOn = (recorded: boolean, wf: any): Effect.Effect<Exit.Exit<unknown, unknown>, unknown> =>
@@ -69,6 +71,46 @@ describe("handlers behave as their effect would in a fiber", () => {
             "WorkflowTimeoutError"
           )
           assert.isBelow(state.n, LIMIT, where)
+        }
+      }
+    })
+  )
+
+  it.effect("a handler that interrupts itself ends the run with that interruption, as Effect.all does", () =>
+    Effect.gen(function* () {
+      // Effect: one of concurrent fibers interrupting itself interrupts them all.
+      const all = yield* Effect.exit(Effect.all([Effect.interrupt, Effect.never], { concurrency: 2 }))
+      assert.isTrue(Exit.isFailure(all) && Cause.hasInterruptsOnly(all.cause))
+      const cases = {
+        "returned at once": defineWorkflow({ name: "i" }).step(StartEvent, () => Effect.interrupt),
+        "yielded by a generator": defineWorkflow({ name: "i" }).step(StartEvent, function* () {
+          yield* Effect.interrupt
+          return new StopEvent({ result: 1 })
+        }),
+        "after a sleep, in a worker fiber": defineWorkflow({ name: "i" })
+          .step(StartEvent, (_, ctx) => ctx.sendAll([new Item({ n: 1 }), new Item({ n: 2 })]), { emits: [Item] })
+          .step(
+            Item,
+            (ev) => (ev.n === 1 ? Effect.andThen(Effect.sleep("1 second"), Effect.interrupt) : Effect.never),
+            {
+              workers: 2
+            }
+          ),
+        "in Effect.gen of a worker started in place": defineWorkflow({ name: "i" })
+          .step(StartEvent, (_, ctx) => ctx.send(new Item({ n: 1 })), { emits: [Item] })
+          .step(Item, () =>
+            Effect.gen(function* () {
+              yield* Effect.interrupt
+            })
+          )
+      }
+      for (const [name, wf] of Object.entries(cases)) {
+        for (const recorded of paths) {
+          // Before, the interrupted invocation's event stayed active, and the run waited for it forever.
+          const exit = yield* endedAfter(runOn(recorded, wf), "2 seconds")
+          const where = `${name}, ${pathName(recorded)}`
+          assert.isDefined(exit, `${where}: the run hangs`)
+          assert.isTrue(Exit.isFailure(exit!) && Cause.hasInterruptsOnly(exit.cause), where)
         }
       }
     })

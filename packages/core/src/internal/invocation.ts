@@ -213,7 +213,13 @@ export const succeeded = (run: Run, ctx: Context_, out: unknown): Effect.Effect<
 
 /** A handler failed: retry, recover or end the run, then go on with the worker. */
 export const failedInvocation = (run: Run, ctx: Context_, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
-  if (Cause.hasInterruptsOnly(cause)) return Effect.void
+  if (Cause.hasInterruptsOnly(cause)) {
+    // Interrupted by the run's end, the worker just stops. A handler that interrupted itself (`Effect.interrupt`)
+    // ends the run with that interruption, as one fiber of an `Effect.all` interrupting itself ends the all:
+    // its event would otherwise stay active forever, and the run would hang.
+    if (!run.finished && !run.closing) failCause(run, cause)
+    return Effect.void
+  }
   return Effect.andThen(failed(run, ctx, cause), ctx.goOn)
 }
 
