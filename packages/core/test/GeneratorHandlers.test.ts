@@ -7,7 +7,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { defineWorkflow, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
 import { runVirtual } from "@effect-flow/core/testing"
-import { Cause, Effect, Exit, Option, Schedule, Schema, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, Option, Schedule, Schema, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import { asEffect, nativeOps, type Op, SuspendOp, SyncOp } from "../src/internal/primitive.ts"
 import { Boom, defectOf, errorOf, HEAVY_TEST_TIMEOUT, property } from "./fixtures/events.ts"
@@ -277,6 +278,138 @@ describe("generator handlers, driven by the engine", () => {
       const reference = yield* observe(programs, "fnUntraced")
       assert.deepStrictEqual(driven, reference)
       assert.isDefined(driven.events)
+    })
+  )
+})
+
+describe("step-context operations done inside their yield*", () => {
+  /** Both ways a generator handler runs: driven by the engine, and as an effect in a fiber (the reference). */
+  const ways: ReadonlyArray<readonly ["drive" | "fnUntraced", (f: any) => any]> = [
+    ["drive", (f) => f],
+    ["fnUntraced", (f) => Effect.fnUntraced(f, (e) => Effect.onExit(e, () => Effect.void))]
+  ]
+
+  it.effect("in a driven generator, an operation of its own step context is done inside its yield*", () =>
+    Effect.gen(function* () {
+      for (const [way, wrap] of ways) {
+        let other: any
+        const wf = defineWorkflow({ name: "inside", state, initialState: { count: 7 } })
+          .step(
+            StartEvent,
+            wrap(function* (_ev: StartEvent, ctx: any) {
+              other = ctx
+              yield* ctx.send(new Job({ index: 0 }))
+            }),
+            { name: "dispatch", emits: [Job] }
+          )
+          .step(
+            Job,
+            wrap(function* (_ev: Job, ctx: any) {
+              // The generator protocol as `yield*` follows it: the first `next` of the operation's iterator.
+              const own = ctx.store.get("count")[Symbol.iterator]().next()
+              const others = other.store.get("count")[Symbol.iterator]().next()
+              // Done inside, the operation is its value at once; otherwise the generator yields the operation.
+              const seen = [own.done, own.done ? own.value : null, others.done]
+              const read = yield* ctx.store.get("count")
+              const readOther = yield* other.store.get("count")
+              return new StopEvent({ result: [...seen, read, readOther] })
+            }),
+            { name: "work" }
+          )
+        const result = yield* Workflow.run(wf, {})
+        assert.deepStrictEqual(result, way === "drive" ? [true, 7, false, 7, 7] : [false, null, false, 7, 7])
+      }
+    })
+  )
+
+  it.effect("a throw in an operation done inside its yield* is a defect the generator does not catch", () =>
+    Effect.gen(function* () {
+      for (const [, wrap] of ways) {
+        let finished = false
+        const wf = defineWorkflow({ name: "throws" }).step(
+          StartEvent,
+          wrap(function* (ev: StartEvent, ctx: any) {
+            try {
+              yield* ctx.collect(ev, -1)
+            } catch {
+              return new StopEvent({ result: "caught" })
+            } finally {
+              finished = true
+            }
+            return new StopEvent({ result: "went on" })
+          })
+        )
+        const exit = yield* Effect.exit(Workflow.run(wf, {}))
+        assert.include((defectOf(exit) as Error).message, "the count must be an integer >= 0")
+        // As under Effect.fnUntraced: a failed yield* ends the generator, which is not resumed.
+        assert.isFalse(finished)
+      }
+    })
+  )
+
+  it.effect("a driven generator sending in a loop lets other fibers run", () =>
+    Effect.gen(function* () {
+      class Spin extends Schema.TaggedClass<Spin>()("Spin", {}) {}
+      class Flip extends Schema.TaggedClass<Flip>()("Flip", {}) {}
+      class Tick extends Schema.TaggedClass<Tick>()("Tick", {}) {}
+      let flipped = false
+      const wf = defineWorkflow({ name: "spin" })
+        .step(
+          StartEvent,
+          function* (_ev, ctx) {
+            yield* ctx.send(new Spin())
+            yield* ctx.send(new Flip())
+          },
+          { name: "dispatch", emits: [Spin, Flip] }
+        )
+        .step(
+          Spin,
+          function* (_ev, ctx) {
+            // Its sends are done at once (Tick's worker finishes in place): only those it sends through the
+            // fiber's loop now and then let Flip run.
+            let sent = 0
+            while (!flipped) {
+              yield* ctx.send(new Tick())
+              sent++
+            }
+            return new StopEvent({ result: sent > 64 })
+          },
+          { name: "spin", emits: [Tick, StopEvent] }
+        )
+        .step(Tick, function* () {}, { name: "tick" })
+        .step(
+          Flip,
+          function* () {
+            yield* Effect.yieldNow
+            flipped = true
+          },
+          { name: "flip" }
+        )
+      assert.isTrue(yield* Workflow.run(wf, {}))
+    })
+  )
+
+  it.effect("a driven generator reading the store in a loop yields as a fiber does: the run's timeout ends it", () =>
+    Effect.gen(function* () {
+      // Reads done inside their yield* count as the driver's yield*s: every 2,048 it yields to other fibers.
+      const LIMIT = 1_000_000
+      let reads = 0
+      const wf = defineWorkflow({ name: "reads", state, initialState: { count: 1 }, timeout: "1 second" }).step(
+        StartEvent,
+        function* (_ev, ctx) {
+          while (reads < LIMIT) reads += yield* ctx.store.get("count")
+          return new StopEvent({ result: reads })
+        }
+      )
+      const fiber = yield* Effect.forkChild(Effect.exit(Workflow.run(wf, {})))
+      yield* TestClock.adjust("2 seconds")
+      for (let i = 0; i < 100 && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
+      const exit = yield* Fiber.join(fiber)
+      assert.strictEqual(
+        (Cause.squash((exit as Exit.Failure<unknown, unknown>).cause) as any)._tag,
+        "WorkflowTimeoutError"
+      )
+      assert.isBelow(reads, LIMIT)
     })
   )
 })

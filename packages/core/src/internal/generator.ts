@@ -3,7 +3,8 @@
  * would make an effect per call, run each `yield*` through the fiber's loop, and `invoke` would then match
  * the outcome with one more effect. Here `invoke` steps the generator: what it yields that is done at once
  * (an `Exit`, such as `Effect.succeed(x)`; a step-context operation of this invocation, see `primitive.ts`)
- * is answered in place, and the returned event goes straight to `succeeded`. Anything else the generator
+ * is answered in place (an operation even inside its own `yield*`, so the generator does not stop for it), and
+ * the returned event goes straight to `succeeded`. Anything else the generator
  * yields runs in the worker's fiber, and the generator goes on when it ends. Same semantics as
  * `Effect.fnUntraced`: a yielded failure ends the generator (it is not resumed), a throw is a defect.
  *
@@ -14,7 +15,7 @@ import { Cause, Effect, type Exit } from "effect"
 import type { Context_ } from "./context.ts"
 import { MAX_STEPS, runInPlaceOrValue, SUCCEEDED, takeSucceeded } from "./inPlace.ts"
 import { failedInvocation, MAX_SYNC_DEPTH, succeeded } from "./invocation.ts"
-import { failureProto, Op, type SuspendOp, SyncOp, successProto } from "./primitive.ts"
+import { failureProto, Op, type SuspendOp, SyncOp, stepping, successProto } from "./primitive.ts"
 import type { Run } from "./run.ts"
 
 /**
@@ -65,11 +66,27 @@ export const drive = (run: Run, ctx: Context_, iter: Iterator<unknown, unknown, 
   try {
     while (true) {
       let state: IteratorResult<unknown, unknown>
+      // While the generator runs, an operation of `ctx` it yields is done inside its `yield*`, and counted as
+      // one done here (see `Op`).
+      const outer = stepping.ctx
+      const outerInPlace = stepping.inPlace
+      const outerSteps = stepping.steps
+      stepping.ctx = ctx
+      stepping.inPlace = MAX_IN_PLACE - inPlace
+      stepping.steps = MAX_STEPS - steps
       try {
         state = iter.next(value)
       } catch (thrown) {
+        stepping.ctx = outer
+        stepping.inPlace = outerInPlace
+        stepping.steps = outerSteps
         return failedInvocation(run, ctx, Cause.die(thrown))
       }
+      inPlace = MAX_IN_PLACE - stepping.inPlace
+      steps = MAX_STEPS - stepping.steps
+      stepping.ctx = outer
+      stepping.inPlace = outerInPlace
+      stepping.steps = outerSteps
       if (state.done === true) {
         // A worker draining its mailbox comes back here through `succeeded`: past MAX_SYNC_DEPTH outcomes one
         // inside another, the outcome is handed on from the fiber's loop, so the JS stack stays bounded.
@@ -89,6 +106,14 @@ export const drive = (run: Run, ctx: Context_, iter: Iterator<unknown, unknown, 
           driven
         )
       }
+      // An Exit (`yield* Effect.succeed(x)`), told by its prototype first: what a generator
+      // handler yields most, besides its operations (done inside their `yield*`).
+      const first = typeof yielded === "object" && yielded !== null ? Object.getPrototypeOf(yielded) : undefined
+      if (first === successProto) {
+        value = (yielded as Exit.Success<unknown>).value
+        continue
+      }
+      if (first === failureProto) return failedInvocation(run, ctx, (yielded as Exit.Failure<unknown, unknown>).cause)
       if (yielded instanceof Op && yielded.ctx === ctx && inPlace++ < MAX_IN_PLACE) {
         if (yielded instanceof SyncOp) {
           try {

@@ -40,10 +40,99 @@ export interface OpContext {
   readonly run: { readonly pause: (() => Effect.Effect<void> | undefined) | undefined }
 }
 
-/** A step-context operation: an Effect, and what the driver of generator handlers runs in place. @internal */
+/**
+ * The generator `drive` (generator.ts) is stepping right now, told by its step context (`undefined` outside
+ * `drive`'s `iter.next`), and what is left of `drive`'s counts: `inPlace`, operations it may still do in place
+ * before a send goes through the fiber's loop, and `steps`, `yield*`s before it yields to other fibers. An
+ * operation of that context, `yield*`-ed there, is done inside the `yield*` itself (see `Op`), and counted.
+ *
+ * @internal
+ */
+export const stepping: { ctx: OpContext | undefined; inPlace: number; steps: number } = {
+  ctx: undefined,
+  inPlace: 0,
+  steps: 0
+}
+
+/** What `SyncOp.attempt` tells `Op.next` when it has its value, which is then in `attempted`, read at once. */
+const DONE = { value: undefined }
+let attempted: unknown
+
+/** Effect's own iterator of an effect (a `SingleShotGen`: the effect, then what the generator is resumed with). */
+const effectIterator = (suspendProto as { [Symbol.iterator]: (this: unknown) => Iterator<unknown> })[Symbol.iterator]
+
+/**
+ * A step-context operation: an Effect, and what the driver of generator handlers runs in place.
+ *
+ * `yield*` of an operation, in the generator `drive` is stepping for the operation's own context, does the
+ * operation inside the `yield*`: the operation is its own iterator, whose first `next` does it and, when that
+ * gives a value at once, is its own result (`done`, `value`). The generator then goes on with no suspend, no
+ * resume and no trip through the driver, as if the driver had done it (as it did before, and still does for
+ * any other `yield*` of an operation). What must wait (a send that forks or waits for room, a wait) is yielded
+ * to the driver as the effect that is left, and the next `next` ends the `yield*` with what the driver resumes
+ * the generator with. A `yield*` anywhere else, or of an operation whose iterator is in use, gets effect's own
+ * iterator (a `SingleShotGen`).
+ */
 export abstract class Op extends (OpBase as unknown as new () => Effect.Effect<any, any>) {
   /** The step context (worker slot) the operation belongs to. */
   abstract readonly ctx: OpContext
+  /** Its own iterator's state: 0 free, 1 handed to a `yield*`, 2 the effect that is left yielded to the driver. */
+  phase = 0
+  /** The iterator result of its own `yield*`, which the generator reads at once. */
+  done = false
+  value: unknown = undefined
+  /**
+   * Whether its result is a value at once (`SyncOp`): then `drive` would do it in place however many it did
+   * before, and so may its `yield*`.
+   */
+  get sync(): boolean {
+    return false
+  }
+  /** Do the operation: `DONE` with its value (see `attempted`), or (a send, a wait) the effect that is left. */
+  abstract attempt(): { readonly value: unknown } | Effect.Effect<unknown, unknown>
+  override [Symbol.iterator](): Effect.EffectIterator<this> {
+    const s = stepping
+    if (this.phase === 0 && s.ctx === this.ctx && s.steps > 0 && (s.inPlace > 0 || this.sync)) {
+      this.phase = 1
+      return this as unknown as Effect.EffectIterator<this>
+    }
+    return effectIterator.call(this) as Effect.EffectIterator<this>
+  }
+  next(resumed: unknown): IteratorResult<unknown, unknown> {
+    if (this.phase === 2) {
+      this.phase = 0
+      return this.finish(resumed)
+    }
+    this.phase = 2
+    const s = stepping
+    // Iterated by hand, or outside the generator `drive` is stepping for its context: as effect's own iterator.
+    if (s.ctx !== this.ctx || s.steps <= 0 || (s.inPlace <= 0 && !this.sync)) return { done: false, value: this }
+    s.steps--
+    s.inPlace--
+    let left: unknown
+    try {
+      left = this.attempt()
+    } catch (thrown) {
+      // A defect of the operation: the driver ends the invocation with it, and never resumes the generator.
+      return { done: false, value: Exit.die(thrown) }
+    }
+    if (left === DONE) {
+      this.phase = 0
+      const value = attempted
+      attempted = undefined
+      return this.finish(value)
+    }
+    if (left !== null && typeof left === "object" && Object.getPrototypeOf(left) === successProto) {
+      this.phase = 0
+      return this.finish((left as Exit.Success<unknown>).value)
+    }
+    return { done: false, value: left }
+  }
+  private finish(value: unknown): IteratorResult<unknown, unknown> {
+    this.done = true
+    this.value = value
+    return this as unknown as IteratorResult<unknown, unknown>
+  }
 }
 
 /** What the run asks an operation to wait on before it acts, if anything (see `OpContext`). */
@@ -60,6 +149,13 @@ const pauseOf = (op: Op): Effect.Effect<void> | undefined => {
  */
 export abstract class SyncOp extends (Op as unknown as abstract new () => Op & Effect.Effect<any>) {
   abstract perform(): unknown
+  override get sync(): boolean {
+    return true
+  }
+  attempt(): { readonly value: unknown } {
+    attempted = this.perform()
+    return DONE
+  }
 }
 if (evaluateKey !== undefined) {
   Object.defineProperty(SyncOp.prototype, evaluateKey, {
@@ -78,6 +174,9 @@ if (evaluateKey !== undefined) {
 /** An operation that does its work, then goes on with an effect (a send: the worker fibers it starts, or a wait). @internal */
 export abstract class SuspendOp extends Op {
   abstract effect(): Effect.Effect<unknown, unknown>
+  attempt(): Effect.Effect<unknown, unknown> {
+    return this.effect()
+  }
 }
 if (evaluateKey !== undefined) {
   Object.defineProperty(SuspendOp.prototype, evaluateKey, {
