@@ -10,7 +10,7 @@ import { type Context, Effect } from "effect"
 import type { AnyEvent } from "./Event.ts"
 import * as Boundary from "./internal/boundary.ts"
 import { DistributedView, DistributorRef } from "./internal/distributed.ts"
-import * as Durable_ from "./internal/durable.ts"
+import * as Codecs_ from "./internal/durable/codecs.ts"
 import * as Prepare from "./internal/prepare.ts"
 import type { Any, Workflow } from "./Workflow.ts"
 import { Problem, WorkflowValidationError } from "./WorkflowError.ts"
@@ -94,7 +94,7 @@ export const Distributor: Context.Reference<Distributor | undefined> = Distribut
  * @since 0.1.0
  * @category codecs
  */
-export const encodeEvent = (workflow: Any, event: AnyEvent): unknown => Durable_.codecs(workflow).event(event)
+export const encodeEvent = (workflow: Any, event: AnyEvent): unknown => Codecs_.codecs(workflow).event(event)
 
 /**
  * The event {@link encodeEvent} encoded, decoded with the class `workflow` declares for its `_tag`. Throws an
@@ -108,7 +108,7 @@ export const encodeEvent = (workflow: Any, event: AnyEvent): unknown => Durable_
  * @since 0.1.0
  * @category codecs
  */
-export const decodeEvent = (workflow: Any, json: unknown): AnyEvent => Durable_.codecs(workflow).decodeEvent(json)
+export const decodeEvent = (workflow: Any, json: unknown): AnyEvent => Codecs_.codecs(workflow).decodeEvent(json)
 
 const notDistributed = (workflow: string, step: string, why: string) =>
   new WorkflowValidationError({

@@ -24,7 +24,10 @@
 import { Cause, Data, Deferred, Duration, Effect, Exit, Fiber, Latch, Layer, Schema, Scope, type Stream } from "effect"
 import { RunBusyError, type RunNotFoundError, RunStoreError, WorkflowChangedError } from "./DurableError.ts"
 import { type AnyEvent, isEvent, tagOf } from "./Event.ts"
-import * as Durable_ from "./internal/durable.ts"
+import * as Codecs_ from "./internal/durable/codecs.ts"
+import * as Definition_ from "./internal/durable/definition.ts"
+import * as Entries_ from "./internal/durable/entries.ts"
+import * as Rebuild_ from "./internal/durable/rebuild.ts"
 import { EventFeed } from "./internal/handle.ts"
 import { failCause } from "./internal/lifecycle.ts"
 import * as Prepare from "./internal/prepare.ts"
@@ -126,7 +129,7 @@ const journalProblems = (self: Any): ReadonlyArray<Problem> => {
     }
   }
   try {
-    Durable_.codecs(self).state.encode(self.config.initialState ?? {})
+    Codecs_.codecs(self).state.encode(self.config.initialState ?? {})
   } catch (error) {
     problems.push(
       new Problem({
@@ -188,17 +191,17 @@ const create = (
     const store = yield* RunStore
     yield* Prepare.prepare(self, input)
     yield* checkJournal(self)
-    const inputProblem = Durable_.jsonProblem(input === undefined ? {} : input)
+    const inputProblem = Codecs_.jsonProblem(input === undefined ? {} : input)
     if (inputProblem !== undefined) {
       return yield* validation(self.name, `the input cannot be journaled as JSON: ${inputProblem}`)
     }
     const id = runId ?? freshRunId()
-    const def = Durable_.definition(self)
+    const def = Definition_.definition(self)
     const { run: info } = yield* store
       .create({
         runId: id,
         workflow: self.name,
-        definitionHash: Durable_.hashOf(def),
+        definitionHash: Definition_.hashOf(def),
         input: JSON.stringify(input === undefined ? {} : input)
       })
       .pipe(Effect.catchTag("WorkflowChangedError", (error) => explainChange(self, id, def, error)))
@@ -229,8 +232,8 @@ export const resume = <W extends Any>(
     const store = yield* RunStore
     yield* checkJournal(self)
     const info = yield* store.get(runId)
-    const def = Durable_.definition(self)
-    if (info.workflow !== self.name || info.definitionHash !== Durable_.hashOf(def)) {
+    const def = Definition_.definition(self)
+    if (info.workflow !== self.name || info.definitionHash !== Definition_.hashOf(def)) {
       return yield* explainChange(
         self,
         runId,
@@ -256,7 +259,7 @@ const explainChange = (
     const store = yield* RunStore
     const first = yield* store.readJournal(runId, { from: 0 }).pipe(Effect.map((entries) => entries[0]))
     const stored = first === undefined ? undefined : JSON.parse(first.data)
-    const detailed = stored?.t === DEFINITION ? Durable_.definitionChanges(stored.def, def) : []
+    const detailed = stored?.t === DEFINITION ? Definition_.definitionChanges(stored.def, def) : []
     const changes = [...error.changes.filter((c) => !c.startsWith("definition:") || detailed.length === 0), ...detailed]
     return yield* new WorkflowChangedError({ runId, workflow: self.name, changes })
   })
@@ -382,21 +385,21 @@ const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown
           // The run re-read under the lease: another owner may have finished it meanwhile.
           const now = yield* store.get(runId)
           if (isFinished(now.status)) return yield* storedOutcome(self, now)
-          const codecs = Durable_.codecs(self)
+          const codecs = Codecs_.codecs(self)
           const entries = journal.map((e) => e.data)
           const rebuilt = yield* Effect.try({
-            try: () => Durable_.rebuild(codecs, runId, entries.slice(1)),
+            try: () => Rebuild_.rebuild(codecs, runId, entries.slice(1)),
             catch: (error) => storeError(store.name, `resume run ${runId}`, String((error as Error).message ?? error))
           })
           const journalWriter = yield* JournalWriter.make({
             lease,
             seq: entries.length,
             maxBatch: Number.MAX_SAFE_INTEGER,
-            maxDelay: yield* Durable_.JournalDelay
+            maxDelay: yield* Entries_.JournalDelay
           })
           writer = journalWriter
           if (entries.length === 0) {
-            yield* journalWriter.append(JSON.stringify({ t: DEFINITION, def: Durable_.definition(self) }))
+            yield* journalWriter.append(JSON.stringify({ t: DEFINITION, def: Definition_.definition(self) }))
           }
           let problem: string | undefined
           let waiting = false
@@ -448,11 +451,11 @@ const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown
             if (problem !== undefined) return
             let entry: string | undefined
             try {
-              entry = Durable_.entryOf(codecs, t, prefix)
+              entry = Entries_.entryOf(codecs, t, prefix)
             } catch (error) {
               const message = error instanceof Error ? error.message : String(error)
               problem =
-                error instanceof Durable_.NotJournalable || t._tag !== "Operation"
+                error instanceof Codecs_.NotJournalable || t._tag !== "Operation"
                   ? message
                   : `the state after ctx.store.${t.operation.op} in step "${t.step}" (invocation ${t.invocationId}) cannot be journaled with the state schema: ${message}`
               if (live !== undefined) failCause(live, Cause.fail(validation(self.name, problem)))
@@ -524,7 +527,7 @@ const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown
                 Deferred.doneUnsafe(ready, Exit.succeed(r))
                 watch?.onLive?.(handle)
               },
-              ...(rebuilt.entries === 0 ? {} : { resume: Durable_.resumeFrom(codecs, rebuilt) })
+              ...(rebuilt.entries === 0 ? {} : { resume: Rebuild_.resumeFrom(codecs, rebuilt) })
             })
           )
           yield* Fiber.interrupt(keeper)
@@ -572,7 +575,7 @@ const stops = (t: Transition): boolean =>
 const errorJson = (error: unknown): string => {
   const out: Record<string, unknown> = {}
   if (error !== null && typeof error === "object") {
-    for (const [key, value] of Object.entries(error)) if (Durable_.jsonProblem(value) === undefined) out[key] = value
+    for (const [key, value] of Object.entries(error)) if (Codecs_.jsonProblem(value) === undefined) out[key] = value
     const e = error as { _tag?: unknown; message?: unknown; name?: unknown }
     out._tag = typeof e._tag === "string" ? e._tag : typeof e.name === "string" ? e.name : "Error"
     if (typeof e.message === "string") out.message = e.message
@@ -589,7 +592,7 @@ const storedOutcome = (self: Any, info: RunInfo): Effect.Effect<unknown, unknown
     const store = yield* RunStore
     if (info.status === "completed") {
       return yield* Effect.try({
-        try: () => Durable_.codecs(self).result.decode(JSON.parse(info.result ?? "null")),
+        try: () => Codecs_.codecs(self).result.decode(JSON.parse(info.result ?? "null")),
         catch: (error) => storeError(store.name, `read the result of run ${info.runId}`, String(error))
       })
     }
@@ -724,7 +727,7 @@ const encodeOutside = (
       )
     }
     try {
-      return Effect.succeed(JSON.stringify(Durable_.codecs(self).event(event)))
+      return Effect.succeed(JSON.stringify(Codecs_.codecs(self).event(event)))
     } catch (error) {
       return Effect.fail(validation(self.name, error instanceof Error ? error.message : String(error)))
     }
@@ -946,8 +949,8 @@ export const checkDefinition = (
 ): Effect.Effect<void, WorkflowChangedError | RunStoreError | RunNotFoundError, RunStore> =>
   Effect.gen(function* () {
     const store = yield* RunStore
-    const def = Durable_.definition(self)
-    const hash = Durable_.hashOf(def)
+    const def = Definition_.definition(self)
+    const hash = Definition_.hashOf(def)
     for (const status of ["running", "waiting"] as const) {
       const live = yield* store.list({ workflow: self.name, status })
       const other = live.find((info) => info.definitionHash !== hash)
@@ -1000,7 +1003,7 @@ export const encodeEvent = (
  */
 export const decodeEvent = (self: Any, text: string): Effect.Effect<AnyEvent, WorkflowValidationError> =>
   Effect.try({
-    try: () => Durable_.codecs(self).decodeEvent(JSON.parse(text)),
+    try: () => Codecs_.codecs(self).decodeEvent(JSON.parse(text)),
     catch: (error) => validation(self.name, error instanceof Error ? error.message : String(error))
   })
 
@@ -1018,7 +1021,7 @@ export const decodeEvent = (self: Any, text: string): Effect.Effect<AnyEvent, Wo
  * @since 0.2.0
  * @category reading
  */
-export type Entry = Durable_.Entry
+export type Entry = Entries_.Entry
 
 /**
  * Read one entry of run `runId`'s journal (the `data` of what `RunStore.readJournal` returns) as an
@@ -1036,4 +1039,4 @@ export type Entry = Durable_.Entry
  * @since 0.2.0
  * @category reading
  */
-export const readEntry: (runId: string, data: string) => Entry = Durable_.readEntry
+export const readEntry: (runId: string, data: string) => Entry = Entries_.readEntry

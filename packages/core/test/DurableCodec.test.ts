@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import * as fc from "fast-check"
 import { defineWorkflow, StartEvent, StopEvent } from "../src/index.ts"
-import { codecs } from "../src/internal/durable.ts"
+import { codecs } from "../src/internal/durable/codecs.ts"
 
 // Plain fields (string, number, boolean, literal): journaled by copying the fields instead of the schema walk.
 class Plain extends Schema.TaggedClass<Plain>()("Plain", {

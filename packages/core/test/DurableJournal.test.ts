@@ -6,7 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Durable, defineWorkflow, RunStore, StartEvent, StopEvent } from "@effect-flow/core"
 import { Effect, Layer, Schema } from "effect"
 import * as fc from "fast-check"
-import { compactOf, JournalDelay } from "../src/internal/durable.ts"
+import { compactOf, JournalDelay } from "../src/internal/durable/entries.ts"
 import {
   counts,
   expected,
