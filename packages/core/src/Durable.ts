@@ -21,28 +21,22 @@
  *
  * @since 0.2.0
  */
-import { Cause, Data, Deferred, Duration, Effect, Exit, Fiber, Latch, Layer, Schema, Scope, type Stream } from "effect"
-import { RunBusyError, type RunNotFoundError, RunStoreError, WorkflowChangedError } from "./DurableError.ts"
-import { type AnyEvent, isEvent, tagOf } from "./Event.ts"
-import * as Codecs_ from "./internal/durable/codecs.ts"
+import { Effect, Exit, Layer, Scope, type Stream } from "effect"
+import type { RunNotFoundError, RunStoreError, WorkflowChangedError } from "./DurableError.ts"
+import type { AnyEvent } from "./Event.ts"
 import * as Definition_ from "./internal/durable/definition.ts"
-import * as Entries_ from "./internal/durable/entries.ts"
-import * as Rebuild_ from "./internal/durable/rebuild.ts"
-import { EventFeed } from "./internal/handle.ts"
-import { failCause } from "./internal/lifecycle.ts"
-import * as Prepare from "./internal/prepare.ts"
+import type * as Entries_ from "./internal/durable/entries.ts"
+import { readEntry as readEntry_ } from "./internal/durable/entries.ts"
+import * as Execute_ from "./internal/durable/execute.ts"
+import * as Handle_ from "./internal/durable/handle.ts"
+import * as Outside_ from "./internal/durable/outside.ts"
 import { causeToError, startPromiseHandle } from "./internal/promiseHandle.ts"
-import type { Transition } from "./internal/record.ts"
-import { isWaiting, type Run, runCompiled, sendFromOutside } from "./internal/runtime.ts"
-import * as JournalWriter from "./JournalWriter.ts"
-import { isFinished, type RunInfo, type RunStatus, RunStore, type StatusUpdate } from "./RunStore.ts"
+import { type RunInfo, type RunStatus, RunStore } from "./RunStore.ts"
 import type { Any, PromiseHandle, ProvidedBy, ProvidesServices, WatchOptions, Workflow } from "./Workflow.ts"
-import {
-  Problem,
+import type {
   UnhandledEventError,
-  WorkflowCancelledError,
-  type WorkflowError,
-  type WorkflowInputError,
+  WorkflowError,
+  WorkflowInputError,
   WorkflowValidationError
 } from "./WorkflowError.ts"
 
@@ -81,81 +75,6 @@ export interface RunOptions {
   readonly runId?: string | undefined
 }
 
-/** How long a lease lives without renewal; renewed every third of it. */
-const LEASE_TTL = Duration.seconds(6)
-const LEASE_RENEW = Duration.seconds(2)
-const OWNER = `owner-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
-
-const proc = (globalThis as { process?: { pid?: number; env?: Record<string, string | undefined> } }).process
-const PID = proc?.pid ?? 0
-const HOST = proc?.env?.HOSTNAME ?? "localhost"
-
-const freshRunId = () => `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
-
-const validation = (workflow: string, message: string, events: ReadonlyArray<string> = []) =>
-  new WorkflowValidationError({
-    workflow,
-    problems: [new Problem({ check: "journal", message, steps: [], events })]
-  })
-
-/**
- * What keeps a workflow from being journaled, checked before a durable run starts: each event class it declares
- * must be a `Schema.TaggedClass` or an `Event.TaggedData` class (a resume rebuilds events from their fields), and
- * the initial state must encode with the state schema (or be plain JSON without one).
- */
-const journalProblems = (self: Any): ReadonlyArray<Problem> => {
-  const problems: Array<Problem> = []
-  const builtIn = new Set(["StartEvent", "StopEvent", "InputRequiredEvent", "HumanResponseEvent", "StepFailedEvent"])
-  const seen = new Set<unknown>()
-  const classes: Array<readonly [unknown, ReadonlyArray<string>]> = []
-  for (const s of self.steps) {
-    for (const cls of [...s.accepts, ...(s.emits ?? []), ...(s.writes ?? [])]) classes.push([cls, [s.name]])
-  }
-  for (const cls of self.config.outsideInput ?? []) classes.push([cls, []])
-  for (const [cls, steps] of classes) {
-    const tag = tagOf(cls as never)
-    if (seen.has(cls) || tag === undefined || builtIn.has(tag)) continue
-    seen.add(cls)
-    const data = typeof cls === "function" && (cls as { prototype?: unknown }).prototype instanceof Data.Class
-    if (!Schema.isSchema(cls) && !data) {
-      problems.push(
-        new Problem({
-          check: "journal",
-          message: `event ${tag} is neither a Schema.TaggedClass nor an Event.TaggedData class, so a durable run cannot journal it and a resume could not rebuild it: declare it with Schema.TaggedClass (or Event.TaggedData, with fields JSON can hold).`,
-          steps: steps.length > 0 ? [...steps] : [],
-          events: [tag]
-        })
-      )
-    }
-  }
-  try {
-    Codecs_.codecs(self).state.encode(self.config.initialState ?? {})
-  } catch (error) {
-    problems.push(
-      new Problem({
-        check: "journal",
-        message: `the initialState cannot be journaled: ${error instanceof Error ? error.message : String(error)}`,
-        steps: [],
-        events: []
-      })
-    )
-  }
-  return problems
-}
-
-const checkJournal = (self: Any): Effect.Effect<void, WorkflowValidationError> =>
-  Effect.suspend(() => {
-    const problems = journalProblems(self)
-    return problems.length === 0
-      ? Effect.void
-      : Effect.fail(new WorkflowValidationError({ workflow: self.name, problems }))
-  })
-
-const storeError = (store: string, operation: string, reason: string) => new RunStoreError({ store, operation, reason })
-
-/** The first journal entry of a run: its definition, part by part, to say what changed on a resume. */
-const DEFINITION = "def"
-
 /**
  * Run a workflow with a journal. A `runId` that finished returns its stored outcome without running a
  * handler; one that is unfinished is resumed from its journal (a different input or definition:
@@ -179,34 +98,7 @@ export const run = <W extends Any>(
   Workflow.Output<W>,
   Workflow.Error<W> | WorkflowError | DurableError,
   Workflow.Services<W> | RunStore
-> => Effect.flatMap(create(self, input, options?.runId), (info) => execute(self, info)) as any
-
-/** Check the input, then create the stored run (or find it: same workflow and input, or what changed). */
-const create = (
-  self: Any,
-  input: unknown,
-  runId: string | undefined
-): Effect.Effect<RunInfo, WorkflowValidationError | WorkflowInputError | DurableError, RunStore> =>
-  Effect.gen(function* () {
-    const store = yield* RunStore
-    yield* Prepare.prepare(self, input)
-    yield* checkJournal(self)
-    const inputProblem = Codecs_.jsonProblem(input === undefined ? {} : input)
-    if (inputProblem !== undefined) {
-      return yield* validation(self.name, `the input cannot be journaled as JSON: ${inputProblem}`)
-    }
-    const id = runId ?? freshRunId()
-    const def = Definition_.definition(self)
-    const { run: info } = yield* store
-      .create({
-        runId: id,
-        workflow: self.name,
-        definitionHash: Definition_.hashOf(def),
-        input: JSON.stringify(input === undefined ? {} : input)
-      })
-      .pipe(Effect.catchTag("WorkflowChangedError", (error) => explainChange(self, id, def, error)))
-    return info
-  })
+> => Effect.flatMap(Execute_.create(self, input, options?.runId), (info) => Execute_.execute(self, info)) as any
 
 /**
  * Continue a stored run from its journal, with the workflow it started with. On a finished run, its stored
@@ -227,378 +119,7 @@ export const resume = <W extends Any>(
   Workflow.Output<W>,
   Workflow.Error<W> | WorkflowError | DurableError,
   Workflow.Services<W> | RunStore
-> =>
-  Effect.gen(function* () {
-    const store = yield* RunStore
-    yield* checkJournal(self)
-    const info = yield* store.get(runId)
-    const def = Definition_.definition(self)
-    if (info.workflow !== self.name || info.definitionHash !== Definition_.hashOf(def)) {
-      return yield* explainChange(
-        self,
-        runId,
-        def,
-        new WorkflowChangedError({
-          runId,
-          workflow: info.workflow,
-          changes: info.workflow !== self.name ? [`workflow name: stored "${info.workflow}", given "${self.name}"`] : []
-        })
-      )
-    }
-    return yield* execute(self, info)
-  }) as any
-
-/** Say part by part what changed, from the definition stored as the journal's first entry. */
-const explainChange = (
-  self: Any,
-  runId: string,
-  def: Record<string, string>,
-  error: WorkflowChangedError
-): Effect.Effect<never, WorkflowChangedError | RunStoreError | RunNotFoundError, RunStore> =>
-  Effect.gen(function* () {
-    const store = yield* RunStore
-    const first = yield* store.readJournal(runId, { from: 0 }).pipe(Effect.map((entries) => entries[0]))
-    const stored = first === undefined ? undefined : JSON.parse(first.data)
-    const detailed = stored?.t === DEFINITION ? Definition_.definitionChanges(stored.def, def) : []
-    const changes = [...error.changes.filter((c) => !c.startsWith("definition:") || detailed.length === 0), ...detailed]
-    return yield* new WorkflowChangedError({ runId, workflow: self.name, changes })
-  })
-
-/** How a run is watched while it runs here: `Durable.start`'s handle. */
-interface Watch {
-  readonly publish?: ((event: AnyEvent) => void) | undefined
-  readonly lifecycle?: boolean | undefined
-  /** Called once the run is live in this process (not for a finished run's stored outcome). */
-  readonly onLive?: ((live: Live) => void) | undefined
-}
-
-/** A durable run live in this process, as `Durable.send` and a handle reach it. */
-interface Live {
-  readonly runId: string
-  /**
-   * Give `event` to the run now if something takes it (an open wait, a step that accepts it), and wait until
-   * its routing is committed. `false`: nothing takes it now (it belongs in the inbox).
-   */
-  readonly offer: (event: AnyEvent) => Effect.Effect<boolean, UnhandledEventError | JournalWriter.WriteError>
-  /** Look at the inbox now. */
-  readonly nudge: () => void
-  /** End the run as `"cancelled"`. */
-  readonly cancel: () => void
-}
-
-/** The runs live in this process, per store (a runId names a run within one store). */
-const liveRuns = new WeakMap<object, Map<string, Live>>()
-const liveIn = (store: object): Map<string, Live> => {
-  let runs = liveRuns.get(store)
-  if (runs === undefined) liveRuns.set(store, (runs = new Map()))
-  return runs
-}
-
-/** How often a live run reads its inbox for outside input stored by another process. */
-const INBOX_POLL = Duration.millis(500)
-
-/** The run is being stopped here (its scope closing): what it does now says nothing of the stored run. */
-const stopping = (run: Run): boolean => run.closing
-
-/** Whether something takes `ev` now: the end (a StopEvent), a step that accepts it, or an open wait it matches. */
-const takes = (run: Run, ev: AnyEvent): boolean =>
-  ev._tag === "StopEvent" ||
-  run.compiled.routes.has(ev._tag) ||
-  run.waiters.some(
-    (w) =>
-      w.tag === ev._tag &&
-      (w.id === undefined || (ev as { id?: unknown }).id === w.id) &&
-      (w.match === undefined || matchOrThrows(w.match, ev))
-  )
-
-/** A `match` that throws counts as a match: routing then ends the run naming the step (the handler boundary). */
-const matchOrThrows = (match: (event: any) => boolean, ev: AnyEvent): boolean => {
-  try {
-    return match(ev) === true
-  } catch {
-    return true
-  }
-}
-
-/** Run, resume or answer a stored run: its stored outcome when finished, otherwise on from its journal. */
-const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown, unknown, any> =>
-  isFinished(info.status)
-    ? storedOutcome(self, info)
-    : Effect.scoped(
-        Effect.gen(function* () {
-          const store = yield* RunStore
-          const runId = info.runId
-          let live: Run | undefined
-          let writer: JournalWriter.JournalWriter | undefined
-          let cancelled = false
-          // Outside input given to the run, its routing journaled in one batch (see `deliver` below).
-          let deliver:
-            | ((run: Run, event: AnyEvent, consumed: number | undefined) => Effect.Effect<void, UnhandledEventError>)
-            | undefined
-          // Done when this process is through with the run (ended, failed or stopped).
-          const over = Deferred.makeUnsafe<void>()
-          yield* Effect.addFinalizer(() => Deferred.succeed(over, undefined))
-          // Opened when the inbox or the stored status may need a look: a wait opened, the run started or
-          // stopped waiting, `Durable.send` stored something.
-          const wake = Latch.makeUnsafe(true)
-          const handle: Live = {
-            runId,
-            offer: (event) =>
-              Effect.suspend(() => {
-                const run = live
-                if (run === undefined || deliver === undefined || run.finished || !takes(run, event)) {
-                  return Effect.succeed(false)
-                }
-                // Committed when `flush` returns, or with the run's end (a run that ends on this event).
-                return Effect.as(
-                  Effect.andThen(deliver(run, event, undefined), Effect.raceFirst(writer!.flush, Deferred.await(over))),
-                  true
-                )
-              }),
-            nudge: () => wake.openUnsafe(),
-            cancel: () => {
-              if (live === undefined || live.finished) return
-              cancelled = true
-              failCause(live, Cause.fail(new WorkflowCancelledError({ workflow: self.name, runId, by: "cancel()" })))
-            }
-          }
-          // One owner in this process too: the lease's owner is the process, so it cannot tell two runs here apart.
-          const here = liveIn(store)
-          yield* Effect.acquireRelease(
-            Effect.suspend(() =>
-              here.has(runId)
-                ? Effect.fail(
-                    new RunBusyError({ runId, owner: OWNER, pid: PID, host: HOST, expiresAt: Number.MAX_SAFE_INTEGER })
-                  )
-                : Effect.sync(() => here.set(runId, handle))
-            ),
-            () => Effect.sync(() => here.get(runId) === handle && here.delete(runId))
-          )
-          const lease = yield* Effect.acquireRelease(
-            store.acquire(runId, { owner: OWNER, pid: PID, host: HOST, ttl: LEASE_TTL }),
-            (lease) => Effect.ignore(store.release(lease))
-          )
-          yield* Effect.forkScoped(
-            Effect.forever(Effect.andThen(Effect.sleep(LEASE_RENEW), Effect.ignore(store.renew(lease))))
-          )
-          const journal = yield* store.readJournal(runId)
-          // The run re-read under the lease: another owner may have finished it meanwhile.
-          const now = yield* store.get(runId)
-          if (isFinished(now.status)) return yield* storedOutcome(self, now)
-          const codecs = Codecs_.codecs(self)
-          const entries = journal.map((e) => e.data)
-          const rebuilt = yield* Effect.try({
-            try: () => Rebuild_.rebuild(codecs, runId, entries.slice(1)),
-            catch: (error) => storeError(store.name, `resume run ${runId}`, String((error as Error).message ?? error))
-          })
-          const journalWriter = yield* JournalWriter.make({
-            lease,
-            seq: entries.length,
-            maxBatch: Number.MAX_SAFE_INTEGER,
-            maxDelay: yield* Entries_.JournalDelay
-          })
-          writer = journalWriter
-          if (entries.length === 0) {
-            yield* journalWriter.append(JSON.stringify({ t: DEFINITION, def: Definition_.definition(self) }))
-          }
-          let problem: string | undefined
-          let waiting = false
-          // While outside input is routed, the entries it makes are held here, then queued in one piece with the
-          // inbox message marked consumed: one batch, so a crash cannot keep one without the other. (Routing may
-          // resume the answered invocation at once, whose entries follow in order.)
-          let buffer: Array<string> | undefined
-          // From the StopEvent on (returned, sent, or given from outside), the entries are held here and written
-          // in one batch with the run's end: committed before it, the StopEvent's invocation would count as done
-          // while the run is not, and a resume after a crash in between would find nothing left to run and stall.
-          let final: Array<string> | undefined
-          const finalConsumed: Array<number> = []
-          /** The run's end: the held entries from the StopEvent on, the end entry and the status, in one batch. */
-          const appendEnd = (ok: boolean, status: StatusUpdate) =>
-            Effect.andThen(
-              journalWriter.appendAll([...(final ?? []), JSON.stringify({ t: "end", ok })], {
-                status,
-                consumed: finalConsumed
-              }),
-              journalWriter.flush
-            )
-          // Uninterruptible: routing may end the run at once, and the run's end stops the fiber that delivers.
-          deliver = (run, event, consumed) =>
-            Effect.uninterruptible(
-              Effect.suspend(() => {
-                const entries: Array<string> = []
-                buffer = entries
-                let routing: Effect.Effect<void, UnhandledEventError>
-                try {
-                  routing = sendFromOutside(run, event)
-                } finally {
-                  buffer = undefined
-                }
-                if (final !== undefined) {
-                  final.push(...entries)
-                  if (consumed !== undefined) finalConsumed.push(consumed)
-                  return routing
-                }
-                // A failed write fails the run through the writer; routing goes on regardless.
-                const queued = Effect.ignore(
-                  journalWriter.appendAll(entries, consumed === undefined ? undefined : { consumed: [consumed] })
-                )
-                return Effect.andThen(queued, routing)
-              })
-            )
-          // `<runId>/`, which the journal's entries leave out of invocation ids.
-          const prefix = runId.length + 1
-          const record = (t: Transition) => {
-            if (problem !== undefined) return
-            let entry: string | undefined
-            try {
-              entry = Entries_.entryOf(codecs, t, prefix)
-            } catch (error) {
-              const message = error instanceof Error ? error.message : String(error)
-              problem =
-                error instanceof Codecs_.NotJournalable || t._tag !== "Operation"
-                  ? message
-                  : `the state after ctx.store.${t.operation.op} in step "${t.step}" (invocation ${t.invocationId}) cannot be journaled with the state schema: ${message}`
-              if (live !== undefined) failCause(live, Cause.fail(validation(self.name, problem)))
-              return
-            }
-            if (entry !== undefined) {
-              if (final === undefined && stops(t)) final = []
-              if (buffer !== undefined) buffer.push(entry)
-              else if (final !== undefined) final.push(entry)
-              else journalWriter.appendUnsafe(entry)
-            }
-            if (live !== undefined) {
-              const now = isWaiting(live)
-              if (now !== waiting) {
-                waiting = now
-                wake.openUnsafe()
-              } else if (t._tag === "Operation" && t.operation.op === "waitFor") wake.openUnsafe()
-            }
-          }
-          const ready = Deferred.makeUnsafe<Run>()
-          // The inbox (outside input stored by `Durable.send`, read first on a resume) and the stored status
-          // ("waiting" while only outside input can move the run), kept up to date while the run is here.
-          const delivered = new Set<number>()
-          const housekeeping = Effect.gen(function* () {
-            const run = yield* Deferred.await(ready)
-            let stored: RunStatus = info.status
-            while (!run.finished) {
-              wake.closeUnsafe()
-              const inbox = yield* Effect.orElseSucceed(store.readInbox(runId), () => [])
-              for (const message of inbox) {
-                if (run.finished || stopping(run) || delivered.has(message.id)) continue
-                const event = yield* Effect.try({
-                  try: () => codecs.decodeEvent(JSON.parse(message.data)),
-                  catch: (error) =>
-                    storeError(
-                      store.name,
-                      `read inbox message ${message.id} of run ${runId}`,
-                      error instanceof Error ? error.message : String(error)
-                    )
-                }).pipe(Effect.tapError((error) => Effect.sync(() => failCause(run, Cause.fail(error)))))
-                if (!takes(run, event)) continue
-                delivered.add(message.id)
-                yield* Effect.catchTag(deliver(run, event, message.id), "UnhandledEventError", () => Effect.void)
-              }
-              const status: RunStatus = isWaiting(run) ? "waiting" : "running"
-              if (status !== stored && !run.finished && !stopping(run)) {
-                yield* journalWriter.appendAll([], { status: { status } })
-                stored = status
-              }
-              yield* Effect.raceFirst(Effect.sleep(INBOX_POLL), wake.await)
-            }
-          }).pipe(Effect.catch(() => Effect.void))
-          const keeper = yield* Effect.forkScoped(housekeeping)
-          const [, decoded] = yield* Prepare.prepare(self, JSON.parse(info.input))
-          const exit = yield* Effect.exit(
-            runCompiled(Prepare.compiled(self) as never, decoded, {
-              runId,
-              record,
-              // The run waits while its journal is behind the store: a crash then loses little work.
-              pause: journalWriter.room,
-              // The run's timeout counts from its creation, across resumes.
-              startedAt: info.createdAt,
-              // Under a durable run, waiting for outside input is not a stall: `Durable.send` may answer.
-              outsideInput: true,
-              publish: watch?.publish,
-              lifecycle: watch?.lifecycle,
-              onRun: (r) => {
-                live = r
-                Deferred.doneUnsafe(ready, Exit.succeed(r))
-                watch?.onLive?.(handle)
-              },
-              ...(rebuilt.entries === 0 ? {} : { resume: Rebuild_.resumeFrom(codecs, rebuilt) })
-            })
-          )
-          yield* Fiber.interrupt(keeper)
-          // The run may have ended inside a `deliver` (an answer that finished it at once): let it queue its
-          // entries and its inbox mark first, so the end comes after them.
-          yield* Effect.yieldNow
-          if (Exit.isSuccess(exit)) {
-            const encoded = yield* Effect.try({
-              try: () => JSON.stringify(codecs.result.encode(exit.value)),
-              catch: (error) =>
-                storeError(
-                  store.name,
-                  `store the result of run ${runId}`,
-                  `the result cannot be held as JSON: ${error instanceof Error ? error.message : String(error)}`
-                )
-            }).pipe(
-              // The run fails with it, and is stored as failed: never a result half-written as finished.
-              Effect.tapError((error) => appendEnd(false, { status: "failed", error: errorJson(error) }))
-            )
-            yield* appendEnd(true, { status: "completed", result: encoded })
-            return exit.value
-          }
-          if (!Cause.hasInterruptsOnly(exit.cause)) {
-            yield* appendEnd(false, {
-              status: cancelled ? "cancelled" : "failed",
-              error: errorJson(Cause.squash(exit.cause))
-            })
-          }
-          return yield* Effect.failCause(exit.cause)
-        })
-      )
-
-/** Whether transition `t` routes a StopEvent: the run ends with it. */
-const stops = (t: Transition): boolean =>
-  (t._tag === "InvocationEnded" &&
-    t.outcome._tag === "Returned" &&
-    (t.outcome.event as { _tag?: unknown } | undefined)?._tag === "StopEvent") ||
-  (t._tag === "Operation" &&
-    t.operation.op === "send" &&
-    t.operation.target === undefined &&
-    t.operation.event._tag === "StopEvent") ||
-  (t._tag === "OutsideInput" && t.event._tag === "StopEvent")
-
-/** An error as JSON: its tag, message and the fields JSON can hold. */
-const errorJson = (error: unknown): string => {
-  const out: Record<string, unknown> = {}
-  if (error !== null && typeof error === "object") {
-    for (const [key, value] of Object.entries(error)) if (Codecs_.jsonProblem(value) === undefined) out[key] = value
-    const e = error as { _tag?: unknown; message?: unknown; name?: unknown }
-    out._tag = typeof e._tag === "string" ? e._tag : typeof e.name === "string" ? e.name : "Error"
-    if (typeof e.message === "string") out.message = e.message
-  } else {
-    out._tag = "Error"
-    out.message = String(error)
-  }
-  return JSON.stringify(out)
-}
-
-/** A finished run's outcome, as stored: its result decoded, or its error (as stored JSON, with its `_tag`). */
-const storedOutcome = (self: Any, info: RunInfo): Effect.Effect<unknown, unknown, RunStore> =>
-  Effect.gen(function* () {
-    const store = yield* RunStore
-    if (info.status === "completed") {
-      return yield* Effect.try({
-        try: () => Codecs_.codecs(self).result.decode(JSON.parse(info.result ?? "null")),
-        catch: (error) => storeError(store.name, `read the result of run ${info.runId}`, String(error))
-      })
-    }
-    const stored = JSON.parse(info.error ?? "{}")
-    return yield* Effect.fail(Object.assign(new StoredFailure(stored.message ?? info.status), stored))
-  })
+> => Execute_.resume(self, runId) as any
 
 /**
  * A finished run's failure, read back from the store: the original error's `_tag`, `message` and JSON fields.
@@ -606,7 +127,7 @@ const storedOutcome = (self: Any, info: RunInfo): Effect.Effect<unknown, unknown
  * @since 0.2.0
  * @category errors
  */
-export class StoredFailure extends Error {}
+export { StoredFailure } from "./internal/durable/execute.ts"
 
 const toStatus = (info: RunInfo): Status => ({
   runId: info.runId,
@@ -686,68 +207,7 @@ export const send = <W extends Any>(
   self: W,
   runId: string,
   event: AnyEvent
-): Effect.Effect<void, SendError, RunStore> =>
-  Effect.gen(function* () {
-    const store = yield* RunStore
-    const encoded = yield* encodeOutside(self, event)
-    const info = yield* store.get(runId)
-    if (info.workflow !== self.name) {
-      return yield* new WorkflowChangedError({
-        runId,
-        workflow: info.workflow,
-        changes: [`workflow name: stored "${info.workflow}", given "${self.name}"`]
-      })
-    }
-    if (isFinished(info.status)) return yield* ended(self.name, event, `but run ${runId} has already ${info.status}.`)
-    const here = liveIn(store).get(runId)
-    if (here !== undefined && (yield* here.offer(event))) return
-    yield* store.putInbox(runId, encoded)
-    here?.nudge()
-  })
-
-const ended = (workflow: string, event: unknown, reason: string) =>
-  new UnhandledEventError({ workflow, step: "(outside)", event: isEvent(event) ? event._tag : String(event), reason })
-
-/** An outside event as its inbox message: encoded with the workflow's codecs, and decodable by them. */
-const encodeOutside = (
-  self: Any,
-  event: AnyEvent
-): Effect.Effect<string, UnhandledEventError | WorkflowValidationError> =>
-  Effect.suspend((): Effect.Effect<string, UnhandledEventError | WorkflowValidationError> => {
-    if (!isEvent(event)) {
-      return Effect.fail(ended(self.name, event, "which is not an event: send an instance of an event class."))
-    }
-    if (!declared(self).has(event._tag)) {
-      return Effect.fail(
-        ended(
-          self.name,
-          event,
-          `which workflow "${self.name}" does not declare, so a resume could not read it: list ${event._tag} in defineWorkflow({ outsideInput: [${event._tag}] }) or in a step's accepts.`
-        )
-      )
-    }
-    try {
-      return Effect.succeed(JSON.stringify(Codecs_.codecs(self).event(event)))
-    } catch (error) {
-      return Effect.fail(validation(self.name, error instanceof Error ? error.message : String(error)))
-    }
-  })
-
-/** The event tags a workflow declares (steps' accepts, emits and writes, `outsideInput`, the built-in events). */
-const declared = (self: Any): ReadonlySet<string> => {
-  const tags = new Set(["StartEvent", "StopEvent", "InputRequiredEvent", "HumanResponseEvent", "StepFailedEvent"])
-  for (const s of self.steps) {
-    for (const cls of [...s.accepts, ...(s.emits ?? []), ...(s.writes ?? [])]) {
-      const tag = tagOf(cls as never)
-      if (tag !== undefined) tags.add(tag)
-    }
-  }
-  for (const cls of self.config.outsideInput ?? []) {
-    const tag = tagOf(cls as never)
-    if (tag !== undefined) tags.add(tag)
-  }
-  return tags
-}
+): Effect.Effect<void, SendError, RunStore> => Outside_.send(self, runId, event)
 
 /**
  * A durable run started with {@link start}: `runId`, the run's `events` (from this process's part of the run:
@@ -829,44 +289,7 @@ export const start = <W extends Any, const O extends StartOptions = {}>(
   Handle<Workflow.Output<W>, Workflow.Error<W> | WorkflowError | DurableError, Workflow.Events<W, LifecycleOf<O>>>,
   WorkflowValidationError | WorkflowInputError | DurableError,
   Workflow.Services<W> | RunStore | Scope.Scope
-> =>
-  Effect.gen(function* () {
-    const store = yield* RunStore
-    const info = yield* create(self, input, options?.runId)
-    // Held until read, and ended with the run (as `Workflow.start`'s events are).
-    const feed = new EventFeed()
-    // The run live here, or `undefined` for a finished run's stored outcome; a failure before the run is live
-    // (the lease held elsewhere, a store error) fails `start` itself.
-    const ready = Deferred.makeUnsafe<Live | undefined, unknown>()
-    const fiber = yield* Effect.forkScoped(
-      Effect.onExit(
-        execute(self, info, {
-          publish: (ev) => {
-            feed.publish(ev)
-          },
-          lifecycle: options?.lifecycle,
-          onLive: (live) => Deferred.doneUnsafe(ready, Exit.succeed(live))
-        }),
-        (exit) =>
-          Effect.sync(() => {
-            Deferred.doneUnsafe(ready, Exit.isSuccess(exit) ? Exit.succeed(undefined) : Exit.failCause(exit.cause))
-            feed.close(exit)
-          })
-      ),
-      { startImmediately: true }
-    )
-    const live = yield* Deferred.await(ready)
-    return {
-      runId: info.runId,
-      events: feed.stream,
-      send: (event: AnyEvent) => Effect.provideService(send(self, info.runId, event), RunStore, store),
-      result: Fiber.join(fiber),
-      cancel: Effect.suspend(() => {
-        live?.cancel()
-        return Effect.asVoid(Fiber.await(fiber))
-      })
-    }
-  }) as any
+> => Handle_.start(self, input, options?.runId, options?.lifecycle) as any
 
 /**
  * {@link start} from Promise code, with the store (and the steps' services) in `layer`, built for the run
@@ -947,27 +370,7 @@ export const runPromise = <W extends Any, L extends Layer.Layer<any, any, never>
 export const checkDefinition = (
   self: Any
 ): Effect.Effect<void, WorkflowChangedError | RunStoreError | RunNotFoundError, RunStore> =>
-  Effect.gen(function* () {
-    const store = yield* RunStore
-    const def = Definition_.definition(self)
-    const hash = Definition_.hashOf(def)
-    for (const status of ["running", "waiting"] as const) {
-      const live = yield* store.list({ workflow: self.name, status })
-      const other = live.find((info) => info.definitionHash !== hash)
-      if (other !== undefined) {
-        return yield* explainChange(
-          self,
-          other.runId,
-          def,
-          new WorkflowChangedError({
-            runId: other.runId,
-            workflow: self.name,
-            changes: [`definition: stored ${other.definitionHash}, given ${hash}`]
-          })
-        )
-      }
-    }
-  })
+  Definition_.checkDefinition(self)
 
 /**
  * An event of this workflow as JSON text, encoded with its class's schema as the journal holds it: for
@@ -987,7 +390,7 @@ export const checkDefinition = (
 export const encodeEvent = (
   self: Any,
   event: AnyEvent
-): Effect.Effect<string, UnhandledEventError | WorkflowValidationError> => encodeOutside(self, event)
+): Effect.Effect<string, UnhandledEventError | WorkflowValidationError> => Outside_.encodeOutside(self, event)
 
 /**
  * The event that {@link encodeEvent} encoded, decoded with the workflow's classes. Text that is not such an
@@ -1002,10 +405,7 @@ export const encodeEvent = (
  * @category encoding
  */
 export const decodeEvent = (self: Any, text: string): Effect.Effect<AnyEvent, WorkflowValidationError> =>
-  Effect.try({
-    try: () => Codecs_.codecs(self).decodeEvent(JSON.parse(text)),
-    catch: (error) => validation(self.name, error instanceof Error ? error.message : String(error))
-  })
+  Outside_.decodeOutside(self, text)
 
 /**
  * One entry of a durable run's journal, read with {@link readEntry}: what the run did, in one shape whatever
@@ -1039,4 +439,4 @@ export type Entry = Entries_.Entry
  * @since 0.2.0
  * @category reading
  */
-export const readEntry: (runId: string, data: string) => Entry = Entries_.readEntry
+export const readEntry: (runId: string, data: string) => Entry = readEntry_
