@@ -6,7 +6,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Durable, defineWorkflow, RunStore, StartEvent, StopEvent } from "@effect-flow/core"
 import { Effect, Layer, Schema } from "effect"
 import * as fc from "fast-check"
-import { compactOf, JournalDelay } from "../src/internal/durable/entries.ts"
+import { compactOf } from "../src/internal/durable/entries.ts"
+import { JournalDelay } from "../src/internal/durable/journal.ts"
 import {
   counts,
   expected,

@@ -19,23 +19,13 @@
  * - `["q", ev]` an `InputRequiredEvent` went to the caller; `["x"]` outside input came in (a resume counts the
  *   requests still unanswered, and publishes them again)
  *
- * `Durable.ts` writes the journal's first entry (`{ t: "def", def }`, the definition) and its last
+ * `journal.ts` writes the journal's first entry (`{ t: "def", def }`, the definition) and its last
  * (`{ t: "end", ok }`) as objects. Journals written before this format (0.2) hold objects throughout, with the
  * run's id in every `i` and the step again in `to`; `readEntry` reads both into one shape, `Entry`.
  */
-import { Context, type Duration } from "effect"
 import type { AnyEvent } from "../../Event.ts"
 import type { Transition } from "../record.ts"
 import type { Codecs } from "./codecs.ts"
-
-/**
- * How long a durable run's journal writer lets entries wait before writing their batch (`JournalWriter`'s
- * `maxDelay`). Tests set 0 to have every entry committed as soon as it is appended, so each point where the run
- * yields is a point a crash can cut the journal at. @internal
- */
-export const JournalDelay = Context.Reference<Duration.Input>("@effect-flow/core/internal/JournalDelay", {
-  defaultValue: () => "10 millis"
-})
 
 /**
  * An event the run published (a write, a `waitFor` request), as the journal keeps it for readers of the run's

@@ -6,24 +6,17 @@
  */
 import { Cause, Deferred, Duration, Effect, Exit, Fiber, Latch } from "effect"
 import { type DurableError, RunBusyError, RunStoreError, WorkflowChangedError } from "../../DurableError.ts"
-import type { AnyEvent } from "../../Event.ts"
 import * as JournalWriter from "../../JournalWriter.ts"
-import { isFinished, type RunInfo, type RunStatus, RunStore, type StatusUpdate } from "../../RunStore.ts"
+import { isFinished, type RunInfo, type RunStatus, RunStore } from "../../RunStore.ts"
 import type { Any } from "../../Workflow.ts"
-import {
-  type UnhandledEventError,
-  WorkflowCancelledError,
-  type WorkflowInputError,
-  type WorkflowValidationError
-} from "../../WorkflowError.ts"
+import { WorkflowCancelledError, type WorkflowInputError, type WorkflowValidationError } from "../../WorkflowError.ts"
 import { failCause } from "../lifecycle.ts"
 import * as Prepare from "../prepare.ts"
-import type { Transition } from "../record.ts"
-import { isWaiting, type Run, runCompiled, sendFromOutside } from "../runtime.ts"
+import { isWaiting, type Run, runCompiled } from "../runtime.ts"
 import * as Codecs_ from "./codecs.ts"
 import * as Definition_ from "./definition.ts"
-import { checkJournal, DEFINITION, explainChange, validation } from "./definition.ts"
-import * as Entries_ from "./entries.ts"
+import { checkJournal, explainChange, validation } from "./definition.ts"
+import { JournalDelay, RunJournal } from "./journal.ts"
 import { HOST, type Live, liveIn, OWNER, PID, stopping, takes, type Watch } from "./live.ts"
 import * as Rebuild_ from "./rebuild.ts"
 
@@ -95,13 +88,8 @@ export const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<
         Effect.gen(function* () {
           const store = yield* RunStore
           const runId = info.runId
-          let live: Run | undefined
-          let writer: JournalWriter.JournalWriter | undefined
+          let journal: RunJournal | undefined
           let cancelled = false
-          // Outside input given to the run, its routing journaled in one batch (see `deliver` below).
-          let deliver:
-            | ((run: Run, event: AnyEvent, consumed: number | undefined) => Effect.Effect<void, UnhandledEventError>)
-            | undefined
           // Done when this process is through with the run (ended, failed or stopped).
           const over = Deferred.makeUnsafe<void>()
           yield* Effect.addFinalizer(() => Deferred.succeed(over, undefined))
@@ -112,21 +100,25 @@ export const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<
             runId,
             offer: (event) =>
               Effect.suspend(() => {
-                const run = live
-                if (run === undefined || deliver === undefined || run.finished || !takes(run, event)) {
+                const run = journal?.run
+                if (journal === undefined || run === undefined || run.finished || !takes(run, event)) {
                   return Effect.succeed(false)
                 }
                 // Committed when `flush` returns, or with the run's end (a run that ends on this event).
                 return Effect.as(
-                  Effect.andThen(deliver(run, event, undefined), Effect.raceFirst(writer!.flush, Deferred.await(over))),
+                  Effect.andThen(
+                    journal.deliver(run, event, undefined),
+                    Effect.raceFirst(journal.writer.flush, Deferred.await(over))
+                  ),
                   true
                 )
               }),
             nudge: () => wake.openUnsafe(),
             cancel: () => {
-              if (live === undefined || live.finished) return
+              const run = journal?.run
+              if (run === undefined || run.finished) return
               cancelled = true
-              failCause(live, Cause.fail(new WorkflowCancelledError({ workflow: self.name, runId, by: "cancel()" })))
+              failCause(run, Cause.fail(new WorkflowCancelledError({ workflow: self.name, runId, by: "cancel()" })))
             }
           }
           // One owner in this process too: the lease's owner is the process, so it cannot tell two runs here apart.
@@ -148,100 +140,25 @@ export const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<
           yield* Effect.forkScoped(
             Effect.forever(Effect.andThen(Effect.sleep(LEASE_RENEW), Effect.ignore(store.renew(lease))))
           )
-          const journal = yield* store.readJournal(runId)
+          const rows = yield* store.readJournal(runId)
           // The run re-read under the lease: another owner may have finished it meanwhile.
           const now = yield* store.get(runId)
           if (isFinished(now.status)) return yield* storedOutcome(self, now)
           const codecs = Codecs_.codecs(self)
-          const entries = journal.map((e) => e.data)
+          const entries = rows.map((e) => e.data)
           const rebuilt = yield* Effect.try({
             try: () => Rebuild_.rebuild(codecs, runId, entries.slice(1)),
             catch: (error) => storeError(store.name, `resume run ${runId}`, String((error as Error).message ?? error))
           })
-          const journalWriter = yield* JournalWriter.make({
+          const writer = yield* JournalWriter.make({
             lease,
             seq: entries.length,
             maxBatch: Number.MAX_SAFE_INTEGER,
-            maxDelay: yield* Entries_.JournalDelay
+            maxDelay: yield* JournalDelay
           })
-          writer = journalWriter
-          if (entries.length === 0) {
-            yield* journalWriter.append(JSON.stringify({ t: DEFINITION, def: Definition_.definition(self) }))
-          }
-          let problem: string | undefined
-          let waiting = false
-          // While outside input is routed, the entries it makes are held here, then queued in one piece with the
-          // inbox message marked consumed: one batch, so a crash cannot keep one without the other. (Routing may
-          // resume the answered invocation at once, whose entries follow in order.)
-          let buffer: Array<string> | undefined
-          // From the StopEvent on (returned, sent, or given from outside), the entries are held here and written
-          // in one batch with the run's end: committed before it, the StopEvent's invocation would count as done
-          // while the run is not, and a resume after a crash in between would find nothing left to run and stall.
-          let final: Array<string> | undefined
-          const finalConsumed: Array<number> = []
-          /** The run's end: the held entries from the StopEvent on, the end entry and the status, in one batch. */
-          const appendEnd = (ok: boolean, status: StatusUpdate) =>
-            Effect.andThen(
-              journalWriter.appendAll([...(final ?? []), JSON.stringify({ t: "end", ok })], {
-                status,
-                consumed: finalConsumed
-              }),
-              journalWriter.flush
-            )
-          // Uninterruptible: routing may end the run at once, and the run's end stops the fiber that delivers.
-          deliver = (run, event, consumed) =>
-            Effect.uninterruptible(
-              Effect.suspend(() => {
-                const entries: Array<string> = []
-                buffer = entries
-                let routing: Effect.Effect<void, UnhandledEventError>
-                try {
-                  routing = sendFromOutside(run, event)
-                } finally {
-                  buffer = undefined
-                }
-                if (final !== undefined) {
-                  final.push(...entries)
-                  if (consumed !== undefined) finalConsumed.push(consumed)
-                  return routing
-                }
-                // A failed write fails the run through the writer; routing goes on regardless.
-                const queued = Effect.ignore(
-                  journalWriter.appendAll(entries, consumed === undefined ? undefined : { consumed: [consumed] })
-                )
-                return Effect.andThen(queued, routing)
-              })
-            )
-          // `<runId>/`, which the journal's entries leave out of invocation ids.
-          const prefix = runId.length + 1
-          const record = (t: Transition) => {
-            if (problem !== undefined) return
-            let entry: string | undefined
-            try {
-              entry = Entries_.entryOf(codecs, t, prefix)
-            } catch (error) {
-              const message = error instanceof Error ? error.message : String(error)
-              problem =
-                error instanceof Codecs_.NotJournalable || t._tag !== "Operation"
-                  ? message
-                  : `the state after ctx.store.${t.operation.op} in step "${t.step}" (invocation ${t.invocationId}) cannot be journaled with the state schema: ${message}`
-              if (live !== undefined) failCause(live, Cause.fail(validation(self.name, problem)))
-              return
-            }
-            if (entry !== undefined) {
-              if (final === undefined && stops(t)) final = []
-              if (buffer !== undefined) buffer.push(entry)
-              else if (final !== undefined) final.push(entry)
-              else journalWriter.appendUnsafe(entry)
-            }
-            if (live !== undefined) {
-              const now = isWaiting(live)
-              if (now !== waiting) {
-                waiting = now
-                wake.openUnsafe()
-              } else if (t._tag === "Operation" && t.operation.op === "waitFor") wake.openUnsafe()
-            }
-          }
+          const runJournal = new RunJournal(self.name, runId, codecs, writer, wake)
+          journal = runJournal
+          if (entries.length === 0) yield* runJournal.begin(Definition_.definition(self))
           const ready = Deferred.makeUnsafe<Run>()
           // The inbox (outside input stored by `Durable.send`, read first on a resume) and the stored status
           // ("waiting" while only outside input can move the run), kept up to date while the run is here.
@@ -265,11 +182,15 @@ export const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<
                 }).pipe(Effect.tapError((error) => Effect.sync(() => failCause(run, Cause.fail(error)))))
                 if (!takes(run, event)) continue
                 delivered.add(message.id)
-                yield* Effect.catchTag(deliver(run, event, message.id), "UnhandledEventError", () => Effect.void)
+                yield* Effect.catchTag(
+                  runJournal.deliver(run, event, message.id),
+                  "UnhandledEventError",
+                  () => Effect.void
+                )
               }
               const status: RunStatus = isWaiting(run) ? "waiting" : "running"
               if (status !== stored && !run.finished && !stopping(run)) {
-                yield* journalWriter.appendAll([], { status: { status } })
+                yield* writer.appendAll([], { status: { status } })
                 stored = status
               }
               yield* Effect.raceFirst(Effect.sleep(INBOX_POLL), wake.await)
@@ -280,9 +201,9 @@ export const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<
           const exit = yield* Effect.exit(
             runCompiled(Prepare.compiled(self) as never, decoded, {
               runId,
-              record,
+              record: runJournal.record,
               // The run waits while its journal is behind the store: a crash then loses little work.
-              pause: journalWriter.room,
+              pause: writer.room,
               // The run's timeout counts from its creation, across resumes.
               startedAt: info.createdAt,
               // Under a durable run, waiting for outside input is not a stall: `Durable.send` may answer.
@@ -290,7 +211,7 @@ export const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<
               publish: watch?.publish,
               lifecycle: watch?.lifecycle,
               onRun: (r) => {
-                live = r
+                runJournal.run = r
                 Deferred.doneUnsafe(ready, Exit.succeed(r))
                 watch?.onLive?.(handle)
               },
@@ -312,13 +233,13 @@ export const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<
                 )
             }).pipe(
               // The run fails with it, and is stored as failed: never a result half-written as finished.
-              Effect.tapError((error) => appendEnd(false, { status: "failed", error: errorJson(error) }))
+              Effect.tapError((error) => runJournal.end(false, { status: "failed", error: errorJson(error) }))
             )
-            yield* appendEnd(true, { status: "completed", result: encoded })
+            yield* runJournal.end(true, { status: "completed", result: encoded })
             return exit.value
           }
           if (!Cause.hasInterruptsOnly(exit.cause)) {
-            yield* appendEnd(false, {
+            yield* runJournal.end(false, {
               status: cancelled ? "cancelled" : "failed",
               error: errorJson(Cause.squash(exit.cause))
             })
@@ -326,17 +247,6 @@ export const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<
           return yield* Effect.failCause(exit.cause)
         })
       )
-
-/** Whether transition `t` routes a StopEvent: the run ends with it. */
-const stops = (t: Transition): boolean =>
-  (t._tag === "InvocationEnded" &&
-    t.outcome._tag === "Returned" &&
-    (t.outcome.event as { _tag?: unknown } | undefined)?._tag === "StopEvent") ||
-  (t._tag === "Operation" &&
-    t.operation.op === "send" &&
-    t.operation.target === undefined &&
-    t.operation.event._tag === "StopEvent") ||
-  (t._tag === "OutsideInput" && t.event._tag === "StopEvent")
 
 /** An error as JSON: its tag, message and the fields JSON can hold. */
 const errorJson = (error: unknown): string => {
