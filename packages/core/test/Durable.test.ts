@@ -285,4 +285,58 @@ describe("Durable.run on RunStore.layerMemory", () => {
       }),
     60_000
   )
+
+  it.effect(
+    "a crash retry spends nothing of the step's retry schedule: the re-run's own failure is still retried",
+    () =>
+      Effect.gen(function* () {
+        const attempts: Array<number> = []
+        // One retry allowed. Attempt 1 is cut by a crash; attempt 2 (the crash re-run) fails for real; attempt 3,
+        // the retry the schedule still owes, succeeds.
+        const wf = defineWorkflow({ name: "retrying" }).step(
+          StartEvent,
+          (_, ctx) =>
+            Effect.gen(function* () {
+              attempts.push(ctx.attempt)
+              if (ctx.attempt === 1) yield* Effect.sleep("1 hour")
+              if (ctx.attempt === 2) return yield* new Flaky({ i: 0 })
+              return new StopEvent({ result: ctx.attempt })
+            }),
+          { name: "once", emits: [StopEvent], retry: Schedule.recurs(1) }
+        )
+        const first = yield* Effect.forkChild(Durable.run(wf, {}, { runId: "retry-1" }), { startImmediately: true })
+        yield* crashAfter(first, 5, 0)
+        const exit = yield* drive(yield* Effect.forkChild(Durable.resume(wf, "retry-1"), { startImmediately: true }))
+        assert.deepStrictEqual(exit, Exit.succeed(3))
+        assert.deepStrictEqual(attempts, [1, 2, 3])
+      }).pipe(Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect(
+    "a resume with a changed event schema, state schema or step's workers: WorkflowChangedError naming each",
+    () =>
+      Effect.gen(function* () {
+        class Job extends Schema.TaggedClass<Job>()("Job", { i: Schema.Number }) {}
+        class JobV2 extends Schema.TaggedClass<JobV2>()("Job", { i: Schema.Number, label: Schema.String }) {}
+        const Version1 = Schema.Struct({ n: Schema.Number })
+        const make = (job: typeof Job | typeof JobV2, state: Schema.Top, workers: number) =>
+          defineWorkflow({ name: "versions", state: state as typeof Version1, initialState: { n: 0 } })
+            .step(StartEvent, () => Effect.succeed(new StopEvent({ result: 1 })), {
+              name: "start",
+              emits: [job, StopEvent]
+            })
+            .step(job, () => Effect.void, { name: "work", workers })
+        const v1 = make(Job, Version1, 1)
+        assert.strictEqual(yield* Durable.run(v1, {}, { runId: "v" }), 1)
+        assert.strictEqual(yield* Durable.resume(v1, "v"), 1)
+        const changes = (w: typeof v1) =>
+          Effect.map(Effect.flip(Durable.resume(w, "v")), (e) => (e as WorkflowChangedError).changes.join("\n"))
+        assert.match(yield* changes(make(JobV2, Version1, 1) as never), /event Job schema: stored \{.*, given \{/)
+        assert.match(
+          yield* changes(make(Job, Schema.Struct({ n: Schema.Number, m: Schema.optional(Schema.Number) }), 1) as never),
+          /state schema: stored/
+        )
+        assert.match(yield* changes(make(Job, Version1, 4)), /step work: stored .*workers 1, given .*workers 4/)
+      }).pipe(Effect.provide(RunStore.layerMemory))
+  )
 })

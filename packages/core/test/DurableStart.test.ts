@@ -255,6 +255,57 @@ describe("Durable.start and Durable.send", () => {
     }).pipe(Effect.scoped, Effect.provide(RunStore.layerMemory))
   )
 
+  it.effect("an InputRequiredEvent answered before a crash is not asked again by the resumed run", () =>
+    Effect.gen(function* () {
+      class Said extends Schema.TaggedClass<Said>()("Said", { response: Schema.String }) {}
+      const askThenWork = defineWorkflow({ name: "askThenWork" })
+        .step(StartEvent, () => Effect.succeed(new InputRequiredEvent({ prefix: "Go? " })), {
+          name: "ask",
+          emits: [InputRequiredEvent]
+        })
+        .step(HumanResponseEvent, (ev) => Effect.succeed(new Said({ response: ev.response })), {
+          name: "answer",
+          emits: [Said]
+        })
+        .step(Said, (ev) => Effect.as(Effect.sleep("1 hour"), new StopEvent({ result: `did ${ev.response}` })), {
+          name: "work",
+          emits: [StopEvent]
+        })
+      // Asked and answered; the process goes away while `work` runs.
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const handle = yield* Durable.start(askThenWork, {}, { runId: "h2" })
+          yield* settle
+          yield* handle.send(new HumanResponseEvent({ response: "yes" }))
+          yield* settle
+        })
+      )
+      assert.strictEqual(yield* statusOf("h2"), "running")
+      const resumed = yield* Durable.start(askThenWork, {}, { runId: "h2" })
+      yield* settle
+      yield* TestClock.adjust("1 hour")
+      assert.strictEqual(yield* resumed.result, "did yes")
+      const events = yield* Stream.runCollect(resumed.events)
+      assert.deepStrictEqual(
+        events.map((e) => e._tag),
+        ["StopEvent"]
+      )
+    }).pipe(Effect.scoped, Effect.provide(RunStore.layerMemory))
+  )
+
+  it.effect("Durable.send to a run of another workflow fails with WorkflowChangedError naming both", () =>
+    Effect.gen(function* () {
+      yield* Durable.start(makeApprovals({ calls: 0 }), { id: "a9" }, { runId: "s9" })
+      const other = defineWorkflow({ name: "other", outsideInput: [Approval] }).step(StartEvent, () =>
+        Effect.succeed(new StopEvent({ result: 0 }))
+      )
+      const changed = yield* Effect.flip(Durable.send(other, "s9", new Approval({ id: "a9", ok: true })))
+      assert.strictEqual(changed._tag, "WorkflowChangedError")
+      assert.include(changed.message, 'stored "approvals", given "other"')
+      assert.strictEqual((yield* RunStore.RunStore.pipe(Effect.flatMap((s) => s.readInbox("s9")))).length, 0)
+    }).pipe(Effect.scoped, Effect.provide(RunStore.layerMemory))
+  )
+
   it.effect("Durable.send refuses an unknown run and an event class the workflow does not declare", () =>
     Effect.gen(function* () {
       const wf = makeApprovals({ calls: 0 })
