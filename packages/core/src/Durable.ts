@@ -416,7 +416,8 @@ export const decodeEvent = (self: Any, text: string): Effect.Effect<AnyEvent, Wo
  * with `ev`, `"waitFor"` with its request `rq` and deadline `dl`); `"w"` the answer `ev` of its `waitFor` `q`;
  * `"e"` `i` ended (`k`: `"R"` returned, `"F"` failed, `"B"` failed and backs off); `"b"` / `"d"` a retry
  * scheduled / due as attempt `a`; `"q"` an `InputRequiredEvent` (`ev`) went to the caller; `"x"` outside input
- * came in; `"end"` the run ended (`ok`). `i` is the invocation's `ctx.invocationId`.
+ * answered one (an open `waitFor`'s answer is its `"w"`); `"end"` the run ended (`ok`). `i` is the invocation's
+ * `ctx.invocationId`.
  *
  * @since 0.2.0
  * @category reading

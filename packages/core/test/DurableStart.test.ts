@@ -293,6 +293,50 @@ describe("Durable.start and Durable.send", () => {
     }).pipe(Effect.scoped, Effect.provide(RunStore.layerMemory))
   )
 
+  it.effect(
+    "an InputRequiredEvent still open after a waitFor's answer: the run waits, and a resume asks it again",
+    () =>
+      Effect.gen(function* () {
+        class Go extends Schema.TaggedClass<Go>()("Go", {}) {}
+        const both = defineWorkflow({ name: "both", outsideInput: [Approval] })
+          .step(StartEvent, (_, ctx) => Effect.as(ctx.send(new Go()), new InputRequiredEvent({ prefix: "Name? " })), {
+            name: "start",
+            emits: [Go, InputRequiredEvent]
+          })
+          .step(
+            Go,
+            (_, ctx) => Effect.asVoid(ctx.waitFor(Approval, { id: "x", request: new AskApproval({ id: "x" }) })),
+            {
+              name: "approve",
+              writes: [AskApproval]
+            }
+          )
+          .step(HumanResponseEvent, (ev) => Effect.succeed(new StopEvent({ result: ev.response })), {
+            name: "answer",
+            emits: [StopEvent]
+          })
+        // The wait is answered; the process goes away while the InputRequiredEvent is still open.
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const handle = yield* Durable.start(both, {}, { runId: "both" })
+            yield* settle
+            yield* handle.send(new Approval({ id: "x", ok: true }))
+            yield* settle
+          })
+        )
+        assert.strictEqual(yield* statusOf("both"), "waiting")
+        const resumed = yield* Durable.start(both, {}, { runId: "both" })
+        yield* settle
+        yield* resumed.send(new HumanResponseEvent({ response: "bob" }))
+        assert.strictEqual(yield* resumed.result, "bob")
+        const events = yield* Stream.runCollect(resumed.events)
+        assert.deepStrictEqual(
+          events.map((e) => e._tag),
+          ["InputRequiredEvent", "StopEvent"]
+        )
+      }).pipe(Effect.scoped, Effect.provide(RunStore.layerMemory))
+  )
+
   it.effect("Durable.send to a run of another workflow fails with WorkflowChangedError naming both", () =>
     Effect.gen(function* () {
       yield* Durable.start(makeApprovals({ calls: 0 }), { id: "a9" }, { runId: "s9" })

@@ -244,6 +244,33 @@ describe("a started run waiting for outside input", () => {
       )
   )
 
+  it.effect("the answer to a waitFor does not answer an InputRequiredEvent still open: the run waits for it", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        class Go extends Schema.TaggedClass<Go>()("Go", {}) {}
+        class Approval extends Schema.TaggedClass<Approval>()("Approval", { id: Schema.String }) {}
+        // `start` asks the caller and starts `approve`, which waits for an Approval: two questions open at once.
+        const both = defineWorkflow({ name: "both", outsideInput: [Approval] })
+          .step(StartEvent, (_, ctx) => Effect.as(ctx.send(new Go()), new InputRequiredEvent({ prefix: "Name? " })), {
+            name: "start",
+            emits: [Go, InputRequiredEvent]
+          })
+          .step(Go, (_, ctx) => Effect.asVoid(ctx.waitFor(Approval, { id: "x" })), { name: "approve" })
+          .step(HumanResponseEvent, (ev) => Effect.succeed(new StopEvent({ result: ev.response })), {
+            name: "answer",
+            emits: [StopEvent]
+          })
+        const handle = yield* Workflow.start(both, {})
+        yield* Stream.runHead(Stream.filter(handle.events, (e) => e._tag === "InputRequiredEvent"))
+        yield* handle.send(new Approval({ id: "x" }))
+        for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+        assert.isTrue(yield* handle.waiting, "still waiting for the answer to its InputRequiredEvent")
+        yield* handle.send(new HumanResponseEvent({ response: "bob" }))
+        assert.strictEqual(yield* handle.result, "bob")
+      })
+    )
+  )
+
   it.effect("a run waiting after its step returned an InputRequiredEvent keeps no fiber", () =>
     Effect.scoped(
       Effect.gen(function* () {

@@ -112,8 +112,11 @@ export type Transition =
   | { readonly _tag: "WaitClosed"; readonly invocationId: string; readonly attempt: number; readonly seq: number }
   /** An `InputRequiredEvent` no step accepts went to the caller, who answers with outside input. */
   | { readonly _tag: "InputRequired"; readonly from: string; readonly event: AnyEvent }
-  /** A handle's `send`: the event came from outside; its routing follows. */
-  | { readonly _tag: "OutsideInput"; readonly event: AnyEvent }
+  /**
+   * A handle's `send`: the event came from outside; its routing follows. `answersRequest`: it counts as the answer
+   * to an `InputRequiredEvent` still open (it is not an open `waitFor`'s answer).
+   */
+  | { readonly _tag: "OutsideInput"; readonly event: AnyEvent; readonly answersRequest: boolean }
   | {
       readonly _tag: "InvocationStarted"
       readonly invocationId: string

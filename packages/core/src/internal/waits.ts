@@ -228,6 +228,17 @@ const matches = (run: Run, w: Waiter, ev: AnyEvent): boolean => {
   }
 }
 
+/** Whether an open waiter would take `ev` (`answer`'s test, without acting; a `match` that throws counts). */
+const awaited = (run: Run, ev: AnyEvent): boolean =>
+  run.waiters.some((w) => {
+    if (w.tag !== ev._tag || (w.id !== undefined && (ev as { id?: unknown }).id !== w.id)) return false
+    try {
+      return w.match === undefined || w.match(ev) === true
+    } catch {
+      return true
+    }
+  })
+
 /** An event sent in from outside the run (a handle's `send`): answers a waiter, or is routed. */
 export const sendFromOutside = (run: Run, ev: AnyEvent): Effect.Effect<void, UnhandledEventError> => {
   if (run.finished) {
@@ -240,8 +251,10 @@ export const sendFromOutside = (run: Run, ev: AnyEvent): Effect.Effect<void, Unh
       })
     )
   }
-  if (run.awaitingInput > 0) run.awaitingInput--
-  if (run.record !== undefined) run.record({ _tag: "OutsideInput", event: ev })
+  // An answer to an open `waitFor` is that wait's; any other input answers an InputRequiredEvent still open.
+  const answersRequest = run.awaitingInput > 0 && !(run.waiters.length > 0 && awaited(run, ev))
+  if (answersRequest) run.awaitingInput--
+  if (run.record !== undefined) run.record({ _tag: "OutsideInput", event: ev, answersRequest })
   const effect = route(run, OUTSIDE, ev, undefined, undefined)
   // An answer that nothing takes leaves the run idle.
   return Effect.andThen(

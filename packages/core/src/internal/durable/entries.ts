@@ -16,7 +16,7 @@
  * - `["w", i, q, ev]` the answer of its `waitFor` `q`
  * - `["e", i, k]` it ended: `k` is `"R"` (returned), `"F"` (failed for good) or `"B"` (failed, backs off)
  * - `["b", i, a]` / `["d", i, a]` a retry scheduled / due, as attempt `a`
- * - `["q", ev]` an `InputRequiredEvent` went to the caller; `["x"]` outside input came in (a resume counts the
+ * - `["q", ev]` an `InputRequiredEvent` went to the caller; `["x"]` outside input answered one (a resume counts the
  *   requests still unanswered, and publishes them again)
  *
  * `journal.ts` writes the journal's first entry (`{ t: "def", def }`, the definition) and its last
@@ -103,7 +103,7 @@ export const entryOf = (c: Codecs, t: Transition, prefix: number): string | unde
     case "InputRequired":
       return JSON.stringify(["q", c.event(t.event)])
     case "OutsideInput":
-      return '["x"]'
+      return t.answersRequest ? '["x"]' : undefined
     default:
       return undefined
   }
