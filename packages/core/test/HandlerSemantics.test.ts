@@ -115,4 +115,64 @@ describe("handlers behave as their effect would in a fiber", () => {
       }
     })
   )
+
+  it.effect(
+    "a fiber a handler forks with Effect.forkChild ends with the handler's effect, as in a fiber of its own",
+    () =>
+      Effect.gen(function* () {
+        // The child ticks every 300 ms; the handler returns after 1 s. Alone in a fiber, the handler's effect ends
+        // and its child is interrupted: 3 ticks, then its end. In a run the child must not live on while its
+        // worker's fiber goes on, handed over to the next step or draining its mailbox.
+        const forking = (log: Array<string>) =>
+          Effect.gen(function* () {
+            yield* Effect.forkChild(
+              Effect.onExit(
+                Effect.forever(
+                  Effect.andThen(
+                    Effect.sleep("300 millis"),
+                    Effect.sync(() => log.push("tick"))
+                  )
+                ),
+                (exit) => Effect.sync(() => log.push(`child ${exit._tag}`))
+              ),
+              { startImmediately: true }
+            )
+            yield* Effect.sleep("1 second")
+            log.push("returns")
+          })
+        const alone: Array<string> = []
+        yield* endedAfter(forking(alone), "10 seconds")
+        assert.deepStrictEqual(alone, ["tick", "tick", "tick", "returns", "child Failure"])
+        const cases = {
+          "handed over to the next step": (log: Array<string>) =>
+            defineWorkflow({ name: "forks" })
+              .step(StartEvent, () => Effect.as(forking(log), new Item({ n: 0 })), { emits: [Item] })
+              .step(Item, () => Effect.as(Effect.sleep("5 seconds"), new StopEvent({ result: 1 })), {
+                emits: [StopEvent]
+              }),
+          "a generator handler, its worker draining its mailbox": (log: Array<string>) =>
+            defineWorkflow({ name: "forks" })
+              .step(StartEvent, (_, ctx) => ctx.sendAll([new Item({ n: 1 }), new Item({ n: 2 })]), { emits: [Item] })
+              .step(
+                Item,
+                function* (ev) {
+                  if (ev.n === 2) {
+                    yield* Effect.sleep("5 seconds")
+                    return new StopEvent({ result: 1 })
+                  }
+                  yield* forking(log)
+                },
+                { emits: [StopEvent] }
+              )
+        }
+        for (const [name, make] of Object.entries(cases)) {
+          for (const recorded of paths) {
+            const log: Array<string> = []
+            const exit = yield* endedAfter(runOn(recorded, make(log)), "10 seconds")
+            assert.isTrue(exit !== undefined && Exit.isSuccess(exit))
+            assert.deepStrictEqual(log, alone, `${name}, ${pathName(recorded)}`)
+          }
+        }
+      })
+  )
 })

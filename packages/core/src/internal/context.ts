@@ -80,6 +80,11 @@ export class Context_ implements StepContext<any, AnyEvent> {
   item: Item | undefined = undefined
   /** The next free slot of the step, while this one is free (see `StepRun.takeSlot`). */
   nextFree: Context_ | undefined = undefined
+  /**
+   * The current invocation's effect went on in a fiber (not all in place): its outcome is then handled in that
+   * fiber, which stops the fibers the handler forked there (see `handlerEnded` in invocation.ts).
+   */
+  inFiber = false
   /** The event (and retry state) of the current invocation. */
   event: AnyEvent | undefined = undefined
   retry: Retry | undefined = undefined

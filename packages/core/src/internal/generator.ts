@@ -101,6 +101,7 @@ export const drive = (run: Run, ctx: Context_, iter: Iterator<unknown, unknown, 
         // go on from this one, so a long or endless loop lets a timeout, a cancel and other fibers in.
         const driven = ctx.driven
         driven.iter = iter
+        ctx.inFiber = true
         return Effect.matchCauseEffect(
           Effect.andThen(Effect.yieldNow, yielded as Effect.Effect<unknown, unknown>),
           driven
@@ -142,6 +143,7 @@ export const drive = (run: Run, ctx: Context_, iter: Iterator<unknown, unknown, 
       if (proto === failureProto) return failedInvocation(run, ctx, (yielded as Exit.Failure<unknown, unknown>).cause)
       const driven = ctx.driven
       driven.iter = iter
+      ctx.inFiber = true
       return Effect.matchCauseEffect(yielded as Effect.Effect<unknown, unknown>, driven)
     }
   } finally {

@@ -5,7 +5,7 @@
  * fiber of its own while the worker goes on), handed to a step that accepts `StepFailedEvent`, or ends the
  * run. Then the worker takes its next event.
  */
-import { Cause, Clock, Context, Duration, Effect, Exit, Pull, Schedule } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, Fiber, Pull, Schedule } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { StepFailedEvent } from "../RunEvent.ts"
 import { StepTimeoutError, UnhandledEventError } from "../WorkflowError.ts"
@@ -161,6 +161,7 @@ const invokeNow = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => 
       run.syncDepth--
     }
   }
+  ctx.inFiber = true
   return ctx.followedByOutcome(effect)
 }
 
@@ -179,8 +180,51 @@ const ended = (run: Run, ctx: Context_, outcome: Outcome): void =>
     outcome
   })
 
+/**
+ * The key under which effect's fiber keeps the fibers it forked with `Effect.forkChild` that still run (a `Set`),
+ * found once by looking, or `undefined` if effect keeps them elsewhere (then they end with the worker's fiber,
+ * at the latest when the run closes).
+ */
+const CHILDREN: string | undefined = (() => {
+  try {
+    return Effect.runSync(
+      Effect.gen(function* () {
+        const child = yield* Effect.forkChild(Effect.never)
+        const fiber = Fiber.getCurrent() as unknown as Record<string, unknown>
+        const key = Object.keys(fiber).find((k) => fiber[k] instanceof Set && (fiber[k] as Set<unknown>).has(child))
+        yield* Fiber.interrupt(child)
+        return key !== undefined && (fiber[key] as Set<unknown>).size === 0 ? key : undefined
+      })
+    )
+  } catch {
+    return undefined
+  }
+})()
+
+/**
+ * The invocation of `ctx` has ended. When its effect went on in a fiber, it ends in that fiber, and the fibers its
+ * handler forked there with `Effect.forkChild` are interrupted first, as when a fiber running the handler's
+ * effect alone would end: they do not live on while the worker's fiber drains its mailbox or is handed over to
+ * another step. `undefined` when there are none (the common case), else the effect that interrupts them.
+ */
+const handlerEnded = (ctx: Context_): Effect.Effect<void> | undefined => {
+  if (!ctx.inFiber) return undefined
+  ctx.inFiber = false
+  if (CHILDREN === undefined) return undefined
+  const children = (Fiber.getCurrent() as unknown as Record<string, Set<Fiber.Fiber<unknown, unknown>> | undefined>)?.[
+    CHILDREN
+  ]
+  return children === undefined || children.size === 0 ? undefined : Fiber.interruptAll(Array.from(children))
+}
+
 /** A handler succeeded with `out`: route it, then go on with the worker. */
 export const succeeded = (run: Run, ctx: Context_, out: unknown): Effect.Effect<void> => {
+  const stop = handlerEnded(ctx)
+  if (stop !== undefined)
+    return Effect.andThen(
+      stop,
+      Effect.suspend(() => succeeded(run, ctx, out))
+    )
   const step = ctx.sr.step
   const ev = ctx.event!
   if (run.record !== undefined) ended(run, ctx, { _tag: "Returned", event: out ?? undefined })
@@ -213,6 +257,12 @@ export const succeeded = (run: Run, ctx: Context_, out: unknown): Effect.Effect<
 
 /** A handler failed: retry, recover or end the run, then go on with the worker. */
 export const failedInvocation = (run: Run, ctx: Context_, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+  const stop = handlerEnded(ctx)
+  if (stop !== undefined)
+    return Effect.andThen(
+      stop,
+      Effect.suspend(() => failedInvocation(run, ctx, cause))
+    )
   if (Cause.hasInterruptsOnly(cause)) {
     // Interrupted by the run's end, the worker just stops. A handler that interrupted itself (`Effect.interrupt`)
     // ends the run with that interruption, as one fiber of an `Effect.all` interrupting itself ends the all:
