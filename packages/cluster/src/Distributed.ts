@@ -349,7 +349,8 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
       const one = yield* Semaphore.make(1)
       // What this entity's executions published (encoded), for Events subscribers: a late one gets the past
       // first, each event once.
-      const events = yield* EventLog.make
+      const onSubscribe = yield* EventLog.OnSubscribe
+      const events = yield* EventLog.make(onSubscribe(runId))
       // This entity instance: a client following its events tells a new instance (the run moved) by it.
       const instance = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
       let current: { readonly cancel: Effect.Effect<void> } | undefined

@@ -19,7 +19,7 @@ import {
   WorkflowChangedError,
   WorkflowStalledError
 } from "@effect-flow/core"
-import { Cause, Effect, Exit, Fiber, Layer, Option, Result, Schema, Scope, Stream } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Layer, Option, Result, Schema, Scope, Stream } from "effect"
 import { TestRunner } from "effect/cluster"
 import * as fc from "fast-check"
 import { ParallelAccumulatorWorkflow } from "../../examples/src/accumulator.ts"
@@ -27,6 +27,7 @@ import { DocumentAnalysisWorkflow } from "../../examples/src/document-analysis.t
 import { MixedResultsWorkflow } from "../../examples/src/mixed-results.ts"
 import { ParallelWorkflow } from "../../examples/src/parallel.ts"
 import { RobustParallelWorkflow } from "../../examples/src/robust-parallel.ts"
+import * as EventLog from "../src/internal/eventLog.ts"
 
 class BoomError extends Schema.TaggedError<BoomError>()("BoomError", { what: Schema.String }) {}
 
@@ -60,6 +61,39 @@ const Approval = defineWorkflow({ name: "approval", input: Schema.Struct({ amoun
   .step(StartEvent, (ev) => Effect.succeed(new InputRequiredEvent({ prefix: `approve ${ev.amount}?` })))
   .step(HumanResponseEvent, (ev) => Effect.succeed(new StopEvent({ result: ev.response })))
 
+/** Facts the tests wait on instead of sleeping, by runId: each done the first time it happens. */
+const facts = (): ((runId: string) => Deferred.Deferred<void>) => {
+  const seen = new Map<string, Deferred.Deferred<void>>()
+  return (runId) => {
+    let fact = seen.get(runId)
+    if (fact === undefined) {
+      fact = Deferred.makeUnsafe<void>()
+      seen.set(runId, fact)
+    }
+    return fact
+  }
+}
+
+/** A subscriber to a run's events is registered with the run's entity (its subscription to the run's log open). */
+const subscribed = facts()
+/** The store refused a run's lease (`RunBusyError`): someone else holds it. */
+const refused = facts()
+
+/** The memory store, telling `refused` when it refuses a run's lease. */
+const observedStore = Layer.effect(
+  RunStore.RunStore,
+  Effect.map(
+    RunStore.makeMemory,
+    (store): RunStore.Shape => ({
+      ...store,
+      acquire: (runId, request) =>
+        Effect.tapError(store.acquire(runId, request), (error) =>
+          error._tag === "RunBusyError" ? Deferred.succeed(refused(runId), undefined) : Effect.void
+        )
+    })
+  )
+)
+
 const runner = Distributed.layer({
   workflows: [
     ParallelWorkflow,
@@ -73,7 +107,13 @@ const runner = Distributed.layer({
     Halting,
     Approval
   ]
-}).pipe(Layer.provideMerge(RunStore.layerMemory), Layer.provideMerge(TestRunner.layer))
+}).pipe(
+  Layer.provide(
+    Layer.succeed(EventLog.OnSubscribe)((runId) => Effect.asVoid(Deferred.succeed(subscribed(runId), undefined)))
+  ),
+  Layer.provideMerge(observedStore),
+  Layer.provideMerge(TestRunner.layer)
+)
 
 /** The accumulator's list is in the order its four workers finished: compare it by index. */
 const normalize = (outcome: Result.Result<unknown, unknown>): Result.Result<unknown, unknown> =>
@@ -311,7 +351,7 @@ describe("Distributed events on a runner where the run does not execute", () => 
           Stream.runCollect(client("elsewhere-1").Events({ workflow: Approval.name })).pipe(Effect.exit)
         )
         // While the run is live elsewhere its Run message may still come here: the subscriber waits.
-        yield* Effect.sleep("300 millis")
+        yield* Deferred.await(subscribed("elsewhere-1"))
         assert.isUndefined(following.pollUnsafe(), "the subscriber waits while the run is live elsewhere")
         yield* elsewhere.send(new HumanResponseEvent({ response: "ok" }))
         assert.strictEqual(yield* elsewhere.result, "ok")
@@ -336,7 +376,7 @@ describe("Distributed events on a runner where the run does not execute", () => 
         const following = yield* Effect.forkChild(
           Stream.runCollect(client("not-yet-1").Events({ workflow: Approval.name })).pipe(Effect.exit)
         )
-        yield* Effect.sleep("300 millis")
+        yield* Deferred.await(subscribed("not-yet-1"))
         assert.isUndefined(following.pollUnsafe(), "the subscriber waits for the run's Run message")
         const closed = yield* Effect.timeoutOption(Scope.close(scope, Exit.void), "5 seconds")
         assert.isTrue(Option.isSome(closed), "the runner stopped without waiting for the subscriber")
@@ -351,20 +391,31 @@ describe("Distributed events on a runner where the run does not execute", () => 
     "while the run's previous owner still holds it (RunBusyError, retried by the new owner), the new owner's subscriber waits through the retries and follows the run to its end, instead of ending at the first refused attempt",
     () =>
       Effect.gen(function* () {
-        const previous = yield* Scope.make()
-        const held = yield* Durable.start(Approval, { amount: 4 }, { runId: "busy-1" }).pipe(Scope.provide(previous))
-        yield* held.events.pipe(
-          Stream.filter((e) => e._tag === "InputRequiredEvent"),
-          Stream.take(1),
-          Stream.runDrain
+        const store = yield* RunStore.RunStore
+        // The run's previous owner, a runner on another host, ran it to its request for input and still holds it.
+        yield* Effect.scoped(
+          Effect.flatMap(Durable.start(Approval, { amount: 4 }, { runId: "busy-1" }), (held) =>
+            held.events.pipe(
+              Stream.filter((e) => e._tag === "InputRequiredEvent"),
+              Stream.take(1),
+              Stream.runDrain
+            )
+          )
         )
+        const lease = yield* store.acquire("busy-1", {
+          owner: "previous-runner",
+          pid: 1,
+          host: "previous.example",
+          ttl: "1 minute"
+        })
         const handle = yield* Distributed.start(Approval, { amount: 4 }, { runId: "busy-1" })
         const following = yield* Effect.forkChild(Stream.runCollect(handle.events).pipe(Effect.exit))
-        // The entity's first attempts are refused (the lease is held) and retried.
-        yield* Effect.sleep("800 millis")
+        // The entity's first attempt is refused (the lease is held) and retried; the subscriber is in place.
+        yield* Deferred.await(refused("busy-1"))
+        yield* Deferred.await(subscribed("busy-1"))
         assert.isUndefined(following.pollUnsafe(), "the subscriber waits while the run is busy elsewhere")
-        // The previous owner lets go (its scope closes: lease released); the retry resumes the run here.
-        yield* Scope.close(previous, Exit.void)
+        // The previous owner lets go (lease released); the retry resumes the run here.
+        yield* store.release(lease)
         yield* handle.events.pipe(
           Stream.filter((e) => e._tag === "InputRequiredEvent"),
           Stream.take(1),

@@ -36,7 +36,7 @@ describe("EventLog", () => {
             (ops) =>
               Effect.runPromiseWith(context)(
                 Effect.gen(function* () {
-                  const log = yield* EventLog.make
+                  const log = yield* EventLog.make()
                   log.begin()
                   const subscribers: Array<Fiber.Fiber<ReadonlyArray<string>, EventLog.Stopped>> = []
                   let n = 0
@@ -66,7 +66,7 @@ describe("EventLog", () => {
     "an execution that stopped here without the run ending: live and late subscribers get the past, then fail with Stopped; the next execution starts afresh",
     () =>
       Effect.gen(function* () {
-        const log = yield* EventLog.make
+        const log = yield* EventLog.make()
         log.begin()
         log.publish("a")
         const live = yield* Effect.forkChild(Effect.exit(Stream.runCollect(log.stream)))

@@ -5,7 +5,7 @@
  * published in between is both in the copy and in the subscription, and the subscriber drops the second by
  * its number.
  */
-import { Data, Effect, PubSub, Stream } from "effect"
+import { Context, Data, Effect, PubSub, Stream } from "effect"
 
 /**
  * An event and its number in the log, the end of an execution (`null`), or `"stopped"`: the execution stopped
@@ -60,35 +60,47 @@ export const follow = (
   )
 }
 
-/** @internal */
-export const make: Effect.Effect<EventLog> = Effect.gen(function* () {
-  const published: Array<string> = []
-  let finished = false
-  let stopped = false
-  let begun = false
-  const pubsub = yield* PubSub.unbounded<Item>()
-  return {
-    publish: (text) => {
-      const seq = published.length
-      published.push(text)
-      PubSub.publishUnsafe(pubsub, { seq, text })
-    },
-    begin: () => {
-      begun = true
-      finished = false
-      stopped = false
-    },
-    begun: () => begun,
-    end: (stoppedHere = false) => {
-      finished = true
-      stopped = stoppedHere
-      PubSub.publishUnsafe(pubsub, stoppedHere ? "stopped" : null)
-    },
-    // The subscription is opened before the past is copied, so nothing published in between is missed.
-    stream: Stream.unwrap(
-      Effect.map(PubSub.subscribe(pubsub), (subscription) =>
-        follow(published.slice(), finished, Stream.fromSubscription(subscription), stopped)
+/**
+ * Told with the run's id each time a subscriber's subscription to a run's log is open, before it copies the
+ * past: a seam for tests that must act once a subscriber is in place, instead of sleeping. Does nothing unless
+ * provided (in the runner layer's context). @internal
+ */
+export const OnSubscribe = Context.Reference<(runId: string) => Effect.Effect<void>>(
+  "@effect-flow/cluster/EventLog/OnSubscribe",
+  { defaultValue: () => () => Effect.void }
+)
+
+/** A log whose subscriptions, once open, run `subscribed`. @internal */
+export const make = (subscribed: Effect.Effect<void> = Effect.void): Effect.Effect<EventLog> =>
+  Effect.gen(function* () {
+    const published: Array<string> = []
+    let finished = false
+    let stopped = false
+    let begun = false
+    const pubsub = yield* PubSub.unbounded<Item>()
+    return {
+      publish: (text) => {
+        const seq = published.length
+        published.push(text)
+        PubSub.publishUnsafe(pubsub, { seq, text })
+      },
+      begin: () => {
+        begun = true
+        finished = false
+        stopped = false
+      },
+      begun: () => begun,
+      end: (stoppedHere = false) => {
+        finished = true
+        stopped = stoppedHere
+        PubSub.publishUnsafe(pubsub, stoppedHere ? "stopped" : null)
+      },
+      // The subscription is opened before the past is copied, so nothing published in between is missed.
+      stream: Stream.unwrap(
+        Effect.map(
+          Effect.tap(PubSub.subscribe(pubsub), () => subscribed),
+          (subscription) => follow(published.slice(), finished, Stream.fromSubscription(subscription), stopped)
+        )
       )
-    )
-  }
-})
+    }
+  })
