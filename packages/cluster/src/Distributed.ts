@@ -26,7 +26,7 @@ import {
 
 type AnyEvent = Event.AnyEvent
 
-import { Cause, Duration, Effect, Exit, Fiber, Layer, Schedule, Schema, Semaphore, Stream } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Fiber, Layer, Schedule, Schema, Semaphore, Stream } from "effect"
 import { type ClusterError, ClusterSchema, Entity, Sharding } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import * as EventLog from "./internal/eventLog.ts"
@@ -284,6 +284,31 @@ const storeRetry = Schedule.min([Schedule.exponential("250 millis", 2), Schedule
 const elsewherePoll = Duration.millis(100)
 const elsewhereStoreEvery = 5
 
+/** A run's lease lasts this long unless renewed (core's `Durable`), and one that never started is given as long. */
+const leaseTtl = Duration.seconds(6)
+/** Who probes a run's lease for a subscriber: never a run's real owner. Host as core's `Durable` names it. */
+const probe: RunStore.LeaseRequest = {
+  owner: `effect-flow/cluster-probe-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`,
+  pid: globalThis.process?.pid ?? 0,
+  host: globalThis.process?.env?.HOSTNAME ?? "localhost",
+  ttl: Duration.seconds(1)
+}
+
+/**
+ * Whether an unfinished run has no owner: its lease is free or has expired (or its holder was a process on this
+ * host that is gone), tried by taking it and giving it back at once. A run created less than a lease's length
+ * ago with nothing journaled yet is left alone: its starter may not have taken its lease yet.
+ */
+const orphaned = (store: RunStore.Shape, info: RunStore.RunInfo) =>
+  Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis
+    if (info.journalLength === 0 && now - info.createdAt < Duration.toMillis(leaseTtl)) return false
+    const lease = yield* Effect.option(store.acquire(info.runId, probe))
+    if (lease._tag === "None") return false
+    yield* Effect.ignore(store.release(lease.value))
+    return true
+  })
+
 const isTransient = (error: unknown): boolean => {
   const tag = typeof error === "object" && error !== null && "_tag" in error ? error._tag : undefined
   return tag === "RunStoreError" || tag === "RunBusyError"
@@ -354,6 +379,8 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
       // This entity instance: a client following its events tells a new instance (the run moved) by it.
       const instance = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
       let current: { readonly cancel: Effect.Effect<void> } | undefined
+      // Whether a subscriber with no execution here sent the run's Resume (once per entity instance).
+      let resumeSent = false
       const lookup = (name: string) => {
         const wf = byName.get(name)
         return wf === undefined
@@ -413,6 +440,11 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
        * no execution may come: the subscriber fails with `RunMovedError` once the store says the run is over,
        * or once this runner no longer holds the run's shard (it stops, or the shard moves: the entity's
        * termination waits for its requests, and an execution's own subscribers are told by its interruption).
+       * And the store may say the run is unfinished while no process owns it (its owner stopped or died and
+       * nothing resumes it, e.g. it was started outside the cluster; or it was created and never started): no
+       * `Run` message will ever come then, so once its lease is free or expired this runner, which holds the
+       * run's shard, resumes it (a persisted `Resume` to itself, as the cluster does after an owner's death)
+       * and the subscriber follows that execution, rather than wait for ever.
        */
       const elsewhere = (workflow: string) =>
         Effect.gen(function* () {
@@ -422,6 +454,17 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
             if (!gone && i % elsewhereStoreEvery === 0) {
               const info = yield* Effect.option(store.get(runId))
               gone = info._tag === "Some" && RunStore.isFinished(info.value.status)
+              if (info._tag === "Some" && !gone && !resumeSent && (yield* orphaned(store, info.value))) {
+                // Unfinished, and no process owns it: nothing would ever run it, so this runner, which holds its
+                // shard, resumes it as it would after its owner's death, through the cluster (a persisted
+                // Resume message: it survives this runner's death too). The subscriber follows that execution.
+                resumeSent = true
+                yield* Effect.ignore(
+                  sharding
+                    .makeClient(RunEntity)
+                    .pipe(Effect.flatMap((client) => client(runId).Resume({ workflow }, { discard: true })))
+                )
+              }
             }
             if (events.begun()) return
             if (gone) return yield* new RunMovedError({ workflow, runId })

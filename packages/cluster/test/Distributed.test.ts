@@ -431,6 +431,49 @@ describe("Distributed events on a runner where the run does not execute", () => 
   )
 })
 
+describe("Distributed events of a run nobody runs", () => {
+  it.live(
+    "a subscriber to a run the store says is unfinished but no process owns (its owner stopped it and nothing resumes it; then a dead runner's lease) does not wait for ever: once the lease is free or expired, the runner holding the run's shard resumes it and the subscriber follows it to its end",
+    () =>
+      Effect.gen(function* () {
+        const store = yield* RunStore.RunStore
+        // Its owner, outside the cluster, ran it to its request for input and stopped (a deploy): the run stays
+        // "waiting", resumable, and no Run message for it will ever come.
+        yield* Effect.scoped(
+          Effect.flatMap(Durable.start(Approval, { amount: 6 }, { runId: "orphan-1" }), (stopped) =>
+            stopped.events.pipe(
+              Stream.filter((e) => e._tag === "InputRequiredEvent"),
+              Stream.take(1),
+              Stream.runDrain
+            )
+          )
+        )
+        // ...and as if a runner on another host took it and died: its lease lasts one more second.
+        yield* store.acquire("orphan-1", { owner: "dead-runner", pid: 1, host: "dead.example", ttl: "1 second" })
+        assert.isFalse(RunStore.isFinished((yield* Distributed.status("orphan-1")).status))
+        const client = yield* Distributed.RunEntity.client
+        const following = yield* Effect.forkChild(
+          Stream.runCollect(client("orphan-1").Events({ workflow: Approval.name })).pipe(Effect.exit)
+        )
+        yield* Deferred.await(subscribed("orphan-1"))
+        // Answered through the cluster: given to the resumed run, or kept in its inbox for the resume to read.
+        yield* Distributed.send(Approval, "orphan-1", new HumanResponseEvent({ response: "found" }))
+        // Bounded: a stream that neither ends nor fails is the bug.
+        const exit = yield* Effect.timeoutOption(Fiber.join(following), "10 seconds")
+        assert.isTrue(Option.isSome(exit), "the subscriber did not wait for ever")
+        const events = Option.getOrThrow(exit)
+        assert.isTrue(Exit.isSuccess(events), `the stream ended: ${events}`)
+        if (Exit.isSuccess(events)) {
+          assert.strictEqual(JSON.parse(events.value.at(-1)?.t ?? "{}")._tag, "StopEvent")
+        }
+        const status = yield* Distributed.status("orphan-1")
+        assert.strictEqual(status.status, "completed")
+        assert.strictEqual(JSON.parse(status.result ?? "null"), "found")
+      }).pipe(Effect.provide(runner)),
+    20_000
+  )
+})
+
 describe("Distributed.layer shutdown", () => {
   it.live(
     "closing a runner's scope stops its live runs at once, not after entityTerminationTimeout (15 s): each stays resumable (journal kept, lease released) and another runner on the same store resumes it",
