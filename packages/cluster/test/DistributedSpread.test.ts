@@ -26,6 +26,32 @@ const spreadModule = path.join(path.dirname(fileURLToPath(import.meta.url)), "fi
 type Named = Runner & { readonly name: string }
 
 /**
+ * `promise`, or after `ms` a failure saying what did not happen, with the spread log and the end of each runner's
+ * output: a test that waits on real processes says why it failed rather than time out without a word.
+ */
+const within = <A>(
+  promise: Promise<A>,
+  ms: number,
+  what: string,
+  log: string,
+  runners: ReadonlyArray<Named>
+): Promise<A> => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `${what}: not within ${ms / 1000} s; log:\n${fs.readFileSync(log, "utf8")}\n${runners.map((r) => `${r.name}:\n${r.output().slice(-3000)}`).join("\n")}`
+          )
+        ),
+      ms
+    )
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
+
+/**
  * Three runners of the spread workflow on a fresh database (`env` adds to a runner's environment), the log they
  * share, read with `read`; every runner stopped and the log removed at the end.
  */
@@ -93,7 +119,7 @@ describe.skipIf(postgresUrl === undefined)(`distribute: true across runner proce
           "the fan-out spread over at least 2 runners before the kill"
         ).toBeGreaterThanOrEqual(2)
 
-        const result = await running
+        const result = await within(running, 60_000, "the result after the SIGKILL", log, runners)
         const after = read()
         // Nothing lost: every item's result, once each, in order.
         expect(result.map((r) => r.index)).toEqual(Array.from({ length: 100 }, (_, i) => i))
@@ -152,13 +178,13 @@ describe.skipIf(postgresUrl === undefined)(`distribute: true across runner proce
           Distributed.run(Spread, { n: 60, millis: 100 }, { runId: "die-1" }).pipe(Effect.provide(clientLayer(url)))
         )
         running.catch(() => {})
-        const exited = await runners[2]!.exited
+        const exited = await within(runners[2]!.exited, 60_000, "runner-3's death", log, runners)
         expect(exited.signal).toBe("SIGKILL")
         const atDeath = read()
         const dying = atDeath.died.get("runner-3")
         expect(dying, "runner-3 noted the invocation it died in").toBeDefined()
 
-        const result = await running
+        const result = await within(running, 60_000, "the result after runner-3's death", log, runners)
         const after = read()
         expect(result.map((r) => r.index)).toEqual(Array.from({ length: 60 }, (_, i) => i))
         expect(after.owners).toHaveLength(1)

@@ -16,7 +16,7 @@ import { Distributed, RunMovedError } from "@effect-flow/cluster"
 import { Effect, Exit, Fiber, Option, Stream } from "effect"
 import { freshDatabase, postgresTitle, postgresUrl } from "../../sql/test/postgres.ts"
 import { linesOf, waitFor } from "./fixtures/calls.ts"
-import { clientLayer, type Runner, spawnRunner } from "./fixtures/cluster.ts"
+import { awaitSettled, clientLayer, type Runner, spawnRunner } from "./fixtures/cluster.ts"
 import { Tick, ticks } from "./fixtures/ticks.ts"
 
 const ticksModule = fileURLToPath(new URL("./fixtures/ticks.ts", import.meta.url))
@@ -38,6 +38,10 @@ describe.skipIf(postgresUrl === undefined)(`Distributed.start events across runn
       }
       const N = 40
       for (const how of ["SIGTERM", "SIGKILL"] as const) {
+        // Start the run once the shards have settled on the live runners (after a join, or the SIGTERM before):
+        // while they move, the events request can reach a runner other than the one the run executes on, whose
+        // stream then fails with RunMovedError before the owner is touched, as documented.
+        await awaitSettled(url, runners.filter((r) => r.child.exitCode === null && r.child.signalCode === null).length)
         const runId = `events-${how}`
         const got: Array<number> = []
         const outcome = await Effect.runPromise(
@@ -50,7 +54,14 @@ describe.skipIf(postgresUrl === undefined)(`Distributed.start events across runn
                 )
               )
             )
-            yield* Effect.promise(() => waitFor("the run's first events", 60_000, () => got.length >= 6))
+            yield* Effect.promise(() =>
+              waitFor("the run's first events", 60_000, () => got.length >= 6 || following.pollUnsafe() !== undefined)
+            )
+            const early = following.pollUnsafe()
+            assert.isUndefined(
+              early,
+              `the events stream settled after ${got.length} events, before the ${how}: ${early}`
+            )
             // The owner now: the runner of the run's last call.
             const owner = linesOf(calls)
               .filter((l) => l.runId === runId)
