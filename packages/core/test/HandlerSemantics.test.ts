@@ -175,4 +175,67 @@ describe("handlers behave as their effect would in a fiber", () => {
         }
       })
   )
+
+  it.effect(
+    "try/finally in a generator handler runs as in Effect.gen: on return and on a throw, not on a yielded failure, a defect, a cancel or a timeout",
+    () =>
+      Effect.gen(function* () {
+        type Mode = "return" | "throw" | "fail" | "die" | "cancel" | "step timeout" | "run timeout"
+        const body = (mode: Mode, log: Array<string>) =>
+          function* () {
+            try {
+              log.push("start")
+              if (mode === "fail") yield* Effect.fail("typed")
+              if (mode === "die") yield* Effect.die("defect")
+              if (mode === "throw") throw new Error("thrown")
+              if (mode === "cancel" || mode === "step timeout" || mode === "run timeout") yield* Effect.sleep("1 hour")
+              yield* Effect.yieldNow
+              return new StopEvent({ result: "done" })
+            } catch (e) {
+              log.push("catch")
+              throw e
+            } finally {
+              log.push("finally")
+            }
+          }
+        for (const mode of ["return", "throw", "fail", "die", "cancel", "step timeout", "run timeout"] as const) {
+          // Effect.gen alone, in a fiber: interrupted (cancel), or under Effect.timeout.
+          const alone: Array<string> = []
+          const reference = Effect.gen(body(mode, alone))
+          yield* endedAfter(
+            mode === "cancel"
+              ? Effect.asVoid(Effect.flatMap(Effect.forkChild(reference, { startImmediately: true }), Fiber.interrupt))
+              : mode === "step timeout" || mode === "run timeout"
+                ? Effect.asVoid(Effect.timeout(reference, "2 seconds"))
+                : Effect.asVoid(reference),
+            "10 seconds"
+          )
+          for (const style of ["generator", "Effect.gen", "Effect.fnUntraced"] as const) {
+            for (const recorded of paths) {
+              const log: Array<string> = []
+              const handler =
+                style === "generator"
+                  ? body(mode, log)
+                  : style === "Effect.gen"
+                    ? () => Effect.gen(body(mode, log))
+                    : Effect.fnUntraced(body(mode, log))
+              const wf = defineWorkflow({
+                name: "finally",
+                ...(mode === "run timeout" ? { timeout: "2 seconds" } : {})
+              }).step(StartEvent, handler, { name: "s", ...(mode === "step timeout" ? { timeout: "2 seconds" } : {}) })
+              if (mode === "cancel") {
+                yield* Effect.scoped(
+                  Effect.gen(function* () {
+                    const handle = yield* Workflow.start(wf, {}, recorded ? { lifecycle: true } : {})
+                    yield* TestClock.adjust("1 second")
+                    yield* handle.cancel
+                  })
+                )
+              } else yield* endedAfter(runOn(recorded, wf), "10 seconds")
+              assert.deepStrictEqual(log, alone, `${mode}, ${style}, ${pathName(recorded)}`)
+            }
+          }
+        }
+      })
+  )
 })
