@@ -13,13 +13,14 @@ import { send, sendAll } from "./backPressure.ts"
 import * as Boundary from "./boundary.ts"
 import type { Need } from "./collectBuffer.ts"
 import { DistributedView } from "./distributed.ts"
+import type { WorkerFiber } from "./fibers.ts"
 import { Driven } from "./generator.ts"
 import { failedInvocation, invoke, succeeded } from "./invocation.ts"
 import { asEffect, nativeOps, type Op, SuspendOp, SyncOp } from "./primitive.ts"
 import { invocationId, type Journaled, type Operation } from "./record.ts"
 import type { Run } from "./run.ts"
 import { WaitForOp } from "./waits.ts"
-import { type Item, next, pull, type Retry, type StepRun, type WorkerFiber } from "./workers.ts"
+import { type Item, next, pull, type Retry, type StepRun } from "./workers.ts"
 
 /** The current store edit, per fiber, to tell a nested edit from a waiting one. @internal */
 export const EditingRun = Context.Reference<Run | undefined>("@effect-flow/core/internal/EditingRun", {

@@ -13,6 +13,7 @@ import { filled, room } from "./backPressure.ts"
 import * as Boundary from "./boundary.ts"
 import type { Context_ } from "./context.ts"
 import { DistributorRef } from "./distributed.ts"
+import { fork, RunFiber } from "./fibers.ts"
 import { drive } from "./generator.ts"
 import { generatorOf, runInPlaceOrValue, SUCCEEDED, takeSucceeded } from "./inPlace.ts"
 import { failCause } from "./lifecycle.ts"
@@ -20,7 +21,7 @@ import { isExit } from "./primitive.ts"
 import type { Outcome } from "./record.ts"
 import { outsideEmits, route, routeEmitted, routeOrError } from "./routing.ts"
 import { andThen, type Run } from "./run.ts"
-import { fork, handOver, type Item, mayHandOver, next, Retry, RunFiber, requeue } from "./workers.ts"
+import { handOver, type Item, mayHandOver, next, Retry, requeue } from "./workers.ts"
 
 /**
  * `Effect.isEffect`, written out: effect's own goes through `Predicate.hasProperty`, a `dual` that builds an

@@ -14,9 +14,10 @@ import { PartialCollect, WaitingStep, WorkflowStalledError, WorkflowTimeoutError
 import * as Boundary from "./boundary.ts"
 import { describeNeed } from "./collectBuffer.ts"
 import { EditingRun } from "./context.ts"
+import { fork, RunFiber } from "./fibers.ts"
 import type { Compiled } from "./routing.ts"
 import { andThen, type Hooks, Run, START } from "./run.ts"
-import { deliver, dropIdleSlots, fork, RunFiber, startHere } from "./workers.ts"
+import { deliver, dropIdleSlots, startHere } from "./workers.ts"
 
 /**
  * Run a compiled workflow on decoded input, closed (interrupting every

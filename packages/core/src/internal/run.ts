@@ -7,12 +7,13 @@ import { Clock, Context, Deferred, Effect, type Exit, Fiber, Semaphore } from "e
 import type { AnyEvent } from "../Event.ts"
 import type { Need } from "./collectBuffer.ts"
 import { type Context_, EditingRun } from "./context.ts"
+import type { RunFiber, WorkerFiber } from "./fibers.ts"
 import { lifecycleEvents } from "./lifecycleEvents.ts"
 import { clonePlain } from "./plain.ts"
 import { both, type Listener } from "./record.ts"
 import type { Compiled } from "./routing.ts"
 import type { Waiter } from "./waits.ts"
-import { eventOf, type RunFiber, StepRun, type WorkerFiber } from "./workers.ts"
+import { eventOf, StepRun } from "./workers.ts"
 
 /** How a run is watched and fed. @internal */
 export interface Hooks {
