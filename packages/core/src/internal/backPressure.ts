@@ -16,7 +16,7 @@ import { UnhandledEventError } from "../WorkflowError.ts"
 import type { Context_ } from "./context.ts"
 import { outsideEmits, routeEmitted, routeOrError } from "./routing.ts"
 import { andThen, type Run } from "./run.ts"
-import { NO_SENDERS, type StepRun } from "./workers.ts"
+import { NO_SENDERS, type StepRun } from "./stepRun.ts"
 
 /** See the module's description. */
 export const MAILBOX_HIGH = 256

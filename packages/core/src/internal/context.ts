@@ -19,8 +19,9 @@ import { failedInvocation, invoke, succeeded } from "./invocation.ts"
 import { asEffect, nativeOps, type Op, SuspendOp, SyncOp } from "./primitive.ts"
 import { invocationId, type Journaled, type Operation } from "./record.ts"
 import type { Run } from "./run.ts"
+import type { Item, Retry, StepRun } from "./stepRun.ts"
 import { WaitForOp } from "./waits.ts"
-import { type Item, next, pull, type Retry, type StepRun } from "./workers.ts"
+import { next, pull } from "./workers.ts"
 
 /** The current store edit, per fiber, to tell a nested edit from a waiting one. @internal */
 export const EditingRun = Context.Reference<Run | undefined>("@effect-flow/core/internal/EditingRun", {

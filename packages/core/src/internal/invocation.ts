@@ -21,7 +21,8 @@ import { isExit } from "./primitive.ts"
 import type { Outcome } from "./record.ts"
 import { outsideEmits, route, routeEmitted, routeOrError } from "./routing.ts"
 import { andThen, type Run } from "./run.ts"
-import { handOver, type Item, mayHandOver, next, Retry, requeue } from "./workers.ts"
+import { type Item, Retry } from "./stepRun.ts"
+import { handOver, mayHandOver, next, requeue } from "./workers.ts"
 
 /**
  * `Effect.isEffect`, written out: effect's own goes through `Predicate.hasProperty`, a `dual` that builds an

@@ -17,7 +17,8 @@ import { EditingRun } from "./context.ts"
 import { fork, RunFiber } from "./fibers.ts"
 import type { Compiled } from "./routing.ts"
 import { andThen, type Hooks, Run, START } from "./run.ts"
-import { deliver, dropIdleSlots, startHere } from "./workers.ts"
+import { dropIdleSlots } from "./stepRun.ts"
+import { deliver, startHere } from "./workers.ts"
 
 /**
  * Run a compiled workflow on decoded input, closed (interrupting every

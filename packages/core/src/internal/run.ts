@@ -12,8 +12,8 @@ import { lifecycleEvents } from "./lifecycleEvents.ts"
 import { clonePlain } from "./plain.ts"
 import { both, type Listener } from "./record.ts"
 import type { Compiled } from "./routing.ts"
+import { eventOf, StepRun } from "./stepRun.ts"
 import type { Waiter } from "./waits.ts"
-import { eventOf, StepRun } from "./workers.ts"
 
 /** How a run is watched and fed. @internal */
 export interface Hooks {
