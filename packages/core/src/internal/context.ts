@@ -1,32 +1,29 @@
 /**
- * The step context (`ctx`) of one worker slot: what a handler calls. Each operation hands over to the room
- * that does it (`send`/`sendAll` to `backPressure.ts`, `waitFor` to `waits.ts`, `collect` to the step's
- * `CollectBuffer`, `store.*` to the run's state under its lock) and is a point where a controlled scheduler
- * (the testing kit's `explore`) may interleave other fibers.
+ * The step context (`ctx`) of one worker slot: what a handler calls, and what the slot keeps between
+ * invocations (its current item, the effects it reuses). Each operation hands over to the room that does it
+ * (`send`/`write`/`collect` to `operations.ts`, then `backPressure.ts` or the step's `CollectBuffer`;
+ * `sendAll` to `backPressure.ts`; `waitFor` to `waits.ts`; `store.*` to `store.ts`) and is a point where a
+ * controlled scheduler (the testing kit's `explore`) may interleave other fibers.
  */
-import { Cause, Context, Effect, Option } from "effect"
+import { Cause, Effect, type Option } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { tagOf } from "../Event.ts"
 import type { StepContext, Store, WaitForOptions } from "../StepContext.ts"
-import { NestedStoreEditError, type StepTimeoutError, type UnhandledEventError } from "../WorkflowError.ts"
-import { send, sendAll } from "./backPressure.ts"
+import type { StepTimeoutError, UnhandledEventError } from "../WorkflowError.ts"
+import { sendAll } from "./backPressure.ts"
 import * as Boundary from "./boundary.ts"
-import type { Need } from "./collectBuffer.ts"
 import { DistributedView } from "./distributed.ts"
 import type { WorkerFiber } from "./fibers.ts"
 import { Driven } from "./generator.ts"
 import { failedInvocation, invoke, succeeded } from "./invocation.ts"
-import { asEffect, nativeOps, type Op, SuspendOp, SyncOp } from "./primitive.ts"
+import { CollectOp, SendOp, WriteOp } from "./operations.ts"
+import { asEffect, nativeOps, type Op } from "./primitive.ts"
 import { invocationId, type Journaled, type Operation } from "./record.ts"
 import type { Run } from "./run.ts"
 import type { Item, Retry, StepRun } from "./stepRun.ts"
+import { StoreView } from "./store.ts"
 import { WaitForOp } from "./waits.ts"
 import { next, pull } from "./workers.ts"
-
-/** The current store edit, per fiber, to tell a nested edit from a waiting one. @internal */
-export const EditingRun = Context.Reference<Run | undefined>("@effect-flow/core/internal/EditingRun", {
-  defaultValue: () => undefined
-})
 
 /**
  * The key under which effect's `matchCauseEffect` frame holds the effect it runs first, found once by looking,
@@ -286,217 +283,3 @@ export class Context_ implements StepContext<any, AnyEvent> {
     return this.op(new CollectOp(this, event, need))
   }
 }
-
-/** `ctx.send`: route the event, then go on with the worker fibers it starts or a wait for room. */
-class SendOp extends SuspendOp {
-  readonly ctx: Context_
-  readonly event: AnyEvent
-  readonly target: string | undefined
-  constructor(ctx: Context_, event: AnyEvent, target: string | undefined) {
-    super()
-    this.ctx = ctx
-    this.event = event
-    this.target = target
-  }
-  effect(): Effect.Effect<void, UnhandledEventError> {
-    return send(this.ctx.run, this.ctx, this.event, this.target)
-  }
-}
-
-/** `ctx.write`: publish the event to the caller's stream. */
-class WriteOp extends SyncOp {
-  readonly ctx: Context_
-  readonly event: AnyEvent
-  constructor(ctx: Context_, event: AnyEvent) {
-    super()
-    this.ctx = ctx
-    this.event = event
-  }
-  perform(): void {
-    const { ctx, event } = this
-    const run = ctx.run
-    if (run.finished || (ctx.journaled !== undefined && ctx.replayed() !== undefined)) return
-    run.emit(event)
-    if (run.record !== undefined) ctx.recordOp({ op: "write", event })
-  }
-}
-
-/** `ctx.collect`: offer the event to the step's buffer. A bad count or class throws: the throw is the defect. */
-class CollectOp extends SyncOp {
-  readonly ctx: Context_
-  readonly event: AnyEvent
-  readonly need: number | ReadonlyArray<any>
-  constructor(ctx: Context_, event: AnyEvent, need: number | ReadonlyArray<any>) {
-    super()
-    this.ctx = ctx
-    this.event = event
-    this.need = need
-  }
-  perform(): Option.Option<ReadonlyArray<any>> {
-    const { ctx, event } = this
-    const spec = needOf(ctx, event, this.need)
-    const journaled = ctx.journaled === undefined ? undefined : ctx.replayed()
-    if (journaled !== undefined) return journaled.taken === undefined ? Option.none() : Option.some(journaled.taken)
-    const taken = ctx.sr.buffer.offer(event, spec)
-    if (ctx.run.record !== undefined) ctx.recordOp({ op: "collect", event, need: spec, taken })
-    return taken === undefined ? Option.none() : Option.some(taken)
-  }
-}
-
-/** What `ctx.collect` was asked for, checked: throws a defect naming the step when it is not a need. */
-const needOf = (ctx: Context_, event: AnyEvent, need: number | ReadonlyArray<any>): Need => {
-  const workflow = ctx.run.compiled.name
-  if (typeof need !== "number" && !Array.isArray(need)) {
-    throw new TypeError(
-      `Workflow "${workflow}": step "${ctx.step}" called ctx.collect(${event?._tag ?? Boundary.describeValue(event)}, ${Boundary.describeValue(need)}); pass a count (an integer >= 0) or a list of event classes. A count read with ctx.store.get of a misspelt key is undefined.`
-    )
-  }
-  if (typeof need === "number") {
-    if (!Number.isInteger(need) || need < 0) {
-      throw new RangeError(
-        `Workflow "${workflow}": step "${ctx.step}" called ctx.collect with ${need}; the count must be an integer >= 0.`
-      )
-    }
-    return need
-  }
-  const tags: Array<string> = []
-  for (const cls of need) {
-    const tag = tagOf(cls)
-    if (tag === undefined) {
-      throw new TypeError(
-        `Workflow "${workflow}": step "${ctx.step}" called ctx.collect with ${Boundary.describeValue(cls)}, which is not an event class.`
-      )
-    }
-    tags.push(tag)
-  }
-  return tags
-}
-
-/** Run `effect` holding the run's store lock; a store write inside an edit of the same run is a defect. */
-const withLock = <A, E, R>(
-  run: Run,
-  ctx: Context_,
-  operation: string,
-  effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Effect.service(EditingRun), (editing) =>
-    editing === run
-      ? Effect.die(new NestedStoreEditError({ workflow: run.compiled.name, step: ctx.step, operation }))
-      : run.lock.withPermits(1)(effect)
-  )
-
-/** Write the state (`op` of the store, `f` of the state). */
-const setState = (
-  run: Run,
-  ctx: Context_,
-  op: "set" | "update" | "edit",
-  key: string | undefined,
-  f: (s: any) => any
-) =>
-  Effect.sync(() => {
-    // A durable re-run: the state already holds this write (rebuilt from the journal).
-    if (ctx.journaled !== undefined && ctx.replayed() !== undefined) return
-    run.state = f(run.state)
-    if (run.record !== undefined) ctx.recordOp({ op, key, state: run.state })
-  })
-
-/** `ctx.store.get`/`getAll`: read the state, or one field of it. */
-class ReadOp extends SyncOp {
-  readonly ctx: Context_
-  readonly key: string | undefined
-  constructor(ctx: Context_, key: string | undefined) {
-    super()
-    this.ctx = ctx
-    this.key = key
-  }
-  perform(): unknown {
-    const { ctx, key } = this
-    const run = ctx.run
-    // A durable re-run reads the state as it is now (a read acts on nothing).
-    const replayed = ctx.journaled !== undefined && ctx.replayed() !== undefined
-    const value = key === undefined ? run.state : (run.state as any)[key]
-    if (run.record !== undefined && !replayed) ctx.recordOp({ op: "get", key, value })
-    return value
-  }
-}
-
-/** The run's store as a worker slot sees it: methods on a prototype, so a slot's store costs one small object. */
-class StoreView implements Store<any> {
-  readonly run: Run
-  readonly ctx: Context_
-  constructor(run: Run, ctx: Context_) {
-    this.run = run
-    this.ctx = ctx
-  }
-  get getAll(): Effect.Effect<any> {
-    return this.ctx.op(new ReadOp(this.ctx, undefined))
-  }
-  /**
-   * The last `get`'s operation: a read holds nothing but its key and reads when it runs, so a `get` of the same
-   * key (a handler reading its count once per event) gives it again instead of a new one.
-   */
-  private lastGet: ReadOp | undefined = undefined
-  get(key: PropertyKey): Effect.Effect<any> {
-    const last = this.lastGet
-    return this.ctx.op(
-      last !== undefined && last.key === key ? last : (this.lastGet = new ReadOp(this.ctx, key as string))
-    )
-  }
-  set(key: PropertyKey, value: unknown): Effect.Effect<void> {
-    return this.ctx.point(
-      withLock(
-        this.run,
-        this.ctx,
-        "set",
-        setState(this.run, this.ctx, "set", key as string, (s) => ({ ...s, [key]: value }))
-      )
-    )
-  }
-  update(key: PropertyKey, f: (value: any) => any): Effect.Effect<void> {
-    return this.ctx.point(
-      withLock(
-        this.run,
-        this.ctx,
-        "update",
-        setState(this.run, this.ctx, "update", key as string, (s) => ({ ...s, [key]: f(s[key]) }))
-      )
-    )
-  }
-  edit<E, R>(f: (state: any) => Effect.Effect<any, E, R>): Effect.Effect<void, E, R> {
-    const { run, ctx } = this
-    return ctx.point(
-      // A durable re-run: an edit the journal holds is not applied (nor `f` called) again.
-      replayedOr(
-        ctx,
-        withLock(
-          run,
-          ctx,
-          "edit",
-          Effect.flatMap(
-            Effect.provideService(
-              Effect.ensuring(
-                Effect.suspend(() => {
-                  ctx.editing = true
-                  return Boundary.editResult(
-                    { workflow: run.compiled.name, step: ctx.step, event: ctx.event?._tag },
-                    f(run.state)
-                  )
-                }),
-                Effect.sync(() => {
-                  ctx.editing = false
-                })
-              ),
-              EditingRun,
-              run
-            ),
-            (next) => setState(run, ctx, "edit", undefined, () => next)
-          )
-        )
-      )
-    )
-  }
-}
-
-/** `effect`, unless the invocation re-runs an operation its journal holds: then nothing. */
-const replayedOr = <E, R>(ctx: Context_, effect: Effect.Effect<void, E, R>): Effect.Effect<void, E, R> =>
-  Effect.suspend(() => (ctx.journaled !== undefined && ctx.replayed() !== undefined ? Effect.void : effect))

@@ -13,11 +13,11 @@ import { StartEvent } from "../Event.ts"
 import { PartialCollect, WaitingStep, WorkflowStalledError, WorkflowTimeoutError } from "../WorkflowError.ts"
 import * as Boundary from "./boundary.ts"
 import { describeNeed } from "./collectBuffer.ts"
-import { EditingRun } from "./context.ts"
 import { fork, RunFiber } from "./fibers.ts"
 import type { Compiled } from "./routing.ts"
 import { andThen, type Hooks, Run, START } from "./run.ts"
 import { dropIdleSlots } from "./stepRun.ts"
+import { EditingRun } from "./store.ts"
 import { deliver, startHere } from "./workers.ts"
 
 /**

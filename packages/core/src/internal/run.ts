@@ -6,13 +6,14 @@
 import { Clock, Context, Deferred, Effect, type Exit, Fiber, Semaphore } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import type { Need } from "./collectBuffer.ts"
-import { type Context_, EditingRun } from "./context.ts"
+import type { Context_ } from "./context.ts"
 import type { RunFiber, WorkerFiber } from "./fibers.ts"
 import { lifecycleEvents } from "./lifecycleEvents.ts"
 import { clonePlain } from "./plain.ts"
 import { both, type Listener } from "./record.ts"
 import type { Compiled } from "./routing.ts"
 import { eventOf, StepRun } from "./stepRun.ts"
+import { EditingRun } from "./store.ts"
 import type { Waiter } from "./waits.ts"
 
 /** How a run is watched and fed. @internal */
