@@ -9,8 +9,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { defineWorkflow, Event, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
 import { Cause, type Duration, Effect, Exit, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
+import * as fc from "fast-check"
 
 class Item extends Event.TaggedData("Item")<{ readonly n: number }> {}
+class Done extends Event.TaggedData("Done")<{ readonly n: number }> {}
 
 /** Run `wf` on the lean path (`Workflow.run`) or the recorded one (a handle with lifecycle events), as an Exit. */
 const runOn = (recorded: boolean, wf: any): Effect.Effect<Exit.Exit<unknown, unknown>, unknown> =>
@@ -22,12 +24,15 @@ const runOn = (recorded: boolean, wf: any): Effect.Effect<Exit.Exit<unknown, unk
       )
     : Effect.exit(Workflow.run(wf, {}))) as Effect.Effect<Exit.Exit<unknown, unknown>, unknown>
 
-/** The Exit of `effect` forked now, after `adjust` of virtual time and the fibers' turns, or `undefined` if it has not ended. */
+/** The Exit of `effect` forked now, after `adjust` of virtual time (up to 3 times) and the fibers' turns, or `undefined` if it has not ended. */
 const endedAfter = <A, E>(effect: Effect.Effect<A, E>, adjust: Duration.Input) =>
   Effect.gen(function* () {
     const fiber = yield* Effect.forkChild(effect)
-    yield* TestClock.adjust(adjust)
-    for (let i = 0; i < 100 && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
+    // A sleep registered after an adjust (behind the fibers' yields) is reached by the next one.
+    for (let round = 0; round < 3 && fiber.pollUnsafe() === undefined; round++) {
+      yield* TestClock.adjust(adjust)
+      for (let i = 0; i < 100 && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
+    }
     const exit = fiber.pollUnsafe()
     if (exit === undefined) yield* Fiber.interrupt(fiber)
     return exit === undefined ? undefined : Exit.isSuccess(exit) ? exit.value : undefined
@@ -236,6 +241,161 @@ describe("handlers behave as their effect would in a fiber", () => {
             }
           }
         }
+      })
+  )
+
+  it.effect(
+    "property: a handler built of random Effect operations ends, and logs, as its effect alone in a fiber does",
+    () =>
+      Effect.gen(function* () {
+        type Op =
+          | "map"
+          | "sync"
+          | "yield"
+          | "sleep"
+          | "fail"
+          | "throw"
+          | "catch"
+          | "gen"
+          | "ensuring"
+          | "fork"
+          | "suspend"
+        const ops: ReadonlyArray<Op> = [
+          "map",
+          "sync",
+          "yield",
+          "sleep",
+          "fail",
+          "throw",
+          "catch",
+          "gen",
+          "ensuring",
+          "fork",
+          "suspend"
+        ]
+        /** The effect the handler runs: ops applied in turn to Effect.succeed(1), logging what they do. */
+        const build = (list: ReadonlyArray<Op>, log: Array<string>): Effect.Effect<number, string> => {
+          let effect: Effect.Effect<number, string> = Effect.succeed(1)
+          list.forEach((op, i) => {
+            const inner = effect
+            switch (op) {
+              case "map":
+                effect = Effect.map(inner, (n) => n + 1)
+                break
+              case "sync":
+                effect = Effect.flatMap(inner, (n) =>
+                  Effect.sync(() => {
+                    log.push(`sync ${i} ${n}`)
+                    return n * 2
+                  })
+                )
+                break
+              case "yield":
+                effect = Effect.andThen(Effect.yieldNow, inner)
+                break
+              case "sleep":
+                effect = Effect.flatMap(inner, (n) => Effect.as(Effect.sleep("10 millis"), n + 3))
+                break
+              case "fail":
+                effect = Effect.flatMap(inner, (n) =>
+                  n % 3 === 0 ? Effect.fail(`failed ${i} ${n}`) : Effect.succeed(n)
+                )
+                break
+              case "throw":
+                effect = Effect.map(inner, (n) => {
+                  if (n % 7 === 0) throw new Error(`threw ${i} ${n}`)
+                  return n
+                })
+                break
+              case "catch":
+                effect = Effect.catch(inner, (e) =>
+                  Effect.sync(() => {
+                    log.push(`caught ${i} ${e}`)
+                    return 5
+                  })
+                )
+                break
+              case "gen":
+                effect = Effect.gen(function* () {
+                  const n = yield* inner
+                  log.push(`gen ${i} ${n}`)
+                  return n + 1
+                })
+                break
+              case "ensuring":
+                effect = Effect.ensuring(
+                  inner,
+                  Effect.sync(() => log.push(`ensuring ${i}`))
+                )
+                break
+              case "fork":
+                effect = Effect.flatMap(
+                  Effect.forkChild(
+                    Effect.onExit(
+                      Effect.andThen(
+                        Effect.sleep("5 millis"),
+                        Effect.sync(() => log.push(`child ${i}`))
+                      ),
+                      (exit) => Effect.sync(() => log.push(`child ${i} ${exit._tag}`))
+                    ),
+                    { startImmediately: true }
+                  ),
+                  () => inner
+                )
+                break
+              case "suspend":
+                effect = Effect.suspend(() => inner)
+                break
+            }
+          })
+          return effect
+        }
+        const show = (exit: Exit.Exit<unknown, unknown> | undefined) => {
+          if (exit === undefined) return "hangs"
+          if (Exit.isSuccess(exit)) return `ok ${exit.value}`
+          const error = Cause.squash(exit.cause)
+          return `failed ${error instanceof Error ? error.message : String(error)}`
+        }
+        const context = yield* Effect.context<never>()
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(
+              fc.array(fc.constantFrom(...ops), { maxLength: 10 }),
+              fc.boolean(),
+              async (list, generator) => {
+                const alone: Array<string> = []
+                const expected = show(
+                  await Effect.runPromiseWith(context)(endedAfter(Effect.exit(build(list, alone)), "1 minute"))
+                )
+                for (const recorded of paths) {
+                  const log: Array<string> = []
+                  // The handler is a worker started by the start step's send: in place, in the sender's fiber, on
+                  // the lean path. What it returns goes to a step that takes a second (on the lean path, in the
+                  // fiber the handler ended in, handed over).
+                  const wf = defineWorkflow({ name: "random" })
+                    .step(StartEvent, (_, ctx) => ctx.send(new Item({ n: 0 })), { emits: [Item] })
+                    .step(
+                      Item,
+                      generator
+                        ? function* () {
+                            return new Done({ n: yield* build(list, log) })
+                          }
+                        : () => Effect.map(build(list, log), (n) => new Done({ n })),
+                      { emits: [Done] }
+                    )
+                    .step(Done, (ev) => Effect.as(Effect.sleep("1 second"), new StopEvent({ result: ev.n })), {
+                      emits: [StopEvent]
+                    })
+                  const exit = await Effect.runPromiseWith(context)(endedAfter(runOn(recorded, wf), "1 minute"))
+                  const where = `${list.join(", ")} (${generator ? "generator" : "effect"}, ${pathName(recorded)})`
+                  assert.strictEqual(show(exit), expected, where)
+                  assert.deepStrictEqual(log, alone, where)
+                }
+              }
+            ),
+            { numRuns: 150 }
+          )
+        )
       })
   )
 })
