@@ -7,7 +7,8 @@
 import { Cause, Deferred, Effect, Exit, Stream } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import { type UnhandledEventError, WorkflowCancelledError } from "../WorkflowError.ts"
-import { isWaiting, type Launched } from "./lifecycle.ts"
+import type { Launched } from "./launch.ts"
+import { isWaiting } from "./lifecycle.ts"
 import { sendFromOutside } from "./waits.ts"
 
 type Take = Effect.Effect<ReadonlyArray<AnyEvent> & readonly [AnyEvent, ...Array<AnyEvent>], unknown>

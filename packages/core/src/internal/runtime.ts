@@ -15,7 +15,8 @@
  * This module gathers what the rest of the library uses.
  */
 export { MAILBOX_HIGH, MAILBOX_LOW } from "./backPressure.ts"
-export { isWaiting, launch, runCompiled } from "./lifecycle.ts"
+export { launch } from "./launch.ts"
+export { isWaiting, runCompiled } from "./lifecycle.ts"
 export { type Listener, replay, type Transition } from "./record.ts"
 export { type Compiled, type CompiledStep, compile } from "./routing.ts"
 export { type Hooks, Run, type Snapshot } from "./run.ts"
