@@ -1,28 +1,26 @@
 /**
  * Invocation: one call of a step's handler on one event, inside its worker's fiber (see `workers.ts`):
  * the handler, its timeout and span, then its outcome. A returned event is routed (`routing.ts`), with
- * back-pressure (`backPressure.ts`); a failure is retried on the step's schedule (the event backs off in a
- * fiber of its own while the worker goes on), handed to a step that accepts `StepFailedEvent`, or ends the
- * run. Then the worker takes its next event.
+ * back-pressure (`backPressure.ts`); a failure is retried on the step's schedule, handed to a step that
+ * accepts `StepFailedEvent`, or ends the run (`retry.ts`). Then the worker takes its next event.
  */
-import { Cause, Clock, Context, Duration, Effect, Exit, Fiber, Pull, Schedule } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Fiber } from "effect"
 import type { AnyEvent } from "../Event.ts"
-import { StepFailedEvent } from "../RunEvent.ts"
 import { StepTimeoutError, UnhandledEventError } from "../WorkflowError.ts"
 import { filled, room } from "./backPressure.ts"
 import * as Boundary from "./boundary.ts"
 import type { Context_ } from "./context.ts"
 import { DistributorRef } from "./distributed.ts"
-import { fork, RunFiber } from "./fibers.ts"
 import { drive } from "./generator.ts"
 import { generatorOf, runInPlaceOrValue, SUCCEEDED, takeSucceeded } from "./inPlace.ts"
 import { failCause } from "./lifecycle.ts"
 import { isExit } from "./primitive.ts"
 import type { Outcome } from "./record.ts"
-import { outsideEmits, route, routeEmitted, routeOrError } from "./routing.ts"
+import { failed } from "./retry.ts"
+import { outsideEmits, routeEmitted, routeOrError } from "./routing.ts"
 import { andThen, type Run } from "./run.ts"
-import { type Item, Retry } from "./stepRun.ts"
-import { handOver, mayHandOver, next, requeue } from "./workers.ts"
+import type { Item } from "./stepRun.ts"
+import { handOver, mayHandOver, next } from "./workers.ts"
 
 /**
  * `Effect.isEffect`, written out: effect's own goes through `Predicate.hasProperty`, a `dual` that builds an
@@ -171,7 +169,7 @@ const invokeNow = (run: Run, ctx: Context_, item: Item): Effect.Effect<void> => 
 export const MAX_SYNC_DEPTH = 32
 
 /** Record the end of the invocation of `ctx`. */
-const ended = (run: Run, ctx: Context_, outcome: Outcome): void =>
+export const ended = (run: Run, ctx: Context_, outcome: Outcome): void =>
   run.record!({
     _tag: "InvocationEnded",
     invocationId: ctx.invocationId,
@@ -273,106 +271,4 @@ export const failedInvocation = (run: Run, ctx: Context_, cause: Cause.Cause<unk
     return Effect.void
   }
   return Effect.andThen(failed(run, ctx, cause), ctx.goOn)
-}
-
-/** An invocation failed: retry it on the step's schedule, hand it to a recovering step, or end the run. */
-const failed = (run: Run, ctx: Context_, original: Cause.Cause<unknown>): Effect.Effect<void> => {
-  const { retry, sr } = ctx
-  const cause = namingMissingService(original, run.compiled.name, sr.step.name)
-  const ev = ctx.event!
-  const schedule = sr.step.def.retry
-  const error = Cause.squash(cause)
-  const emitFailed = (willRetry: boolean) => {
-    if (run.record !== undefined) ended(run, ctx, { _tag: "Failed", error, willRetry })
-  }
-  const finalFailure = () => {
-    emitFailed(false)
-    if (run.recovers && ev._tag !== "StepFailedEvent" && Cause.hasFails(cause)) {
-      return Effect.catchCause(
-        route(
-          run,
-          sr.step.name,
-          new StepFailedEvent({ step: sr.step.name, event: ev, error, attempts: ctx.attempt }),
-          undefined,
-          ctx
-        ),
-        (c) => Effect.sync(() => failCause(run, c))
-      )
-    }
-    failCause(run, cause)
-    return Effect.void
-  }
-  // Only typed failures are retried; defects end the run.
-  if (schedule === undefined || !Cause.hasFails(cause)) return finalFailure()
-  const failure = Cause.findError(cause)
-  const input = failure._tag === "Success" ? failure.success : error
-  const nextStep =
-    retry?.next !== undefined
-      ? Effect.succeed(retry.next)
-      : (Schedule.toStep(schedule as Schedule.Schedule<unknown, unknown>) as Effect.Effect<NonNullable<Retry["next"]>>)
-  return Effect.flatMap(nextStep, (step) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Pull.matchEffect(step(now, input), {
-        onSuccess: ([, delay]) => {
-          if (run.finished) {
-            emitFailed(false)
-            return Effect.void
-          }
-          const attempt = ctx.attempt + 1
-          emitFailed(true)
-          if (run.record !== undefined) {
-            const delayMillis = Duration.toMillis(delay)
-            run.record({
-              _tag: "RetryScheduled",
-              invocationId: ctx.invocationId,
-              step: sr.step.name,
-              event: ev,
-              attempt,
-              delayMillis,
-              dueAt: now + delayMillis
-            })
-          }
-          // The event stays active while it backs off, but its worker slot goes on to other events.
-          ctx.retrying = true
-          sr.backingOff++
-          const again = new Retry(ev, attempt, step, ctx.n)
-          return fork(
-            run,
-            Effect.andThen(
-              Effect.sleep(delay),
-              Effect.suspend(() => {
-                sr.backingOff--
-                return run.finished ? Effect.void : requeue(run, sr, again)
-              })
-            ),
-            new RunFiber(run)
-          )
-        },
-        onFailure: (scheduleCause) =>
-          Effect.sync(() => {
-            emitFailed(false)
-            failCause(run, scheduleCause)
-          }),
-        onDone: () => finalFailure()
-      })
-    )
-  )
-}
-
-/**
- * Effect's "Service not found: <key>" defect says nothing of where: say which workflow and step needed the
- * service, and how to provide it. Any other cause is returned as it is.
- */
-const namingMissingService = (cause: Cause.Cause<unknown>, workflow: string, step: string): Cause.Cause<unknown> => {
-  const found = Cause.findDefect(cause)
-  if (found._tag !== "Success") return cause
-  const defect = found.success
-  if (!(defect instanceof Error) || !defect.message.startsWith("Service not found")) return cause
-  return Cause.die(
-    new Error(
-      `${defect.message}, needed by step "${step}" of workflow "${workflow}". Provide it with its Layer: ` +
-        "Workflow.run(...).pipe(Effect.provide(layer)), or { layer } in Workflow.runPromise / startPromise.",
-      { cause: defect }
-    )
-  )
 }
