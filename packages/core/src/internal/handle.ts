@@ -1,6 +1,6 @@
 /**
  * A handle's side of a run (`Workflow.start`): the run launched with no fiber of its own (`launch` in
- * `lifecycle.ts`), its published events held until someone reads them (`EventFeed`), and the handle's
+ * `launch.ts`), its published events held until someone reads them (`EventFeed`), and the handle's
  * effects, built when asked for. A server may hold thousands of handles whose runs wait for a person:
  * each costs the run and a few small objects, with no fiber, queue or effect built ahead of use.
  */

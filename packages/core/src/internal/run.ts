@@ -1,7 +1,8 @@
 /**
- * What one run holds, as plain data: its steps (see `workers.ts`), how much work is left (`active`), its
+ * What one run holds, as plain data: its steps (see `stepRun.ts`), how much work is left (`active`), its
  * open waits, its state and the hooks that watch it. The rooms around it (`routing.ts`, `workers.ts`,
- * `invocation.ts`, `backPressure.ts`, `waits.ts`, `lifecycle.ts`) read and change it; `snapshot` reads it.
+ * `fibers.ts`, `invocation.ts`, `retry.ts`, `backPressure.ts`, `waits.ts`, `lifecycle.ts`) read and change it;
+ * `snapshot` reads it.
  */
 import { Clock, Context, Deferred, Effect, type Exit, Fiber, Semaphore } from "effect"
 import type { AnyEvent } from "../Event.ts"
@@ -111,7 +112,7 @@ export class Run {
     if (this.done_ !== undefined) Deferred.doneUnsafe(this.done_, exit)
     this.onEnd?.runEnded(exit)
   }
-  /** The run's live fibers, linked through their `next` (see `fork` in workers.ts): none until it forks one. */
+  /** The run's live fibers, linked through their `next` (see `fork` in fibers.ts): none until it forks one. */
   fibers: RunFiber | undefined = undefined
   /** The run's fibers are being stopped (see `close`): nothing more is forked. */
   closing = false
@@ -170,7 +171,7 @@ export class Run {
   spareFiber: WorkerFiber | undefined = undefined
   /** Handler outcomes being handled one inside another on the JS stack (see `invoke`). */
   syncDepth = 0
-  /** Worker fibers being started at once, one inside another (see `fork` in workers.ts). */
+  /** Worker fibers being started at once, one inside another (see `fork` in fibers.ts). */
   nestedStarts = 0
   private state_: unknown = UNSET
   /** The run's state: a copy of the initial state, made when first read (a run that never reads it makes none). */
@@ -231,7 +232,7 @@ export class Run {
   get lock(): Semaphore.Semaphore {
     return (this.lock_ ??= Semaphore.makeUnsafe(1))
   }
-  /** Let go of the store's lock, which nobody holds or waits for (see `dropIdleSlots` in workers.ts). */
+  /** Let go of the store's lock, which nobody holds or waits for (see `dropIdleSlots` in stepRun.ts). */
   dropLock(): void {
     this.lock_ = undefined
   }

@@ -4,12 +4,17 @@
  *
  * - `routing.ts`: the routing tables a workflow compiles to, and `route`, which takes an emitted event to
  *   the end of the run, an open wait, the caller, or the mailboxes of the steps that accept it.
- * - `workers.ts`: each step's mailbox and worker pool: queue an event or start a worker fiber for it.
- * - `invocation.ts`: one handler call: timeout, span, outcome; retry, recovery or the run's end on failure.
+ * - `stepRun.ts`: one step of one run as plain data: its mailbox, worker slots and counts.
+ * - `workers.ts`: each step's worker pool: queue an event or start a worker for it.
+ * - `fibers.ts`: every fiber of the run, listed and watched until it ends.
+ * - `invocation.ts`: one handler call: timeout, span, outcome.
+ * - `retry.ts`: a failed invocation: retry, recovery or the run's end.
  * - `backPressure.ts`: `ctx.send`/`sendAll`, and a sender waiting while the mailbox it filled drains.
  * - `waits.ts`: `ctx.waitFor` and outside input.
- * - `lifecycle.ts`: start, stop, failure, stall, timeout and the end of the run.
- * - `context.ts`: the step context a handler gets, handing each operation to its room.
+ * - `lifecycle.ts`: start, stop, failure, stall, timeout and the end of the run; `launch.ts`: a run started
+ *   in the background (a handle's).
+ * - `context.ts`: the step context a handler gets, handing each operation to its room (`operations.ts`,
+ *   `store.ts`).
  *
  * Pure logic with no fibers lives apart: `collectBuffer.ts` (fan-in), `mailbox.ts` (the ring buffer).
  * This module gathers what the rest of the library uses.
