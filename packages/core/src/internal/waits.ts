@@ -228,8 +228,11 @@ const matches = (run: Run, w: Waiter, ev: AnyEvent): boolean => {
   }
 }
 
-/** Whether an open waiter would take `ev` (`answer`'s test, without acting; a `match` that throws counts). */
-const awaited = (run: Run, ev: AnyEvent): boolean =>
+/**
+ * Whether an open waiter would take `ev`: `answer`'s test, without acting. A `match` that throws counts (routing
+ * then ends the run naming the step). @internal
+ */
+export const awaited = (run: Run, ev: AnyEvent): boolean =>
   run.waiters.some((w) => {
     if (w.tag !== ev._tag || (w.id !== undefined && (ev as { id?: unknown }).id !== w.id)) return false
     try {

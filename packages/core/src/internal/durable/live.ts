@@ -8,6 +8,7 @@ import type { AnyEvent } from "../../Event.ts"
 import type * as JournalWriter from "../../JournalWriter.ts"
 import type { UnhandledEventError } from "../../WorkflowError.ts"
 import type { Run } from "../runtime.ts"
+import { awaited } from "../waits.ts"
 
 /** This process as a lease owner: one owner for all its runs. @internal */
 export const OWNER = `owner-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
@@ -51,20 +52,4 @@ export const stopping = (run: Run): boolean => run.closing
 
 /** Whether something takes `ev` now: the end (a StopEvent), a step that accepts it, or an open wait it matches. */
 export const takes = (run: Run, ev: AnyEvent): boolean =>
-  ev._tag === "StopEvent" ||
-  run.compiled.routes.has(ev._tag) ||
-  run.waiters.some(
-    (w) =>
-      w.tag === ev._tag &&
-      (w.id === undefined || (ev as { id?: unknown }).id === w.id) &&
-      (w.match === undefined || matchOrThrows(w.match, ev))
-  )
-
-/** A `match` that throws counts as a match: routing then ends the run naming the step (the handler boundary). */
-const matchOrThrows = (match: (event: any) => boolean, ev: AnyEvent): boolean => {
-  try {
-    return match(ev) === true
-  } catch {
-    return true
-  }
-}
+  ev._tag === "StopEvent" || run.compiled.routes.has(ev._tag) || awaited(run, ev)
