@@ -12,7 +12,7 @@ import { send } from "./backPressure.ts"
 import * as Boundary from "./boundary.ts"
 import type { Need } from "./collectBuffer.ts"
 import type { Context_ } from "./context.ts"
-import { SuspendOp, SyncOp } from "./primitive.ts"
+import { SuspendOp, SyncOp, unused } from "./primitive.ts"
 
 /** `ctx.send`: route the event, then go on with the worker fibers it starts or a wait for room. */
 export class SendOp extends SuspendOp {
@@ -24,6 +24,7 @@ export class SendOp extends SuspendOp {
     this.ctx = ctx
     this.event = event
     this.target = target
+    unused(this)
   }
   effect(): Effect.Effect<void, UnhandledEventError> {
     return send(this.ctx.run, this.ctx, this.event, this.target)
@@ -38,6 +39,7 @@ export class WriteOp extends SyncOp {
     super()
     this.ctx = ctx
     this.event = event
+    unused(this)
   }
   perform(): void {
     const { ctx, event } = this
@@ -58,6 +60,7 @@ export class CollectOp extends SyncOp {
     this.ctx = ctx
     this.event = event
     this.need = need
+    unused(this)
   }
   perform(): Option.Option<ReadonlyArray<any>> {
     const { ctx, event } = this

@@ -76,11 +76,14 @@ const effectIterator = (suspendProto as { [Symbol.iterator]: (this: unknown) => 
 export abstract class Op extends (OpBase as unknown as new () => Effect.Effect<any, any>) {
   /** The step context (worker slot) the operation belongs to. */
   abstract readonly ctx: OpContext
-  /** Its own iterator's state: 0 free, 1 handed to a `yield*`, 2 the effect that is left yielded to the driver. */
-  phase = 0
+  /**
+   * Its own iterator's state: 0 free, 1 handed to a `yield*`, 2 the effect that is left yielded to the driver.
+   * Set by each operation's constructor (`unused`), so `Op` has no fields and no constructor of its own to run.
+   */
+  declare phase: number
   /** The iterator result of its own `yield*`, which the generator reads at once. */
-  done = false
-  value: unknown = undefined
+  declare done: boolean
+  declare value: unknown
   /**
    * Whether its result is a value at once (`SyncOp`): then `drive` would do it in place however many it did
    * before, and so may its `yield*`.
@@ -133,6 +136,18 @@ export abstract class Op extends (OpBase as unknown as new () => Effect.Effect<a
     this.value = value
     return this as unknown as IteratorResult<unknown, unknown>
   }
+}
+
+/**
+ * A new operation's own iterator is free: every operation's constructor calls this (an operation that does not
+ * is never done inside its `yield*`).
+ *
+ * @internal
+ */
+export const unused = (op: Op): void => {
+  op.phase = 0
+  op.done = false
+  op.value = undefined
 }
 
 /** What the run asks an operation to wait on before it acts, if anything (see `OpContext`). */

@@ -9,7 +9,7 @@ import type { Store } from "../StepContext.ts"
 import { NestedStoreEditError } from "../WorkflowError.ts"
 import * as Boundary from "./boundary.ts"
 import type { Context_ } from "./context.ts"
-import { SyncOp } from "./primitive.ts"
+import { SyncOp, unused } from "./primitive.ts"
 import type { Run } from "./run.ts"
 
 /** The current store edit, per fiber, to tell a nested edit from a waiting one. @internal */
@@ -53,6 +53,7 @@ class ReadOp extends SyncOp {
     super()
     this.ctx = ctx
     this.key = key
+    unused(this)
   }
   perform(): unknown {
     const { ctx, key } = this

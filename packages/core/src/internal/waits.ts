@@ -13,7 +13,7 @@ import { waitingForEvent } from "./backPressure.ts"
 import * as Boundary from "./boundary.ts"
 import type { Context_ } from "./context.ts"
 import { checkIdle, failCause } from "./lifecycle.ts"
-import { SuspendOp } from "./primitive.ts"
+import { SuspendOp, unused } from "./primitive.ts"
 import { route } from "./routing.ts"
 import { OUTSIDE, type Run } from "./run.ts"
 
@@ -110,6 +110,7 @@ export class WaitForOp extends SuspendOp {
     this.ctx = ctx
     this.tag = tag
     this.options = options
+    unused(this)
   }
   effect(): Effect.Effect<AnyEvent, StepTimeoutError> {
     return waitFor(this.ctx.run, this.ctx, this.tag, this.options)
