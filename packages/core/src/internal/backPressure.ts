@@ -34,8 +34,8 @@ export const send = (
   if (ctx.journaled !== undefined && ctx.replayed() !== undefined) return Effect.void
   let routed: Effect.Effect<void> | UnhandledEventError
   if (target === undefined && run.record === undefined) {
-    // As `sendAll`: the per-event path of `routeEmitted` (an event of the tag the step last emitted goes
-    // straight to its one step), which checks the step's `emits` itself.
+    // As `sendAll`: the per-event path of `routeEmitted` (an event that goes to one step only goes straight
+    // there), which checks the step's `emits` itself.
     run.full = undefined
     routed = routeEmitted(run, ctx.sr.step, ev, ctx)
   } else {

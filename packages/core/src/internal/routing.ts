@@ -57,11 +57,10 @@ export interface CompiledStep {
    */
   readonly plain: boolean
   /**
-   * The tag this step last emitted, when that may go straight to one step (`lastTarget`), and its index: what
-   * `routeEmitted` checks first. Shared by the workflow's runs (it says only what the tables say).
+   * The tags this step may emit that go to one step only, to that step's index (the workflow's `soleTarget`
+   * within the step's `emits`): what `routeEmitted` sends straight there.
    */
-  lastTag: string | undefined
-  lastTarget: number
+  readonly direct: ReadonlyMap<string, number>
 }
 
 /** @internal */
@@ -90,8 +89,7 @@ export const compile = (
       generator: isGenerator && plain ? def.handler : undefined,
       def,
       plain,
-      lastTag: undefined,
-      lastTarget: -1
+      direct: new Map()
     }
     compiledSteps.push(step)
     byName.set(def.name, step)
@@ -104,6 +102,10 @@ export const compile = (
   const soleTarget = new Map<string, number>()
   // A StopEvent ends the run wherever it goes (see `routeOrError`): it has no step to go straight to.
   for (const [tag, targets] of routes) if (targets.length === 1 && tag !== "StopEvent") soleTarget.set(tag, targets[0]!)
+  for (const step of compiledSteps) {
+    const direct = step.direct as Map<string, number>
+    for (const [tag, i] of soleTarget) if (step.emitsTags === undefined || step.emitsTags.has(tag)) direct.set(tag, i)
+  }
   return {
     name,
     steps: compiledSteps,
@@ -212,9 +214,9 @@ export const routeOrError = (
 
 /**
  * Route an event that step `step` emitted with no target step (returned, or sent), from the invocation `by`
- * of an unrecorded run: `outsideEmits`, then `routeOrError`. On the per-event path, an event of the tag the
- * step last emitted, which its `emits` allow and which goes to one step only, goes there with no other check
- * as long as no wait is open (a wait could take it) and the run goes on.
+ * of an unrecorded run: `outsideEmits`, then `routeOrError`. On the per-event path, an event that the step's
+ * `emits` allow and that goes to one step only (`direct`, made by `compile`) goes there with no other check as
+ * long as no wait is open (a wait could take it) and the run goes on.
  */
 export const routeEmitted = (
   run: Run,
@@ -223,16 +225,8 @@ export const routeEmitted = (
   by: Context_
 ): Effect.Effect<void> | UnhandledEventError => {
   if (!run.finished && run.waiters.length === 0 && isEvent(ev)) {
-    const tag = ev._tag
-    if (tag === step.lastTag) return deliver(run, run.stepRun(step.lastTarget), ev, step.name, by)
-    const refused = outsideEmits(run, step, ev)
-    if (refused !== undefined) return refused
-    const sole = run.compiled.soleTarget.get(tag)
-    if (sole !== undefined) {
-      step.lastTag = tag
-      step.lastTarget = sole
-    }
-    return routeOrError(run, step.name, ev, undefined, by)
+    const to = step.direct.get(ev._tag)
+    if (to !== undefined) return deliver(run, run.stepRun(to), ev, step.name, by)
   }
   return outsideEmits(run, step, ev) ?? routeOrError(run, step.name, ev, undefined, by)
 }
