@@ -65,28 +65,29 @@ export const drive = (run: Run, ctx: Context_, iter: Iterator<unknown, unknown, 
   run.syncDepth++
   try {
     while (true) {
-      let state: IteratorResult<unknown, unknown>
       // While the generator runs, an operation of `ctx` it yields is done inside its `yield*`, and counted as
-      // one done here (see `Op`).
+      // one done here (see `Op`). Whatever the generator does, the outer stepping (a driver below this one on
+      // the stack) is back before anything else runs.
       const outer = stepping.ctx
       const outerInPlace = stepping.inPlace
       const outerSteps = stepping.steps
       stepping.ctx = ctx
       stepping.inPlace = MAX_IN_PLACE - inPlace
       stepping.steps = MAX_STEPS - steps
+      let state: IteratorResult<unknown, unknown> | undefined
+      let thrown: unknown
       try {
         state = iter.next(value)
-      } catch (thrown) {
+      } catch (e) {
+        thrown = e
+      } finally {
+        inPlace = MAX_IN_PLACE - stepping.inPlace
+        steps = MAX_STEPS - stepping.steps
         stepping.ctx = outer
         stepping.inPlace = outerInPlace
         stepping.steps = outerSteps
-        return failedInvocation(run, ctx, Cause.die(thrown))
       }
-      inPlace = MAX_IN_PLACE - stepping.inPlace
-      steps = MAX_STEPS - stepping.steps
-      stepping.ctx = outer
-      stepping.inPlace = outerInPlace
-      stepping.steps = outerSteps
+      if (state === undefined) return failedInvocation(run, ctx, Cause.die(thrown))
       if (state.done === true) {
         // A worker draining its mailbox comes back here through `succeeded`: past MAX_SYNC_DEPTH outcomes one
         // inside another, the outcome is handed on from the fiber's loop, so the JS stack stays bounded.
