@@ -107,7 +107,7 @@ const SCHEDULED = { startImmediately: false } as const
 export const MAX_NESTED_STARTS = 32
 
 /** A fiber that failed (not by interruption alone): what the run's fiber watchers look for. */
-export const diedOf = (exit: Exit.Exit<unknown, unknown>): Cause.Cause<unknown> | undefined =>
+const diedOf = (exit: Exit.Exit<unknown, unknown>): Cause.Cause<unknown> | undefined =>
   exit._tag === "Failure" && !Cause.hasInterruptsOnly(exit.cause) ? exit.cause : undefined
 
 /** A fiber of the run failed outside any handler's error handling: end the run, naming where. */

@@ -125,7 +125,7 @@ export const hashOf = (def: Record<string, string>): string => {
 }
 
 /** What differs between a stored definition and the given one, in words. @internal */
-export const definitionChanges = (stored: Record<string, string>, given: Record<string, string>): Array<string> => {
+const definitionChanges = (stored: Record<string, string>, given: Record<string, string>): Array<string> => {
   const out: Array<string> = []
   for (const key of new Set([...Object.keys(stored), ...Object.keys(given)])) {
     const a = stored[key]

@@ -264,7 +264,7 @@ const errorJson = (error: unknown): string => {
 }
 
 /** A finished run's outcome, as stored: its result decoded, or its error (as stored JSON, with its `_tag`). */
-export const storedOutcome = (self: Any, info: RunInfo): Effect.Effect<unknown, unknown, RunStore> =>
+const storedOutcome = (self: Any, info: RunInfo): Effect.Effect<unknown, unknown, RunStore> =>
   Effect.gen(function* () {
     const store = yield* RunStore
     if (info.status === "completed") {
