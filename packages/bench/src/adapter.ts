@@ -58,6 +58,11 @@ export const adapters: ReadonlyArray<{
     load: () => import("./adapters/effectFlowGen.ts").then((m) => m.adapter)
   },
   {
+    name: "effect-flow as issue 15 was filed",
+    kind: "engine",
+    load: () => import("./adapters/effectFlowFiled.ts").then((m) => m.load())
+  },
+  {
     name: "effect-flow (lean handlers)",
     kind: "engine",
     load: () => import("./adapters/effectFlowLean.ts").then((m) => m.adapter)

@@ -16,10 +16,11 @@
  *
  * The CPU profile is also written to `tiny-run.cpuprofile` in the working directory (open it in Chrome DevTools).
  */
-import { execFileSync, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import { Session } from "node:inspector/promises"
 import * as path from "node:path"
+import { engineAt } from "./engines.ts"
 import { num } from "./stats.ts"
 import { TINY_FLOW, type TinyRunner, tinySystems } from "./tiny.ts"
 import { valueOf } from "./workload.ts"
@@ -38,18 +39,9 @@ const compare = arg("--compare")
 const json = process.argv.includes("--json")
 const repoRoot = path.resolve(import.meta.dirname, "../../..")
 
-/** The tiny workflow on the engine's sources at `rev`, extracted once into `packages/bench/.engines/<sha>`. */
+/** The tiny workflow on the engine's sources at `rev` (see `engines.ts`). */
 const runnerAt = async (rev: string): Promise<TinyRunner> => {
-  const sha = execFileSync("git", ["-C", repoRoot, "rev-parse", "--verify", `${rev}^{commit}`], {
-    encoding: "utf8"
-  }).trim()
-  const dir = path.resolve(import.meta.dirname, "../.engines", sha)
-  if (!fs.existsSync(path.join(dir, "src/index.ts"))) {
-    fs.mkdirSync(dir, { recursive: true })
-    const archive = execFileSync("git", ["-C", repoRoot, "archive", sha, "packages/core/src"])
-    execFileSync("tar", ["-x", "-C", dir, "--strip-components=2"], { input: archive })
-  }
-  const core = await import(path.join(dir, "src/index.ts"))
+  const core = await engineAt(rev)
   const { tinyOn } = await import("./tiny/effectFlow.ts")
   return tinyOn(core).runner
 }

@@ -3,25 +3,34 @@
  * with W workers handles them, a collector `ctx.collect`s all N and returns the StopEvent.
  */
 
-import { StartEvent, StopEvent } from "@effect-flow/core"
+import * as Core from "@effect-flow/core"
 import { Effect, Option, Schema } from "effect"
-import type { Adapter } from "../adapter.ts"
-import type { Result } from "../workload.ts"
-import { benchWorkflow, flowRunner } from "./flowShared.ts"
+import type { Adapter, Runner } from "../adapter.ts"
+import type { Result, Work } from "../workload.ts"
+import { flowRunner } from "./flowShared.ts"
 
 class ItemEvent extends Schema.TaggedClass<ItemEvent>()("ItemEvent", { index: Schema.Number }) {}
 
 class DoneEvent extends Schema.TaggedClass<DoneEvent>()("DoneEvent", { index: Schema.Number, value: Schema.Number }) {}
 
-export const adapter: Adapter = {
-  name: "effect-flow",
-  kind: "engine",
-  how: "dispatch step `ctx.send`s N events, worker step with `workers: W`, collector `ctx.collect(ev, N)` → `StopEvent`",
-  packages: ["effect"],
-  make: (workers, work) => {
-    const wf = benchWorkflow("bench")
+/**
+ * The workflow written as REFERENCE.md writes workflows (`Effect.gen` arrows), on `core`: this package's engine, or
+ * another copy of its sources (`engines.ts`: the engine as issue 15 was filed, measured in the same run).
+ *
+ * @since 0.1.0
+ */
+export const arrowOn =
+  (core: typeof Core) =>
+  (workers: number, work: Work): Runner => {
+    const wf = core
+      .defineWorkflow({
+        name: "bench",
+        input: Schema.Struct({ items: Schema.Array(Schema.Number) }),
+        state: Schema.Struct({ total: Schema.Number }),
+        initialState: { total: 0 }
+      })
       .step(
-        StartEvent,
+        core.StartEvent,
         (ev, ctx) =>
           Effect.gen(function* () {
             yield* ctx.store.set("total", ev.items.length)
@@ -41,10 +50,17 @@ export const adapter: Adapter = {
             const total = yield* ctx.store.get("total")
             const all = yield* ctx.collect(ev, total)
             if (Option.isNone(all)) return
-            return new StopEvent({ result: all.value.map((d): Result => ({ index: d.index, value: d.value })) })
+            return new core.StopEvent({ result: all.value.map((d): Result => ({ index: d.index, value: d.value })) })
           }),
-        { name: "collect", emits: [StopEvent] }
+        { name: "collect", emits: [core.StopEvent] }
       )
-    return flowRunner(wf)
+    return flowRunner(wf as Parameters<typeof flowRunner>[0])
   }
+
+export const adapter: Adapter = {
+  name: "effect-flow",
+  kind: "engine",
+  how: "dispatch step `ctx.send`s N events, worker step with `workers: W`, collector `ctx.collect(ev, N)` → `StopEvent`",
+  packages: ["effect"],
+  make: arrowOn(Core)
 }
