@@ -74,6 +74,11 @@ export const adapters: ReadonlyArray<{
     load: () => import("./adapters/effectForEachHandlers.ts").then((m) => m.adapter)
   },
   {
+    name: "Effect.forEach with the documented style's handlers",
+    kind: "floor",
+    load: () => import("./adapters/effectForEachGenerators.ts").then((m) => m.adapter)
+  },
+  {
     name: "Effect queue pipeline",
     kind: "floor",
     load: () => import("./adapters/effectQueue.ts").then((m) => m.adapter)
@@ -94,3 +99,6 @@ export const BASELINE = "Effect.forEach"
 export const LEAN = "effect-flow (lean handlers)"
 /** The floor running {@link LEAN}'s handlers and events under `Effect.forEach`. */
 export const HANDLERS = "Effect.forEach with the workflow's handlers"
+/** The documented style's row, and the floor running its handlers and events under `Effect.forEach`. */
+export const GENERATOR = "effect-flow (generator handlers)"
+export const GENERATOR_HANDLERS = "Effect.forEach with the documented style's handlers"

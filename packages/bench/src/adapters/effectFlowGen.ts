@@ -9,12 +9,38 @@
 import { StartEvent, StopEvent } from "@effect-flow/core"
 import { Option, Schema } from "effect"
 import type { Adapter } from "../adapter.ts"
-import type { Result } from "../workload.ts"
+import type { Result, Work } from "../workload.ts"
 import { benchWorkflow, flowRunner } from "./flowShared.ts"
 
-class ItemEvent extends Schema.TaggedClass<ItemEvent>()("ItemEvent", { index: Schema.Number }) {}
+/** What the dispatch step sends per item. */
+export class ItemEvent extends Schema.TaggedClass<ItemEvent>()("ItemEvent", { index: Schema.Number }) {}
 
-class DoneEvent extends Schema.TaggedClass<DoneEvent>()("DoneEvent", { index: Schema.Number, value: Schema.Number }) {}
+/** What the worker step returns per item. */
+export class DoneEvent extends Schema.TaggedClass<DoneEvent>()("DoneEvent", {
+  index: Schema.Number,
+  value: Schema.Number
+}) {}
+
+/**
+ * The worker step's handler, in the documented style; the floor `effectForEachGenerators.ts` runs this same
+ * function with no engine.
+ *
+ * @example
+ * ```ts
+ * .step(ItemEvent, worker(noop), { name: "work", workers: 4, emits: [DoneEvent] })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const worker = (work: Work) =>
+  function* (ev: ItemEvent) {
+    const value = yield* work.effect(ev.index)
+    return new DoneEvent({ index: ev.index, value })
+  }
+
+/** The run's results from the collected events, as the collector returns them. */
+export const resultsOf = (all: ReadonlyArray<DoneEvent>): ReadonlyArray<Result> =>
+  all.map((d): Result => ({ index: d.index, value: d.value }))
 
 /**
  * The documented-style adapter.
@@ -42,21 +68,14 @@ export const adapter: Adapter = {
         },
         { name: "dispatch", emits: [ItemEvent] }
       )
-      .step(
-        ItemEvent,
-        function* (ev) {
-          const value = yield* work.effect(ev.index)
-          return new DoneEvent({ index: ev.index, value })
-        },
-        { name: "work", workers, emits: [DoneEvent] }
-      )
+      .step(ItemEvent, worker(work), { name: "work", workers, emits: [DoneEvent] })
       .step(
         DoneEvent,
         function* (ev, ctx) {
           const total = yield* ctx.store.get("total")
           const all = yield* ctx.collect(ev, total)
           if (Option.isNone(all)) return
-          return new StopEvent({ result: all.value.map((d): Result => ({ index: d.index, value: d.value })) })
+          return new StopEvent({ result: resultsOf(all.value) })
         },
         { name: "collect", emits: [StopEvent] }
       )
