@@ -79,6 +79,11 @@ export const adapters: ReadonlyArray<{
     load: () => import("./adapters/effectForEachGenerators.ts").then((m) => m.adapter)
   },
   {
+    name: "Effect.forEach with the arrow row's handlers",
+    kind: "floor",
+    load: () => import("./adapters/effectForEachArrows.ts").then((m) => m.adapter)
+  },
+  {
     name: "Effect queue pipeline",
     kind: "floor",
     load: () => import("./adapters/effectQueue.ts").then((m) => m.adapter)
@@ -102,3 +107,5 @@ export const HANDLERS = "Effect.forEach with the workflow's handlers"
 /** The documented style's row, and the floor running its handlers and events under `Effect.forEach`. */
 export const GENERATOR = "effect-flow (generator handlers)"
 export const GENERATOR_HANDLERS = "Effect.forEach with the documented style's handlers"
+/** The floor running the `Effect.gen`-arrow row's handlers and events under `Effect.forEach`. */
+export const ARROW_HANDLERS = "Effect.forEach with the arrow row's handlers"

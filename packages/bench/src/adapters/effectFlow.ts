@@ -9,9 +9,30 @@ import type { Adapter, Runner } from "../adapter.ts"
 import type { Result, Work } from "../workload.ts"
 import { flowRunner } from "./flowShared.ts"
 
-class ItemEvent extends Schema.TaggedClass<ItemEvent>()("ItemEvent", { index: Schema.Number }) {}
+/** What the dispatch step sends per item. */
+export class ItemEvent extends Schema.TaggedClass<ItemEvent>()("ItemEvent", { index: Schema.Number }) {}
 
-class DoneEvent extends Schema.TaggedClass<DoneEvent>()("DoneEvent", { index: Schema.Number, value: Schema.Number }) {}
+/** What the worker step returns per item. */
+export class DoneEvent extends Schema.TaggedClass<DoneEvent>()("DoneEvent", {
+  index: Schema.Number,
+  value: Schema.Number
+}) {}
+
+/**
+ * The worker step's handler, as REFERENCE.md writes one; the floor `effectForEachArrows.ts` runs this same function
+ * with no engine.
+ *
+ * @example
+ * ```ts
+ * .step(ItemEvent, worker(noop), { name: "work", workers: 4, emits: [DoneEvent] })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const worker =
+  (work: Work) =>
+  (ev: ItemEvent): Effect.Effect<DoneEvent> =>
+    Effect.map(work.effect(ev.index), (value) => new DoneEvent({ index: ev.index, value }))
 
 /**
  * The workflow written as REFERENCE.md writes workflows (`Effect.gen` arrows), on `core`: this package's engine, or
@@ -38,11 +59,7 @@ export const arrowOn =
           }),
         { name: "dispatch", emits: [ItemEvent] }
       )
-      .step(
-        ItemEvent,
-        (ev) => Effect.map(work.effect(ev.index), (value) => new DoneEvent({ index: ev.index, value })),
-        { name: "work", workers, emits: [DoneEvent] }
-      )
+      .step(ItemEvent, worker(work), { name: "work", workers, emits: [DoneEvent] })
       .step(
         DoneEvent,
         (ev, ctx) =>
