@@ -41,6 +41,27 @@ const endedAfter = <A, E>(effect: Effect.Effect<A, E>, adjust: Duration.Input) =
 const paths = [false, true] as const
 const pathName = (recorded: boolean) => (recorded ? "recorded" : "lean")
 
+/** Workflows whose handler interrupts itself (`Effect.interrupt`), in each way the engine runs a handler. */
+const selfInterrupting = {
+  "returned at once": defineWorkflow({ name: "i" }).step(StartEvent, () => Effect.interrupt),
+  "yielded by a generator": defineWorkflow({ name: "i" }).step(StartEvent, function* () {
+    yield* Effect.interrupt
+    return new StopEvent({ result: 1 })
+  }),
+  "after a sleep, in a worker fiber": defineWorkflow({ name: "i" })
+    .step(StartEvent, (_, ctx) => ctx.sendAll([new Item({ n: 1 }), new Item({ n: 2 })]), { emits: [Item] })
+    .step(Item, (ev) => (ev.n === 1 ? Effect.andThen(Effect.sleep("1 second"), Effect.interrupt) : Effect.never), {
+      workers: 2
+    }),
+  "in Effect.gen of a worker started in place": defineWorkflow({ name: "i" })
+    .step(StartEvent, (_, ctx) => ctx.send(new Item({ n: 1 })), { emits: [Item] })
+    .step(Item, () =>
+      Effect.gen(function* () {
+        yield* Effect.interrupt
+      })
+    )
+}
+
 describe("handlers behave as their effect would in a fiber", () => {
   it.effect("a long synchronous loop yields as a fiber does: the run's timeout ends it", () =>
     Effect.gen(function* () {
@@ -86,30 +107,7 @@ describe("handlers behave as their effect would in a fiber", () => {
       // Effect: one of concurrent fibers interrupting itself interrupts them all.
       const all = yield* Effect.exit(Effect.all([Effect.interrupt, Effect.never], { concurrency: 2 }))
       assert.isTrue(Exit.isFailure(all) && Cause.hasInterruptsOnly(all.cause))
-      const cases = {
-        "returned at once": defineWorkflow({ name: "i" }).step(StartEvent, () => Effect.interrupt),
-        "yielded by a generator": defineWorkflow({ name: "i" }).step(StartEvent, function* () {
-          yield* Effect.interrupt
-          return new StopEvent({ result: 1 })
-        }),
-        "after a sleep, in a worker fiber": defineWorkflow({ name: "i" })
-          .step(StartEvent, (_, ctx) => ctx.sendAll([new Item({ n: 1 }), new Item({ n: 2 })]), { emits: [Item] })
-          .step(
-            Item,
-            (ev) => (ev.n === 1 ? Effect.andThen(Effect.sleep("1 second"), Effect.interrupt) : Effect.never),
-            {
-              workers: 2
-            }
-          ),
-        "in Effect.gen of a worker started in place": defineWorkflow({ name: "i" })
-          .step(StartEvent, (_, ctx) => ctx.send(new Item({ n: 1 })), { emits: [Item] })
-          .step(Item, () =>
-            Effect.gen(function* () {
-              yield* Effect.interrupt
-            })
-          )
-      }
-      for (const [name, wf] of Object.entries(cases)) {
+      for (const [name, wf] of Object.entries(selfInterrupting)) {
         for (const recorded of paths) {
           // Before, the interrupted invocation's event stayed active, and the run waited for it forever.
           const exit = yield* endedAfter(runOn(recorded, wf), "2 seconds")
@@ -119,6 +117,70 @@ describe("handlers behave as their effect would in a fiber", () => {
         }
       }
     })
+  )
+
+  it.effect(
+    "a run a handler interrupts ends its event stream with that interruption, as its result; cancel ends it quietly",
+    () =>
+      Effect.gen(function* () {
+        /** A handle's events (all of them, then how the stream ended) and its result, each as an Exit. */
+        const watch = (
+          wf: any,
+          lifecycle: boolean,
+          cancel: boolean
+        ): Effect.Effect<
+          { read: Array<string>; events: Exit.Exit<void, unknown>; result: Exit.Exit<unknown, unknown> },
+          unknown
+        > =>
+          Effect.scoped(
+            Effect.gen(function* () {
+              const handle = yield* Workflow.start(wf, {}, { lifecycle })
+              const read: Array<string> = []
+              const reader = yield* Effect.forkChild(
+                Effect.exit(Stream.runForEach(handle.events, (ev: any) => Effect.sync(() => read.push(ev._tag))))
+              )
+              if (cancel) yield* handle.cancel
+              const result = yield* Effect.exit(handle.result)
+              const events = yield* Fiber.join(reader)
+              return { read: read.filter((tag) => tag === "Done"), events, result }
+            })
+          ) as any
+        const interrupted = (exit: Exit.Exit<unknown, unknown> | undefined) =>
+          exit !== undefined && Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+        const writing = defineWorkflow({ name: "i" }).step(StartEvent, (_, ctx) =>
+          Effect.andThen(ctx.write(new Done({ n: 1 })), Effect.interrupt)
+        )
+        for (const [name, wf] of Object.entries({ ...selfInterrupting, "after a write": writing })) {
+          for (const lifecycle of [false, true]) {
+            const where = `${name}, ${lifecycle ? "with" : "without"} lifecycle events`
+            // Before, the stream ended as a run that succeeded would (with no StopEvent), while the result failed.
+            const streamed = yield* endedAfter(
+              Effect.exit(Stream.runDrain(Workflow.stream(wf, {}, { lifecycle }))),
+              "2 seconds"
+            )
+            assert.isDefined(streamed, `${where}: Workflow.stream hangs`)
+            assert.isTrue(interrupted(streamed), `${where}: Workflow.stream ended with ${streamed?._tag}`)
+            const watched = yield* endedAfter(watch(wf, lifecycle, false), "2 seconds")
+            assert.isDefined(watched, `${where}: the handle hangs`)
+            assert.isTrue(interrupted(watched!.result), `${where}: result`)
+            assert.isTrue(interrupted(watched!.events), `${where}: events ended with ${watched!.events._tag}`)
+            // The events written before the interruption are read first.
+            assert.deepStrictEqual(watched!.read, wf === writing ? ["Done"] : [], where)
+          }
+        }
+        // A cancel is not the run's own end: the result fails with WorkflowCancelledError, the events end quietly.
+        for (const lifecycle of [false, true]) {
+          const never = defineWorkflow({ name: "i" }).step(StartEvent, () => Effect.never)
+          const cancelled = yield* endedAfter(watch(never, lifecycle, true), "2 seconds")
+          assert.isDefined(cancelled, "cancel hangs")
+          assert.isTrue(Exit.isSuccess(cancelled!.events), `cancel, lifecycle ${lifecycle}: events`)
+          assert.isTrue(
+            Exit.isFailure(cancelled!.result) &&
+              (Cause.squash(cancelled!.result.cause) as any)._tag === "WorkflowCancelledError",
+            `cancel, lifecycle ${lifecycle}: result`
+          )
+        }
+      })
   )
 
   it.effect(

@@ -15,12 +15,14 @@ type Take = Effect.Effect<ReadonlyArray<AnyEvent> & readonly [AnyEvent, ...Array
 
 /**
  * A run's published events, for one reader (the handle of `Workflow.start` or `Durable.start`): held from the
- * start, so none is missed by reading late, and taken in batches as the reader pulls. When the run ends the stream ends (success or interruption) or fails
- * with the run's cause, once the events before it have been read (as an ended `Queue` would). @internal
+ * start, so none is missed by reading late, and taken in batches as the reader pulls. When the run ends the stream
+ * ends (success, or an interruption from outside the run) or fails with the run's cause, once the events before it
+ * have been read (as an ended `Queue` would). @internal
  */
 export class EventFeed {
   private items: Array<AnyEvent> | undefined = undefined
-  private end: Exit.Exit<unknown, unknown> | undefined = undefined
+  /** What a pull gets once the held events are read: the stream's end. */
+  private end: Take | undefined = undefined
   /** Readers waiting for an event (usually none, or one). */
   private takers: Array<(take: Take) => void> | undefined = undefined
 
@@ -39,10 +41,17 @@ export class EventFeed {
     return (event) => this.publish(event)
   }
 
-  /** The run ended with `exit`. */
-  close(exit: Exit.Exit<unknown, unknown>): void {
+  /**
+   * The run ended with `exit`. An interruption from outside (a cancel, the handle's scope closing) ends the
+   * stream quietly; one the run ended itself with (`endedItself`: a handler's `Effect.interrupt`) fails it, as
+   * the run's other failures do and as `result` does.
+   */
+  close(exit: Exit.Exit<unknown, unknown>, endedItself = false): void {
     if (this.end !== undefined) return
-    this.end = exit
+    this.end =
+      Exit.isSuccess(exit) || (!endedItself && Cause.hasInterruptsOnly(exit.cause))
+        ? Cause.done()
+        : Effect.failCause(exit.cause)
     this.wake()
   }
 
@@ -53,9 +62,7 @@ export class EventFeed {
       this.items = undefined
       return Effect.succeed(items as never)
     }
-    const end = this.end
-    if (end === undefined) return undefined
-    return Exit.isSuccess(end) || Cause.hasInterruptsOnly(end.cause) ? Cause.done() : Effect.failCause(end.cause)
+    return this.end
   }
 
   private wake(): void {

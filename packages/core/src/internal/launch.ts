@@ -11,9 +11,12 @@ import type { Compiled } from "./routing.ts"
 import { andThen, type Hooks, Run } from "./run.ts"
 import { EditingRun } from "./store.ts"
 
-/** Told a launched run's exit once it has closed (a handle's `EventFeed`). @internal */
+/**
+ * Told a launched run's exit once it has closed (a handle's `EventFeed`), and whether the run ended itself with
+ * it (`false`: it was interrupted from outside, by a cancel or its scope closing). @internal
+ */
 export interface LaunchEnded {
-  readonly close: (exit: Exit.Exit<unknown, unknown>) => void
+  readonly close: (exit: Exit.Exit<unknown, unknown>, endedItself: boolean) => void
 }
 
 /**
@@ -41,6 +44,7 @@ export class Launched {
   /** The link's finalizer: close the run with its exit (or an interruption), then tell who waits. */
   close(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
     const run = this.run
+    const endedItself = run.exit !== undefined
     const final =
       run.exit ?? (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? exit : Exit.interrupt(undefined))
     // Interrupted: the run is over (it no longer waits, and refuses outside input).
@@ -49,7 +53,7 @@ export class Launched {
       run.close(final),
       Effect.sync(() => {
         this.span?.end(Context.get(run.context, Clock.Clock).currentTimeNanosUnsafe(), final)
-        this.ended.close(final)
+        this.ended.close(final, endedItself)
         Deferred.doneUnsafe(this.closed, final)
       })
     )
