@@ -10,6 +10,7 @@ import { defineWorkflow, Event, StartEvent, StopEvent, Workflow } from "@effect-
 import { Cause, type Duration, Effect, Exit, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
+import { CHILDREN } from "../src/internal/invocation.ts"
 
 class Item extends Event.TaggedData("Item")<{ readonly n: number }> {}
 class Done extends Event.TaggedData("Done")<{ readonly n: number }> {}
@@ -181,6 +182,20 @@ describe("handlers behave as their effect would in a fiber", () => {
           )
         }
       })
+  )
+
+  it.effect("on this effect version, the engine finds where a fiber keeps its forkChild children", () =>
+    Effect.gen(function* () {
+      // Without it, the children of a handler that went on in a worker's fiber live until that fiber ends (the
+      // next test): an effect upgrade that moves them fails here, naming the cause, not only as extra ticks there.
+      assert.isDefined(CHILDREN)
+      const fiber = Fiber.getCurrent() as unknown as Record<string, unknown>
+      const child = yield* Effect.forkChild(Effect.never)
+      const children = fiber[CHILDREN!]
+      assert.isTrue(children instanceof Set && children.has(child))
+      yield* Fiber.interrupt(child)
+      assert.isFalse((children as Set<unknown>).has(child))
+    })
   )
 
   it.effect(

@@ -183,9 +183,9 @@ export const ended = (run: Run, ctx: Context_, outcome: Outcome): void =>
 /**
  * The key under which effect's fiber keeps the fibers it forked with `Effect.forkChild` that still run (a `Set`),
  * found once by looking, or `undefined` if effect keeps them elsewhere (then they end with the worker's fiber,
- * at the latest when the run closes).
+ * at the latest when the run closes). Exported for the test that pins it on this effect version. @internal
  */
-const CHILDREN: string | undefined = (() => {
+export const CHILDREN: string | undefined = (() => {
   try {
     return Effect.runSync(
       Effect.gen(function* () {
