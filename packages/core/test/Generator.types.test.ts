@@ -6,7 +6,7 @@
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { defineWorkflow, StartEvent, Step, StopEvent, type UnhandledEventError, Workflow } from "@effect-flow/core"
 import { runVirtual } from "@effect-flow/core/testing"
-import { Context, Effect, Exit, Layer, Option, Schema } from "effect"
+import { Context, Effect, Exit, Layer, Option, Result, Schema } from "effect"
 import { Boom, errorOf, Item, Ping, Processed } from "./fixtures/events.ts"
 
 class Greeter extends Context.Service<Greeter, { readonly greet: (who: string) => Effect.Effect<string> }>()(
@@ -108,6 +108,24 @@ describe("generator handlers: Step.make", () => {
     }
     // @ts-expect-error: Ping is not in emits
     Step.make(Item, returnsPing, { emits: [Processed] })
+  })
+
+  it("an Option or a Result cannot be yield*-ed in a generator handler, as in Effect.gen (in effect v4 they are not Effects)", () => {
+    // @ts-expect-error: Effect.gen refuses it too
+    void Effect.gen(function* () {
+      return yield* Option.some(1)
+    })
+    // @ts-expect-error: yield* Effect.fromOption(option) instead
+    defineWorkflow().step(StartEvent, function* () {
+      return new StopEvent({ result: yield* Option.some(1) })
+    })
+    // @ts-expect-error: yield* Effect.fromResult(result) instead
+    defineWorkflow().step(StartEvent, function* () {
+      return new StopEvent({ result: yield* Result.succeed(1) })
+    })
+    defineWorkflow().step(StartEvent, function* () {
+      return new StopEvent({ result: yield* Effect.fromOption(Option.some(1)) })
+    })
   })
 
   it.effect("a generator step made on its own runs in a workflow, with its layer", () =>

@@ -6,8 +6,8 @@
  * and with what plain Effect does.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { defineWorkflow, Event, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
-import { Cause, type Duration, Effect, Exit, Fiber, Stream } from "effect"
+import { defineWorkflow, Event, HandlerBoundaryError, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
+import { Cause, type Duration, Effect, Exit, Fiber, Option, Result, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import { CHILDREN } from "../src/internal/invocation.ts"
@@ -182,6 +182,49 @@ describe("handlers behave as their effect would in a fiber", () => {
           )
         }
       })
+  )
+
+  it.effect("yield* of an Option or a Result dies as in Effect.gen, with a message that says what to do instead", () =>
+    Effect.gen(function* () {
+      // On effect 4.1, Option and Result are not Effects: `yield*` of one in Effect.gen is a type error, and at
+      // run time the fiber dies ("Not a valid effect"), for a Some or a Success too. A handler must not make
+      // more of it (unwrap a Some, fail with NoSuchElementError), and its message must not send the user to
+      // Promises. A Promise yielded by mistake keeps its own message.
+      const values = {
+        "Option.some": [() => Option.some(1), "an Option", "Effect.fromOption"],
+        "Option.none": [() => Option.none(), "an Option", "Effect.fromOption"],
+        "Result.succeed": [() => Result.succeed(1), "a Result", "Effect.fromResult"],
+        "Result.fail": [() => Result.fail("boom"), "a Result", "Effect.fromResult"],
+        "a Promise (yield without *)": [() => Promise.resolve(1), "a Promise", "Effect.tryPromise"]
+      } as const
+      for (const [name, [value, what, fix]] of Object.entries(values)) {
+        const body = function* (): Generator<any, StopEvent<unknown>, any> {
+          const x = name.startsWith("a Promise") ? yield value() : yield* value() as any
+          return new StopEvent({ result: x })
+        }
+        // The oracle: Effect.gen in a fiber of its own.
+        const alone = yield* Fiber.await(yield* Effect.forkChild(Effect.gen(body) as Effect.Effect<unknown, unknown>))
+        assert.isTrue(Exit.isFailure(alone) && Cause.hasDies(alone.cause) && !Cause.hasFails(alone.cause), name)
+        for (const shape of ["generator", "Effect.gen"] as const) {
+          for (const recorded of paths) {
+            const where = `${name}, ${shape}, ${pathName(recorded)}`
+            const wf = defineWorkflow({ name: "y" }).step(
+              StartEvent,
+              (shape === "generator" ? body : () => Effect.gen(body)) as any,
+              { name: "read" }
+            )
+            const exit = yield* runOn(recorded, wf)
+            assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause) && !Cause.hasFails(exit.cause), where)
+            const died = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
+            assert.instanceOf(died, HandlerBoundaryError, where)
+            const message = (died as HandlerBoundaryError).message
+            assert.include(message, `step "read" handling StartEvent: went on with ${what}`, where)
+            assert.include(message, fix, where)
+            if (what !== "a Promise") assert.notInclude(message, "Async functions", where)
+          }
+        }
+      }
+    })
   )
 
   it.effect("on this effect version, the engine finds where a fiber keeps its forkChild children", () =>

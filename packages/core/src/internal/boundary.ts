@@ -133,6 +133,10 @@ export const fiberDied = (site: Site, cause: Cause.Cause<unknown>): HandlerBound
   const defect = Cause.squash(cause)
   const text = defect instanceof Error ? defect.message : String(defect)
   const invalid = /Not a valid effect: (.*)$/.exec(text)
+  // effect names an Option or a Result by its `toString`: `some(1)`, `none()`, `success(1)`, `failure("e")`.
+  const shown = invalid?.[1] ?? ""
+  const kind = /^(some|none|success|failure)\(/.exec(shown)?.[1]
+  if (kind !== undefined) return notYieldable(site, shown, kind === "some" || kind === "none")
   return new HandlerBoundaryError({
     ...site,
     problem:
@@ -143,5 +147,20 @@ export const fiberDied = (site: Site, cause: Cause.Cause<unknown>): HandlerBound
       invalid === null
         ? "This is a bug in the code that ran there; the run was stopped so that it does not hang"
         : `${promiseFix}; every function given to Effect.flatMap or Effect.andThen must return an Effect`
+  })
+}
+
+/**
+ * An Option or a Result where an Effect was expected: effect v4 runs neither (`yield*` of one in `Effect.gen` or a
+ * generator handler, or one returned to `Effect.flatMap`), as `Effect.gen`'s own fiber would die with it.
+ */
+const notYieldable = (site: Site, shown: string, option: boolean): HandlerBoundaryError => {
+  const what = option ? "an Option" : "a Result"
+  return new HandlerBoundaryError({
+    ...site,
+    problem: `went on with ${what} (${shown}), which is not an Effect: in effect v4, ${what} cannot be yield*-ed in a generator or Effect.gen, nor returned to Effect.flatMap or Effect.andThen`,
+    fix: option
+      ? "Make it an Effect with yield* Effect.fromOption(option) (a None fails with NoSuchElementError), or read it with Option.getOrElse / Option.match"
+      : "Make it an Effect with yield* Effect.fromResult(result) (a Failure fails with its error), or read it with Result.getOrElse / Result.match"
   })
 }
