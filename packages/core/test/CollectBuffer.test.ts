@@ -85,6 +85,38 @@ describe("CollectBuffer (count form)", () => {
     )
   })
 
+  it("property: large counts (a round held in an array of its length) match the reference model, mixed with other needs", () => {
+    // A run of offers with one large count, then a change of need part-way (a smaller or larger count, a list).
+    const need = fc.oneof(
+      fc.constantFrom<number | ReadonlyArray<string>>(1024, 1025, 1500, 3, 0),
+      fc.constantFrom<number | ReadonlyArray<string>>(["A"], ["B", "A"])
+    )
+    fc.assert(
+      fc.property(
+        events(3000),
+        fc.array(fc.record({ need, times: fc.integer({ min: 1, max: 1600 }) }), { minLength: 1, maxLength: 4 }),
+        (evs, plan) => {
+          const buffer = new CollectBuffer<Ev>()
+          const held: Array<Ev> = []
+          let i = 0
+          for (const { need, times } of plan) {
+            for (let k = 0; k < times && i < evs.length; k++, i++) {
+              const ev = evs[i]!
+              const expected =
+                typeof need === "number" ? modelCount(held, ev, need) : modelClasses(held, ev, need as Array<string>)
+              const got = buffer.offer(ev, need)
+              assert.deepStrictEqual(got === undefined ? undefined : [...got], expected)
+              assert.strictEqual(buffer.size, held.length)
+            }
+            assert.deepStrictEqual(buffer.items, held)
+            assert.deepStrictEqual({ ...buffer.holds() }, countBy(held))
+          }
+        }
+      ),
+      { numRuns: 60 }
+    )
+  })
+
   it("a round is taken on the offer that completes it, and not before", () => {
     const buffer = new CollectBuffer<Ev>()
     assert.isUndefined(buffer.offer({ _tag: "A", id: 0 }, 3))

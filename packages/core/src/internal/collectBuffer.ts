@@ -15,23 +15,60 @@ import type { AnyEvent } from "../Event.ts"
 /** @internal */
 export type Need = number | ReadonlyArray<string>
 
+/** A count round this large or larger, up to `RESERVE_MAX`, is held in an array of its length (see `reserved`). */
+const RESERVE_MIN = 1024
+const RESERVE_MAX = 1 << 20
+
 /** @internal */
 export class CollectBuffer<E extends AnyEvent = AnyEvent> {
-  /** Held events, in arrival order. Counts by tag are derived from it when needed, never kept per event. */
-  items: Array<E> = []
+  /** Held events, in arrival order (while no round is `reserved`). Counts by tag are derived when needed. */
+  private held: Array<E> = []
+  /**
+   * A count round of `RESERVE_MIN` events or more, begun on an empty buffer: an array of the round's length,
+   * filled up to `filled` and handed out whole when full. Pushing a large round's events one by one grows
+   * (copies) the array over and over while it is young: a 100,000-event fan-in then cost its run ~10 % more CPU.
+   */
+  private reserved: Array<E> | undefined = undefined
+  private filled = 0
   /** What the last call asked for, for the stall error. */
   lastNeed: Need | undefined = undefined
+
+  /** Held events, in arrival order. */
+  get items(): Array<E> {
+    const reserved = this.reserved
+    return reserved === undefined ? this.held : reserved.slice(0, this.filled)
+  }
 
   offer(event: E, need: Need): ReadonlyArray<E> | undefined {
     // A round of nothing completes at once and takes nothing; the event is the caller's, not held.
     if (need === 0 || (typeof need !== "number" && need.length === 0)) return []
-    this.items.push(event)
     this.lastNeed = need
+    const reserved = this.reserved
+    if (reserved !== undefined) {
+      if (need === reserved.length) {
+        reserved[this.filled++] = event
+        if (this.filled < need) return undefined
+        this.reserved = undefined
+        this.filled = 0
+        return reserved
+      }
+      // Another need: what the round holds is held as for any other round.
+      this.held = reserved.slice(0, this.filled)
+      this.reserved = undefined
+      this.filled = 0
+    } else if (typeof need === "number" && need >= RESERVE_MIN && need <= RESERVE_MAX && this.held.length === 0) {
+      const round: Array<E> = new Array(need)
+      round[0] = event
+      this.reserved = round
+      this.filled = 1
+      return undefined
+    }
+    this.held.push(event)
     return typeof need === "number" ? this.takeCount(need) : this.takeClasses(need)
   }
 
   get size(): number {
-    return this.items.length
+    return this.reserved === undefined ? this.held.length : this.filled
   }
 
   /** Held events counted by tag, in first-arrival order of the tags. */
@@ -42,9 +79,9 @@ export class CollectBuffer<E extends AnyEvent = AnyEvent> {
   }
 
   private takeCount(n: number): ReadonlyArray<E> | undefined {
-    if (this.items.length < n) return undefined
-    const taken = n === this.items.length ? this.items : this.items.slice(0, n)
-    this.items = n === this.items.length ? [] : this.items.slice(n)
+    if (this.held.length < n) return undefined
+    const taken = n === this.held.length ? this.held : this.held.slice(0, n)
+    this.held = n === this.held.length ? [] : this.held.slice(n)
     return taken
   }
 
@@ -54,12 +91,12 @@ export class CollectBuffer<E extends AnyEvent = AnyEvent> {
     // Enough of each listed tag? (A scan of the held events: a class-list round is short; a count round,
     // the hot case, never gets here.)
     const held = new Map<string, number>()
-    for (const ev of this.items) if (needed.has(ev._tag)) held.set(ev._tag, (held.get(ev._tag) ?? 0) + 1)
+    for (const ev of this.held) if (needed.has(ev._tag)) held.set(ev._tag, (held.get(ev._tag) ?? 0) + 1)
     for (const [tag, k] of needed) if ((held.get(tag) ?? 0) < k) return undefined
     // Take the first k of each tag, in arrival order; keep everything else in order.
     const byTag = new Map<string, Array<E>>()
     const kept: Array<E> = []
-    for (const ev of this.items) {
+    for (const ev of this.held) {
       const want = needed.get(ev._tag) ?? 0
       const got = byTag.get(ev._tag)
       if (want > 0 && (got === undefined || got.length < want)) {
@@ -69,7 +106,7 @@ export class CollectBuffer<E extends AnyEvent = AnyEvent> {
         kept.push(ev)
       }
     }
-    this.items = kept
+    this.held = kept
     const cursor = new Map<string, number>()
     return tags.map((tag) => {
       const i = cursor.get(tag) ?? 0
