@@ -323,7 +323,7 @@ export const startPromise = async <
     ),
     scope
   ) as Effect.Effect<Handle<unknown, unknown, any>, unknown>
-  return startPromiseHandle(wf.name, started, scope, (effect) =>
+  return startPromiseHandle(started, scope, (effect) =>
     Effect.runPromiseExit(effect as Effect.Effect<any, unknown>)
   ) as Promise<PromiseHandle<Workflow.Output<W>, Workflow.Events<W, LifecycleOf<O>>>>
 }

@@ -942,11 +942,8 @@ export const startPromise = async <
     scope
   )
   const runtime = layer !== undefined && ManagedRuntime.isManagedRuntime(layer) ? layer : undefined
-  return startPromiseHandle(
-    wf.name,
-    started as Effect.Effect<Handle<Workflow.Output<W>, unknown, any>>,
-    scope,
-    (effect) => runExitWith(effect, runtime)
+  return startPromiseHandle(started as Effect.Effect<Handle<Workflow.Output<W>, unknown, any>>, scope, (effect) =>
+    runExitWith(effect, runtime)
   ) as Promise<PromiseHandle<Workflow.Output<W>, Workflow.Events<W, LifecycleOf<O>>>>
 }
 

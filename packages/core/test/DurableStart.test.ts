@@ -402,4 +402,29 @@ describe("Durable.startPromise", () => {
     await reading
     assert.deepStrictEqual(seen, ["AskApproval", "StopEvent"])
   })
+  it("a run whose handler interrupts itself rejects as Durable.runPromise does, not as a cancel", async () => {
+    const rejection = (promise: Promise<unknown>) =>
+      promise.then(
+        () => undefined,
+        (e: unknown) => e
+      )
+    const shapes = {
+      "an arrow returning Effect.interrupt": defineWorkflow({ name: "self" }).step(StartEvent, () => Effect.interrupt),
+      "a function* yielding Effect.interrupt": defineWorkflow({ name: "self" }).step(StartEvent, function* () {
+        yield* Effect.interrupt
+        return new StopEvent({ result: 1 })
+      })
+    }
+    for (const [shape, wf] of Object.entries(shapes)) {
+      const layer = RunStore.layerMemory
+      const expected = await rejection(Durable.runPromise(wf, {}, { runId: "by-run", layer }))
+      assert.instanceOf(expected, Error, `${shape}: runPromise`)
+      const handle = await Durable.startPromise(wf, {}, { runId: "by-start", layer })
+      const error = await rejection(handle.result)
+      // Before, it rejected with WorkflowCancelledError { by: "cancel()" }, though nothing called cancel().
+      assert.notInstanceOf(error, WorkflowCancelledError, shape)
+      assert.strictEqual((error as Error).constructor, (expected as Error).constructor, shape)
+      assert.strictEqual((error as Error).message, (expected as Error).message, shape)
+    }
+  })
 })

@@ -398,6 +398,35 @@ describe("Workflow.startPromise", () => {
     )
     assert.strictEqual(error, boom)
   })
+
+  it("a run whose handler interrupts itself rejects as Workflow.runPromise does, not as a cancel", async () => {
+    const rejection = (promise: Promise<unknown>) =>
+      promise.then(
+        () => undefined,
+        (e: unknown) => e
+      )
+    const shapes = {
+      "an arrow returning Effect.interrupt": defineWorkflow({ name: "self" }).step(StartEvent, () => Effect.interrupt),
+      "a function* yielding Effect.interrupt": defineWorkflow({ name: "self" }).step(StartEvent, function* () {
+        yield* Effect.interrupt
+        return new StopEvent({ result: 1 })
+      })
+    }
+    for (const [shape, wf] of Object.entries(shapes)) {
+      const expected = await rejection(Workflow.runPromise(wf, {}))
+      assert.instanceOf(expected, Error, `${shape}: runPromise`)
+      const handle = await Workflow.startPromise(wf, {})
+      const error = await rejection(handle.result)
+      // Before, it rejected with WorkflowCancelledError { by: "cancel()" }, though nothing called cancel().
+      assert.notInstanceOf(error, WorkflowCancelledError, shape)
+      assert.strictEqual((error as Error).constructor, (expected as Error).constructor, shape)
+      assert.strictEqual((error as Error).message, (expected as Error).message, shape)
+      // The events end quietly, as the PromiseHandle contract says: the error comes from `result`.
+      const seen: Array<string> = []
+      for await (const ev of handle.events) seen.push(ev._tag)
+      assert.deepStrictEqual(seen, [], shape)
+    }
+  })
 })
 
 describe("ctx.waitFor (human in the loop)", () => {

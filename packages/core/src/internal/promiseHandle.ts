@@ -5,7 +5,6 @@
 import { Cause, Effect, Exit, Scope, Stream } from "effect"
 import type { AnyEvent } from "../Event.ts"
 import type { PromiseHandle } from "../Workflow.ts"
-import { WorkflowCancelledError } from "../WorkflowError.ts"
 
 /** The error a rejected promise carries: the failure's own instance, or the defect. @internal */
 export const causeToError = (cause: Cause.Cause<unknown>): unknown => {
@@ -26,10 +25,11 @@ export interface EffectHandle<Output, Events> {
 /**
  * Start a handle (`started`, which lives in `scope`) from Promise code: `runExit` runs an effect (on a
  * ManagedRuntime, or plainly). `scope` is closed when the run has ended, or at once when it did not start.
+ * `result` rejects as `runPromise` does for the same run: a `cancel()` is already a `WorkflowCancelledError`
+ * failure of the handle's `result`, so an interruption left is the run's own (a handler's `Effect.interrupt`).
  * @internal
  */
 export const startPromiseHandle = async <Output, Events>(
-  workflow: string,
   started: Effect.Effect<EffectHandle<Output, Events>, unknown, any>,
   scope: Scope.Closeable,
   runExit: <A>(effect: Effect.Effect<A, unknown, any>) => Promise<Exit.Exit<A, unknown>>
@@ -43,9 +43,6 @@ export const startPromiseHandle = async <Output, Events>(
   const result = runExit(handle.result).then(async (exit) => {
     await Effect.runPromise(Scope.close(scope, Exit.void))
     if (Exit.isSuccess(exit)) return exit.value
-    if (Cause.hasInterruptsOnly(exit.cause)) {
-      throw new WorkflowCancelledError({ workflow, runId: handle.runId, by: "cancel()" })
-    }
     throw causeToError(exit.cause)
   })
   // A rejection nobody awaited yet must not crash the process.
