@@ -243,6 +243,13 @@ export const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<
               status: cancelled ? "cancelled" : "failed",
               error: errorJson(Cause.squash(exit.cause))
             })
+          } else if (runJournal.run?.exit !== undefined) {
+            // The run ended itself with the interruption (a handler's `Effect.interrupt`, as `launch.ts` tells it):
+            // it is over, stored as failed with it, so a resume answers it rather than run it (and the
+            // interruption) again. An interruption from outside (the scope closing, the process stopping) records
+            // nothing: the run stays unfinished, and resumes later.
+            yield* runJournal.end(false, { status: "failed", error: SELF_INTERRUPTED })
+            watch?.endedItself?.()
           }
           return yield* Effect.failCause(exit.cause)
         })
@@ -263,7 +270,19 @@ const errorJson = (error: unknown): string => {
   return JSON.stringify(out)
 }
 
-/** A finished run's outcome, as stored: its result decoded, or its error (as stored JSON, with its `_tag`). */
+/**
+ * The stored error of a run that a handler's `Effect.interrupt` ended: an `Interrupt` (as the cause's reason is
+ * tagged), read back as the interruption it was. The message tells it from a handler's own error of that tag.
+ */
+const SELF_INTERRUPTED = JSON.stringify({
+  _tag: "Interrupt",
+  message: "A handler interrupted the run (Effect.interrupt): it ended with that interruption"
+})
+
+/**
+ * A finished run's outcome, as stored: its result decoded, or its error (as stored JSON, with its `_tag`); a
+ * run that interrupted itself ends with an interruption again, as it did live.
+ */
 const storedOutcome = (self: Any, info: RunInfo): Effect.Effect<unknown, unknown, RunStore> =>
   Effect.gen(function* () {
     const store = yield* RunStore
@@ -273,6 +292,7 @@ const storedOutcome = (self: Any, info: RunInfo): Effect.Effect<unknown, unknown
         catch: (error) => storeError(store.name, `read the result of run ${info.runId}`, String(error))
       })
     }
+    if (info.status === "failed" && info.error === SELF_INTERRUPTED) return yield* Effect.interrupt
     const stored = JSON.parse(info.error ?? "{}")
     return yield* Effect.fail(Object.assign(new StoredFailure(stored.message ?? info.status), stored))
   })

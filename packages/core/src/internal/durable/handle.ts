@@ -27,6 +27,9 @@ export const start = (
     // The run live here, or `undefined` for a finished run's stored outcome; a failure before the run is live
     // (the lease held elsewhere, a store error) fails `start` itself.
     const ready = Deferred.makeUnsafe<Live | undefined, unknown>()
+    // The run ended itself with an interruption (a handler's `Effect.interrupt`): the events fail with it, as
+    // `Workflow.start`'s do; an interruption from outside (the scope closing) ends them quietly.
+    let endedItself = false
     const fiber = yield* Effect.forkScoped(
       Effect.onExit(
         execute(self, info, {
@@ -34,12 +37,15 @@ export const start = (
             feed.publish(ev)
           },
           lifecycle,
-          onLive: (live) => Deferred.doneUnsafe(ready, Exit.succeed(live))
+          onLive: (live) => Deferred.doneUnsafe(ready, Exit.succeed(live)),
+          endedItself: () => {
+            endedItself = true
+          }
         }),
         (exit) =>
           Effect.sync(() => {
             Deferred.doneUnsafe(ready, Exit.isSuccess(exit) ? Exit.succeed(undefined) : Exit.failCause(exit.cause))
-            feed.close(exit)
+            feed.close(exit, endedItself)
           })
       ),
       { startImmediately: true }

@@ -23,6 +23,11 @@ export interface Watch {
   readonly lifecycle?: boolean | undefined
   /** Called once the run is live in this process (not for a finished run's stored outcome). */
   readonly onLive?: ((live: Live) => void) | undefined
+  /**
+   * Called when the live run ends with an interruption it ended itself with (a handler's `Effect.interrupt`):
+   * not one from outside (the scope closing), after which the run resumes later.
+   */
+  readonly endedItself?: (() => void) | undefined
 }
 
 /** A durable run live in this process, as `Durable.send` and a handle reach it. */
