@@ -409,18 +409,26 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
           })
         ).pipe(Effect.ensuring(Effect.sync(() => (current = undefined))))
       const execute = (name: string, input: (wf: Workflow.Any) => Effect.Effect<unknown, unknown, any>) =>
-        Effect.flatMap(lookup(name), (wf) =>
-          Effect.flatMap(input(wf), (value) => durable(wf, value)).pipe(
+        Effect.flatMap(lookup(name), (wf) => {
+          // The run ended itself with an interruption (a handler's `Effect.interrupt`; stored as over, by core's
+          // Durable): it reached here as a failure, which an interruption of this fiber from outside skips.
+          let endedItself = false
+          return Effect.flatMap(input(wf), (value) => durable(wf, value)).pipe(
             Effect.retry({ schedule: storeRetry, while: isTransient }),
+            Effect.catchCause((cause) => {
+              endedItself = Cause.hasInterruptsOnly(cause)
+              return Effect.failCause(cause)
+            }),
             // Subscribers follow the execution through its retries: a transient failure retried is not the end.
             (attempts) =>
               Effect.andThen(
                 Effect.sync(() => events.begin()),
                 Effect.onExit(attempts, (exit) =>
                   Effect.sync(() =>
-                    // Interrupted: the entity terminates (the runner stops, the shard moves) and the run goes on
-                    // elsewhere; subscribers here are told so, rather than see an end.
-                    events.end(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+                    // Interrupted from outside: the entity terminates (the runner stops, the shard moves) and the
+                    // run goes on elsewhere; subscribers here are told so, rather than see an end. A run that
+                    // interrupted itself has ended: they see its end, as for a run that failed.
+                    events.end(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && !endedItself)
                   )
                 )
               ),
@@ -431,7 +439,7 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
             Effect.mapError((error) => toWireError(wf, runId, error)),
             Effect.flatMap((value) => encodeResult(wf, runId, value))
           )
-        )
+        })
       /**
        * Until an execution of the run begins here, a subscriber waits for one (the run's `Run` message is on
        * its way), but the run may be executing, or have run, elsewhere: this runner took the run's shard after

@@ -61,6 +61,24 @@ const Approval = defineWorkflow({ name: "approval", input: Schema.Struct({ amoun
   .step(StartEvent, (ev) => Effect.succeed(new InputRequiredEvent({ prefix: `approve ${ev.amount}?` })))
   .step(HumanResponseEvent, (ev) => Effect.succeed(new StopEvent({ result: ev.response })))
 
+/** Handler calls of the self-interrupting workflows, by workflow. */
+const selfCalls = { arrow: 0, generator: 0 }
+
+/** Its handler interrupts itself (`Effect.interrupt`), in both handler shapes: the run ends with that interruption. */
+const SelfInterrupting = {
+  arrow: defineWorkflow({ name: "self-arrow" }).step(StartEvent, () =>
+    Effect.suspend(() => {
+      selfCalls.arrow++
+      return Effect.interrupt
+    })
+  ),
+  generator: defineWorkflow({ name: "self-generator" }).step(StartEvent, function* () {
+    selfCalls.generator++
+    yield* Effect.interrupt
+    return new StopEvent({ result: 1 })
+  })
+}
+
 /** Facts the tests wait on instead of sleeping, by runId: each done the first time it happens. */
 const facts = (): ((runId: string) => Deferred.Deferred<void>) => {
   const seen = new Map<string, Deferred.Deferred<void>>()
@@ -105,7 +123,9 @@ const runner = Distributed.layer({
     Typed,
     Stalls,
     Halting,
-    Approval
+    Approval,
+    SelfInterrupting.arrow,
+    SelfInterrupting.generator
   ]
 }).pipe(
   Layer.provide(
@@ -315,6 +335,34 @@ describe("Distributed.start on TestRunner", () => {
         )
         assert.strictEqual(late._tag, "UnhandledEventError")
       }).pipe(Effect.provide(runner))
+  )
+
+  it.live(
+    "a run whose handler interrupts itself ends interrupted, as Workflow.run does; its subscribers see it end (not RunMovedError), live and from the store",
+    () =>
+      Effect.gen(function* () {
+        const interrupted = (exit: Exit.Exit<unknown, unknown>) =>
+          Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+        for (const shape of ["arrow", "generator"] as const) {
+          const wf = SelfInterrupting[shape]
+          assert.isTrue(interrupted(yield* Effect.exit(Workflow.run(wf, {}))), `${shape}: Workflow.run`)
+          selfCalls[shape] = 0
+          // Live on its owner, then again by its runId (answered from the store, without running a handler).
+          for (const when of ["live", "stored"]) {
+            const handle = yield* Distributed.start(wf, {}, { runId: `self-${shape}` })
+            const events = yield* Effect.exit(Stream.runCollect(handle.events))
+            // Before, the stream failed with RunMovedError, as if the run went on on another runner.
+            assert.isTrue(
+              Exit.isSuccess(events),
+              `${shape}, ${when}: events ended with ${Exit.isFailure(events) ? Cause.pretty(events.cause) : ""}`
+            )
+            assert.isTrue(interrupted(yield* Effect.exit(handle.result)), `${shape}, ${when}: result`)
+            assert.strictEqual((yield* Distributed.status(`self-${shape}`)).status, "failed", `${shape}, ${when}`)
+          }
+          assert.strictEqual(selfCalls[shape], 1, `${shape}: the handler ran once`)
+        }
+      }).pipe(Effect.provide(runner)),
+    30_000
   )
 
   it.live("cancel ends the run live on its owner as cancelled", () =>
