@@ -26,7 +26,7 @@ import {
 
 type AnyEvent = Event.AnyEvent
 
-import { Cause, Clock, Duration, Effect, Exit, Fiber, Layer, Schedule, Schema, Semaphore, Stream } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Fiber, Layer, Result, Schedule, Schema, Semaphore, Stream } from "effect"
 import { type ClusterError, ClusterSchema, Entity, Sharding } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import * as EventLog from "./internal/eventLog.ts"
@@ -181,6 +181,9 @@ const wireClasses: ReadonlyMap<string, Schema.Top> = new Map<string, Schema.Top>
  * the entity terminates (its runner shuts down, its shard moves): the run stops there as closing
  * `Durable.start`'s scope stops it (journal kept, lease released), the message stays unanswered in storage, and
  * the next owner resumes the run at once instead of the runner waiting `entityTerminationTimeout` for it.
+ * `Events` streams what the run publishes on its owner (`Distributed.start`'s `events`): a `runId` the store
+ * does not know fails it at once with `RunNotFoundError`, unless the payload says `started: true` (a handle
+ * whose `Run` message is on its way), which waits for the run to be stored.
  *
  * @since 0.1.0
  * @category entities
@@ -201,10 +204,17 @@ export const RunEntity = Entity.make("effect-flow/Run", [
     .annotate(ClusterSchema.Persisted, true)
     .annotate(ClusterSchema.InterruptOnTermination, true),
   Rpc.make("Events", {
-    payload: { workflow: Schema.String },
+    payload: {
+      workflow: Schema.String,
+      /**
+       * Set by `Distributed.start`'s handle, whose `Run` message is on its way: the subscriber waits for the run
+       * to be stored. Without it, a run the store does not know fails the stream with `RunNotFoundError`.
+       */
+      started: Schema.optional(Schema.Boolean)
+    },
     /** `x`: the entity's instance (a new one after a move or restart), `t`: the event, encoded. */
     success: Schema.Struct({ x: Schema.String, t: Schema.String }),
-    error: Schema.Union([UnknownWorkflowError, RunMovedError]),
+    error: Schema.Union([UnknownWorkflowError, RunMovedError, RunNotFoundError]),
     stream: true
   }),
   Rpc.make("Send", {
@@ -452,15 +462,23 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
        * nothing resumes it, e.g. it was started outside the cluster; or it was created and never started): no
        * `Run` message will ever come then, so once its lease is free or expired this runner, which holds the
        * run's shard, resumes it (a persisted `Resume` to itself, as the cluster does after an owner's death)
-       * and the subscriber follows that execution, rather than wait for ever.
+       * and the subscriber follows that execution, rather than wait for ever. A run the store does not know
+       * fails the subscriber with `RunNotFoundError` at once (a wrong `runId`), unless it comes from
+       * `Distributed.start`'s handle (`started`), whose `Run` message may not have stored the run yet.
        */
-      const elsewhere = (workflow: string) =>
+      const elsewhere = (workflow: string, started: boolean) =>
         Effect.gen(function* () {
           const store = yield* RunStore.RunStore
           for (let i = 0; !events.begun(); i++) {
             let gone = !sharding.hasShardId(address.shardId)
             if (!gone && i % elsewhereStoreEvery === 0) {
-              const info = yield* Effect.option(store.get(runId))
+              const found = yield* Effect.result(store.get(runId))
+              if (events.begun()) return
+              // Store trouble is not an answer: it is read again at the next check.
+              if (!started && Result.isFailure(found) && found.failure._tag === "RunNotFoundError") {
+                return yield* found.failure
+              }
+              const info = Result.getSuccess(found)
               gone = info._tag === "Some" && RunStore.isFinished(info.value.status)
               if (info._tag === "Some" && !gone && !resumeSent && (yield* orphaned(store, info.value))) {
                 // Unfinished, and no process owns it: nothing would ever run it, so this runner, which holds its
@@ -498,9 +516,13 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
                 (stream) =>
                   events.begun()
                     ? stream
-                    : Stream.merge(stream, Stream.drain(Stream.fromEffect(elsewhere(payload.workflow))), {
-                        haltStrategy: "left"
-                      })
+                    : Stream.merge(
+                        stream,
+                        Stream.drain(Stream.fromEffect(elsewhere(payload.workflow, payload.started === true))),
+                        {
+                          haltStrategy: "left"
+                        }
+                      )
               )
             )
           ),
@@ -716,7 +738,7 @@ export const start = <W extends Workflow.Any>(
         // instance of the run's entity are not a continuation of these.
         let instance: string | undefined
         return client(runId)
-          .Events({ workflow: self.name })
+          .Events({ workflow: self.name, started: true })
           .pipe(
             Stream.mapEffect((item): Effect.Effect<AnyEvent, RunMovedError | WorkflowValidationError> => {
               instance ??= item.x

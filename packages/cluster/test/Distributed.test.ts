@@ -12,6 +12,7 @@ import {
   defineWorkflow,
   HumanResponseEvent,
   InputRequiredEvent,
+  RunNotFoundError,
   RunStore,
   StartEvent,
   StopEvent,
@@ -420,9 +421,10 @@ describe("Distributed events on a runner where the run does not execute", () => 
         const scope = yield* Scope.make()
         const context = yield* Layer.buildWithScope(runner, scope)
         const client = yield* Distributed.RunEntity.client.pipe(Effect.provideContext(context))
-        // No run of this id anywhere yet: the subscriber waits for its Run message.
+        // No run of this id anywhere yet: the subscriber, which says its run was started (as
+        // Distributed.start's handle does), waits for its Run message.
         const following = yield* Effect.forkChild(
-          Stream.runCollect(client("not-yet-1").Events({ workflow: Approval.name })).pipe(Effect.exit)
+          Stream.runCollect(client("not-yet-1").Events({ workflow: Approval.name, started: true })).pipe(Effect.exit)
         )
         yield* Deferred.await(subscribed("not-yet-1"))
         assert.isUndefined(following.pollUnsafe(), "the subscriber waits for the run's Run message")
@@ -432,6 +434,29 @@ describe("Distributed events on a runner where the run does not execute", () => 
         assert.isTrue(Exit.isFailure(exit))
         if (Exit.isFailure(exit)) assert.instanceOf(Cause.squash(exit.cause), RunMovedError)
       }),
+    20_000
+  )
+
+  it.live(
+    "a subscriber to a runId the store does not know (a wrong runId) fails at once with RunNotFoundError naming it, rather than wait for a Run message that will not come",
+    () =>
+      Effect.gen(function* () {
+        const client = yield* Distributed.RunEntity.client
+        // Bounded: a stream that neither ends nor fails is the bug.
+        const exit = yield* Effect.timeoutOption(
+          Effect.exit(Stream.runCollect(client("no-such-run-1").Events({ workflow: Approval.name }))),
+          "10 seconds"
+        )
+        assert.isTrue(Option.isSome(exit), "the subscriber did not wait for ever")
+        const failed = Option.getOrThrow(exit)
+        assert.isTrue(Exit.isFailure(failed))
+        if (Exit.isFailure(failed)) {
+          const error = Cause.squash(failed.cause)
+          assert.instanceOf(error, RunNotFoundError)
+          assert.strictEqual((error as RunNotFoundError).runId, "no-such-run-1")
+          assert.include((error as RunNotFoundError).message, `"no-such-run-1"`)
+        }
+      }).pipe(Effect.provide(runner)),
     20_000
   )
 

@@ -74,4 +74,15 @@ describe("Distributed (types)", () => {
     >()
     assert.isUndefined(handle)
   })
+
+  it("RunEntity's Events: a runId the store does not know fails with RunNotFoundError; started is optional", () => {
+    type Events = ReturnType<Effect.Success<typeof Distributed.RunEntity.client>>["Events"]
+    expectTypeOf<RunNotFoundError>().toExtend<Stream.Error<ReturnType<Events>>>()
+    expectTypeOf<RunMovedError | UnknownWorkflowError>().toExtend<Stream.Error<ReturnType<Events>>>()
+    expectTypeOf<{ readonly workflow: string }>().toExtend<Parameters<Events>[0]>()
+    expectTypeOf<{ readonly workflow: string; readonly started: boolean }>().toExtend<Parameters<Events>[0]>()
+    // @ts-expect-error: started is a boolean
+    expectTypeOf<{ readonly workflow: string; readonly started: string }>().toExtend<Parameters<Events>[0]>()
+    assert.isDefined(Distributed.RunEntity)
+  })
 })
