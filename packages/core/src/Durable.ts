@@ -268,8 +268,11 @@ type LifecycleOf<O> = "lifecycle" extends keyof O ? (true extends O[keyof O & "l
  * {@link run} as a handle, like `Workflow.start`. The run lives in the caller's scope: closing the scope stops
  * the run in this process as a crash or a deploy would (its lease is released, it stays resumable, its status
  * stays `"running"` or `"waiting"`); `cancel` ends it as `"cancelled"`. Fails to start with `RunBusyError`
- * when another live process owns the run. On a finished `runId`, `result` is its stored outcome and `events`
- * is empty.
+ * when another live process owns the run (and with `WorkflowChangedError`, a bad input or a store failure).
+ * A finished `runId` (completed, failed or cancelled) runs nothing and still gives a handle, as
+ * `Workflow.start` does for a run that fails: `result` is its stored outcome, as {@link run} answers it (a
+ * stored error as a {@link StoredFailure}), and `events` end at once with no event, as the run ended: quietly
+ * when it completed, otherwise failing with `result`'s error.
  *
  * @example
  * ```ts
@@ -294,7 +297,8 @@ export const start = <W extends Any, const O extends StartOptions = {}>(
 /**
  * {@link start} from Promise code, with the store (and the steps' services) in `layer`, built for the run
  * and released when it ends. The handle is `Workflow.PromiseHandle`; `result` rejects with the original error
- * instance.
+ * instance. A finished `runId` resolves with a handle too: its `result` settles as {@link runPromise} does, its
+ * `events` end at once.
  *
  * @example
  * ```ts

@@ -1,7 +1,7 @@
 /**
  * A durable run whose handler interrupts itself (`Effect.interrupt`), on a SQLite file: the run is over, stored
  * as failed with that interruption, and answered from the store afterwards (by `Durable.run`, `Durable.resume`
- * and `Durable.start`, each in a store opened anew, as after a restart) without running a handler again. An
+ * and a `Durable.start` handle, each in a store opened anew, as after a restart) without running a handler again. An
  * interruption from outside (the handle's scope closing, the fiber running `Durable.run` interrupted) still
  * records nothing: the run stays unfinished and a resume runs it on.
  */
@@ -107,9 +107,11 @@ describe("Durable: a run whose handler interrupts itself (SQLite file)", () => {
             assert.isTrue(interrupted(resumed), `${shape}: Durable.resume`)
             const again = yield* Effect.exit(onFile(file, Durable.run(wf, {}, { runId })))
             assert.isTrue(interrupted(again), `${shape}: Durable.run again`)
-            // Durable.start of the stored run fails with it, as it fails with a stored failure.
-            const started = yield* Effect.exit(onFile(file, watch(wf, runId)))
-            assert.isTrue(interrupted(started), `${shape}: Durable.start`)
+            // Durable.start of the stored run gives a handle whose result and events end with it, as live.
+            const started = yield* onFile(file, watch(wf, runId))
+            assert.isTrue(interrupted(started.result), `${shape}: Durable.start's result`)
+            assert.isTrue(interrupted(started.events), `${shape}: Durable.start's events`)
+            assert.deepStrictEqual(started.read, [], `${shape}: Durable.start's events, none`)
             assert.strictEqual(calls.n, ran, `${shape}: no handler ran again`)
           }
         })

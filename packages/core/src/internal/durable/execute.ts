@@ -83,7 +83,7 @@ const INBOX_POLL = Duration.millis(500)
 /** Run, resume or answer a stored run: its stored outcome when finished, otherwise on from its journal. */
 export const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<unknown, unknown, any> =>
   isFinished(info.status)
-    ? storedOutcome(self, info)
+    ? answer(self, info, watch)
     : Effect.scoped(
         Effect.gen(function* () {
           const store = yield* RunStore
@@ -143,7 +143,7 @@ export const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<
           const rows = yield* store.readJournal(runId)
           // The run re-read under the lease: another owner may have finished it meanwhile.
           const now = yield* store.get(runId)
-          if (isFinished(now.status)) return yield* storedOutcome(self, now)
+          if (isFinished(now.status)) return yield* answer(self, now, watch)
           const codecs = Codecs_.codecs(self)
           const entries = rows.map((e) => e.data)
           const rebuilt = yield* Effect.try({
@@ -278,6 +278,18 @@ const SELF_INTERRUPTED = JSON.stringify({
   _tag: "Interrupt",
   message: "A handler interrupted the run (Effect.interrupt): it ended with that interruption"
 })
+
+/**
+ * A finished run answered from the store: the watcher is told (so a handle is given for it, whose `result` and
+ * `events` end with the stored outcome), and told that the run ended itself when it did (a stored interruption
+ * of its own), then the stored outcome.
+ */
+const answer = (self: Any, info: RunInfo, watch: Watch | undefined): Effect.Effect<unknown, unknown, RunStore> =>
+  Effect.suspend(() => {
+    watch?.onStored?.()
+    if (info.status === "failed" && info.error === SELF_INTERRUPTED) watch?.endedItself?.()
+    return storedOutcome(self, info)
+  })
 
 /**
  * A finished run's outcome, as stored: its result decoded, or its error (as stored JSON, with its `_tag`); a

@@ -24,11 +24,13 @@ export const start = (
     const info = yield* create(self, input, runId)
     // Held until read, and ended with the run (as `Workflow.start`'s events are).
     const feed = new EventFeed()
-    // The run live here, or `undefined` for a finished run's stored outcome; a failure before the run is live
-    // (the lease held elsewhere, a store error) fails `start` itself.
+    // The run live here, or `undefined` for a finished run: a handle whose `result` is its stored outcome (a
+    // stored failure or cancel too, as `Workflow.start` gives a handle and its `result` fails) and whose events
+    // end at once as that outcome does. A failure before either (the lease held elsewhere, a store error) fails
+    // `start` itself.
     const ready = Deferred.makeUnsafe<Live | undefined, unknown>()
-    // The run ended itself with an interruption (a handler's `Effect.interrupt`): the events fail with it, as
-    // `Workflow.start`'s do; an interruption from outside (the scope closing) ends them quietly.
+    // The run ended itself with an interruption (a handler's `Effect.interrupt`, live or as stored): the events
+    // fail with it, as `Workflow.start`'s do; an interruption from outside (the scope closing) ends them quietly.
     let endedItself = false
     const fiber = yield* Effect.forkScoped(
       Effect.onExit(
@@ -38,6 +40,7 @@ export const start = (
           },
           lifecycle,
           onLive: (live) => Deferred.doneUnsafe(ready, Exit.succeed(live)),
+          onStored: () => Deferred.doneUnsafe(ready, Exit.succeed(undefined)),
           endedItself: () => {
             endedItself = true
           }

@@ -23,9 +23,11 @@ export interface Watch {
   readonly lifecycle?: boolean | undefined
   /** Called once the run is live in this process (not for a finished run's stored outcome). */
   readonly onLive?: ((live: Live) => void) | undefined
+  /** Called instead of `onLive` when the run is finished: what follows is its stored outcome. */
+  readonly onStored?: (() => void) | undefined
   /**
-   * Called when the live run ends with an interruption it ended itself with (a handler's `Effect.interrupt`):
-   * not one from outside (the scope closing), after which the run resumes later.
+   * Called when the run ends with an interruption it ended itself with (a handler's `Effect.interrupt`, live or
+   * as stored): not one from outside (the scope closing), after which the run resumes later.
    */
   readonly endedItself?: (() => void) | undefined
 }
