@@ -214,9 +214,18 @@ const originAllowed = (request: HttpServerRequest.HttpServerRequest, allowed: Re
   }
 }
 
+/** What a server with a token serves without it: the viewer's page and assets, and the OpenAPI document. */
+const PUBLIC_PATHS: ReadonlySet<string> = new Set([
+  "/",
+  "/openapi.json",
+  "/viewer/app.js",
+  "/viewer/style.css",
+  "/viewer/mermaid.min.js"
+])
+
 /**
- * The guards every request passes: a foreign `Origin` on a `POST` / `DELETE` is 403, `/api` without the
- * token (when set) is 401, bodies are limited, and a body that does not decode is 400 with the issue in
+ * The guards every request passes: a foreign `Origin` on a `POST` / `DELETE` is 403, anything but the public
+ * paths without the token (when set) is 401, bodies are limited, and a body that does not decode is 400 with the issue in
  * the body (HttpApi's own 400 is empty).
  */
 const guards = (options: Options<any>) => {
@@ -235,8 +244,10 @@ const guards = (options: Options<any>) => {
             message: `A ${request.method} from origin ${request.headers.origin ?? "(cross-site)"} is refused: only the server's own origin may change runs`
           })
         }
+        // Every path but the public ones needs the token: the router matches paths loosely (any case, %-escapes,
+        // doubled slashes), so a check for "/api/..." here would let "/API/..." or "//api/..." through.
         const path = request.url.split("?")[0] ?? ""
-        if (expected !== undefined && (path === "/api" || path.startsWith("/api/"))) {
+        if (expected !== undefined && !PUBLIC_PATHS.has(path)) {
           if (!sameToken(expected, request.headers.authorization)) {
             return json(401, {
               _tag: "Unauthorized",

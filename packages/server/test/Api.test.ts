@@ -1,11 +1,25 @@
 /**
  * The HTTP API, route by route and status code by status code, against a real server on a free port.
  */
+import { request } from "node:http"
 import { Effect, Stream } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { WorkflowClient } from "../src/index.ts"
 import { awaitEnd, post, type Running, readSse, startServer } from "./fixtures.ts"
+
+/** A GET with the path sent exactly as written (fetch would normalise it). */
+const rawGet = (port: number, path: string, headers: Record<string, string> = {}) =>
+  new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, method: "GET", path, headers }, (res) => {
+      let body = ""
+      res.setEncoding("utf8")
+      res.on("data", (chunk) => (body += chunk))
+      res.on("end", () => resolve({ status: res.statusCode!, body }))
+    })
+    req.on("error", reject)
+    req.end()
+  })
 
 const LIFECYCLE = ["StepStarted", "StepCompleted", "StepFailed", "StepRetrying", "EventQueued"]
 const sumOfDoubled = (n: number) => n * (n - 1)
@@ -319,6 +333,14 @@ describe("WorkflowServer options", () => {
           expect(response.headers.get("www-authenticate")).toContain("Bearer")
         }
       }
+      // the router matches paths in any case, %-escaped and with doubled slashes: none of those spellings
+      // of an /api route gets past the token (sent as written, not as fetch would normalise them)
+      for (const path of ["/API/workflows", "//api/workflows", "/%61pi/workflows", "/Api/runs/x", "/api/workflows/"]) {
+        const response = await rawGet(server.port, path)
+        expect(response.status, path).toBe(401)
+        expect(response.body, path).toContain("Unauthorized")
+      }
+      expect((await rawGet(server.port, "/API/workflows", auth)).status).toBe(200)
       expect((await fetch(`${server.url}/api/workflows`, { headers: auth })).status).toBe(200)
       const started = await post(`${server.url}/api/workflows/echo/runs`, { text: "hi" }, auth)
       expect(started.status).toBe(201)
