@@ -18,7 +18,7 @@ import { createServer } from "node:http"
 import { createRequire } from "node:module"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Diagram, Event, RunStore, Workflow, type WorkflowValidationError } from "@effect-flow/core"
-import { ByteSize, type Duration, Effect, Layer, Option, type Redacted, Schema, Stream } from "effect"
+import { ByteSize, Deferred, type Duration, Effect, Layer, Option, type Redacted, Schema, Stream } from "effect"
 import {
   HttpIncomingMessage,
   HttpRouter,
@@ -129,11 +129,14 @@ const keepAlive = encoder.encode(": keep-alive\n\n")
 const sseResponse = (
   runId: string,
   events: Stream.Stream<ReadonlyArray<RunRegistry.LogEntry>>,
-  keepAliveEvery: Duration.Input
+  keepAliveEvery: Duration.Input,
+  stopping: Effect.Effect<void>
 ) =>
   HttpServerResponse.stream(
     // A comment first, so the headers go out at once, before the run publishes anything; then the frames,
-    // with a comment now and then while nothing happens. The stream ends with the run's events.
+    // with a comment now and then while nothing happens. The stream ends with the run's events; when the
+    // server stops first, the connection is cut (not ended, which would read as the run's end), so the
+    // server need not wait for it and the client reconnects with Last-Event-ID.
     Stream.concat(
       Stream.succeed(encoder.encode(`: run ${runId}\n\n`)),
       Stream.merge(
@@ -144,7 +147,7 @@ const sseResponse = (
         ),
         { haltStrategy: "left" }
       )
-    ),
+    ).pipe(Stream.interruptWhen(Effect.andThen(stopping, Effect.die(new Error("The server is stopping"))))),
     {
       contentType: "text/event-stream",
       headers: { "cache-control": "no-cache", "x-accel-buffering": "no", connection: "keep-alive" }
@@ -170,7 +173,7 @@ const WorkflowsHandlers = HttpApiBuilder.group(
   })
 )
 
-const RunsHandlers = (keepAliveEvery: Duration.Input) =>
+const RunsHandlers = (keepAliveEvery: Duration.Input, stopping: Effect.Effect<void>) =>
   HttpApiBuilder.group(
     Api,
     "runs",
@@ -186,7 +189,7 @@ const RunsHandlers = (keepAliveEvery: Duration.Input) =>
                 after: lastEventId(headers["last-event-id"]),
                 lifecycle: query.lifecycle === "1" || query.lifecycle === "true"
               }),
-              (events) => sseResponse(params.runId, events, keepAliveEvery)
+              (events) => sseResponse(params.runId, events, keepAliveEvery, stopping)
             ) as any
         )
         .handle("send", ({ params, payload }) => registry.send(params.runId, payload))
@@ -382,11 +385,17 @@ const withBearer = (spec: Record<string, any>): Record<string, any> => {
  */
 export const routes = (
   options: Options<any>
+): Layer.Layer<never, never, RunRegistry.RunRegistry | HttpRouter.HttpRouter> => routesUntil(options, Effect.never)
+
+/** {@link routes}, whose event streams are cut once `stopping` completes. */
+const routesUntil = (
+  options: Options<any>,
+  stopping: Effect.Effect<void>
 ): Layer.Layer<never, never, RunRegistry.RunRegistry | HttpRouter.HttpRouter> =>
   Layer.mergeAll(
     HttpApiBuilder.layer(tokenText(options.token) === undefined ? Api : Api.annotate(OpenApi.Transform, withBearer), {
       openapiPath: "/openapi.json"
-    }).pipe(Layer.provide([WorkflowsHandlers, RunsHandlers(options.keepAliveEvery ?? "15 seconds")])),
+    }).pipe(Layer.provide([WorkflowsHandlers, RunsHandlers(options.keepAliveEvery ?? "15 seconds", stopping)])),
     viewerRoutes,
     guards(options)
   ) as any
@@ -425,8 +434,22 @@ export const layer = <W extends Workflow.Any>(
     )
   )
   const server = NodeHttpServer.layer(createServer, { port: options.port, host: options.host ?? "127.0.0.1" })
-  return HttpRouter.serve(routes(options), { disableLogger: true, disableListenLog: true }).pipe(
-    Layer.provideMerge(registry),
-    Layer.provideMerge(server)
+  return Layer.unwrap(
+    Effect.sync(() => {
+      // Stopping waits for the open requests to finish, and an event stream of a run that goes on never does:
+      // the first thing the layer does when it closes (it is built last) is to cut those streams.
+      const stopping = Deferred.makeUnsafe<void>()
+      const cutStreams = Layer.effectDiscard(Effect.addFinalizer(() => Deferred.succeed(stopping, undefined)))
+      return cutStreams.pipe(
+        Layer.provideMerge(
+          HttpRouter.serve(routesUntil(options, Deferred.await(stopping)), {
+            disableLogger: true,
+            disableListenLog: true
+          })
+        ),
+        Layer.provideMerge(registry),
+        Layer.provideMerge(server)
+      )
+    })
   ) as any
 }

@@ -6,7 +6,7 @@ import { Effect, Stream } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { WorkflowClient } from "../src/index.ts"
-import { awaitEnd, post, type Running, readSse, startServer } from "./fixtures.ts"
+import { awaitEnd, post, type Running, readSse, restOf, startServer, stopsPromptly } from "./fixtures.ts"
 
 /** A GET with the path sent exactly as written (fetch would normalise it). */
 const rawGet = (port: number, path: string, headers: Record<string, string> = {}) =>
@@ -393,6 +393,24 @@ describe("WorkflowServer options", () => {
       ])
     } finally {
       await server.close()
+    }
+  })
+
+  it("stopping the server cuts its open event streams at once, rather than waiting for runs that go on", async () => {
+    const server = await startServer()
+    let stopped = false
+    try {
+      const { runId } = (await (await post(`${server.url}/api/workflows/approval/runs`, { amount: 3 })).json()) as any
+      const reader = (await fetch(`${server.url}/api/runs/${runId}/events`)).body!.getReader()
+      let text = ""
+      while (!text.includes("InputRequiredEvent")) text += new TextDecoder().decode((await reader.read()).value)
+      // the run waits for an answer that will not come: its stream is open when the server stops
+      stopped = await stopsPromptly(server)
+      expect(stopped, "the server stopped without waiting for the open event stream").toBe(true)
+      // cut, not ended: a stream that ended would read as the run's end (it ends only after StopEvent / RunFailed / RunCancelled)
+      expect(await restOf(reader)).toBe("cut")
+    } finally {
+      if (!stopped) await server.close()
     }
   })
 

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url"
 import { SqliteRunStore } from "@effect-flow/sql"
 import type { Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { awaitEnd, type Frame, post, type Running, readSse, startServer } from "./fixtures.ts"
+import { awaitEnd, type Frame, post, type Running, readSse, restOf, startServer, stopsPromptly } from "./fixtures.ts"
 
 const sumOfDoubled = (n: number) => n * (n - 1)
 
@@ -43,6 +43,13 @@ const awaitStatus = async (server: Running, runId: string, wanted: string): Prom
 /** Read an event stream until `n` frames have come, then hang up. */
 const readFrames = async (response: Response, n: number): Promise<Array<Frame>> => {
   const reader = response.body!.getReader()
+  const frames = await takeFrames(reader, n)
+  await reader.cancel()
+  return frames
+}
+
+/** Read an event stream until `n` frames have come (the first `n` frames), and leave it open. */
+const takeFrames = async (reader: ReadableStreamDefaultReader<Uint8Array>, n: number): Promise<Array<Frame>> => {
   const decoder = new TextDecoder()
   let text = ""
   const frames: Array<Frame> = []
@@ -62,7 +69,6 @@ const readFrames = async (response: Response, n: number): Promise<Array<Frame>> 
       if (data !== undefined) frames.push({ id: id ?? 0, data: JSON.parse(data) })
     }
   }
-  await reader.cancel()
   return frames.slice(0, n)
 }
 
@@ -194,10 +200,13 @@ describe("a durable run across a server restart (same SQLite file)", () => {
       const fanOut = await start(first, "fan-out", { count: 24, delayMillis: 150 })
       const approval = await start(first, "approval", { amount: 42 })
       await awaitStatus(first, approval, "waiting")
-      // a client reads the first part of the fan-out's stream, then the server stops under it
-      const before = await readFrames(await fetch(`${first.url}/api/runs/${fanOut}/events?lifecycle=1`), 12)
+      // a client reads the first part of the fan-out's stream, then the server stops under it: at once, cutting
+      // the stream (not ending it, which would read as the run's end), so the client goes on elsewhere
+      const reader = (await fetch(`${first.url}/api/runs/${fanOut}/events?lifecycle=1`)).body!.getReader()
+      const before = await takeFrames(reader, 12)
       expect(before.length).toBe(12)
-      await first.close()
+      expect(await stopsPromptly(first), "the server stopped without waiting for the open event stream").toBe(true)
+      expect(await restOf(reader)).toBe("cut")
 
       second = await startServer({}, storeAt("restart.db"))
       const status = await statusOf(second, fanOut)

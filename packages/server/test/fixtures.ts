@@ -217,3 +217,26 @@ export const awaitEnd = async (url: string, runId: string, headers: Record<strin
   }
   throw new Error(`run ${runId} did not end`)
 }
+
+/**
+ * Stop a server with event streams still open, and say whether it stopped within 10 s (Node waits for open
+ * requests for 20 s before it gives up on them: an event stream the server does not end itself holds it that long).
+ */
+export const stopsPromptly = async (server: Running): Promise<boolean> => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 10_000)))
+  try {
+    return await Promise.race([server.close().then(() => true as const), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Read what an open stream still sends: "ended" if it ends cleanly, "cut" if the connection breaks. */
+export const restOf = async (reader: ReadableStreamDefaultReader<Uint8Array>): Promise<"ended" | "cut"> => {
+  try {
+    for (;;) if ((await reader.read()).done) return "ended"
+  } catch {
+    return "cut"
+  }
+}
