@@ -18,7 +18,7 @@ import { createServer } from "node:http"
 import { createRequire } from "node:module"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Diagram, Event, RunStore, Workflow, type WorkflowValidationError } from "@effect-flow/core"
-import { ByteSize, Deferred, type Duration, Effect, Layer, Option, type Redacted, Schema, Stream } from "effect"
+import { ByteSize, Deferred, Duration, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import {
   HttpIncomingMessage,
   HttpRouter,
@@ -70,6 +70,71 @@ export interface Options<W extends Workflow.Any = Workflow.Any> {
    * connection (a run waiting for input) open. Default 15 seconds.
    */
   readonly keepAliveEvery?: Duration.Input | undefined
+}
+
+/**
+ * An option of {@link layer} that cannot work, found when the layer is built: which option, the value given, and
+ * what it takes. Such values come from the environment (`Number(process.env.PORT)` is `NaN` when `PORT` is not a
+ * number, `process.env.FLOW_TOKEN ?? ""` is an empty token, which anyone could send), and would otherwise fail later
+ * or quietly: a `keepAliveEvery` that is not a duration left every event stream without an answer, a `keepRuns`
+ * of `NaN` kept every run forever.
+ *
+ * @example
+ * ```ts
+ * // WorkflowServer.layer({ workflows: [parallel], port: Number("80a") }) fails with:
+ * // InvalidOptionError: WorkflowServer.layer's option port is NaN: expected a whole number from 0 to 65535 (0 picks a free port)
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class InvalidOptionError extends Schema.TaggedError<InvalidOptionError>()("InvalidOptionError", {
+  option: Schema.String,
+  value: Schema.String,
+  expected: Schema.String
+}) {
+  override get message() {
+    return `WorkflowServer.layer's option ${this.option} is ${this.value}: expected ${this.expected}`
+  }
+}
+
+const shown = (value: unknown): string =>
+  typeof value === "string" ? JSON.stringify(value) : Number.isNaN(value) ? "NaN" : String(value)
+
+/** The first option that cannot work, if any. */
+const checkOptions = (options: Options<any>): Effect.Effect<void, InvalidOptionError> => {
+  const invalid = (option: string, value: unknown, expected: string, text = shown(value)) =>
+    Effect.fail(new InvalidOptionError({ option, value: text, expected }))
+  const wholeAtLeast = (n: unknown, min: number) => typeof n === "number" && Number.isSafeInteger(n) && n >= min
+  const { port, keepRuns, maxBodyBytes, keepAliveEvery, host } = options
+  if (!wholeAtLeast(port, 0) || port > 65535) {
+    return invalid("port", port, "a whole number from 0 to 65535 (0 picks a free port)")
+  }
+  if (host !== undefined && (typeof host !== "string" || host.trim() === "")) {
+    return invalid("host", host, 'an interface to listen on, such as "127.0.0.1" (the default) or "0.0.0.0"')
+  }
+  if (keepRuns !== undefined && !wholeAtLeast(keepRuns, 0)) {
+    return invalid("keepRuns", keepRuns, "a whole number of finished runs to keep, 0 or more (default 1000)")
+  }
+  if (maxBodyBytes !== undefined && !wholeAtLeast(maxBodyBytes, 1)) {
+    return invalid("maxBodyBytes", maxBodyBytes, "a whole number of bytes, 1 or more (default 1 MiB)")
+  }
+  if (keepAliveEvery !== undefined) {
+    const every = Duration.fromInput(keepAliveEvery)
+    if (Option.isNone(every) || !Duration.isFinite(every.value) || !Duration.isPositive(every.value)) {
+      return invalid(
+        "keepAliveEvery",
+        keepAliveEvery,
+        'a finite duration above zero, such as "15 seconds" (the default)'
+      )
+    }
+  }
+  const token = options.token === undefined ? undefined : tokenText(options.token)
+  if (options.token !== undefined && (typeof token !== "string" || token.trim() === "")) {
+    const text = Redacted.isRedacted(options.token) ? "a Redacted of blank text" : shown(token)
+    return invalid("token", token, "a token that is not blank, or no token", text)
+  }
+  return Effect.void
 }
 
 /** The JSON Schema of a workflow's input, as listed by `GET /api/workflows`. */
@@ -401,7 +466,9 @@ const routesUntil = (
   ) as any
 
 /**
- * Serve `workflows` on `host:port` (default host `127.0.0.1`). Runs are durable when a `RunStore` is in
+ * Serve `workflows` on `host:port` (default host `127.0.0.1`). An option that cannot work (a port out of range,
+ * a `keepRuns` that is not a whole number, an empty token...) fails the layer with {@link InvalidOptionError}.
+ * Runs are durable when a `RunStore` is in
  * context (`RunRegistry.layerDurable`: e.g. provide `SqliteRunStore.layer({ filename })` from
  * `@effect-flow/sql`), in memory otherwise (`RunRegistry.layerMemory`). The layer provides the
  * `HttpServer` (its `address` tells the port when `port` is 0) and the `RunRegistry`; it needs the
@@ -423,7 +490,7 @@ export const layer = <W extends Workflow.Any>(
   options: Options<W>
 ): Layer.Layer<
   HttpServer.HttpServer | RunRegistry.RunRegistry,
-  HttpServerError.ServeError | WorkflowValidationError | RunRegistry.DuplicateWorkflowError,
+  HttpServerError.ServeError | InvalidOptionError | WorkflowValidationError | RunRegistry.DuplicateWorkflowError,
   Workflow.Workflow.Services<W>
 > => {
   const registry = Layer.unwrap(
@@ -435,7 +502,7 @@ export const layer = <W extends Workflow.Any>(
   )
   const server = NodeHttpServer.layer(createServer, { port: options.port, host: options.host ?? "127.0.0.1" })
   return Layer.unwrap(
-    Effect.sync(() => {
+    Effect.map(checkOptions(options), () => {
       // Stopping waits for the open requests to finish, and an event stream of a run that goes on never does:
       // the first thing the layer does when it closes (it is built last) is to cut those streams.
       const stopping = Deferred.makeUnsafe<void>()

@@ -2,11 +2,11 @@
  * The HTTP API, route by route and status code by status code, against a real server on a free port.
  */
 import { request } from "node:http"
-import { Effect, Stream } from "effect"
+import { Effect, Layer, Redacted, Stream } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { WorkflowClient } from "../src/index.ts"
-import { awaitEnd, post, type Running, readSse, restOf, startServer, stopsPromptly } from "./fixtures.ts"
+import { WorkflowClient, WorkflowServer } from "../src/index.ts"
+import { awaitEnd, echo, post, type Running, readSse, restOf, startServer, stopsPromptly } from "./fixtures.ts"
 
 /** A GET with the path sent exactly as written (fetch would normalise it). */
 const rawGet = (port: number, path: string, headers: Record<string, string> = {}) =>
@@ -411,6 +411,33 @@ describe("WorkflowServer options", () => {
       expect(await restOf(reader)).toBe("cut")
     } finally {
       if (!stopped) await server.close()
+    }
+  })
+
+  it("an option that cannot work fails the layer with InvalidOptionError, naming the option and the value", async () => {
+    const cases: Array<[Partial<WorkflowServer.Options>, string, string]> = [
+      [{ port: Number("80a") }, "port", "NaN"],
+      [{ port: 65536 }, "port", "65536"],
+      [{ host: "" }, "host", '""'],
+      [{ keepRuns: Number.NaN }, "keepRuns", "NaN"],
+      [{ keepRuns: -1 }, "keepRuns", "-1"],
+      [{ keepRuns: 2.5 }, "keepRuns", "2.5"],
+      [{ maxBodyBytes: -1 }, "maxBodyBytes", "-1"],
+      [{ keepAliveEvery: "banana" as never }, "keepAliveEvery", '"banana"'],
+      [{ keepAliveEvery: 0 }, "keepAliveEvery", "0"],
+      [{ keepAliveEvery: Number.NaN }, "keepAliveEvery", "NaN"],
+      [{ token: "" }, "token", '""'],
+      [{ token: Redacted.make(" ") }, "token", "a Redacted of blank text"]
+    ]
+    for (const [options, option, value] of cases) {
+      const error = await Layer.build(WorkflowServer.layer({ port: 0, ...options, workflows: [echo] })).pipe(
+        Effect.scoped,
+        Effect.flip,
+        Effect.runPromise
+      )
+      expect(error, option).toBeInstanceOf(WorkflowServer.InvalidOptionError)
+      expect(error, option).toMatchObject({ option, value })
+      expect(error.message, option).toContain(`option ${option} is ${value}: expected`)
     }
   })
 

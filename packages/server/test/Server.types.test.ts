@@ -4,7 +4,7 @@
  */
 import { defineWorkflow, type RunStore, StartEvent, StopEvent, type WorkflowValidationError } from "@effect-flow/core"
 import { Context, Effect, type Layer, Schema } from "effect"
-import type { HttpServer } from "effect/http"
+import type { HttpServer, HttpServerError } from "effect/http"
 import { describe, expectTypeOf, it } from "vitest"
 import { RunRegistry, type WorkflowApi, type WorkflowClient, WorkflowServer } from "../src/index.ts"
 
@@ -30,6 +30,13 @@ describe("types", () => {
     expectTypeOf(needsNothing).not.toBeAny()
     // @ts-expect-error the port is required
     WorkflowServer.layer({ workflows: [greet] })
+    // an option that cannot work is a typed failure of the layer, as a port already taken is
+    expectTypeOf<Layer.Error<typeof layer>>().toEqualTypeOf<
+      | HttpServerError.ServeError
+      | WorkflowServer.InvalidOptionError
+      | WorkflowValidationError
+      | RunRegistry.DuplicateWorkflowError
+    >()
   })
 
   it("RunRegistry.layerDurable needs a RunStore besides what the steps need", () => {
