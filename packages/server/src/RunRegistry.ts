@@ -339,7 +339,7 @@ const makeMemory = Effect.fnUntraced(function* <W extends Workflow.Any>(options:
                     new WorkflowCancelledError({
                       workflow: workflow.name,
                       runId: run.runId,
-                      by: "DELETE /api/runs/:runId"
+                      by: run.cancelling ? "DELETE /api/runs/:runId" : "an interruption in a handler (Effect.interrupt)"
                     })
                   )
                 )
@@ -353,8 +353,10 @@ const makeMemory = Effect.fnUntraced(function* <W extends Workflow.Any>(options:
         retire(run)
         markEnded()
       }
+      // The events stream fails with the run's error, or with its interruption when a handler interrupted itself
+      // (not a failure: `Effect.ignore` would pass it on and the run's end would never be recorded).
       yield* Stream.runForEachArray(handle.events, (events) => Effect.sync(() => record(events))).pipe(
-        Effect.ignore,
+        Effect.exit,
         Effect.andThen(Effect.exit(handle.result)),
         Effect.flatMap((exit) => Effect.sync(() => finish(exit))),
         Effect.ensuring(Scope.close(runScope, Exit.void)),

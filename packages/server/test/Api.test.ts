@@ -2,7 +2,8 @@
  * The HTTP API, route by route and status code by status code, against a real server on a free port.
  */
 import { request } from "node:http"
-import { Effect, Layer, Redacted, Stream } from "effect"
+import { defineWorkflow, StartEvent, StopEvent } from "@effect-flow/core"
+import { Effect, Layer, Redacted, Schema, Stream } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { WorkflowClient, WorkflowServer } from "../src/index.ts"
@@ -145,6 +146,26 @@ describe("WorkflowServer API", () => {
     const runId = await start("failing", { reason: "boom" })
     const frames = await readSse(await fetch(`${server.url}/api/runs/${runId}/events`))
     expect(frames.at(-1)!.data).toMatchObject({ _tag: "RunFailed", error: { _tag: "StepBroke", reason: "boom" } })
+  })
+
+  it("a run whose handler interrupts itself ends: cancelled, not by a DELETE, and its stream ends with RunCancelled", async () => {
+    const quits = defineWorkflow({ name: "quits", input: Schema.Struct({}) }).step(StartEvent, () => Effect.interrupt, {
+      name: "quit",
+      emits: [StopEvent]
+    })
+    const own = await startServer({ workflows: [quits] })
+    try {
+      const response = await post(`${own.url}/api/workflows/quits/runs`, {})
+      const { runId } = (await response.json()) as { runId: string }
+      const stream = fetch(`${own.url}/api/runs/${runId}/events`)
+      const status = await awaitEnd(own.url, runId)
+      expect(status).toMatchObject({ status: "cancelled", error: { _tag: "WorkflowCancelledError" } })
+      expect(status.error.message).toContain("an interruption in a handler")
+      const frames = await readSse(await stream)
+      expect(frames.map((f) => f.data)).toEqual([{ _tag: "RunCancelled", error: status.error }])
+    } finally {
+      await own.close()
+    }
   })
 
   it("POST /api/runs/:runId/events answers an InputRequiredEvent: 202, waiting → completed", async () => {
