@@ -349,9 +349,11 @@ const makeMemory = Effect.fnUntraced(function* <W extends Workflow.Any>(options:
           run.error = encodeFailure(exit.cause)
           run.log.append(false, JSON.stringify({ _tag: "RunFailed", error: run.error }))
         }
-        run.log.end()
+        // Retired before its log ends: a subscriber that sees the end (and may read statuses at once, in the
+        // same tick) finds the runs kept as they will stay.
         retire(run)
         markEnded()
+        run.log.end()
       }
       // The events stream fails with the run's error, or with its interruption when a handler interrupted itself
       // (not a failure: `Effect.ignore` would pass it on and the run's end would never be recorded).

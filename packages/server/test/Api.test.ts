@@ -6,7 +6,7 @@ import { defineWorkflow, StartEvent, StopEvent } from "@effect-flow/core"
 import { Effect, Layer, Redacted, Schema, Stream } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { WorkflowClient, WorkflowServer } from "../src/index.ts"
+import { RunRegistry, WorkflowClient, WorkflowServer } from "../src/index.ts"
 import { awaitEnd, echo, post, type Running, readSse, restOf, startServer, stopsPromptly } from "./fixtures.ts"
 
 /** A GET with the path sent exactly as written (fetch would normalise it). */
@@ -474,21 +474,59 @@ describe("WorkflowServer options", () => {
     }
   })
 
-  it("keepRuns: the oldest finished runs are dropped (404), the newest kept", async () => {
+  it("keepRuns: the oldest finished runs are dropped (404), the newest kept; a run still going is never dropped", async () => {
     const server = await startServer({ keepRuns: 2 })
     try {
+      const startRun = async (name: string, input: unknown): Promise<string> =>
+        ((await (await post(`${server.url}/api/workflows/${name}/runs`, input)).json()) as any).runId
+      const statuses = (ids: ReadonlyArray<string>) =>
+        Promise.all(ids.map((id) => fetch(`${server.url}/api/runs/${id}`).then((r) => r.status)))
+      // the oldest run waits for an answer while three newer ones finish
+      const waiting = await startRun("approval", { amount: 1 })
       const ids: Array<string> = []
       for (const text of ["a", "b", "c"]) {
-        const { runId } = (await (await post(`${server.url}/api/workflows/echo/runs`, { text })).json()) as any
-        ids.push(runId)
+        ids.push(await startRun("echo", { text }))
         // each run finished before the next starts, so "oldest" is unambiguous (not a fixed sleep: a loaded
         // machine may take longer than one to finish an echo)
-        await awaitEnd(server.url, runId)
+        await awaitEnd(server.url, ids.at(-1)!)
       }
-      const statuses = await Promise.all(ids.map((id) => fetch(`${server.url}/api/runs/${id}`).then((r) => r.status)))
-      expect(statuses).toEqual([404, 200, 200])
+      expect(await statuses([waiting, ...ids])).toEqual([200, 404, 200, 200])
+      // once it is answered and finished, it is the newest finished run: the oldest kept one goes
+      const answered = await post(`${server.url}/api/runs/${waiting}/events`, {
+        _tag: "HumanResponseEvent",
+        response: "y"
+      })
+      expect(answered.status).toBe(202)
+      expect(await awaitEnd(server.url, waiting)).toMatchObject({ status: "completed" })
+      expect(await statuses([waiting, ...ids])).toEqual([200, 404, 404, 200])
     } finally {
       await server.close()
     }
+  })
+
+  it("keepRuns defaults to 1000 finished runs", async () => {
+    // through the served layer's own registry (what the routes call), to finish 1,001 runs without 3,000 requests
+    const program = Effect.gen(function* () {
+      const registry = yield* RunRegistry.RunRegistry
+      const ended = (runId: string) =>
+        Effect.flatMap(registry.events(runId, { after: 0, lifecycle: false }), Stream.runDrain)
+      const first = yield* registry.start("echo", { text: "first" })
+      yield* ended(first)
+      const rest = yield* Effect.forEach(Array.from({ length: 1000 }), (_, i) => registry.start("echo", { text: `x${i}` }), {
+        concurrency: 50
+      })
+      yield* Effect.forEach(rest, ended, { concurrency: 50, discard: true })
+      // 1,000 runs finished after the first: it is dropped, they are all kept
+      const dropped = yield* Effect.flip(registry.status(first))
+      const kept = yield* Effect.forEach(rest, (runId) => Effect.map(registry.status(runId), (s) => s.status))
+      return { dropped, kept }
+    })
+    const { dropped, kept } = await program.pipe(
+      Effect.provide(WorkflowServer.layer({ workflows: [echo], port: 0 })),
+      Effect.runPromise
+    )
+    expect(dropped._tag).toBe("RunNotFound")
+    expect(kept).toEqual(kept.map(() => "completed"))
+    expect(kept.length).toBe(1000)
   })
 })
