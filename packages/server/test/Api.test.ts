@@ -302,8 +302,35 @@ describe("WorkflowServer API", () => {
       headers: { "sec-fetch-site": "cross-site" }
     })
     expect(crossSite.status).toBe(403)
+    // refused, not done: the run still goes on
+    expect(((await (await fetch(`${server.url}/api/runs/${runId}`)).json()) as any).status).toBe("running")
     const own = await fetch(`${server.url}/api/runs/${runId}`, { method: "DELETE", headers: { origin: server.url } })
     expect(own.status).toBe(200)
+  })
+
+  it("allowedOrigins lets the origins it lists POST and DELETE, and no others", async () => {
+    const proxied = await startServer({ allowedOrigins: ["https://flows.example.com"] })
+    try {
+      const allowed = await post(
+        `${proxied.url}/api/workflows/slow/runs`,
+        { millis: 60_000 },
+        { origin: "https://flows.example.com" }
+      )
+      expect(allowed.status).toBe(201)
+      const { runId } = (await allowed.json()) as { runId: string }
+      const other = await fetch(`${proxied.url}/api/runs/${runId}`, {
+        method: "DELETE",
+        headers: { origin: "https://other.example.com" }
+      })
+      expect(other.status).toBe(403)
+      const cancelled = await fetch(`${proxied.url}/api/runs/${runId}`, {
+        method: "DELETE",
+        headers: { origin: "https://flows.example.com" }
+      })
+      expect(cancelled.status).toBe(200)
+    } finally {
+      await proxied.close()
+    }
   })
 
   it("the typed client (HttpApiClient) drives every route", async () => {
@@ -512,9 +539,13 @@ describe("WorkflowServer options", () => {
         Effect.flatMap(registry.events(runId, { after: 0, lifecycle: false }), Stream.runDrain)
       const first = yield* registry.start("echo", { text: "first" })
       yield* ended(first)
-      const rest = yield* Effect.forEach(Array.from({ length: 1000 }), (_, i) => registry.start("echo", { text: `x${i}` }), {
-        concurrency: 50
-      })
+      const rest = yield* Effect.forEach(
+        Array.from({ length: 1000 }),
+        (_, i) => registry.start("echo", { text: `x${i}` }),
+        {
+          concurrency: 50
+        }
+      )
       yield* Effect.forEach(rest, ended, { concurrency: 50, discard: true })
       // 1,000 runs finished after the first: it is dropped, they are all kept
       const dropped = yield* Effect.flip(registry.status(first))
