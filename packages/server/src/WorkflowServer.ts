@@ -293,8 +293,8 @@ const PUBLIC_PATHS: ReadonlySet<string> = new Set([
 
 /**
  * The guards every request passes: a foreign `Origin` on a `POST` / `DELETE` is 403, anything but the public
- * paths without the token (when set) is 401, bodies are limited, and a body that does not decode is 400 with the issue in
- * the body (HttpApi's own 400 is empty).
+ * paths without the token (when set) is 401, bodies are limited, a body that does not decode is 400 with the issue in
+ * the body (HttpApi's own 400 is empty), and one that is not JSON is a 415 in JSON (HttpApi's is plain text).
  */
 const guards = (options: Options<any>) => {
   const token = tokenText(options.token)
@@ -339,7 +339,17 @@ const guards = (options: Options<any>) => {
               return Effect.succeed(json(413, { _tag: "PayloadTooLarge", message: defect.message }))
             }
             return Effect.die(defect)
-          })
+          }),
+          // HttpApi answers a body it cannot read as JSON with a 415 in plain text: say it as the other errors do
+          Effect.map((response) =>
+            response.status === 415
+              ? json(415, {
+                  _tag: "UnsupportedMediaType",
+                  where: "request payload",
+                  message: `The body is sent as ${request.headers["content-type"] ?? "(no content-type)"}: send JSON, with content-type: application/json`
+                })
+              : response
+          )
         )
       }) as any,
     { global: true }

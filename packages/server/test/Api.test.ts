@@ -98,6 +98,25 @@ describe("WorkflowServer API", () => {
     expect(body.issue.length).toBeGreaterThan(0)
   })
 
+  it("a body sent as another media type than JSON is a 415 saying so, in JSON like every error", async () => {
+    const cases: Array<readonly [string, string, string]> = [
+      ["/api/workflows/echo/runs", "application/x-www-form-urlencoded", "text=hi"], // curl -d without -H
+      ["/api/runs/no-such-run/events", "text/plain", '{"_tag":"HumanResponseEvent","response":"y"}']
+    ]
+    for (const [path, contentType, body] of cases) {
+      const response = await fetch(`${server.url}${path}`, {
+        method: "POST",
+        body,
+        headers: { "content-type": contentType }
+      })
+      expect(response.status, path).toBe(415)
+      expect(response.headers.get("content-type"), path).toContain("application/json")
+      const error: any = await response.json()
+      expect(error, path).toMatchObject({ _tag: "UnsupportedMediaType", where: "request payload" })
+      expect(error.message, path).toContain(`sent as ${contentType}`)
+    }
+  })
+
   it("GET /api/runs/:runId is the Durable.status shape; an unknown run is 404", async () => {
     const runId = await start("failing", { reason: "disk full" })
     const status = await awaitEnd(server.url, runId)
