@@ -190,6 +190,12 @@ interface Run {
 
 const LIFECYCLE = new Set(["StepStarted", "StepCompleted", "StepFailed", "StepRetrying", "EventQueued"])
 
+/** The error of a run that a handler's `Effect.interrupt` ended, as `Durable.status` gives it for a durable run. */
+const SELF_INTERRUPTED = {
+  _tag: "Interrupt",
+  message: "A handler interrupted the run (Effect.interrupt): it ended with that interruption"
+}
+
 const isFinished = (run: Run): boolean =>
   run.status === "completed" || run.status === "failed" || run.status === "cancelled"
 
@@ -328,7 +334,7 @@ const makeMemory = Effect.fnUntraced(function* <W extends Workflow.Any>(options:
         if (Exit.isSuccess(exit)) {
           run.status = "completed"
           run.result = encodeResult(exit.value)
-        } else if (run.cancelling || exit.cause.reasons.every((r) => r._tag === "Interrupt")) {
+        } else if (run.cancelling) {
           run.status = "cancelled"
           const failure = encodeFailure(exit.cause)
           run.error =
@@ -339,14 +345,18 @@ const makeMemory = Effect.fnUntraced(function* <W extends Workflow.Any>(options:
                     new WorkflowCancelledError({
                       workflow: workflow.name,
                       runId: run.runId,
-                      by: run.cancelling ? "DELETE /api/runs/:runId" : "an interruption in a handler (Effect.interrupt)"
+                      by: "DELETE /api/runs/:runId"
                     })
                   )
                 )
           run.log.append(false, JSON.stringify({ _tag: "RunCancelled", error: run.error }))
         } else {
+          // An interruption with no cancel is a handler's own `Effect.interrupt`: the run failed with it, stored as a
+          // durable run that did so is (`Durable.status`), so both kinds of server tell it alike.
           run.status = "failed"
-          run.error = encodeFailure(exit.cause)
+          run.error = exit.cause.reasons.every((r) => r._tag === "Interrupt")
+            ? SELF_INTERRUPTED
+            : encodeFailure(exit.cause)
           run.log.append(false, JSON.stringify({ _tag: "RunFailed", error: run.error }))
         }
         // Retired before its log ends: a subscriber that sees the end (and may read statuses at once, in the
@@ -554,7 +564,7 @@ const makeDurable = Effect.fnUntraced(function* <W extends Workflow.Any>(options
       const handle = started.value as Durable.Handle<unknown, unknown>
       owned.set(handle.runId, { handle })
       yield* Stream.runDrain(handle.events).pipe(
-        Effect.ignore,
+        Effect.exit, // not `ignore`: the events fail with the interruption of a run that interrupted itself
         Effect.andThen(Effect.exit(handle.result)),
         Effect.ensuring(
           Effect.suspend(() => {

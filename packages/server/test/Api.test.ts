@@ -2,12 +2,22 @@
  * The HTTP API, route by route and status code by status code, against a real server on a free port.
  */
 import { request } from "node:http"
-import { defineWorkflow, StartEvent, StopEvent } from "@effect-flow/core"
-import { Effect, Layer, Redacted, Schema, Stream } from "effect"
+import { Effect, Layer, Redacted, Stream } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { RunRegistry, WorkflowClient, WorkflowServer } from "../src/index.ts"
-import { awaitEnd, echo, post, type Running, readSse, restOf, startServer, stopsPromptly } from "./fixtures.ts"
+import {
+  awaitEnd,
+  echo,
+  post,
+  quits,
+  type Running,
+  readSse,
+  restOf,
+  selfInterrupted,
+  startServer,
+  stopsPromptly
+} from "./fixtures.ts"
 
 /** A GET with the path sent exactly as written (fetch would normalise it). */
 const rawGet = (port: number, path: string, headers: Record<string, string> = {}) =>
@@ -167,21 +177,14 @@ describe("WorkflowServer API", () => {
     expect(frames.at(-1)!.data).toMatchObject({ _tag: "RunFailed", error: { _tag: "StepBroke", reason: "boom" } })
   })
 
-  it("a run whose handler interrupts itself ends: cancelled, not by a DELETE, and its stream ends with RunCancelled", async () => {
-    const quits = defineWorkflow({ name: "quits", input: Schema.Struct({}) }).step(StartEvent, () => Effect.interrupt, {
-      name: "quit",
-      emits: [StopEvent]
-    })
+  it("a run whose handler interrupts itself ends: failed with an Interrupt, as a durable one is stored, its stream with RunFailed", async () => {
     const own = await startServer({ workflows: [quits] })
     try {
       const response = await post(`${own.url}/api/workflows/quits/runs`, {})
       const { runId } = (await response.json()) as { runId: string }
       const stream = fetch(`${own.url}/api/runs/${runId}/events`)
-      const status = await awaitEnd(own.url, runId)
-      expect(status).toMatchObject({ status: "cancelled", error: { _tag: "WorkflowCancelledError" } })
-      expect(status.error.message).toContain("an interruption in a handler")
-      const frames = await readSse(await stream)
-      expect(frames.map((f) => f.data)).toEqual([{ _tag: "RunCancelled", error: status.error }])
+      expect(await awaitEnd(own.url, runId)).toMatchObject({ status: "failed", error: selfInterrupted })
+      expect((await readSse(await stream)).map((f) => f.data)).toEqual([{ _tag: "RunFailed", error: selfInterrupted }])
     } finally {
       await own.close()
     }

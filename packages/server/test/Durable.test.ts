@@ -12,7 +12,18 @@ import { fileURLToPath } from "node:url"
 import { SqliteRunStore } from "@effect-flow/sql"
 import type { Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { awaitEnd, type Frame, post, type Running, readSse, restOf, startServer, stopsPromptly } from "./fixtures.ts"
+import {
+  awaitEnd,
+  type Frame,
+  post,
+  quits,
+  type Running,
+  readSse,
+  restOf,
+  selfInterrupted,
+  startServer,
+  stopsPromptly
+} from "./fixtures.ts"
 
 const sumOfDoubled = (n: number) => n * (n - 1)
 
@@ -178,6 +189,18 @@ describe("a server with a RunStore (SQLite file)", () => {
     expect(await cancelled.json()).toMatchObject({ runId: slow, status: "cancelled" })
     const frames = await readSse(await stream)
     expect(frames.map((f) => f.data._tag)).toEqual(["NoteEvent", "RunCancelled"])
+  })
+
+  it("a run whose handler interrupts itself ends as failed with an Interrupt, as in memory, its stream with RunFailed", async () => {
+    const own = await startServer({ workflows: [quits] }, storeAt("quits.db"))
+    try {
+      const runId = await start(own, "quits", {})
+      const stream = fetch(`${own.url}/api/runs/${runId}/events`)
+      expect(await awaitEnd(own.url, runId)).toMatchObject({ status: "failed", error: selfInterrupted })
+      expect((await readSse(await stream)).map((f) => f.data)).toEqual([{ _tag: "RunFailed", error: selfInterrupted }])
+    } finally {
+      await own.close()
+    }
   })
 
   it("unknown runs and workflows are 404, an input that does not decode 400", async () => {

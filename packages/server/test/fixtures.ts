@@ -150,6 +150,22 @@ export const slow = defineWorkflow({ name: "slow", input: Schema.Struct({ millis
   { name: "sleep", emits: [StopEvent] }
 )
 
+/** Its only step interrupts itself (not in `allWorkflows`: served on its own). */
+export const quits = defineWorkflow({ name: "quits", input: Schema.Struct({}) }).step(
+  StartEvent,
+  () => Effect.interrupt,
+  {
+    name: "quit",
+    emits: [StopEvent]
+  }
+)
+
+/** The error of a run that a handler's `Effect.interrupt` ended, as the status gives it (in memory or durable). */
+export const selfInterrupted = {
+  _tag: "Interrupt",
+  message: "A handler interrupted the run (Effect.interrupt): it ended with that interruption"
+}
+
 export const allWorkflows: ReadonlyArray<Workflow.Any> = [fanOut, approval, question, failing, echo, slow, survey]
 
 export interface Running {
