@@ -659,7 +659,10 @@ const sendAnswer = async (event) => {
   const error = $("answer-error")
   error.hidden = true
   try {
-    await api("POST", `/api/runs/${encodeURIComponent(view.runId)}/events`, event)
+    const current = view
+    await api("POST", `/api/runs/${encodeURIComponent(current.runId)}/events`, event)
+    // The answer may finish the run, and its end come down the event stream, before this 202 does.
+    if (current !== view || current.ended) return
     view.request = undefined
     $("answer-form").hidden = true
     setStatus("running")
