@@ -26,6 +26,14 @@ const quick = process.argv.includes("--quick")
 const here = import.meta.dirname
 const repoRoot = path.resolve(here, "../../..")
 const childPath = path.join(here, "child.ts")
+/**
+ * V8 flags of every measuring child. The young generation is held at 16 MiB a half: left to itself, V8 doubles it
+ * once the bytes surviving its collections since the last doubling pass 16 MiB, which module loading before the
+ * measured run brings within a few MB of, so whether a 100,000-item run doubles it (and touches ~32 MB of fresh
+ * pages, counted as RSS growth and paid in page faults) turned on that loading garbage, not on the system measured:
+ * the documented-style row read ~185 or ~460 B/item from one process to the next.
+ */
+const childFlags = ["--max-semi-space-size=16"]
 
 const plan = quick
   ? {
@@ -124,7 +132,7 @@ const runCell = (jobs: ReadonlyArray<Job>): Promise<Array<JobResult>> =>
   new Promise((resolve) => {
     const child = spawn(
       process.execPath,
-      ["--conditions=@effect-flow/source", "--expose-gc", childPath, JSON.stringify(jobs)],
+      ["--conditions=@effect-flow/source", "--expose-gc", ...childFlags, childPath, JSON.stringify(jobs)],
       { stdio: ["ignore", "pipe", "pipe"], cwd: path.resolve(here, "..") }
     )
     let stdout = ""
@@ -644,7 +652,7 @@ const packages = [...new Set(["effect", ...[...loaded, ...tinyLoaded].flatMap((a
 const cpus = os.cpus()
 const env = [
   `- Machine: ${cpus[0]?.model ?? "unknown CPU"}, ${cpus.length} cores, ${num(os.totalmem() / 1024 ** 3)} GB RAM, ${os.type()} ${os.release()} (${os.arch()})`,
-  `- Node ${process.version}; ${packages.map((p) => `${p} ${versionOf(p)}`).join(", ")}; @effect-flow/core ${versionOf("@effect-flow/core")} (from source)`,
+  `- Node ${process.version} (measuring children run with ${childFlags.join(" ")}: a fixed young generation, so no run doubles it part-way); ${packages.map((p) => `${p} ${versionOf(p)}`).join(", ")}; @effect-flow/core ${versionOf("@effect-flow/core")} (from source)`,
   `- Engine sources (packages/core/src) sha256 ${hashBefore}${hashAfter === hashBefore ? "" : ` → ${hashAfter}: **they changed during the run, so effect-flow's figures mix two versions**`}`,
   `- ${repeatsDone} repeat(s), systems interleaved within each repeat; each cell is the median (min–max) of the repeats that ran; ${quick ? "quick mode" : "full mode"}; total ${num(totalSeconds)} s`
 ].join("\n")
