@@ -5,30 +5,17 @@
  * interruption from outside (the handle's scope closing, the fiber running `Durable.run` interrupted) still
  * records nothing: the run stays unfinished and a resume runs it on.
  */
-import { mkdtempSync, rmSync } from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Durable, defineWorkflow, type RunStore, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
 import { Cause, Effect, Exit, Fiber, Schema, Scope, Stream } from "effect"
-import { SqliteRunStore } from "../src/index.ts"
+import { onFile, withFile as withFileIn } from "./fixtures/sqliteFile.ts"
 
 class Item extends Schema.TaggedClass<Item>()("Item", { n: Schema.Number }) {}
 class Note extends Schema.TaggedClass<Note>()("Note", { n: Schema.Number }) {}
 
 const interrupted = (exit: Exit.Exit<unknown, unknown>) => Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
 
-/** `effect` on a store opened on `file` for it alone, as a process started anew would open it. */
-const onFile = <A, E>(file: string, effect: Effect.Effect<A, E, RunStore.RunStore>): Effect.Effect<A, E> =>
-  Effect.provide(effect, SqliteRunStore.layer({ filename: file })) as Effect.Effect<A, E>
-
-/** A SQLite file in a directory of its own, removed after `f`. */
-const withFile = <A, E>(f: (file: string) => Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => mkdtempSync(path.join(os.tmpdir(), "durable-self-interrupt-"))),
-    (dir) => f(path.join(dir, "runs.db")),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-  )
+const withFile = <A, E>(f: (file: string) => Effect.Effect<A, E>) => withFileIn("durable-self-interrupt", f)
 
 /** Workflows whose handler interrupts itself, in each way the engine runs a handler; `calls` counts handler calls. */
 const selfInterrupting = (calls: { n: number }) => ({

@@ -6,29 +6,17 @@
  * as the run ended (quietly for a completed run, otherwise failing with `result`'s error, as a live handle's
  * events do; a Promise handle's events end quietly); and no handler runs.
  */
-import { mkdtempSync, rmSync } from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Durable, defineWorkflow, type RunStore, StartEvent, StopEvent, type Workflow } from "@effect-flow/core"
 import { Cause, Effect, Exit, Fiber, Schema, type Scope, Stream } from "effect"
 import { SqliteRunStore } from "../src/index.ts"
+import { onFile, withFile as withFileIn } from "./fixtures/sqliteFile.ts"
 
 class Boom extends Schema.TaggedError<Boom>()("Boom", { why: Schema.String }) {}
 class Approval extends Schema.TaggedClass<Approval>()("Approval", { id: Schema.String, ok: Schema.Boolean }) {}
 class AskApproval extends Schema.TaggedClass<AskApproval>()("AskApproval", { id: Schema.String }) {}
 
-/** `effect` on a store opened on `file` for it alone, as a process started anew would open it. */
-const onFile = <A, E>(file: string, effect: Effect.Effect<A, E, RunStore.RunStore>): Effect.Effect<A, E> =>
-  Effect.provide(effect, SqliteRunStore.layer({ filename: file })) as Effect.Effect<A, E>
-
-/** A SQLite file in a directory of its own, removed after `f`. */
-const withFile = <A, E>(f: (file: string) => Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => mkdtempSync(path.join(os.tmpdir(), "durable-stored-start-"))),
-    (dir) => f(path.join(dir, "runs.db")),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-  )
+const withFile = <A, E>(f: (file: string) => Effect.Effect<A, E>) => withFileIn("durable-stored-start", f)
 
 /** One way a run ends, by a workflow whose handler calls are counted; `cancelOn`: the live handle cancels on it. */
 interface Ending {
