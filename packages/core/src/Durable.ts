@@ -213,7 +213,8 @@ export const send = <W extends Any>(
  * A durable run started with {@link start}: `runId`, the run's `events` (from this process's part of the run:
  * a resumed run shows what happens from the resume on, and input requests still open again), `send` (as
  * {@link send}), `result`, and `cancel`, which ends the run as `"cancelled"` (`result` then fails with
- * `WorkflowCancelledError`).
+ * `WorkflowCancelledError`). The events end as `Workflow.start`'s do: quietly after the `StopEvent`, failing with
+ * the run's error (or with the interruption of a handler that interrupted itself), quietly after a `cancel`.
  *
  * @example
  * ```ts
@@ -272,7 +273,7 @@ type LifecycleOf<O> = "lifecycle" extends keyof O ? (true extends O[keyof O & "l
  * A finished `runId` (completed, failed or cancelled) runs nothing and still gives a handle, as
  * `Workflow.start` does for a run that fails: `result` is its stored outcome, as {@link run} answers it (a
  * stored error as a {@link StoredFailure}), and `events` end at once with no event, as the run ended: quietly
- * when it completed, otherwise failing with `result`'s error.
+ * when it completed or was cancelled, otherwise failing with `result`'s error.
  *
  * @example
  * ```ts

@@ -7,9 +7,10 @@ import {
   RunStore,
   StartEvent,
   StopEvent,
+  Workflow,
   WorkflowCancelledError
 } from "@effect-flow/core"
-import { type Duration, Effect, Exit, Fiber, Schema, Stream } from "effect"
+import { Cause, type Duration, Effect, Exit, Fiber, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 
 class Approval extends Schema.TaggedClass<Approval>()("Approval", { id: Schema.String, ok: Schema.Boolean }) {}
@@ -384,6 +385,115 @@ describe("Durable.start and Durable.send", () => {
       assert.strictEqual((yield* Stream.runCollect(again.events)).length, 0)
       assert.strictEqual(counts.calls, 1)
     }).pipe(Effect.scoped, Effect.provide(RunStore.layerMemory))
+  )
+})
+
+class Note extends Schema.TaggedClass<Note>()("Note", { n: Schema.Number }) {}
+class Boom extends Schema.TaggedError<Boom>()("Boom", { why: Schema.String }) {}
+
+/** One workflow per way a run ends; each writes a Note first, and "cancelled" asks for an approval it never gets. */
+const endings = {
+  completed: defineWorkflow({ name: "completes" }).step(
+    StartEvent,
+    (_, ctx) => Effect.as(ctx.write(new Note({ n: 1 })), new StopEvent({ result: 1 })),
+    { name: "go", writes: [Note], emits: [StopEvent] }
+  ),
+  failed: defineWorkflow({ name: "fails" }).step(
+    StartEvent,
+    (_, ctx) => Effect.andThen(ctx.write(new Note({ n: 1 })), Effect.fail(new Boom({ why: "no" }))),
+    { name: "go", writes: [Note] }
+  ),
+  cancelled: defineWorkflow({ name: "cancelled", outsideInput: [Approval] }).step(
+    StartEvent,
+    (_, ctx) =>
+      Effect.andThen(
+        ctx.write(new Note({ n: 1 })),
+        Effect.as(
+          ctx.waitFor(Approval, { id: "c", request: new AskApproval({ id: "c" }) }),
+          new StopEvent({ result: 0 })
+        )
+      ),
+    { name: "ask", writes: [Note, AskApproval], emits: [StopEvent] }
+  ),
+  "self-interrupted": defineWorkflow({ name: "self" }).step(
+    StartEvent,
+    (_, ctx) => Effect.andThen(ctx.write(new Note({ n: 1 })), Effect.interrupt),
+    { name: "go", writes: [Note] }
+  )
+}
+
+/** How an Exit ended, to compare: the value, "interrupted", or the error's tag. */
+const endOf = (exit: Exit.Exit<unknown, unknown>): unknown =>
+  Exit.isSuccess(exit)
+    ? { value: exit.value }
+    : Cause.hasInterruptsOnly(exit.cause)
+      ? "interrupted"
+      : { error: (Cause.squash(exit.cause) as { _tag?: string })._tag }
+
+/** A handle's events (tags, then how the stream ended) and result, cancelling it once it asks for an approval. */
+const watched = (handle: {
+  readonly events: Stream.Stream<{ readonly _tag: string }, unknown>
+  readonly result: Effect.Effect<unknown, unknown>
+  readonly cancel: Effect.Effect<void>
+}) =>
+  Effect.gen(function* () {
+    const read: Array<string> = []
+    const reader = yield* Effect.forkChild(
+      Effect.exit(
+        Stream.runForEach(handle.events, (ev) =>
+          Effect.suspend(() => {
+            read.push(ev._tag)
+            return ev._tag === "AskApproval" ? handle.cancel : Effect.void
+          })
+        )
+      )
+    )
+    const result = endOf(yield* Effect.exit(handle.result))
+    const events = endOf(yield* Fiber.join(reader))
+    return { read, events, result }
+  })
+
+describe("Durable.start's events end as Workflow.start's do", () => {
+  it.effect(
+    "completed: quietly after the StopEvent; failed: with the error; cancelled: quietly; self-interrupted: with the interruption",
+    () =>
+      Effect.gen(function* () {
+        const expected = {
+          completed: { events: { value: undefined }, result: { value: 1 } },
+          failed: { events: { error: "Boom" }, result: { error: "Boom" } },
+          cancelled: { events: { value: undefined }, result: { error: "WorkflowCancelledError" } },
+          "self-interrupted": { events: "interrupted", result: "interrupted" }
+        }
+        for (const [name, wf] of Object.entries(endings)) {
+          for (const lifecycle of [false, true]) {
+            const inMemory = yield* Effect.scoped(
+              Effect.flatMap(Workflow.start(wf as Workflow.Any, {}, { lifecycle }), watched)
+            )
+            const durable = yield* Effect.scoped(
+              Effect.flatMap(
+                Durable.start(wf as Workflow.Any, {}, { runId: `${name}-${lifecycle}`, lifecycle }),
+                watched
+              )
+            )
+            const what = `${name}${lifecycle ? " (lifecycle)" : ""}`
+            assert.include(inMemory.read, "Note", what)
+            if (lifecycle) assert.include(inMemory.read, "StepStarted", what)
+            assert.deepStrictEqual(
+              { events: inMemory.events, result: inMemory.result },
+              expected[name as keyof typeof expected],
+              `${what}: Workflow.start`
+            )
+            // Before, a cancelled durable run's events failed with WorkflowCancelledError.
+            assert.deepStrictEqual(durable, inMemory, `${what}: Durable.start as Workflow.start`)
+          }
+          // A finished runId: no event, and the events end as the live handle's did.
+          const stored = yield* Effect.scoped(
+            Effect.flatMap(Durable.start(wf as Workflow.Any, {}, { runId: `${name}-false` }), watched)
+          )
+          assert.deepStrictEqual(stored.read, [], `${name}: stored, no event`)
+          assert.deepStrictEqual(stored.events, expected[name as keyof typeof expected].events, `${name}: stored`)
+        }
+      }).pipe(Effect.provide(RunStore.layerMemory))
   )
 })
 

@@ -243,6 +243,7 @@ export const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<
               status: cancelled ? "cancelled" : "failed",
               error: errorJson(Cause.squash(exit.cause))
             })
+            if (cancelled) watch?.cancelled?.()
           } else if (runJournal.run?.exit !== undefined) {
             // The run ended itself with the interruption (a handler's `Effect.interrupt`, as `launch.ts` tells it):
             // it is over, stored as failed with it, so a resume answers it rather than run it (and the
@@ -281,13 +282,14 @@ const SELF_INTERRUPTED = JSON.stringify({
 
 /**
  * A finished run answered from the store: the watcher is told (so a handle is given for it, whose `result` and
- * `events` end with the stored outcome), and told that the run ended itself when it did (a stored interruption
- * of its own), then the stored outcome.
+ * `events` end with the stored outcome), and told how the run ended when that decides how its events end (a
+ * stored interruption of its own, a cancel), then the stored outcome.
  */
 const answer = (self: Any, info: RunInfo, watch: Watch | undefined): Effect.Effect<unknown, unknown, RunStore> =>
   Effect.suspend(() => {
     watch?.onStored?.()
     if (info.status === "failed" && info.error === SELF_INTERRUPTED) watch?.endedItself?.()
+    if (info.status === "cancelled") watch?.cancelled?.()
     return storedOutcome(self, info)
   })
 

@@ -32,6 +32,9 @@ export const start = (
     // The run ended itself with an interruption (a handler's `Effect.interrupt`, live or as stored): the events
     // fail with it, as `Workflow.start`'s do; an interruption from outside (the scope closing) ends them quietly.
     let endedItself = false
+    // The run ended by `cancel` (this handle's, live, or as stored): the events end quietly, as `Workflow.start`'s
+    // do after its `cancel`, while `result` fails with WorkflowCancelledError.
+    let cancelled = false
     const fiber = yield* Effect.forkScoped(
       Effect.onExit(
         execute(self, info, {
@@ -43,12 +46,15 @@ export const start = (
           onStored: () => Deferred.doneUnsafe(ready, Exit.succeed(undefined)),
           endedItself: () => {
             endedItself = true
+          },
+          cancelled: () => {
+            cancelled = true
           }
         }),
         (exit) =>
           Effect.sync(() => {
             Deferred.doneUnsafe(ready, Exit.isSuccess(exit) ? Exit.succeed(undefined) : Exit.failCause(exit.cause))
-            feed.close(exit, endedItself)
+            feed.close(cancelled ? Exit.void : exit, endedItself)
           })
       ),
       { startImmediately: true }

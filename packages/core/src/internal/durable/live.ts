@@ -30,6 +30,8 @@ export interface Watch {
    * as stored): not one from outside (the scope closing), after which the run resumes later.
    */
   readonly endedItself?: (() => void) | undefined
+  /** Called when the run ends by `cancel` (live, once its end is stored, or as stored). */
+  readonly cancelled?: (() => void) | undefined
 }
 
 /** A durable run live in this process, as `Durable.send` and a handle reach it. */
