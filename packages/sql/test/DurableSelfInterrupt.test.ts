@@ -6,7 +6,7 @@
  * records nothing: the run stays unfinished and a resume runs it on.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Durable, defineWorkflow, type RunStore, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
+import { Durable, defineWorkflow, RunStore, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
 import { Cause, Effect, Exit, Fiber, Schema, Scope, Stream } from "effect"
 import { onFile, withFile as withFileIn } from "./fixtures/sqliteFile.ts"
 
@@ -101,6 +101,64 @@ describe("Durable: a run whose handler interrupts itself (SQLite file)", () => {
             assert.deepStrictEqual(started.read, [], `${shape}: Durable.start's events, none`)
             assert.strictEqual(calls.n, ran, `${shape}: no handler ran again`)
           }
+        })
+      ),
+    30_000
+  )
+
+  it.live(
+    "a handler's own error that encodes to the stored self-interrupt's JSON is stored as itself and read back as that error, not as an interruption",
+    () =>
+      withFile((file) =>
+        Effect.gen(function* () {
+          // The text a self-interrupt is stored as, as 62a750d wrote it: kept, so journals stored before read alike.
+          const SELF = JSON.stringify({
+            _tag: "Interrupt",
+            message: "A handler interrupted the run (Effect.interrupt): it ended with that interruption"
+          })
+          const self = selfInterrupting({ n: 0 })["an arrow returning Effect.interrupt"]
+          yield* Effect.exit(onFile(file, Durable.run(self, {}, { runId: "itself" })))
+          assert.strictEqual((yield* onFile(file, Durable.status("itself"))).error, SELF, "a self-interrupt's text")
+          // A user's error of that tag and message: its encoded form is the same JSON.
+          class Interrupt extends Schema.TaggedError<Interrupt>()("Interrupt", { message: Schema.String }) {}
+          const calls = { n: 0 }
+          const lookalike = defineWorkflow({ name: "lookalike" }).step(StartEvent, () =>
+            Effect.suspend(() => {
+              calls.n++
+              return Effect.fail(new Interrupt({ message: JSON.parse(SELF).message }))
+            })
+          )
+          const isUsers = (exit: Exit.Exit<unknown, unknown>, what: string) => {
+            assert.isTrue(Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause), `${what}: not an interruption`)
+            const error = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause) as Record<string, unknown>
+            assert.strictEqual(error._tag, "Interrupt", what)
+            assert.strictEqual(error.message, JSON.parse(SELF).message, what)
+          }
+          const live = yield* Effect.exit(onFile(file, Durable.run(lookalike, {}, { runId: "lookalike" })))
+          isUsers(live, "live")
+          assert.instanceOf(Cause.squash((live as Exit.Failure<unknown, unknown>).cause), Interrupt)
+          // Durable.status shows it as stored: failed, with the error's JSON.
+          const status = yield* onFile(file, Durable.status("lookalike"))
+          assert.strictEqual(status.status, "failed")
+          assert.deepStrictEqual(JSON.parse(status.error!), JSON.parse(SELF))
+          // Before, each of these read it back as an interruption (the stored text was the self-interrupt's).
+          isUsers(yield* Effect.exit(onFile(file, Durable.run(lookalike, {}, { runId: "lookalike" }))), "run")
+          isUsers(yield* Effect.exit(onFile(file, Durable.resume(lookalike, "lookalike"))), "resume")
+          const started = yield* onFile(file, watch(lookalike, "lookalike"))
+          isUsers(started.result, "start's result")
+          isUsers(started.events, "start's events")
+          // Compacted to its outcome (no journal left), still.
+          const compact = (runId: string) =>
+            onFile(
+              file,
+              Effect.flatMap(RunStore.RunStore, (store) => store.compact(runId))
+            )
+          assert.isTrue(yield* compact("lookalike"))
+          isUsers(yield* Effect.exit(onFile(file, Durable.run(lookalike, {}, { runId: "lookalike" }))), "compacted")
+          assert.strictEqual(calls.n, 1, "no handler ran again")
+          // And the self-interrupted run still reads as the interruption, compacted too.
+          assert.isTrue(yield* compact("itself"))
+          assert.isTrue(interrupted(yield* Effect.exit(onFile(file, Durable.run(self, {}, { runId: "itself" })))))
         })
       ),
     30_000

@@ -256,7 +256,11 @@ export const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<
         })
       )
 
-/** An error as JSON: its tag, message and the fields JSON can hold. */
+/**
+ * An error as JSON: its tag, message and the fields JSON can hold. Never the text {@link SELF_INTERRUPTED}: an
+ * error that encodes to it (a handler's own `Interrupt` of that message) is written with its tag last, the same
+ * JSON value (`Durable.status` shows it alike) in text that is not a self-interrupt's.
+ */
 const errorJson = (error: unknown): string => {
   const out: Record<string, unknown> = {}
   if (error !== null && typeof error === "object") {
@@ -268,12 +272,18 @@ const errorJson = (error: unknown): string => {
     out._tag = "Error"
     out.message = String(error)
   }
-  return JSON.stringify(out)
+  const text = JSON.stringify(out)
+  if (text !== SELF_INTERRUPTED) return text
+  const { _tag, ...rest } = out
+  return JSON.stringify({ ...rest, _tag })
 }
 
 /**
  * The stored error of a run that a handler's `Effect.interrupt` ended: an `Interrupt` (as the cause's reason is
- * tagged), read back as the interruption it was. The message tells it from a handler's own error of that tag.
+ * tagged), read back as the interruption it was, recognised by this exact text. A handler's own error is never
+ * stored as this text (see {@link errorJson}), even one of this tag and message; and the text is what 62a750d
+ * first stored, so runs stored since read alike. It lives in the run's stored error, not in its journal, so a
+ * compacted run keeps it.
  */
 const SELF_INTERRUPTED = JSON.stringify({
   _tag: "Interrupt",
