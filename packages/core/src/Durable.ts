@@ -268,7 +268,8 @@ type LifecycleOf<O> = "lifecycle" extends keyof O ? (true extends O[keyof O & "l
 /**
  * {@link run} as a handle, like `Workflow.start`. The run lives in the caller's scope: closing the scope stops
  * the run in this process as a crash or a deploy would (its lease is released, it stays resumable, its status
- * stays `"running"` or `"waiting"`); `cancel` ends it as `"cancelled"`. Fails to start with `RunBusyError`
+ * stays `"running"` or `"waiting"`; a run that had already reached its end gets that end stored); `cancel` ends
+ * it as `"cancelled"`. Fails to start with `RunBusyError`
  * when another live process owns the run (and with `WorkflowChangedError`, a bad input or a store failure).
  * A finished `runId` (completed, failed or cancelled) runs nothing and still gives a handle, as
  * `Workflow.start` does for a run that fails: `result` is its stored outcome, as {@link run} answers it (a

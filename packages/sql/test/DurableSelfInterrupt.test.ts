@@ -2,12 +2,14 @@
  * A durable run whose handler interrupts itself (`Effect.interrupt`), on a SQLite file: the run is over, stored
  * as failed with that interruption, and answered from the store afterwards (by `Durable.run`, `Durable.resume`
  * and a `Durable.start` handle, each in a store opened anew, as after a restart) without running a handler again. An
- * interruption from outside (the handle's scope closing, the fiber running `Durable.run` interrupted) still
- * records nothing: the run stays unfinished and a resume runs it on.
+ * interruption from outside (the handle's scope closing, the fiber running `Durable.run` interrupted) before the
+ * run's end records nothing: the run stays unfinished and a resume runs it on; one that comes after the run reached
+ * its end, while its fibers are being closed, lets that end be journaled, not taken for a self-interrupt. Hooks
+ * (Deferreds in handlers and their finalizers) say where the run is, not sleeps.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Durable, defineWorkflow, RunStore, StartEvent, StopEvent, Workflow } from "@effect-flow/core"
-import { Cause, Effect, Exit, Fiber, Schema, Scope, Stream } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Schema, Stream } from "effect"
 import { onFile, withFile as withFileIn } from "./fixtures/sqliteFile.ts"
 
 class Item extends Schema.TaggedClass<Item>()("Item", { n: Schema.Number }) {}
@@ -187,19 +189,23 @@ describe("Durable: a run whose handler interrupts itself (SQLite file)", () => {
   )
 
   it.live(
-    "an interruption from outside (the handle's scope closing, Durable.run's fiber interrupted) leaves the run unfinished, and a resume runs it on",
+    "an interruption from outside before the run's end (the handle's scope closing, Durable.run's fiber interrupted) records nothing, not a self-interrupt: the run stays unfinished, and a resume runs it on",
     () =>
       withFile((file) =>
         Effect.gen(function* () {
-          // While held, a step's handler waits for ever (the StartEvent's in place, the Items' in worker fibers).
+          // While held, a step's handler says it runs, then waits for ever (the StartEvent's in place, the Items'
+          // in worker fibers); `running` is told once every held handler runs.
           const hold = { start: false, items: false }
+          let running = Deferred.makeUnsafe<void>()
           const calls = { start: 0, item: 0 }
           const wf = defineWorkflow({ name: "outside" })
             .step(
               StartEvent,
               (_, ctx) => {
                 calls.start++
-                return hold.start ? Effect.never : ctx.sendAll([new Item({ n: 1 }), new Item({ n: 2 })])
+                return hold.start
+                  ? Effect.andThen(Deferred.succeed(running, undefined), Effect.never)
+                  : ctx.sendAll([new Item({ n: 1 }), new Item({ n: 2 })])
               },
               { emits: [Item] }
             )
@@ -207,42 +213,106 @@ describe("Durable: a run whose handler interrupts itself (SQLite file)", () => {
               Item,
               (ev) => {
                 calls.item++
-                return hold.items ? Effect.never : Effect.succeed(new StopEvent({ result: ev.n }))
+                return hold.items
+                  ? Effect.andThen(calls.item === 2 ? Deferred.succeed(running, undefined) : Effect.void, Effect.never)
+                  : Effect.succeed(new StopEvent({ result: ev.n }))
               },
               { workers: 2 }
             )
-          const resumeFinishes = (runId: string) =>
+          /** Run `runId` in a fiber until its held handlers run, then interrupt the fiber: nothing is stored. */
+          const stopped = (runId: string, run: Effect.Effect<unknown, unknown, RunStore.RunStore>) =>
             Effect.gen(function* () {
-              const resumed = yield* Effect.exit(onFile(file, Durable.resume(wf, runId)))
-              assert.isTrue(Exit.isSuccess(resumed), `${runId}: resumed`)
+              running = Deferred.makeUnsafe()
+              const fiber = yield* Effect.forkChild(onFile(file, run))
+              yield* Deferred.await(running)
+              yield* Fiber.interrupt(fiber)
+              assert.isTrue(interrupted(yield* Fiber.await(fiber)), `${runId}: interrupted`)
+              // Taken for a self-interrupt, it would be "failed" with {"_tag":"Interrupt",...}, and a resume would
+              // answer that instead of running it on.
+              const status = yield* onFile(file, Durable.status(runId))
+              assert.strictEqual(status.status, "running", `${runId}: ${status.error ?? ""}`)
+              hold.start = false
+              hold.items = false
+              assert.include([1, 2], yield* onFile(file, Durable.resume(wf, runId)), `${runId}: resumed`)
               assert.strictEqual((yield* onFile(file, Durable.status(runId))).status, "completed", runId)
             })
-          // The handle's scope closed while the StartEvent's handler waits (a deploy, a crash).
+          // The handle's scope closed (the fiber it is scoped to interrupted) while the StartEvent's handler waits.
           hold.start = true
-          const scope = yield* Scope.make()
-          const handle = yield* onFile(file, Scope.provide(Durable.start(wf, {}, { runId: "by-scope" }), scope))
-          yield* Effect.sleep("50 millis")
-          yield* Scope.close(scope, Exit.void)
-          assert.isTrue(interrupted(yield* Effect.exit(handle.result)), "by-scope: result")
-          assert.strictEqual((yield* onFile(file, Durable.status("by-scope"))).status, "running", "by-scope")
-          hold.start = false
-          yield* resumeFinishes("by-scope")
+          yield* stopped(
+            "by-scope",
+            Effect.scoped(Effect.flatMap(Durable.start(wf, {}, { runId: "by-scope" }), (handle) => handle.result))
+          )
           assert.strictEqual(calls.start, 2, "by-scope: the StartEvent's handler ran again")
           // Durable.run's fiber interrupted while both workers of the Item step wait in forked fibers.
           hold.items = true
           calls.item = 0
-          const fiber = yield* Effect.forkChild(onFile(file, Durable.run(wf, {}, { runId: "by-fiber" })))
-          for (let i = 0; i < 100 && calls.item < 2; i++) yield* Effect.sleep("10 millis")
-          assert.strictEqual(calls.item, 2, "by-fiber: both Items are being handled")
-          yield* Fiber.interrupt(fiber)
-          assert.isTrue(interrupted(yield* Fiber.await(fiber)), "by-fiber: interrupted")
-          assert.notInclude(
-            ["completed", "failed", "cancelled"],
-            (yield* onFile(file, Durable.status("by-fiber"))).status
-          )
-          hold.items = false
-          yield* resumeFinishes("by-fiber")
+          yield* stopped("by-fiber", Durable.run(wf, {}, { runId: "by-fiber" }))
           assert.strictEqual(calls.item, 4, "by-fiber: the resume ran both Items again")
+        })
+      ),
+    30_000
+  )
+
+  it.live(
+    "an interruption from outside after the run reached its end, before that end is journaled: the end is journaled (completed), not taken for a self-interrupt, and a resume runs nothing",
+    () =>
+      withFile((file) =>
+        Effect.gen(function* () {
+          // Two Items in two workers: Item 1 returns the StopEvent once Item 2's handler runs; Item 2 waits for
+          // ever, and when the run's end interrupts it (the run's fibers being closed, before the end is
+          // journaled) its finalizer says so and holds the close until released.
+          let gate = {
+            second: Deferred.makeUnsafe<void>(),
+            closing: Deferred.makeUnsafe<void>(),
+            release: Deferred.makeUnsafe<void>()
+          }
+          const calls = { n: 0 }
+          const wf = defineWorkflow({ name: "ends-then-stopped" })
+            .step(StartEvent, (_, ctx) => ctx.sendAll([new Item({ n: 1 }), new Item({ n: 2 })]), { emits: [Item] })
+            .step(
+              Item,
+              (ev) =>
+                Effect.suspend(() => {
+                  calls.n++
+                  const { second, closing, release } = gate
+                  return ev.n === 1
+                    ? Effect.as(Deferred.await(second), new StopEvent({ result: 1 }))
+                    : Effect.andThen(
+                        Deferred.succeed(second, undefined),
+                        Effect.onInterrupt(Effect.never, () =>
+                          Effect.andThen(Deferred.succeed(closing, undefined), Deferred.await(release))
+                        )
+                      )
+                }),
+              { workers: 2, emits: [StopEvent] }
+            )
+          /** Run `runId` in a fiber, wait until its end is closing its fibers, interrupt the fiber, let it go on. */
+          const endThenStop = (runId: string, running: Effect.Effect<unknown, unknown, RunStore.RunStore>) =>
+            Effect.gen(function* () {
+              gate = { second: Deferred.makeUnsafe(), closing: Deferred.makeUnsafe(), release: Deferred.makeUnsafe() }
+              calls.n = 0
+              const fiber = yield* Effect.forkChild(onFile(file, running))
+              yield* Deferred.await(gate.closing)
+              // The interruption is under way (it waits for the run's fibers to close) before the close goes on.
+              const stopping = yield* Effect.forkChild(Fiber.interrupt(fiber), { startImmediately: true })
+              yield* Deferred.succeed(gate.release, undefined)
+              yield* Fiber.join(stopping)
+              assert.isTrue(interrupted(yield* Fiber.await(fiber)), `${runId}: interrupted from outside`)
+              assert.strictEqual(calls.n, 2, runId)
+              // Before, nothing was journaled ("running"; a resume ran Item 1 again); taken for a self-interrupt,
+              // it would be "failed" with {"_tag":"Interrupt",...}.
+              const status = yield* onFile(file, Durable.status(runId))
+              assert.strictEqual(status.status, "completed", `${runId}: ${status.error ?? ""}`)
+              assert.strictEqual(status.result, "1", runId)
+              assert.strictEqual(yield* onFile(file, Durable.resume(wf, runId)), 1, runId)
+              assert.strictEqual(calls.n, 2, `${runId}: the resume ran no handler`)
+            })
+          // Durable.run's fiber interrupted; a handle's scope closed (the fiber it is scoped to interrupted).
+          yield* endThenStop("by-run", Durable.run(wf, {}, { runId: "by-run" }))
+          yield* endThenStop(
+            "by-scope",
+            Effect.scoped(Effect.flatMap(Durable.start(wf, {}, { runId: "by-scope" }), (handle) => handle.result))
+          )
         })
       ),
     30_000

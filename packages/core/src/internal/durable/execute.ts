@@ -198,63 +198,82 @@ export const execute = (self: Any, info: RunInfo, watch?: Watch): Effect.Effect<
           }).pipe(Effect.catch(() => Effect.void))
           const keeper = yield* Effect.forkScoped(housekeeping)
           const [, decoded] = yield* Prepare.prepare(self, JSON.parse(info.input))
-          const exit = yield* Effect.exit(
-            runCompiled(Prepare.compiled(self) as never, decoded, {
-              runId,
-              record: runJournal.record,
-              // The run waits while its journal is behind the store: a crash then loses little work.
-              pause: writer.room,
-              // The run's timeout counts from its creation, across resumes.
-              startedAt: info.createdAt,
-              // Under a durable run, waiting for outside input is not a stall: `Durable.send` may answer.
-              outsideInput: true,
-              publish: watch?.publish,
-              lifecycle: watch?.lifecycle,
-              onRun: (r) => {
-                runJournal.run = r
-                Deferred.doneUnsafe(ready, Exit.succeed(r))
-                watch?.onLive?.(handle)
-              },
-              ...(rebuilt.entries === 0 ? {} : { resume: Rebuild_.resumeFrom(codecs, rebuilt) })
+          // The run runs interruptibly; what follows its end does not: a run that reached its end (a result, a
+          // failure, a cancel, its own interruption) gets that end journaled even when an interruption from outside
+          // (the scope closing, the fiber interrupted) arrives meanwhile, e.g. while the run's other fibers are
+          // being closed. An interruption from outside before the run's end records nothing: the run stays
+          // unfinished, and resumes later.
+          return yield* Effect.uninterruptibleMask((restore) =>
+            Effect.gen(function* () {
+              const exit = yield* Effect.exit(
+                restore(
+                  runCompiled(Prepare.compiled(self) as never, decoded, {
+                    runId,
+                    record: runJournal.record,
+                    // The run waits while its journal is behind the store: a crash then loses little work.
+                    pause: writer.room,
+                    // The run's timeout counts from its creation, across resumes.
+                    startedAt: info.createdAt,
+                    // Under a durable run, waiting for outside input is not a stall: `Durable.send` may answer.
+                    outsideInput: true,
+                    publish: watch?.publish,
+                    lifecycle: watch?.lifecycle,
+                    onRun: (r) => {
+                      runJournal.run = r
+                      Deferred.doneUnsafe(ready, Exit.succeed(r))
+                      watch?.onLive?.(handle)
+                    },
+                    ...(rebuilt.entries === 0 ? {} : { resume: Rebuild_.resumeFrom(codecs, rebuilt) })
+                  })
+                )
+              )
+              const ended = endOf(exit, runJournal.run)
+              if (ended === undefined) return yield* exit
+              yield* Fiber.interrupt(keeper)
+              // The run may have ended inside a `deliver` (an answer that finished it at once): let it queue its
+              // entries and its inbox mark first, so the end comes after them.
+              yield* Effect.yieldNow
+              if (Exit.isSuccess(ended)) {
+                const encoded = yield* Effect.try({
+                  try: () => JSON.stringify(codecs.result.encode(ended.value)),
+                  catch: (error) =>
+                    storeError(
+                      store.name,
+                      `store the result of run ${runId}`,
+                      `the result cannot be held as JSON: ${error instanceof Error ? error.message : String(error)}`
+                    )
+                }).pipe(
+                  // The run fails with it, and is stored as failed: never a result half-written as finished.
+                  Effect.tapError((error) => runJournal.end(false, { status: "failed", error: errorJson(error) }))
+                )
+                yield* runJournal.end(true, { status: "completed", result: encoded })
+              } else if (!Cause.hasInterruptsOnly(ended.cause)) {
+                yield* runJournal.end(false, {
+                  status: cancelled ? "cancelled" : "failed",
+                  error: errorJson(Cause.squash(ended.cause))
+                })
+                if (cancelled) watch?.cancelled?.()
+              } else {
+                // The run ended itself with the interruption (a handler's `Effect.interrupt`): it is over, stored as
+                // failed with it, so a resume answers it rather than run it (and the interruption) again.
+                yield* runJournal.end(false, { status: "failed", error: SELF_INTERRUPTED })
+                watch?.endedItself?.()
+              }
+              return yield* exit
             })
           )
-          yield* Fiber.interrupt(keeper)
-          // The run may have ended inside a `deliver` (an answer that finished it at once): let it queue its
-          // entries and its inbox mark first, so the end comes after them.
-          yield* Effect.yieldNow
-          if (Exit.isSuccess(exit)) {
-            const encoded = yield* Effect.try({
-              try: () => JSON.stringify(codecs.result.encode(exit.value)),
-              catch: (error) =>
-                storeError(
-                  store.name,
-                  `store the result of run ${runId}`,
-                  `the result cannot be held as JSON: ${error instanceof Error ? error.message : String(error)}`
-                )
-            }).pipe(
-              // The run fails with it, and is stored as failed: never a result half-written as finished.
-              Effect.tapError((error) => runJournal.end(false, { status: "failed", error: errorJson(error) }))
-            )
-            yield* runJournal.end(true, { status: "completed", result: encoded })
-            return exit.value
-          }
-          if (!Cause.hasInterruptsOnly(exit.cause)) {
-            yield* runJournal.end(false, {
-              status: cancelled ? "cancelled" : "failed",
-              error: errorJson(Cause.squash(exit.cause))
-            })
-            if (cancelled) watch?.cancelled?.()
-          } else if (runJournal.run?.exit !== undefined) {
-            // The run ended itself with the interruption (a handler's `Effect.interrupt`, as `launch.ts` tells it):
-            // it is over, stored as failed with it, so a resume answers it rather than run it (and the
-            // interruption) again. An interruption from outside (the scope closing, the process stopping) records
-            // nothing: the run stays unfinished, and resumes later.
-            yield* runJournal.end(false, { status: "failed", error: SELF_INTERRUPTED })
-            watch?.endedItself?.()
-          }
-          return yield* Effect.failCause(exit.cause)
         })
       )
+
+/**
+ * The end the run reached by itself, to be journaled, from the exit of `runCompiled` and the run (`Run.exit`: how
+ * it ended, set by the run itself, as `launch.ts` reads it): the exit unless it is an interruption alone; then the
+ * run's own end if it reached one (a handler's `Effect.interrupt`, or a result or failure the run had before an
+ * interruption from outside stopped this fiber while the run's fibers were closed); `undefined` when it did not
+ * (interrupted from outside before its end).
+ */
+const endOf = (exit: Exit.Exit<unknown, unknown>, run: Run | undefined): Exit.Exit<unknown, unknown> | undefined =>
+  Exit.isSuccess(exit) || !Cause.hasInterruptsOnly(exit.cause) ? exit : run?.exit
 
 /**
  * An error as JSON: its tag, message and the fields JSON can hold. Never the text {@link SELF_INTERRUPTED}: an
