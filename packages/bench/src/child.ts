@@ -191,7 +191,11 @@ const runJob = async (job: Job): Promise<JobResult> => {
   }
   const runner = adapter.make(job.workers, noop)
   if (job.workload === "A") {
-    // Warm-up: two runs of up to 1,000 items, so the figure is the steady state, not the JIT's start.
+    // Warm-up: two runs of up to 1,000 items, so the figure leaves out module loading and the interpreter's first
+    // calls. It is not the steady state: V8 optimises most hot functions (TurboFan) during the measured run, on a
+    // background thread, so a 100,000-item figure includes each system's JIT work, and the same system's next
+    // run in the same process costs less (the effect-flow rows' main-thread CPU a quarter to a half less).
+    // Every row is measured this way.
     const warmN = Math.min(1_000, job.n)
     for (let i = 0; i < 2; i++) {
       const warm = verify(await runner.run(itemsOf(warmN)), warmN)
