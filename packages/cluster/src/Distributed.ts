@@ -181,7 +181,8 @@ const wireClasses: ReadonlyMap<string, Schema.Top> = new Map<string, Schema.Top>
  * the entity terminates (its runner shuts down, its shard moves): the run stops there as closing
  * `Durable.start`'s scope stops it (journal kept, lease released), the message stays unanswered in storage, and
  * the next owner resumes the run at once instead of the runner waiting `entityTerminationTimeout` for it.
- * `Events` streams what the run publishes on its owner (`Distributed.start`'s `events`): a `runId` the store
+ * `Events` streams what the run publishes on its owner (`Distributed.start`'s `events`), ending as the run did
+ * (quietly, or failing with the run's error as `Run` answers it, or with its own interruption): a `runId` the store
  * does not know fails it at once with `RunNotFoundError`, unless the payload says `started: true` (a handle
  * whose `Run` message is on its way), which waits for the run to be stored.
  *
@@ -214,7 +215,8 @@ export const RunEntity = Entity.make("effect-flow/Run", [
     },
     /** `x`: the entity's instance (a new one after a move or restart), `t`: the event, encoded. */
     success: Schema.Struct({ x: Schema.String, t: Schema.String }),
-    error: Schema.Union([UnknownWorkflowError, RunMovedError, RunNotFoundError]),
+    /** The run's error (as `Run` answers it) when it failed, or `RunMovedError`. */
+    error: Schema.Union([RunError, RunMovedError]),
     stream: true
   }),
   Rpc.make("Send", {
@@ -385,10 +387,12 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
       // What this entity's executions published (encoded), for Events subscribers: a late one gets the past
       // first, each event once.
       const onSubscribe = yield* EventLog.OnSubscribe
-      const events = yield* EventLog.make(onSubscribe(runId))
+      const events = yield* EventLog.make<Schema.Schema.Type<typeof RunError>>(onSubscribe(runId))
       // This entity instance: a client following its events tells a new instance (the run moved) by it.
       const instance = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
       let current: { readonly cancel: Effect.Effect<void> } | undefined
+      // Whether the last execution's Durable.start handle ended its events quietly (completed or cancelled).
+      let quiet = false
       // Whether a subscriber with no execution here sent the run's Resume (once per entity instance).
       let resumeSent = false
       const lookup = (name: string) => {
@@ -401,6 +405,7 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
       const durable = (wf: Workflow.Any, input: unknown) =>
         Effect.scoped(
           Effect.gen(function* () {
+            quiet = false
             const handle = yield* Durable.start(wf, input as never, { runId })
             current = handle
             const forwarder = yield* handle.events.pipe(
@@ -410,14 +415,33 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
                   onSuccess: events.publish
                 })
               ),
-              Effect.ignore,
               Effect.forkScoped
             )
             const exit = yield* Effect.exit(handle.result)
-            yield* Fiber.await(forwarder)
+            // The handle's events end as the run did: quietly when it completed or was cancelled.
+            quiet = Exit.isSuccess(yield* Fiber.await(forwarder))
             return yield* exit
           })
         ).pipe(Effect.ensuring(Effect.sync(() => (current = undefined))))
+      /**
+       * How subscribers see an execution that did not succeed end, as `Durable.start`'s events would: interrupted
+       * from outside, the entity terminates (the runner stops, the shard moves) and the run goes on elsewhere, so
+       * they are told so (`Stopped`: `RunMovedError`) rather than see an end; quietly when the run's handle
+       * ended its events so (it was cancelled); with the interruption when the run interrupted itself; otherwise
+       * with the run's error as `Run` answers it (`toWireError`, after the same mapping of a defect).
+       */
+      const ending = (
+        wf: Workflow.Any,
+        cause: Cause.Cause<unknown>,
+        endedItself: boolean
+      ): EventLog.End<Schema.Schema.Type<typeof RunError>> =>
+        Cause.hasInterruptsOnly(cause)
+          ? endedItself
+            ? Cause.interrupt()
+            : "stopped"
+          : quiet
+            ? undefined
+            : Cause.fail(toWireError(wf, runId, Cause.squash(cause)))
       const execute = (name: string, input: (wf: Workflow.Any) => Effect.Effect<unknown, unknown, any>) =>
         Effect.flatMap(lookup(name), (wf) => {
           // The run ended itself with an interruption (a handler's `Effect.interrupt`; stored as over, by core's
@@ -430,16 +454,15 @@ export const layer = <const Workflows extends ReadonlyArray<Workflow.Any>>(
               return Effect.failCause(cause)
             }),
             // Subscribers follow the execution through its retries: a transient failure retried is not the end.
+            // They see the execution end as Durable.start's events do (`ending`).
             (attempts) =>
               Effect.andThen(
-                Effect.sync(() => events.begin()),
+                Effect.sync(() => {
+                  quiet = false
+                  events.begin()
+                }),
                 Effect.onExit(attempts, (exit) =>
-                  Effect.sync(() =>
-                    // Interrupted from outside: the entity terminates (the runner stops, the shard moves) and the
-                    // run goes on elsewhere; subscribers here are told so, rather than see an end. A run that
-                    // interrupted itself has ended: they see its end, as for a run that failed.
-                    events.end(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && !endedItself)
-                  )
+                  Effect.sync(() => events.end(Exit.isSuccess(exit) ? undefined : ending(wf, exit.cause, endedItself)))
                 )
               ),
             one.withPermits(1),
@@ -687,9 +710,11 @@ export const send = <W extends Workflow.Any>(
  * A run on the cluster, started by {@link start}: its `runId`; `events`, what the run publishes on its owner,
  * streamed here (from the run's start, or from a resume when another runner took it over); `send` (as
  * {@link send}); `result` (as {@link run}: it survives a failover); `cancel`, which cancels the run where it is
- * live. `events` comes from the run's owner and does not continue across owners: if the owner stops the run
- * (it shuts down, the shard moves) or dies, the stream fails with {@link RunMovedError} after what it had, and
- * `result` still gives the run's outcome.
+ * live. `events` ends as `Durable.start`'s does: quietly after the `StopEvent` when the run completed, or after
+ * what it had when `cancel` ended it; failing with `result`'s error (the same typed value) when the run failed;
+ * with the interruption when a handler interrupted itself. It comes from the run's owner and does not continue
+ * across owners: if the owner stops the run (it shuts down, the shard moves) or dies, the stream fails with
+ * {@link RunMovedError} after what it had, and `result` still gives the run's outcome.
  *
  * @since 0.2.0
  * @category models
@@ -705,13 +730,19 @@ export interface Handle<Output, Events extends AnyEvent = AnyEvent> {
 /**
  * Start a run on the cluster and get a handle, with `Durable.start`'s meaning: the run is a persisted
  * message to the entity `runId` (so it survives the death of its runner), its events stream to this client
- * from the runner that owns it, decoded with the workflow's classes. Closing the caller's scope does not stop
- * the run: it belongs to the cluster; `cancel` ends it.
+ * from the runner that owns it, decoded with the workflow's classes, and end as `Durable.start`'s and
+ * `Workflow.start`'s do: quietly when the run completed or was cancelled, failing with the run's error (as
+ * `result` fails: core's errors with their class, a handler's own as a {@link RunFailedError}) or with a
+ * handler's own interruption; {@link RunMovedError} when the run's owner changed (see {@link Handle}).
+ * Closing the caller's scope does not stop the run: it belongs to the cluster; `cancel` ends it.
  *
  * @example
  * ```ts
  * const handle = yield* Distributed.start(approval, { amount: 100 }, { runId: "order-42" })
- * yield* handle.events.pipe(Stream.runForEach((event) => Effect.log(event._tag)))
+ * yield* handle.events.pipe(
+ *   Stream.runForEach((event) => Effect.log(event._tag)),
+ *   Effect.catchTag("RunFailedError", (e) => Effect.logError(e.message)) // the run failed: result fails so too
+ * )
  * const result = yield* handle.result
  * ```
  *

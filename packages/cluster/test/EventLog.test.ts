@@ -1,10 +1,11 @@
 /**
  * A run entity's event log, as `Events` serves it: a subscriber gets what was published before it came, then
  * what follows, each event exactly once and in order, also when an event is published between its
- * subscription and its copy of the past.
+ * subscription and its copy of the past; after them, how the execution ended (quietly, `Stopped`, or failing with
+ * the run's failure).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Stream } from "effect"
+import { Cause, Data, Effect, Exit, Fiber, Stream } from "effect"
 import * as fc from "fast-check"
 import * as EventLog from "../src/internal/eventLog.ts"
 
@@ -16,7 +17,7 @@ describe("EventLog", () => {
         { seq: 1, text: "b" },
         { seq: 2, text: "c" },
         { seq: 3, text: "d" },
-        null,
+        { end: undefined },
         { seq: 4, text: "next execution" }
       ])
       const seen = yield* Stream.runCollect(EventLog.follow(["a", "b", "c"], false, live))
@@ -72,7 +73,7 @@ describe("EventLog", () => {
         const live = yield* Effect.forkChild(Effect.exit(Stream.runCollect(log.stream)))
         yield* Effect.yieldNow
         log.publish("b")
-        log.end(true)
+        log.end("stopped")
         const exit = yield* Fiber.join(live)
         assert.isTrue(Exit.isFailure(exit))
         const late: Array<string> = []
@@ -86,6 +87,35 @@ describe("EventLog", () => {
         log.publish("c")
         log.end()
         assert.deepStrictEqual(yield* Stream.runCollect(log.stream), ["a", "b", "c"])
+      })
+  )
+
+  it.effect(
+    "an execution that failed (the run's error, or its own interruption): live and late subscribers get the past, then fail with that cause",
+    () =>
+      Effect.gen(function* () {
+        class Boom extends Data.TaggedError("Boom")<{ readonly why: string }> {}
+        const causes: ReadonlyArray<Cause.Cause<Boom>> = [Cause.fail(new Boom({ why: "no" })), Cause.interrupt()]
+        for (const cause of causes) {
+          const log = yield* EventLog.make<Boom>()
+          log.begin()
+          log.publish("a")
+          const live = yield* Effect.forkChild(Effect.exit(Stream.runCollect(log.stream)))
+          yield* Effect.yieldNow
+          log.publish("b")
+          log.end(cause)
+          const ends: Array<Exit.Exit<unknown, unknown>> = [yield* Fiber.join(live)]
+          const late: Array<string> = []
+          ends.push(yield* Effect.exit(Stream.runForEach(log.stream, (e) => Effect.sync(() => late.push(e)))))
+          assert.deepStrictEqual(late, ["a", "b"])
+          for (const exit of ends) {
+            assert.isTrue(Exit.isFailure(exit))
+            if (Exit.isFailure(exit)) {
+              if (Cause.hasInterruptsOnly(cause)) assert.isTrue(Cause.hasInterruptsOnly(exit.cause))
+              else assert.deepStrictEqual(Cause.squash(exit.cause), new Boom({ why: "no" }))
+            }
+          }
+        }
       })
   )
 })

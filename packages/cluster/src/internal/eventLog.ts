@@ -3,22 +3,29 @@
  * past first, then what is published after, each event exactly once and in order. Every event carries its
  * sequence number (its position in the log); a subscription is opened before the past is copied, so an event
  * published in between is both in the copy and in the subscription, and the subscriber drops the second by
- * its number.
+ * its number. After the events, a subscriber gets how the execution ended, as `Durable.start`'s events end.
  */
-import { Context, Data, Effect, PubSub, Stream } from "effect"
+import { Cause, Context, Data, Effect, PubSub, Stream } from "effect"
 
 /**
- * An event and its number in the log, the end of an execution (`null`), or `"stopped"`: the execution stopped
- * here without the run ending (its entity terminated: the runner shuts down or the shard moves), so the run
- * goes on elsewhere. @internal
+ * How an execution here ended, for its subscribers after its events: `undefined` quietly (the run completed or
+ * was cancelled), `"stopped"` when it stopped here without the run ending (its entity terminated: the runner
+ * shuts down or the shard moves, so the run goes on elsewhere), or a cause the stream fails with (the run's
+ * error, or its own interruption). @internal
  */
-export type Item = { readonly seq: number; readonly text: string } | null | "stopped"
+export type End<E> = undefined | "stopped" | Cause.Cause<E>
+
+/** An event and its number in the log, or the end of an execution. @internal */
+export type Item<E = never> = { readonly seq: number; readonly text: string } | { readonly end: End<E> }
 
 /** The run's execution here stopped without the run ending: it goes on on another runner. @internal */
 export class Stopped extends Data.TaggedError("Stopped")<{}> {}
 
+const ending = <E>(end: Exclude<End<E>, undefined>): Cause.Cause<Stopped | E> =>
+  end === "stopped" ? Cause.fail(new Stopped()) : end
+
 /** @internal */
-export interface EventLog {
+export interface EventLog<E = never> {
   /** Append an event and publish it to the subscribers. */
   readonly publish: (text: string) => void
   /** An execution starts: subscribers from now on follow it live. */
@@ -26,34 +33,38 @@ export interface EventLog {
   /** Whether an execution has begun here (in this entity instance) at all. */
   readonly begun: () => boolean
   /**
-   * The execution ended: live subscribers end; later subscribers get the past only, until the next `begin`.
-   * With `stopped`, it stopped here without the run ending: subscribers fail with `Stopped` after the past.
+   * The execution ended, as `end` says: live subscribers end so after their events; later subscribers get the
+   * past and that end, until the next `begin`.
    */
-  readonly end: (stopped?: boolean) => void
-  /** Every event published so far, then the live ones until the current execution ends; each once, in order. */
-  readonly stream: Stream.Stream<string, Stopped>
+  readonly end: (end?: End<E>) => void
+  /**
+   * Every event published so far, then the live ones until the current execution ends; each once, in order;
+   * then that end (quiet, `Stopped`, or the execution's failure).
+   */
+  readonly stream: Stream.Stream<string, Stopped | E>
 }
 
 /**
  * A subscriber's events: `past` (the log's first `past.length` events, copied after `live` was opened), then
- * `live` from event number `past.length` on, until an execution's end; nothing live when `finished`. An
- * execution that stopped here without the run ending (`stopped`, or `"stopped"` live) fails the stream with
- * `Stopped` after what it published. @internal
+ * `live` from event number `past.length` on, until an execution's end, which ends the stream as it says;
+ * nothing live when `finished`, whose end is `end`. @internal
  */
-export const follow = (
+export const follow = <E = never>(
   past: ReadonlyArray<string>,
   finished: boolean,
-  live: Stream.Stream<Item>,
-  stopped = false
-): Stream.Stream<string, Stopped> => {
+  live: Stream.Stream<Item<E>>,
+  end: End<E> = undefined
+): Stream.Stream<string, Stopped | E> => {
   const copied = Stream.fromIterable(past)
-  if (finished) return stopped ? Stream.concat(copied, Stream.fail(new Stopped())) : copied
+  if (finished) return end === undefined ? copied : Stream.concat(copied, Stream.failCause(ending(end)))
   const from = past.length
   return Stream.concat(
     copied,
     live.pipe(
-      Stream.takeWhile((item) => item !== null),
-      Stream.mapEffect((item) => (item === "stopped" ? Effect.fail(new Stopped()) : Effect.succeed(item!))),
+      Stream.takeWhile((item) => !("end" in item) || item.end !== undefined),
+      Stream.mapEffect((item) =>
+        "end" in item ? Effect.failCause(ending(item.end as Exclude<End<E>, undefined>)) : Effect.succeed(item)
+      ),
       Stream.filter((item) => item.seq >= from),
       Stream.map((item) => item.text)
     )
@@ -71,13 +82,13 @@ export const OnSubscribe = Context.Reference<(runId: string) => Effect.Effect<vo
 )
 
 /** A log whose subscriptions, once open, run `subscribed`. @internal */
-export const make = (subscribed: Effect.Effect<void> = Effect.void): Effect.Effect<EventLog> =>
+export const make = <E = never>(subscribed: Effect.Effect<void> = Effect.void): Effect.Effect<EventLog<E>> =>
   Effect.gen(function* () {
     const published: Array<string> = []
     let finished = false
-    let stopped = false
+    let ended: End<E>
     let begun = false
-    const pubsub = yield* PubSub.unbounded<Item>()
+    const pubsub = yield* PubSub.unbounded<Item<E>>()
     return {
       publish: (text) => {
         const seq = published.length
@@ -87,19 +98,19 @@ export const make = (subscribed: Effect.Effect<void> = Effect.void): Effect.Effe
       begin: () => {
         begun = true
         finished = false
-        stopped = false
+        ended = undefined
       },
       begun: () => begun,
-      end: (stoppedHere = false) => {
+      end: (end) => {
         finished = true
-        stopped = stoppedHere
-        PubSub.publishUnsafe(pubsub, stoppedHere ? "stopped" : null)
+        ended = end
+        PubSub.publishUnsafe(pubsub, { end })
       },
       // The subscription is opened before the past is copied, so nothing published in between is missed.
       stream: Stream.unwrap(
         Effect.map(
           Effect.tap(PubSub.subscribe(pubsub), () => subscribed),
-          (subscription) => follow(published.slice(), finished, Stream.fromSubscription(subscription), stopped)
+          (subscription) => follow(published.slice(), finished, Stream.fromSubscription(subscription), ended)
         )
       )
     }
