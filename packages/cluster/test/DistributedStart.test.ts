@@ -2,12 +2,22 @@
  * `Distributed.start`'s handle, in one process on effect's TestRunner (no database) with runs journaled in an
  * in-memory RunStore: its `events` end as `Durable.start`'s (and `Workflow.start`'s) do for each way a run
  * ends (completed and cancelled quietly, failed with the error `result` fails with, self-interrupted with the
- * interruption), live and for a finished `runId`.
+ * interruption), live and for a finished `runId`; and its `Events` request, which says `started: true`, still
+ * gets the run's events when it reaches the run's entity before the run is stored, where a request without
+ * the flag fails with `RunNotFoundError`.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Distributed, RunFailedError } from "@effect-flow/cluster"
-import { Durable, defineWorkflow, RunStore, StartEvent, StopEvent, type Workflow } from "@effect-flow/core"
-import { Cause, Effect, Exit, Fiber, Layer, Option, Schema, Stream } from "effect"
+import {
+  Durable,
+  defineWorkflow,
+  RunNotFoundError,
+  RunStore,
+  StartEvent,
+  StopEvent,
+  type Workflow
+} from "@effect-flow/core"
+import { Cause, Deferred, Effect, Exit, Fiber, Layer, Option, Schema, Stream } from "effect"
 import { TestRunner } from "effect/cluster"
 
 class Note extends Schema.TaggedClass<Note>()("Note", { n: Schema.Number }) {}
@@ -47,8 +57,34 @@ const endings = {
   )
 }
 
+/** The store said it does not know a run (`get` failed with `RunNotFoundError`), by runId: done the first time. */
+const missing = new Map<string, Deferred.Deferred<void>>()
+const missingFact = (runId: string) => {
+  let fact = missing.get(runId)
+  if (fact === undefined) {
+    fact = Deferred.makeUnsafe<void>()
+    missing.set(runId, fact)
+  }
+  return fact
+}
+
+/** The memory store, telling `missingFact` when a `get` finds no such run. */
+const observedStore = Layer.effect(
+  RunStore.RunStore,
+  Effect.map(
+    RunStore.makeMemory,
+    (store): RunStore.Shape => ({
+      ...store,
+      get: (runId) =>
+        Effect.tapError(store.get(runId), (error) =>
+          error._tag === "RunNotFoundError" ? Deferred.succeed(missingFact(runId), undefined) : Effect.void
+        )
+    })
+  )
+)
+
 const runner = Distributed.layer({ workflows: Object.values(endings) }).pipe(
-  Layer.provideMerge(RunStore.layerMemory),
+  Layer.provideMerge(observedStore),
   Layer.provideMerge(TestRunner.layer)
 )
 
@@ -133,6 +169,45 @@ describe("Distributed.start's events end as Durable.start's do", () => {
               assert.deepStrictEqual(error, (distributed.result as { readonly error: unknown }).error, what)
             }
           }
+        }
+      }).pipe(Effect.provide(runner)),
+    30_000
+  )
+})
+
+describe("Distributed.start's Events request before its run is stored", () => {
+  it.live(
+    "with started: true it waits for the run and gets its events once the Run message stores and runs it; without the flag it fails at once with RunNotFoundError",
+    () =>
+      Effect.gen(function* () {
+        const wf = endings.completed
+        const client = yield* Distributed.RunEntity.client
+        // Without the flag: a runId the store does not know is a wrong one.
+        const unknown = yield* Effect.timeoutOption(
+          Effect.exit(Stream.runCollect(client("early-0").Events({ workflow: wf.name }))),
+          "10 seconds"
+        )
+        assert.isTrue(Option.isSome(unknown), "the subscriber without the flag did not wait for ever")
+        const failed = Option.getOrThrow(unknown)
+        assert.isTrue(Exit.isFailure(failed))
+        if (Exit.isFailure(failed)) assert.instanceOf(Cause.squash(failed.cause), RunNotFoundError)
+        // With it (as Distributed.start's handle sends it), before the run's Run message was even sent.
+        const following = yield* Effect.forkChild(
+          Effect.exit(Stream.runCollect(client("early-1").Events({ workflow: wf.name, started: true })))
+        )
+        // The subscriber asked the store about its run, which does not know it yet.
+        yield* Deferred.await(missingFact("early-1"))
+        assert.strictEqual(yield* client("early-1").Run({ workflow: wf.name, input: "{}" }), "1")
+        const exit = yield* Effect.timeoutOption(Fiber.join(following), "10 seconds")
+        assert.isTrue(Option.isSome(exit), "the subscriber settled")
+        const settled = Option.getOrThrow(exit)
+        assert.isTrue(
+          Exit.isSuccess(settled),
+          `the subscriber got its run's events: ${Exit.isFailure(settled) ? Cause.pretty(settled.cause) : ""}`
+        )
+        if (Exit.isSuccess(settled)) {
+          const tags = settled.value.map((item) => (JSON.parse(item.t) as { readonly _tag: string })._tag)
+          assert.deepStrictEqual(tags, ["Note", "StopEvent"])
         }
       }).pipe(Effect.provide(runner)),
     30_000
