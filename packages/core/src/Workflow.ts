@@ -7,7 +7,19 @@
  *
  * @since 0.1.0
  */
-import { Cause, type Duration, Effect, Exit, Layer, ManagedRuntime, Predicate, Schema, Scope, Stream } from "effect"
+import {
+  Cause,
+  Context,
+  type Duration,
+  Effect,
+  Exit,
+  Layer,
+  ManagedRuntime,
+  Predicate,
+  Schema,
+  Scope,
+  Stream
+} from "effect"
 import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type { AnyEvent, EventClass, StopEvent } from "./Event.ts"
@@ -15,6 +27,7 @@ import { nameOf } from "./Event.ts"
 import type * as Graph from "./internal/graph.ts"
 import { EventFeed, RunHandle } from "./internal/handle.ts"
 import * as Prepare from "./internal/prepare.ts"
+import { isExit } from "./internal/primitive.ts"
 import { causeToError, startPromiseHandle } from "./internal/promiseHandle.ts"
 import { launch } from "./internal/runtime.ts"
 import { fromArgs } from "./internal/step.ts"
@@ -741,14 +754,35 @@ export const runPromise = <W extends Any, L extends ServiceProvider = never>(
   self: ProvidesServices<W, L>,
   input: Workflow.InputEncoded<W>,
   options?: RunPromiseOptions<L>
-): Promise<Workflow.Output<W>> =>
-  runExitWith(Prepare.run(self as W, input), options?.layer, options?.signal).then((exit) => {
+): Promise<Workflow.Output<W>> => {
+  if (options?.layer === undefined && options?.signal === undefined) {
+    // Nothing to provide and nothing to abort: the run starts now, in the caller's turn, as it would in the fiber
+    // `Effect.runPromiseExit` starts at once, and gets a fiber only if it does not end at once.
+    let started: Effect.Effect<unknown, unknown>
+    try {
+      started = Prepare.runNow(self as W, input, Context.empty())
+    } catch (defect) {
+      started = Exit.die(defect)
+    }
+    if (!isExit(started)) return Effect.runPromiseExit(started).then(settled) as Promise<Workflow.Output<W>>
+    return started._tag === "Success"
+      ? Promise.resolve(started.value as Workflow.Output<W>)
+      : Promise.reject(causeToError(started.cause))
+  }
+  return runExitWith(Prepare.run(self as W, input), options?.layer, options?.signal).then((exit) => {
     if (Exit.isSuccess(exit)) return exit.value as Workflow.Output<W>
     if (options?.signal?.aborted === true && Cause.hasInterruptsOnly(exit.cause)) {
       throw new WorkflowCancelledError({ workflow: (self as W).name, by: "an AbortSignal" })
     }
     throw causeToError(exit.cause)
   })
+}
+
+/** A run's result, or its error thrown (see {@link runPromise}). */
+const settled = (exit: Exit.Exit<unknown, unknown>): unknown => {
+  if (exit._tag === "Success") return exit.value
+  throw causeToError(exit.cause)
+}
 
 /**
  * Options for watching a run with {@link start}, {@link startPromise} or {@link stream}. Lifecycle events

@@ -1,7 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
-import { defineWorkflow, StartEvent, Step, StopEvent, Workflow, WorkflowStalledError } from "@effect-flow/core"
+import {
+  defineWorkflow,
+  StartEvent,
+  Step,
+  StopEvent,
+  Workflow,
+  WorkflowInputError,
+  WorkflowStalledError
+} from "@effect-flow/core"
 import { runVirtual } from "@effect-flow/core/testing"
-import { Duration, Effect, Exit, Option, Schema } from "effect"
+import { Duration, Effect, Exit, Fiber, Option, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import { Boom, errorOf, HEAVY_TEST_TIMEOUT, Item, Ping, Processed, property, successOf } from "./fixtures/events.ts"
@@ -422,6 +430,68 @@ describe("Workflow.runPromise", () => {
     )
     assert.instanceOf(err, WorkflowStalledError)
     assert.strictEqual((err as WorkflowStalledError)._tag, "WorkflowStalledError")
+  })
+
+  it("a run whose handlers all return at once needs no fiber: they run in the caller's turn, outside any fiber", async () => {
+    const seen: Array<string> = []
+    const wf = defineWorkflow({ name: "at-once" })
+      .step(StartEvent, () =>
+        Effect.sync(() => {
+          seen.push("handled")
+          return new Ping({ n: Fiber.getCurrent() === undefined ? 1 : 0 })
+        })
+      )
+      .step(Ping, (ev) => Effect.succeed(new StopEvent({ result: ev.n })))
+    const result = Workflow.runPromise(wf, {})
+    seen.push("returned")
+    // Handled before runPromise returned (as in the fiber Effect.runPromise starts at once), with no fiber of its own.
+    assert.strictEqual(await result, 1)
+    assert.deepStrictEqual(seen, ["handled", "returned"])
+  })
+
+  it("a run that must wait gets a fiber for what is left, and ends as it would in one from the start", async () => {
+    const order: Array<string> = []
+    const wf = defineWorkflow({ name: "waits" })
+      .step(StartEvent, () =>
+        Effect.sync(() => {
+          order.push(`start in a fiber: ${Fiber.getCurrent() !== undefined}`)
+          return new Ping({ n: 1 })
+        })
+      )
+      .step(Ping, (ev) =>
+        Effect.map(Effect.yieldNow, () => {
+          order.push(`after the yield in a fiber: ${Fiber.getCurrent() !== undefined}`)
+          return new StopEvent({ result: ev.n + 1 })
+        })
+      )
+    const result = Workflow.runPromise(wf, {})
+    order.push("returned")
+    assert.strictEqual(await result, 2)
+    assert.deepStrictEqual(order, ["start in a fiber: false", "returned", "after the yield in a fiber: true"])
+  })
+
+  it("a run that fails at once rejects as one in a fiber would: a defect, bad input, a bad definition", async () => {
+    const rejection = (p: Promise<unknown>) =>
+      p.then(
+        () => assert.fail("expected a rejection"),
+        (e: unknown) => e
+      )
+    const thrown = new Error("thrown")
+    const throws = defineWorkflow({ name: "throws" }).step(StartEvent, () =>
+      Effect.sync((): StopEvent<number> => {
+        throw thrown
+      })
+    )
+    assert.strictEqual(await rejection(Workflow.runPromise(throws, {})), thrown)
+    const typed = defineWorkflow({ name: "typed", input: Schema.Struct({ n: Schema.Number }) }).step(StartEvent, (ev) =>
+      Effect.succeed(new StopEvent({ result: ev.n }))
+    )
+    assert.instanceOf(await rejection(Workflow.runPromise(typed, { n: "one" } as any)), WorkflowInputError)
+    const empty = defineWorkflow({ name: "empty" })
+    assert.strictEqual(
+      ((await rejection(Workflow.runPromise(empty as any, {}))) as { _tag: string })._tag,
+      "WorkflowValidationError"
+    )
   })
 
   it("an aborted signal interrupts the run: it rejects and the handlers' finalizers run", async () => {

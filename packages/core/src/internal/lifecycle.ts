@@ -44,6 +44,29 @@ export const runCompiled = (compiled: Compiled, input: object, hooks: Hooks = {}
     return running(compiled, input, hooks, fiber.context, false)
   })
 
+/** The hooks of a run nobody watches or feeds (`runPromise`'s). */
+const NO_HOOKS: Hooks = {}
+
+/**
+ * Start a run of a compiled workflow at once, in `context` and outside any fiber (see `runNow` in prepare.ts):
+ * its `Exit` when it ended at once (every handler it reached returned at once, and nothing was forked), else
+ * the effect that runs the rest of it, which must run in a fiber whose context is `context`. A run that needs
+ * a span, or is started inside a store edit, starts nothing here: the effect is `runCompiled`'s.
+ *
+ * @internal
+ */
+export const runNow = (
+  compiled: Compiled,
+  input: object,
+  context: Context.Context<never>
+): Effect.Effect<unknown, unknown> =>
+  // The empty context (`runPromise`'s) holds neither, and is not asked (a lookup is not free before the JIT's work).
+  context !== EMPTY && (spansOn(context) || Context.get(context, EditingRun) !== undefined)
+    ? runCompiled(compiled, input)
+    : running(compiled, input, NO_HOOKS, context, false)
+
+const EMPTY = Context.empty()
+
 /** Whether a tracing backend is installed in `context` (then runs and invocations get spans). */
 export const spansOn = (context: Context.Context<never>): boolean =>
   Context.get(context, References.TracerEnabled) && Context.get(context, Tracer.Tracer) !== Tracer.nativeTracer

@@ -2,12 +2,13 @@
  * From a workflow and an input to what the interpreter runs: the checked, compiled workflow (cached per
  * workflow value) and the decoded input.
  */
-import { Duration, Effect, Exit, Option, Predicate, Schedule, Schema } from "effect"
+import { type Context, Duration, Effect, Exit, Option, Predicate, Schedule, Schema } from "effect"
 import type * as Step from "../Step.ts"
 import { Problem, WorkflowInputError, WorkflowValidationError } from "../WorkflowError.ts"
 import * as Graph from "./graph.ts"
 import { clonePlain, cyclePath } from "./plain.ts"
-import { type Compiled, compile, type Hooks, runCompiled } from "./runtime.ts"
+import { isExit } from "./primitive.ts"
+import { type Compiled, compile, type Hooks, runCompiled, runNow as runCompiledNow } from "./runtime.ts"
 
 /**
  * The key under which `defineWorkflow` keeps a config that is not an object (`null`, a string...), so
@@ -210,7 +211,7 @@ export const decodeInput = (self: Definition, input: unknown): Effect.Effect<obj
   }
   const decoded = decode(input)
   // Input that decoded at once (no asynchronous transformation) needs no effect around it.
-  if (Exit.isExit(decoded) && Exit.isSuccess(decoded)) return decoded as Exit.Exit<object>
+  if (isExit(decoded) && decoded._tag === "Success") return decoded as Exit.Exit<object>
   return Effect.mapError(
     decoded as Effect.Effect<object, Schema.SchemaError>,
     (error) => new WorkflowInputError({ workflow: self.name, issue: error.message })
@@ -237,6 +238,23 @@ export const run = (self: Definition, input: unknown, hooks?: Hooks): Effect.Eff
     const c = compiled(self)
     if (c instanceof WorkflowValidationError) return Effect.fail(c)
     const decoded = decodeInput(self, input)
-    if (Exit.isExit(decoded) && Exit.isSuccess(decoded)) return runCompiled(c, decoded.value as object, hooks)
+    if (isExit(decoded) && decoded._tag === "Success") return runCompiled(c, decoded.value as object, hooks)
     return Effect.flatMap(decoded, (value) => runCompiled(c, value, hooks))
   })
+
+/**
+ * `run` with no hooks, started at once in `context` and outside any fiber (`Workflow.runPromise`'s): the run's
+ * `Exit` when it ended at once, else the effect that runs the rest of it in a fiber whose context is `context`
+ * (see `runNow` in lifecycle.ts). A run whose handlers all return at once then costs no fiber. @internal
+ */
+export const runNow = (
+  self: Definition,
+  input: unknown,
+  context: Context.Context<never>
+): Effect.Effect<unknown, unknown> => {
+  const c = compiled(self)
+  if (c instanceof WorkflowValidationError) return Exit.fail(c)
+  const decoded = decodeInput(self, input)
+  if (isExit(decoded) && decoded._tag === "Success") return runCompiledNow(c, decoded.value as object, context)
+  return Effect.flatMap(decoded, (value) => runCompiled(c, value))
+}

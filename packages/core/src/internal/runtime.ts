@@ -21,7 +21,7 @@
  */
 export { MAILBOX_HIGH, MAILBOX_LOW } from "./backPressure.ts"
 export { launch } from "./launch.ts"
-export { isWaiting, runCompiled } from "./lifecycle.ts"
+export { isWaiting, runCompiled, runNow } from "./lifecycle.ts"
 export { type Listener, replay, type Transition } from "./record.ts"
 export { type Compiled, type CompiledStep, compile } from "./routing.ts"
 export { type Hooks, Run, type Snapshot } from "./run.ts"
