@@ -20,14 +20,22 @@ export class RunFiber {
   fiber: Fiber.Fiber<void> | undefined = undefined
   prev: RunFiber | undefined = undefined
   next: RunFiber | undefined = undefined
-  /** Watches the fiber: it leaves the list, and one that dies outside the handler's error handling ends the run. */
-  readonly watch: (exit: Exit.Exit<void>) => void
-  constructor(run: Run) {
-    this.watch = (exit) => {
-      run.unlist(this)
+  readonly run: Run
+  private watch_: ((exit: Exit.Exit<void>) => void) | undefined = undefined
+  /**
+   * Watches the fiber: it leaves the list, and one that dies outside the handler's error handling ends the run.
+   * Made when the node first gets a fiber (`fork`): a worker started in place that never forks (the run's spare
+   * node, see `startHere` in workers.ts) makes none.
+   */
+  get watch(): (exit: Exit.Exit<void>) => void {
+    return (this.watch_ ??= (exit) => {
+      this.run.unlist(this)
       const cause = diedOf(exit)
-      if (cause !== undefined) this.died(run, cause)
-    }
+      if (cause !== undefined) this.died(this.run, cause)
+    })
+  }
+  constructor(run: Run) {
+    this.run = run
   }
   /** The fiber failed: end the run, naming where. */
   died(run: Run, cause: Cause.Cause<unknown>): void {
