@@ -59,9 +59,21 @@ export const eventOf = (item: Item): AnyEvent => (item instanceof Retry ? item.e
 export const NO_SENDERS: Array<() => void> = Object.freeze([]) as unknown as Array<() => void>
 const NO_CONTEXTS: Array<Context_> = Object.freeze([]) as unknown as Array<Context_>
 
+/**
+ * The mailbox of every step that has queued nothing yet: always empty, shared, never pushed to (`StepRun.queue`
+ * gives a step a mailbox of its own first), so a step whose events all find a free worker makes none.
+ */
+const NO_MAILBOX = new Mailbox<never>(0)
+
 /** One step of one run: its mailbox, its worker slots and its collect buffer. @internal */
 export class StepRun {
-  readonly mailbox = new Mailbox<Item>(0)
+  /** Read it freely; queue only through `queue`. */
+  mailbox: Mailbox<Item> = NO_MAILBOX
+  /** Queue `item` at the end of the mailbox (made on first use). */
+  queue(item: Item): void {
+    if (this.mailbox === NO_MAILBOX) this.mailbox = new Mailbox<Item>(0)
+    this.mailbox.push(item)
+  }
   running = 0
   /** Senders waiting for this step's mailbox to drain: each call resumes one (`NO_SENDERS` while none waits). */
   senders: Array<() => void> = NO_SENDERS

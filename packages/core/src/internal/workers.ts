@@ -117,7 +117,7 @@ const enqueue = (run: Run, sr: StepRun, item: Item): Effect.Effect<void> => {
     ctx.fiber = fiber
     return fork(run, ctx.start, fiber)
   }
-  sr.mailbox.push(item)
+  sr.queue(item)
   sr.placed = -1
   if (sr.queued >= MAILBOX_HIGH) run.full = sr
   return Effect.void
