@@ -56,6 +56,28 @@ export const FRAME_EFFECT: string | undefined = (() => {
   }
 })()
 
+/**
+ * What a worker slot makes on first use and then reuses (see the getters of `Context_`), kept apart so that a slot
+ * that makes none of them (a handler that returns at once, in a run that forks nothing) carries one empty field,
+ * not nine.
+ */
+class Made {
+  continuation:
+    | {
+        readonly onSuccess: (out: unknown) => Effect.Effect<void>
+        readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
+      }
+    | undefined = undefined
+  driven: Driven | undefined = undefined
+  frame: Effect.Effect<void> | undefined = undefined
+  goOn: Effect.Effect<void> | undefined = undefined
+  linger: Effect.Effect<void> | undefined = undefined
+  start: Effect.Effect<void> | undefined = undefined
+  store: Store<any> | undefined = undefined
+  distributed: DistributedView | undefined = undefined
+  writeFn: ((event: AnyEvent) => Effect.Effect<void>) | undefined = undefined
+}
+
 /** The context of worker slot `worker` of `sr`. @internal */
 export const makeContext = (run: Run, sr: StepRun, worker: number): Context_ => new Context_(run, sr, worker)
 
@@ -84,17 +106,16 @@ export class Context_ implements StepContext<any, AnyEvent> {
    * fiber, which stops the fibers the handler forked there (see `handlerEnded` in invocation.ts).
    */
   inFiber = false
+  private made_: Made | undefined = undefined
+  /** What this slot made on first use and reuses (see `Made`). */
+  private get made(): Made {
+    return (this.made_ ??= new Made())
+  }
   /** The event (and retry state) of the current invocation. */
   event: AnyEvent | undefined = undefined
   retry: Retry | undefined = undefined
   /** A durable run re-running this invocation after a crash: what its journal holds (see `replayed`). */
   journaled: Journaled | undefined = undefined
-  private continuation_:
-    | {
-        readonly onSuccess: (out: unknown) => Effect.Effect<void>
-        readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
-      }
-    | undefined = undefined
   /**
    * What follows a handler's effect: made once per worker slot, so an invocation allocates no closures of its
    * own, and only when a handler returns an effect that is not already an Exit (see `invoke`).
@@ -103,17 +124,15 @@ export class Context_ implements StepContext<any, AnyEvent> {
     readonly onSuccess: (out: unknown) => Effect.Effect<void>
     readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<void>
   } {
-    return (this.continuation_ ??= {
+    return (this.made.continuation ??= {
       onSuccess: (out) => succeeded(this.run, this, out),
       onFailure: (cause) => failedInvocation(this.run, this, cause)
     })
   }
-  private driven_: Driven | undefined = undefined
   /** What follows an effect the generator of the current invocation yielded (see `generator.ts`; made on first use). */
   get driven(): Driven {
-    return (this.driven_ ??= new Driven(this))
+    return (this.made.driven ??= new Driven(this))
   }
-  private frame_: Effect.Effect<void> | undefined = undefined
   /**
    * `effect` (the current invocation's handler), then its outcome (`succeeded` or `failedInvocation`), as
    * `Effect.matchCauseEffect(effect, this.continuation)`; but where effect's frame can be reused (see
@@ -123,30 +142,28 @@ export class Context_ implements StepContext<any, AnyEvent> {
    */
   followedByOutcome(effect: Effect.Effect<unknown, unknown>): Effect.Effect<void> {
     if (FRAME_EFFECT === undefined) return Effect.matchCauseEffect(effect, this.continuation)
-    const frame = this.frame_
-    if (frame === undefined) return (this.frame_ = Effect.matchCauseEffect(effect, this.continuation))
+    const made = this.made
+    const frame = made.frame
+    if (frame === undefined) return (made.frame = Effect.matchCauseEffect(effect, this.continuation))
     ;(frame as unknown as Record<string, unknown>)[FRAME_EFFECT] = effect
     return frame
   }
-  private goOn_: Effect.Effect<void> | undefined = undefined
   /** Take the next event (`next`), as an effect to run after another (made on first use). */
   get goOn(): Effect.Effect<void> {
-    return (this.goOn_ ??= Effect.suspend(() => next(this.run, this)))
+    return (this.made.goOn ??= Effect.suspend(() => next(this.run, this)))
   }
   /** Set while the worker yields once before it ends (see `pull`): it still drains its mailbox. */
   lingering = false
-  private linger_: Effect.Effect<void> | undefined = undefined
   /** Yield once, then take the next queued item or end the worker (see `pull`; made on first use). */
   get linger(): Effect.Effect<void> {
-    return (this.linger_ ??= Effect.andThen(
+    return (this.made.linger ??= Effect.andThen(
       Effect.yieldNow,
       Effect.suspend(() => pull(this.run, this, true))
     ))
   }
-  private start_: Effect.Effect<void> | undefined = undefined
   /** What a worker fiber forked for this slot runs: the handler on the slot's item (made on first use). */
   get start(): Effect.Effect<void> {
-    return (this.start_ ??= Effect.suspend(() => invoke(this.run, this, this.item!)))
+    return (this.made.start ??= Effect.suspend(() => invoke(this.run, this, this.item!)))
   }
   /** The fiber this slot's invocation runs in (it may have been handed over from another slot). */
   fiber: WorkerFiber | undefined = undefined
@@ -155,9 +172,6 @@ export class Context_ implements StepContext<any, AnyEvent> {
     return this.run.id
   }
   readonly step: string
-  private store_: Store<any> | undefined = undefined
-  private distributed_: DistributedView | undefined = undefined
-  private writeFn_: ((event: AnyEvent) => Effect.Effect<void>) | undefined = undefined
   readonly run: Run
   readonly sr: StepRun
   readonly worker: number
@@ -203,17 +217,17 @@ export class Context_ implements StepContext<any, AnyEvent> {
 
   /** This slot's context as a `distribute: true` step's handler sees it (made on first use). */
   get distributed(): DistributedView {
-    return (this.distributed_ ??= new DistributedView(this.run.compiled.name, this))
+    return (this.made.distributed ??= new DistributedView(this.run.compiled.name, this))
   }
 
   /** `write`, bound to this slot (made on first use), for a distributed invocation's outcome. */
   get writeFn(): (event: AnyEvent) => Effect.Effect<void> {
-    return (this.writeFn_ ??= (event) => this.write(event))
+    return (this.made.writeFn ??= (event) => this.write(event))
   }
 
   /** The run's store, as seen from this worker slot (made on first use). */
   get store(): Store<any> {
-    return (this.store_ ??= new StoreView(this.run, this))
+    return (this.made.store ??= new StoreView(this.run, this))
   }
 
   send(event: AnyEvent, options?: { readonly step?: string | undefined }): Effect.Effect<void, UnhandledEventError> {
