@@ -53,11 +53,11 @@ export type Item = AnyEvent | Retry
 export const eventOf = (item: Item): AnyEvent => (item instanceof Retry ? item.event : item)
 
 /**
- * What a step's `senders` and `contexts` hold before their first (and `contexts` again once a waiting run lets
- * go of its slots): shared, never written; the first slot or sender makes an array of its own. @internal
+ * What a step's `senders` hold before their first, and its `contexts` read before its first slot (and again once
+ * a waiting run lets go of its slots): shared, never written; the first sender makes an array of its own. @internal
  */
 export const NO_SENDERS: Array<() => void> = Object.freeze([]) as unknown as Array<() => void>
-const NO_CONTEXTS: Array<Context_> = Object.freeze([]) as unknown as Array<Context_>
+const NO_CONTEXTS: ReadonlyArray<Context_> = Object.freeze([])
 
 /**
  * The mailbox of every step that has queued nothing yet: always empty, shared, never pushed to (`StepRun.queue`
@@ -81,9 +81,14 @@ export class StepRun {
   backingOff = 0
   /**
    * One context per worker slot, made on first use, so a step costs what its busiest moment needed, whatever
-   * its `workers`. What a slot is handling is its context's `item`.
+   * its `workers`: the first alone (most steps never use a second), then an array of them all.
    */
-  contexts: Array<Context_> = NO_CONTEXTS
+  private slots: Context_ | Array<Context_> | undefined = undefined
+  /** The worker slots' contexts, in slot order. What a slot is handling is its context's `item`. */
+  get contexts(): ReadonlyArray<Context_> {
+    const slots = this.slots
+    return slots === undefined ? NO_CONTEXTS : Array.isArray(slots) ? slots : [slots]
+  }
   /** Slots made and free again, linked through their contexts' `nextFree`; a new slot is made only when none is. */
   freeSlot: Context_ | undefined = undefined
   /** The step's collect buffer, made by its first `ctx.collect`. */
@@ -110,10 +115,15 @@ export class StepRun {
   takeSlot(run: Run): Context_ {
     const free = this.freeSlot
     if (free === undefined) {
-      const ctx = makeContext(run, this, this.contexts.length)
-      // The first slot in an array of one: most steps never use a second.
-      if (ctx.worker === 0) this.contexts = [ctx]
-      else this.contexts.push(ctx)
+      const slots = this.slots
+      if (slots === undefined) return (this.slots = makeContext(run, this, 0))
+      if (!Array.isArray(slots)) {
+        const ctx = makeContext(run, this, 1)
+        this.slots = [slots, ctx]
+        return ctx
+      }
+      const ctx = makeContext(run, this, slots.length)
+      slots.push(ctx)
       return ctx
     }
     this.freeSlot = free.nextFree
@@ -135,7 +145,7 @@ export class StepRun {
    */
   dropSlots(): void {
     if (this.running !== 0) return
-    this.contexts = NO_CONTEXTS
+    this.slots = undefined
     this.freeSlot = undefined
   }
 }
