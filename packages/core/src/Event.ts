@@ -112,7 +112,9 @@ export const StartEvent: StartEventClass = class StartEvent {
   declare readonly _tag: "StartEvent"
   constructor(input: object) {
     // A `__proto__` field of the input is defined, not assigned: it stays a field and never replaces the prototype.
-    for (const key of Object.keys(input)) {
+    // `for...in` over own keys (what `Object.keys` lists, in its order) reads the keys without an array of them.
+    for (const key in input) {
+      if (!Object.hasOwn(input, key)) continue
       const value = (input as Record<string, unknown>)[key]
       if (key === "__proto__")
         Object.defineProperty(this, key, { value, enumerable: true, writable: true, configurable: true })
