@@ -20,12 +20,14 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Diagram, Event, RunStore, Workflow, type WorkflowValidationError } from "@effect-flow/core"
 import { ByteSize, Deferred, Duration, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import {
+  FindMyWay,
   HttpIncomingMessage,
   HttpRouter,
   type HttpServer,
   type HttpServerError,
   HttpServerRequest,
-  HttpServerResponse
+  HttpServerResponse,
+  HttpServerError as ServerError
 } from "effect/http"
 import { HttpApiBuilder, HttpApiError, OpenApi } from "effect/http-api"
 import { tokenText } from "./internal/token.ts"
@@ -291,9 +293,52 @@ const PUBLIC_PATHS: ReadonlySet<string> = new Set([
   "/viewer/mermaid.min.js"
 ])
 
+/** The methods each path of the server answers (the API's routes, the OpenAPI document, the viewer's files). */
+const knownRoutes: ReadonlyArray<readonly [string, FindMyWay.PathInput]> = [
+  ...Object.values(Api.groups).flatMap((group) =>
+    Object.values(group.endpoints).map((endpoint) => [endpoint.method, endpoint.path as FindMyWay.PathInput] as const)
+  ),
+  ...[...PUBLIC_PATHS].map((path) => ["GET", path as FindMyWay.PathInput] as const)
+]
+
+const METHODS = ["DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT"]
+
+/**
+ * What a request no route serves is answered: a 405 naming the methods its path takes (in `Allow` too) when the
+ * path is one the server serves, else a 404 naming it, both in JSON like every other error (the router's own are
+ * empty). The paths are matched as the router matches them (same matcher, same defaults).
+ */
+const unrouted = (() => {
+  const router = FindMyWay.make<string>()
+  for (const [method, path] of knownRoutes) router.on(method, path, method)
+  return (request: HttpServerRequest.HttpServerRequest) => {
+    const path = request.url.split("?")[0] ?? ""
+    const allowed = METHODS.filter((method) => router.find(method, request.url) !== undefined)
+    if (allowed.length > 0) {
+      return json(405, {
+        _tag: "MethodNotAllowed",
+        method: request.method,
+        path,
+        allowed,
+        message: `${request.method} ${path} is not served: this path takes ${allowed.join(", ")}`
+      }).pipe(HttpServerResponse.setHeader("allow", allowed.join(", ")))
+    }
+    return json(404, {
+      _tag: "NotFound",
+      method: request.method,
+      path,
+      message: `No route serves ${request.method} ${path}: the API's routes are listed in /openapi.json`
+    })
+  }
+})()
+
+const isRouteNotFound = (error: unknown): boolean =>
+  ServerError.isHttpServerError(error) && error.reason._tag === "RouteNotFound"
+
 /**
  * The guards every request passes: a foreign `Origin` on a `POST` / `DELETE` is 403, anything but the public
- * paths without the token (when set) is 401, bodies are limited, a body that does not decode is 400 with the issue in
+ * paths without the token (when set) is 401, a path no route serves is a 404 (a 405 for another method of a known
+ * path) in JSON, bodies are limited, a body that does not decode is 400 with the issue in
  * the body (HttpApi's own 400 is empty), and one that is not JSON is a 415 in JSON (HttpApi's is plain text).
  */
 const guards = (options: Options<any>) => {
@@ -325,6 +370,7 @@ const guards = (options: Options<any>) => {
         }
         return yield* httpEffect.pipe(
           Effect.provideService(HttpIncomingMessage.MaxBodySize, maxBody),
+          Effect.catchIf(isRouteNotFound, () => Effect.succeed(unrouted(request))),
           Effect.catchDefect((defect) => {
             if (HttpApiError.HttpApiSchemaError.is(defect)) {
               return Effect.succeed(

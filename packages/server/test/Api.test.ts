@@ -276,6 +276,35 @@ describe("WorkflowServer API", () => {
     expect(missing.status).toBe(404)
   })
 
+  it("a path no route serves is a 404 in JSON naming it, a known path with another method a 405 naming the allowed ones", async () => {
+    const cases: Array<readonly [string, string, number, ReadonlyArray<string>?]> = [
+      ["GET", "/api/nope", 404],
+      ["GET", "/api/runs", 404],
+      ["GET", "/api/runs/x/nope", 404],
+      ["GET", "/nope", 404],
+      ["PUT", "/api/workflows", 405, ["GET"]],
+      ["DELETE", "/api/workflows", 405, ["GET"]],
+      ["PATCH", "/api/runs/x", 405, ["DELETE", "GET"]],
+      ["PUT", "/api/runs/x/events", 405, ["GET", "POST"]],
+      ["GET", "/api/workflows/echo/runs", 405, ["POST"]],
+      ["POST", "/", 405, ["GET"]]
+    ]
+    for (const [method, path, status, allowed] of cases) {
+      const response = await fetch(`${server.url}${path}`, { method })
+      const what = `${method} ${path}`
+      expect(response.status, what).toBe(status)
+      expect(response.headers.get("content-type"), what).toContain("application/json")
+      const body: any = await response.json()
+      if (status === 404) {
+        expect(body, what).toMatchObject({ _tag: "NotFound", method, path })
+        expect(body.message, what).toContain(`${method} ${path}`)
+      } else {
+        expect(body, what).toMatchObject({ _tag: "MethodNotAllowed", method, path, allowed })
+        expect(response.headers.get("allow"), what).toBe(allowed!.join(", "))
+      }
+    }
+  })
+
   it("GET /openapi.json documents every route", async () => {
     const response = await fetch(`${server.url}/openapi.json`)
     expect(response.status).toBe(200)
@@ -409,6 +438,13 @@ describe("WorkflowServer options", () => {
         const response = await rawGet(server.port, path)
         expect(response.status, path).toBe(401)
         expect(response.body, path).toContain("Unauthorized")
+      }
+      // a path no route serves is 401 without the token too (the token guard comes first), and a JSON 404 with it
+      for (const path of ["/api/nope", "/api/runs", "/nope"]) {
+        expect((await rawGet(server.port, path)).status, path).toBe(401)
+        const missing = await rawGet(server.port, path, auth)
+        expect(missing.status, path).toBe(404)
+        expect(JSON.parse(missing.body), path).toMatchObject({ _tag: "NotFound", path })
       }
       expect((await rawGet(server.port, "/API/workflows", auth)).status).toBe(200)
       expect((await fetch(`${server.url}/api/workflows`, { headers: auth })).status).toBe(200)
