@@ -81,6 +81,8 @@ export interface EventsOptions {
  * - `send`: outside input, decoded with the event's own schema (by `_tag`).
  * - `cancel`: end the run as `"cancelled"`; its status after.
  *
+ * `send` and `cancel` fail with `WorkflowNotFound` for a run (of a shared store) whose workflow is not served.
+ *
  * @example
  * ```ts
  * const registry = yield* RunRegistry.RunRegistry
@@ -98,8 +100,11 @@ export interface RunRegistryShape {
     runId: string,
     options: EventsOptions
   ) => Effect.Effect<Stream.Stream<ReadonlyArray<LogEntry>>, RunNotFound>
-  readonly send: (runId: string, event: unknown) => Effect.Effect<void, RunNotFound | InvalidBody | RunEnded>
-  readonly cancel: (runId: string) => Effect.Effect<typeof RunStatus.Type, RunNotFound | RunBusy>
+  readonly send: (
+    runId: string,
+    event: unknown
+  ) => Effect.Effect<void, RunNotFound | WorkflowNotFound | InvalidBody | RunEnded>
+  readonly cancel: (runId: string) => Effect.Effect<typeof RunStatus.Type, RunNotFound | WorkflowNotFound | RunBusy>
 }
 
 /**
@@ -529,6 +534,14 @@ const makeDurable = Effect.fnUntraced(function* <W extends Workflow.Any>(options
   const tails = new Map<string, Tail>()
   const adopting = yield* Semaphore.make(1)
 
+  /** The served workflow of this name; `WorkflowNotFound` for a stored run's workflow that is not served here. */
+  const servedWorkflow = (name: string): Effect.Effect<Workflow.Any, WorkflowNotFound> => {
+    const workflow = byName.get(name)
+    return workflow === undefined
+      ? Effect.fail(new WorkflowNotFound({ workflow: name, known: [...byName.keys()] }))
+      : Effect.succeed(workflow)
+  }
+
   const provided = <A, E>(effect: Effect.Effect<A, E, any>) =>
     effect.pipe(Effect.provideService(RunStore.RunStore, store), Effect.provideContext(services)) as Effect.Effect<A, E>
 
@@ -725,11 +738,8 @@ const makeDurable = Effect.fnUntraced(function* <W extends Workflow.Any>(options
       Effect.gen(function* () {
         const status = yield* statusOf(runId)
         if (isDone(status.status)) return yield* new RunEnded({ runId, status: status.status })
-        const workflow = byName.get(status.workflow)
+        const workflow = yield* servedWorkflow(status.workflow)
         const where = `event sent to run "${runId}" of workflow "${status.workflow}"`
-        if (workflow === undefined) {
-          return yield* new InvalidBody({ where, issue: `workflow "${status.workflow}" is not served here` })
-        }
         const event = yield* decodeSent(sendable.get(workflow.name)!, body, where)
         yield* provided(Durable.send(workflow, runId, event)).pipe(
           Effect.catch((e: any): Effect.Effect<void, RunEnded | InvalidBody> => {
@@ -751,6 +761,10 @@ const makeDurable = Effect.fnUntraced(function* <W extends Workflow.Any>(options
       Effect.gen(function* () {
         const status = yield* statusOf(runId)
         if (isDone(status.status)) return status
+        // Durable offers a cancel only through a run's handle, which takes its workflow: a run of a workflow not
+        // served here cannot be cancelled here (nor taken over), whoever owns it. Saying so beats a 200 with the run
+        // still going.
+        yield* servedWorkflow(status.workflow)
         if (!owned.has(runId)) {
           const busy = yield* adopt(runId)
           if (busy !== undefined) {

@@ -101,7 +101,8 @@ export const RunStatus = Schema.Struct({
 })
 
 /**
- * No served workflow has this name: 404.
+ * No served workflow has this name: 404. Also the answer to sending to or cancelling a durable run (in a store
+ * shared with other servers) whose workflow this server does not serve: it cannot run it, so it cannot do either.
  *
  * @example
  * ```ts
@@ -279,12 +280,12 @@ export class RunsGroup extends HttpApiGroup.make("runs")
       params: { runId: Schema.String },
       payload: Schema.Unknown,
       success: HttpApiSchema.Empty(202),
-      error: [RunNotFound, InvalidBody, RunEnded]
+      error: [RunNotFound, WorkflowNotFound, InvalidBody, RunEnded]
     }),
     HttpApiEndpoint.delete("cancel", "/api/runs/:runId", {
       params: { runId: Schema.String },
       success: RunStatus,
-      error: [RunNotFound, RunBusy]
+      error: [RunNotFound, WorkflowNotFound, RunBusy]
     })
   )
   .annotateMerge(

@@ -215,6 +215,33 @@ describe("a server with a RunStore (SQLite file)", () => {
   })
 })
 
+describe("a durable run of a workflow the server does not serve", () => {
+  it("DELETE and POST events are 404 naming the workflow, and the run is left as it was (no cancel claimed)", async () => {
+    // a run of "slow" left running in the store by a server that served it
+    const first = await startServer({}, storeAt("unserved.db"))
+    let runId: string
+    try {
+      runId = await start(first, "slow", { millis: 60_000 })
+      await readFrames(await fetch(`${first.url}/api/runs/${runId}/events`), 1)
+    } finally {
+      await first.close()
+    }
+    const other = await startServer({ workflows: [quits] }, storeAt("unserved.db"))
+    try {
+      expect(await statusOf(other, runId)).toMatchObject({ workflow: "slow", status: "running" })
+      const cancel = await fetch(`${other.url}/api/runs/${runId}`, { method: "DELETE" })
+      expect(cancel.status).toBe(404)
+      expect(await cancel.json()).toMatchObject({ _tag: "WorkflowNotFound", workflow: "slow", known: ["quits"] })
+      const send = await post(`${other.url}/api/runs/${runId}/events`, { _tag: "HumanResponseEvent", response: "y" })
+      expect(send.status).toBe(404)
+      expect(await send.json()).toMatchObject({ _tag: "WorkflowNotFound", workflow: "slow" })
+      expect(await statusOf(other, runId)).toMatchObject({ workflow: "slow", status: "running" })
+    } finally {
+      await other.close()
+    }
+  })
+})
+
 describe("a durable run across a server restart (same SQLite file)", () => {
   it("a server stopped mid-run: the next one takes the run over, and the stream goes on after Last-Event-ID", async () => {
     const first = await startServer({}, storeAt("restart.db"))
