@@ -9,8 +9,9 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { RunStore } from "@effect-flow/core"
 import { SqliteRunStore } from "@effect-flow/sql"
-import type { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   awaitEnd,
@@ -212,6 +213,56 @@ describe("a server with a RunStore (SQLite file)", () => {
     const bad = await post(`${server.url}/api/workflows/fan-out/runs`, { count: "three" })
     expect(bad.status).toBe(400)
     expect(((await bad.json()) as any).issue).toContain('["count"]')
+  })
+})
+
+/** A store in a SQLite file that counts, per run, the reads of its record and its journal (what a stream polls). */
+const recordingStoreAt = (file: string) => {
+  const reads = new Map<string, number>()
+  const count = (runId: string) => reads.set(runId, (reads.get(runId) ?? 0) + 1)
+  const layer = Layer.effect(
+    RunStore.RunStore,
+    Effect.map(RunStore.RunStore, (store) => ({
+      ...store,
+      get: (runId: string) =>
+        Effect.andThen(
+          Effect.sync(() => count(runId)),
+          store.get(runId)
+        ),
+      readJournal: (runId: string, options?: { readonly from?: number | undefined }) =>
+        Effect.andThen(
+          Effect.sync(() => count(runId)),
+          store.readJournal(runId, options)
+        )
+    }))
+  ).pipe(Layer.provide(SqliteRunStore.layer({ filename: join(dir, file) })))
+  return { layer: layer as unknown as Layer.Layer<never>, reads: (runId: string) => reads.get(runId) ?? 0 }
+}
+
+const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
+
+describe("a durable run's event stream and its reader", () => {
+  it("a client that hangs up stops the store reads that fed its stream; the run goes on", async () => {
+    const store = recordingStoreAt("hangup.db")
+    const server = await startServer({}, store.layer)
+    try {
+      const runId = await start(server, "slow", { millis: 60_000 })
+      const reader = (await fetch(`${server.url}/api/runs/${runId}/events`)).body!.getReader()
+      expect((await takeFrames(reader, 1)).map((f) => f.data._tag)).toEqual(["NoteEvent"])
+      // while the client reads, the run's journal is polled (every 50 ms): wait for a few polls (bounded)
+      const connected = store.reads(runId)
+      for (let i = 0; i < 500 && store.reads(runId) < connected + 3; i++) await sleep(10)
+      expect(store.reads(runId)).toBeGreaterThanOrEqual(connected + 3)
+      await reader.cancel()
+      // real time, as the polling is: a second after the hang-up (20 polls' worth), then another, no read more
+      await sleep(1000)
+      const after = store.reads(runId)
+      await sleep(1000)
+      expect(store.reads(runId), "store reads for the run after its only subscriber hung up").toBe(after)
+      expect(await statusOf(server, runId)).toMatchObject({ status: "running" })
+    } finally {
+      await server.close()
+    }
   })
 })
 
