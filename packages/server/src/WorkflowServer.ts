@@ -93,10 +93,12 @@ export interface Options<W extends Workflow.Any = Workflow.Any> {
 export class InvalidOptionError extends Schema.TaggedError<InvalidOptionError>()("InvalidOptionError", {
   option: Schema.String,
   value: Schema.String,
-  expected: Schema.String
+  expected: Schema.String,
+  /** Whose option: `"WorkflowServer.layer"` (when absent) or `"WorkflowServer.routes"`. */
+  of: Schema.optional(Schema.String)
 }) {
   override get message() {
-    return `WorkflowServer.layer's option ${this.option} is ${this.value}: expected ${this.expected}`
+    return `${this.of ?? "WorkflowServer.layer"}'s option ${this.option} is ${this.value}: expected ${this.expected}`
   }
 }
 
@@ -104,9 +106,14 @@ const shown = (value: unknown): string =>
   typeof value === "string" ? JSON.stringify(value) : Number.isNaN(value) ? "NaN" : String(value)
 
 /** The first option that cannot work, if any. */
-const checkOptions = (options: Options<any>): Effect.Effect<void, InvalidOptionError> => {
+const checkOptions = (
+  options: Options<any>,
+  of: "WorkflowServer.layer" | "WorkflowServer.routes"
+): Effect.Effect<void, InvalidOptionError> => {
   const invalid = (option: string, value: unknown, expected: string, text = shown(value)) =>
-    Effect.fail(new InvalidOptionError({ option, value: text, expected }))
+    Effect.fail(
+      new InvalidOptionError({ option, value: text, expected, ...(of === "WorkflowServer.layer" ? {} : { of }) })
+    )
   const wholeAtLeast = (n: unknown, min: number) => typeof n === "number" && Number.isSafeInteger(n) && n >= min
   const { port, keepRuns, maxBodyBytes, keepAliveEvery, host } = options
   if (!wholeAtLeast(port, 0) || port > 65535) {
@@ -492,7 +499,12 @@ const withBearer = (spec: Record<string, any>): Record<string, any> => {
 
 /**
  * The routes (API, OpenAPI document, viewer and guards) over whatever {@link RunRegistry.RunRegistry} is
- * provided: memory today, a durable registry later. Serve it with `HttpRouter.serve` on any `HttpServer`.
+ * provided, to mount in an HTTP app of your own: serve them with `HttpRouter.serve` on any `HttpServer`, or turn
+ * them into a handler with `HttpRouter.toHttpEffect` / `HttpRouter.toWebHandler`. As with {@link layer}, an option
+ * that cannot work fails the layer with {@link InvalidOptionError}, and closing the layer cuts the event streams
+ * still open (the connection breaks rather than ends, so no client takes it for the run's end). Under
+ * `HttpRouter.serve` the server itself stops first, and waits for open requests (Node's server up to its
+ * `gracefulShutdownTimeout`) before the routes close: {@link layer} cuts the streams before that wait.
  *
  * @example
  * ```ts
@@ -506,19 +518,33 @@ const withBearer = (spec: Record<string, any>): Record<string, any> => {
  */
 export const routes = (
   options: Options<any>
-): Layer.Layer<never, never, RunRegistry.RunRegistry | HttpRouter.HttpRouter> => routesUntil(options, Effect.never)
+): Layer.Layer<never, InvalidOptionError, RunRegistry.RunRegistry | HttpRouter.HttpRouter> =>
+  routesUntil(options, "WorkflowServer.routes", Effect.never)
 
-/** {@link routes}, whose event streams are cut once `stopping` completes. */
+/**
+ * {@link routes} after checking the options, whose event streams are cut once `stopping` completes or the routes'
+ * scope closes, whichever comes first: what both {@link routes} and {@link layer} serve.
+ */
 const routesUntil = (
   options: Options<any>,
+  of: "WorkflowServer.layer" | "WorkflowServer.routes",
   stopping: Effect.Effect<void>
-): Layer.Layer<never, never, RunRegistry.RunRegistry | HttpRouter.HttpRouter> =>
-  Layer.mergeAll(
-    HttpApiBuilder.layer(tokenText(options.token) === undefined ? Api : Api.annotate(OpenApi.Transform, withBearer), {
-      openapiPath: "/openapi.json"
-    }).pipe(Layer.provide([WorkflowsHandlers, RunsHandlers(options.keepAliveEvery ?? "15 seconds", stopping)])),
-    viewerRoutes,
-    guards(options)
+): Layer.Layer<never, InvalidOptionError, RunRegistry.RunRegistry | HttpRouter.HttpRouter> =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      yield* checkOptions(options, of)
+      const closed = Deferred.makeUnsafe<void>()
+      yield* Effect.addFinalizer(() => Deferred.succeed(closed, undefined))
+      const cut = Effect.raceFirst(stopping, Deferred.await(closed))
+      return Layer.mergeAll(
+        HttpApiBuilder.layer(
+          tokenText(options.token) === undefined ? Api : Api.annotate(OpenApi.Transform, withBearer),
+          { openapiPath: "/openapi.json" }
+        ).pipe(Layer.provide([WorkflowsHandlers, RunsHandlers(options.keepAliveEvery ?? "15 seconds", cut)])),
+        viewerRoutes,
+        guards(options)
+      )
+    })
   ) as any
 
 /**
@@ -558,14 +584,14 @@ export const layer = <W extends Workflow.Any>(
   )
   const server = NodeHttpServer.layer(createServer, { port: options.port, host: options.host ?? "127.0.0.1" })
   return Layer.unwrap(
-    Effect.map(checkOptions(options), () => {
+    Effect.map(checkOptions(options, "WorkflowServer.layer"), () => {
       // Stopping waits for the open requests to finish, and an event stream of a run that goes on never does:
       // the first thing the layer does when it closes (it is built last) is to cut those streams.
       const stopping = Deferred.makeUnsafe<void>()
       const cutStreams = Layer.effectDiscard(Effect.addFinalizer(() => Deferred.succeed(stopping, undefined)))
       return cutStreams.pipe(
         Layer.provideMerge(
-          HttpRouter.serve(routesUntil(options, Deferred.await(stopping)), {
+          HttpRouter.serve(routesUntil(options, "WorkflowServer.layer", Deferred.await(stopping)), {
             disableLogger: true,
             disableListenLog: true
           })

@@ -1,12 +1,14 @@
 /**
  * The HTTP API, route by route and status code by status code, against a real server on a free port.
  */
-import { request } from "node:http"
-import { Effect, Layer, Redacted, Stream } from "effect"
-import { FetchHttpClient } from "effect/http"
+import { createServer, request } from "node:http"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Effect, Exit, Layer, Redacted, Scope, Stream } from "effect"
+import { FetchHttpClient, HttpRouter, HttpServer } from "effect/http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { RunRegistry, WorkflowClient, WorkflowServer } from "../src/index.ts"
 import {
+  allWorkflows,
   awaitEnd,
   echo,
   post,
@@ -521,21 +523,7 @@ describe("WorkflowServer options", () => {
   })
 
   it("an option that cannot work fails the layer with InvalidOptionError, naming the option and the value", async () => {
-    const cases: Array<[Partial<WorkflowServer.Options>, string, string]> = [
-      [{ port: Number("80a") }, "port", "NaN"],
-      [{ port: 65536 }, "port", "65536"],
-      [{ host: "" }, "host", '""'],
-      [{ keepRuns: Number.NaN }, "keepRuns", "NaN"],
-      [{ keepRuns: -1 }, "keepRuns", "-1"],
-      [{ keepRuns: 2.5 }, "keepRuns", "2.5"],
-      [{ maxBodyBytes: -1 }, "maxBodyBytes", "-1"],
-      [{ keepAliveEvery: "banana" as never }, "keepAliveEvery", '"banana"'],
-      [{ keepAliveEvery: 0 }, "keepAliveEvery", "0"],
-      [{ keepAliveEvery: Number.NaN }, "keepAliveEvery", "NaN"],
-      [{ token: "" }, "token", '""'],
-      [{ token: Redacted.make(" ") }, "token", "a Redacted of blank text"]
-    ]
-    for (const [options, option, value] of cases) {
+    for (const [options, option, value] of unusableOptions) {
       const error = await Layer.build(WorkflowServer.layer({ port: 0, ...options, workflows: [echo] })).pipe(
         Effect.scoped,
         Effect.flip,
@@ -543,10 +531,77 @@ describe("WorkflowServer options", () => {
       )
       expect(error, option).toBeInstanceOf(WorkflowServer.InvalidOptionError)
       expect(error, option).toMatchObject({ option, value })
-      expect(error.message, option).toContain(`option ${option} is ${value}: expected`)
+      expect(error.message, option).toContain(`WorkflowServer.layer's option ${option} is ${value}: expected`)
     }
   })
 
+  it("routes(), to mount in an app of one's own, fails on the same options with InvalidOptionError", async () => {
+    for (const [options, option, value] of unusableOptions) {
+      const routes = WorkflowServer.routes({ port: 0, ...options, workflows: [echo] }).pipe(
+        Layer.provide([RunRegistry.layerMemory({ workflows: [echo] }), HttpRouter.layer])
+      )
+      const error = await Layer.build(routes).pipe(Effect.scoped, Effect.flip, Effect.runPromise)
+      expect(error, option).toBeInstanceOf(WorkflowServer.InvalidOptionError)
+      expect(error, option).toMatchObject({ option, value })
+      expect(error.message, option).toContain(`WorkflowServer.routes's option ${option} is ${value}: expected`)
+    }
+  })
+
+  it("routes() mounted on a server of one's own: closing the routes' scope cuts their open event streams", async () => {
+    const registry = RunRegistry.layerMemory({ workflows: allWorkflows }) as Layer.Layer<
+      RunRegistry.RunRegistry,
+      unknown
+    >
+    const outer = Effect.runSync(Scope.make())
+    const services = await Effect.runPromise(
+      Layer.buildWithScope(
+        Layer.merge(registry, NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+        outer
+      )
+    )
+    const { port, routesScope } = await Effect.gen(function* () {
+      const routesScope = yield* Scope.make()
+      const app = yield* HttpRouter.toHttpEffect(WorkflowServer.routes({ workflows: allWorkflows, port: 0 })).pipe(
+        Scope.provide(routesScope)
+      )
+      yield* HttpServer.serveEffect(app)
+      const { address } = yield* HttpServer.HttpServer
+      return { port: (address as { port: number }).port, routesScope }
+    }).pipe(Effect.provideContext(services), Scope.provide(outer), Effect.runPromise)
+    const url = `http://127.0.0.1:${port}`
+    try {
+      const { runId } = (await (await post(`${url}/api/workflows/approval/runs`, { amount: 3 })).json()) as any
+      const reader = (await fetch(`${url}/api/runs/${runId}/events`)).body!.getReader()
+      let text = ""
+      while (!text.includes("InputRequiredEvent")) text += new TextDecoder().decode((await reader.read()).value)
+      // the run waits for an answer: its stream stays open until the routes go away
+      await Effect.runPromise(Scope.close(routesScope, Exit.void))
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const open = new Promise<"open">((resolve) => (timer = setTimeout(() => resolve("open"), 10_000)))
+      expect(await Promise.race([restOf(reader), open])).toBe("cut")
+      clearTimeout(timer)
+    } finally {
+      await Effect.runPromise(Scope.close(outer, Exit.void))
+    }
+  })
+})
+
+const unusableOptions: Array<[Partial<WorkflowServer.Options>, string, string]> = [
+  [{ port: Number("80a") }, "port", "NaN"],
+  [{ port: 65536 }, "port", "65536"],
+  [{ host: "" }, "host", '""'],
+  [{ keepRuns: Number.NaN }, "keepRuns", "NaN"],
+  [{ keepRuns: -1 }, "keepRuns", "-1"],
+  [{ keepRuns: 2.5 }, "keepRuns", "2.5"],
+  [{ maxBodyBytes: -1 }, "maxBodyBytes", "-1"],
+  [{ keepAliveEvery: "banana" as never }, "keepAliveEvery", '"banana"'],
+  [{ keepAliveEvery: 0 }, "keepAliveEvery", "0"],
+  [{ keepAliveEvery: Number.NaN }, "keepAliveEvery", "NaN"],
+  [{ token: "" }, "token", '""'],
+  [{ token: Redacted.make(" ") }, "token", "a Redacted of blank text"]
+]
+
+describe("WorkflowServer options, continued", () => {
   it("bodies are limited in size: 413 beyond maxBodyBytes", async () => {
     const server = await startServer({ maxBodyBytes: 1000 })
     try {

@@ -4,7 +4,7 @@
  */
 import { defineWorkflow, type RunStore, StartEvent, StopEvent, type WorkflowValidationError } from "@effect-flow/core"
 import { Context, Effect, type Layer, Schema } from "effect"
-import type { HttpServer, HttpServerError } from "effect/http"
+import type { HttpRouter, HttpServer, HttpServerError } from "effect/http"
 import { describe, expectTypeOf, it } from "vitest"
 import { RunRegistry, type WorkflowApi, type WorkflowClient, WorkflowServer } from "../src/index.ts"
 
@@ -36,6 +36,13 @@ describe("types", () => {
       | WorkflowServer.InvalidOptionError
       | WorkflowValidationError
       | RunRegistry.DuplicateWorkflowError
+    >()
+  })
+
+  it("WorkflowServer.routes fails as the layer does on an option that cannot work, and needs a registry and a router", () => {
+    const routes = WorkflowServer.routes({ workflows: [greet], port: 0 })
+    expectTypeOf(routes).toEqualTypeOf<
+      Layer.Layer<never, WorkflowServer.InvalidOptionError, RunRegistry.RunRegistry | HttpRouter.HttpRouter>
     >()
   })
 
