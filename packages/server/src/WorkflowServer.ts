@@ -16,6 +16,7 @@ import { timingSafeEqual } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { createRequire } from "node:module"
+import { isIPv4, isIPv6 } from "node:net"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Diagram, Event, RunStore, Workflow, type WorkflowValidationError } from "@effect-flow/core"
 import { ByteSize, Deferred, Duration, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
@@ -68,6 +69,24 @@ export interface Options<W extends Workflow.Any = Workflow.Any> {
    */
   readonly allowedOrigins?: ReadonlyArray<string> | undefined
   /**
+   * Host names besides the loopback ones that requests may be addressed to (their `Host` header, any port), such
+   * as the name a proxy keeps in `Host`: `["flows.example.com"]`. A server on a loopback interface (the default
+   * `127.0.0.1`, `::1`, `localhost`) answers only requests for `localhost`, `127.0.0.1`, `[::1]`, its own `host`
+   * and these, with 403 for any other name: a page of another site can point a name of its own at this machine
+   * (DNS rebinding), and its requests then carry that name. On other interfaces (`0.0.0.0`, a LAN address) the
+   * `Host` is checked only when this is set; there, set a `token`. Names as the `Host` header has them, without
+   * port or scheme (an IPv6 address in brackets). Default none.
+   *
+   * @example
+   * ```ts
+   * // behind a proxy that passes Host: flows.example.com to 127.0.0.1:8787
+   * WorkflowServer.layer({ workflows: [parallel], port: 8787, allowedHosts: ["flows.example.com"] })
+   * ```
+   *
+   * @since 0.2.0
+   */
+  readonly allowedHosts?: ReadonlyArray<string> | undefined
+  /**
    * How often an event stream with nothing to say sends a comment line, so proxies and browsers keep an idle
    * connection (a run waiting for input) open. Default 15 seconds.
    */
@@ -105,6 +124,43 @@ export class InvalidOptionError extends Schema.TaggedError<InvalidOptionError>()
 const shown = (value: unknown): string =>
   typeof value === "string" ? JSON.stringify(value) : Number.isNaN(value) ? "NaN" : String(value)
 
+/** A host name as a `Host` header has it, without its port: a name or IPv4 address, or an IPv6 one in brackets. */
+const isHostName = (name: string): boolean =>
+  /^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?\.?$/i.test(name) ||
+  (name.startsWith("[") && name.endsWith("]") && isIPv6(name.slice(1, -1)))
+
+/** The host name of a `Host` header (without the port), lower case, without a final dot. */
+const hostOf = (header: string): string => {
+  const name = header.startsWith("[") ? header.slice(0, header.indexOf("]") + 1) : header.split(":")[0]!
+  return name.toLowerCase().replace(/\.$/, "")
+}
+
+/** A host option as a `Host` header names it: an IPv6 address in brackets. */
+const asHostName = (host: string): string => hostOf(isIPv6(host) ? `[${host}]` : host)
+
+const isLoopback = (host: string): boolean => {
+  const name = asHostName(host)
+  return (
+    name === "localhost" ||
+    name === "[::1]" ||
+    name === "[::ffff:127.0.0.1]" ||
+    (isIPv4(name) && name.startsWith("127."))
+  )
+}
+
+/**
+ * The host names a server answers requests for, or undefined when any will do: on a loopback interface (or with
+ * `allowedHosts`), the loopback names, its own host (unless it is every interface) and `allowedHosts`.
+ */
+const answeredHosts = (options: Options<any>): ReadonlySet<string> | undefined => {
+  const host = options.host ?? "127.0.0.1"
+  if (!isLoopback(host) && options.allowedHosts === undefined) return undefined
+  const names = new Set(["localhost", "127.0.0.1", "[::1]"])
+  if (host !== "0.0.0.0" && host !== "::") names.add(asHostName(host))
+  for (const name of options.allowedHosts ?? []) names.add(hostOf(name))
+  return names
+}
+
 /** The first option that cannot work, if any. */
 const checkOptions = (
   options: Options<any>,
@@ -137,6 +193,14 @@ const checkOptions = (
         'a finite duration above zero, such as "15 seconds" (the default)'
       )
     }
+  }
+  const { allowedHosts } = options
+  if (allowedHosts !== undefined) {
+    const expected =
+      'a list of host names as the Host header has them, without port or scheme, such as ["flows.example.com"]'
+    if (!Array.isArray(allowedHosts)) return invalid("allowedHosts", allowedHosts, expected)
+    const bad = allowedHosts.find((name) => typeof name !== "string" || !isHostName(name))
+    if (bad !== undefined) return invalid("allowedHosts", bad, expected)
   }
   const token = options.token === undefined ? undefined : tokenText(options.token)
   if (options.token !== undefined && (typeof token !== "string" || token.trim() === "")) {
@@ -343,7 +407,8 @@ const isRouteNotFound = (error: unknown): boolean =>
   ServerError.isHttpServerError(error) && error.reason._tag === "RouteNotFound"
 
 /**
- * The guards every request passes: a foreign `Origin` on a `POST` / `DELETE` is 403, anything but the public
+ * The guards every request passes: a request for a host name the server does not answer is 403 (see
+ * {@link Options.allowedHosts}), a foreign `Origin` on a `POST` / `DELETE` is 403, anything but the public
  * paths without the token (when set) is 401, a path no route serves is a 404 (a 405 for another method of a known
  * path) in JSON, bodies are limited, a body that does not decode is 400 with the issue in
  * the body (HttpApi's own 400 is empty), and one that is not JSON is a 415 in JSON (HttpApi's is plain text).
@@ -352,11 +417,20 @@ const guards = (options: Options<any>) => {
   const token = tokenText(options.token)
   const expected = token === undefined ? undefined : encoder.encode(token)
   const allowed = new Set(options.allowedOrigins ?? [])
+  const hosts = answeredHosts(options)
   const maxBody = ByteSize.bytes(options.maxBodyBytes ?? 1024 * 1024)
   return HttpRouter.middleware(
     (httpEffect) =>
       Effect.gen(function* () {
         const request = yield* HttpServerRequest.HttpServerRequest
+        const host = request.headers.host
+        if (hosts !== undefined && (host === undefined || !hosts.has(hostOf(host)))) {
+          return json(403, {
+            _tag: "Forbidden",
+            host: host ?? "(none)",
+            message: `A request for host ${host ?? "(none: no Host header)"} is refused: this server answers requests for ${[...hosts].join(", ")} only (a page of another site can point a name of its own at this machine); if the name is yours, list it in allowedHosts`
+          })
+        }
         const unsafe = request.method !== "GET" && request.method !== "HEAD" && request.method !== "OPTIONS"
         if (unsafe && !originAllowed(request, allowed)) {
           return json(403, {

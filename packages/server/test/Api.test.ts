@@ -21,10 +21,10 @@ import {
   stopsPromptly
 } from "./fixtures.ts"
 
-/** A GET with the path sent exactly as written (fetch would normalise it). */
-const rawGet = (port: number, path: string, headers: Record<string, string> = {}) =>
+/** A request with the path sent exactly as written (fetch would normalise it), and any Host header (or none). */
+const rawRequest = (port: number, method: string, path: string, headers: Record<string, string> = {}, setHost = true) =>
   new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, method: "GET", path, headers }, (res) => {
+    const req = request({ host: "127.0.0.1", port, method, path, headers, setHost }, (res) => {
       let body = ""
       res.setEncoding("utf8")
       res.on("data", (chunk) => (body += chunk))
@@ -33,6 +33,10 @@ const rawGet = (port: number, path: string, headers: Record<string, string> = {}
     req.on("error", reject)
     req.end()
   })
+
+/** A GET with the path sent exactly as written. */
+const rawGet = (port: number, path: string, headers: Record<string, string> = {}) =>
+  rawRequest(port, "GET", path, headers)
 
 const LIFECYCLE = ["StepStarted", "StepCompleted", "StepFailed", "StepRetrying", "EventQueued"]
 const sumOfDoubled = (n: number) => n * (n - 1)
@@ -361,6 +365,73 @@ describe("WorkflowServer API", () => {
     expect(own.status).toBe(200)
   })
 
+  it("a request addressed to a host name other than a loopback one is 403 (DNS rebinding), GETs included", async () => {
+    const port = server.port
+    // a page of another site whose name now points at 127.0.0.1: its requests carry its own name as Host
+    for (const host of [`rebound.example:${port}`, "rebound.example", `127.0.0.1.rebound.example:${port}`]) {
+      for (const path of ["/api/workflows", "/", "/openapi.json", "/api/runs/x/events", "/api/nope"]) {
+        const response = await rawGet(port, path, { host })
+        expect(response.status, `${host} ${path}`).toBe(403)
+        expect(JSON.parse(response.body), `${host} ${path}`).toMatchObject({ _tag: "Forbidden", host })
+        expect(JSON.parse(response.body).message, `${host} ${path}`).toContain("allowedHosts")
+      }
+    }
+    // its POST with the matching Origin (the Origin check alone let it through) is refused as well
+    const rebound = await rawRequest(port, "POST", "/api/workflows/echo/runs", {
+      host: `rebound.example:${port}`,
+      origin: `http://rebound.example:${port}`,
+      "content-type": "application/json"
+    })
+    expect(rebound.status).toBe(403)
+    expect(JSON.parse(rebound.body)).toMatchObject({ _tag: "Forbidden", host: `rebound.example:${port}` })
+    // no Host header at all: refused too (Node answers an HTTP/1.1 request without one with 400 itself)
+    expect((await rawRequest(port, "GET", "/api/workflows", {}, false)).status, "no Host header").toBe(400)
+    // the loopback names, with this port, another or none, in any case
+    for (const host of [
+      `127.0.0.1:${port}`,
+      `localhost:${port}`,
+      `[::1]:${port}`,
+      "localhost",
+      "LocalHost:1",
+      "[::1]"
+    ]) {
+      expect((await rawGet(port, "/api/workflows", { host })).status, host).toBe(200)
+    }
+  })
+
+  it("allowedHosts adds host names a loopback server answers (behind a proxy that keeps the Host), and no others", async () => {
+    const proxied = await startServer({ allowedHosts: ["flows.example.com", "[fd00::1]"] })
+    try {
+      for (const host of [
+        "flows.example.com",
+        "FLOWS.example.com:443",
+        "[fd00::1]:8080",
+        `localhost:${proxied.port}`
+      ]) {
+        expect((await rawGet(proxied.port, "/api/workflows", { host })).status, host).toBe(200)
+      }
+      for (const host of ["other.example.com", "example.com", "sub.flows.example.com"]) {
+        expect((await rawGet(proxied.port, "/api/workflows", { host })).status, host).toBe(403)
+      }
+    } finally {
+      await proxied.close()
+    }
+  })
+
+  it("bound to all interfaces, the Host is not checked unless allowedHosts is set (the token is the defence there)", async () => {
+    const open = await startServer({ host: "0.0.0.0" })
+    const listed = await startServer({ host: "0.0.0.0", allowedHosts: ["flows.lan"] })
+    try {
+      expect((await rawGet(open.port, "/api/workflows", { host: "anything.example" })).status).toBe(200)
+      expect((await rawGet(listed.port, "/api/workflows", { host: "anything.example" })).status).toBe(403)
+      expect((await rawGet(listed.port, "/api/workflows", { host: "flows.lan:80" })).status).toBe(200)
+      expect((await rawGet(listed.port, "/api/workflows", { host: `127.0.0.1:${listed.port}` })).status).toBe(200)
+    } finally {
+      await open.close()
+      await listed.close()
+    }
+  })
+
   it("allowedOrigins lets the origins it lists POST and DELETE, and no others", async () => {
     const proxied = await startServer({ allowedOrigins: ["https://flows.example.com"] })
     try {
@@ -598,7 +669,11 @@ const unusableOptions: Array<[Partial<WorkflowServer.Options>, string, string]> 
   [{ keepAliveEvery: 0 }, "keepAliveEvery", "0"],
   [{ keepAliveEvery: Number.NaN }, "keepAliveEvery", "NaN"],
   [{ token: "" }, "token", '""'],
-  [{ token: Redacted.make(" ") }, "token", "a Redacted of blank text"]
+  [{ token: Redacted.make(" ") }, "token", "a Redacted of blank text"],
+  [{ allowedHosts: "flows.example.com" as never }, "allowedHosts", '"flows.example.com"'],
+  [{ allowedHosts: ["https://flows.example.com"] }, "allowedHosts", '"https://flows.example.com"'],
+  [{ allowedHosts: ["flows.example.com:8443"] }, "allowedHosts", '"flows.example.com:8443"'],
+  [{ allowedHosts: ["ok.example", " "] }, "allowedHosts", '" "']
 ]
 
 describe("WorkflowServer options, continued", () => {

@@ -30,6 +30,10 @@ describe("types", () => {
     expectTypeOf(needsNothing).not.toBeAny()
     // @ts-expect-error the port is required
     WorkflowServer.layer({ workflows: [greet] })
+    // allowedHosts is a list of host names, as allowedOrigins is of origins
+    WorkflowServer.layer({ workflows: [greet], port: 0, allowedHosts: ["flows.example.com"] })
+    // @ts-expect-error a list, not one name
+    WorkflowServer.layer({ workflows: [greet], port: 0, allowedHosts: "flows.example.com" })
     // an option that cannot work is a typed failure of the layer, as a port already taken is
     expectTypeOf<Layer.Error<typeof layer>>().toEqualTypeOf<
       | HttpServerError.ServeError

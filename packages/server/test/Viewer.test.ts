@@ -283,6 +283,48 @@ describe("the run viewer with a token", () => {
   })
 })
 
+describe("the run viewer by the name it is reached at", () => {
+  it("works at http://127.0.0.1:port and http://localhost:port; a rebound name (DNS rebinding) gets 403, page and API", async () => {
+    const server = await startServer()
+    // rebound.test resolves to 127.0.0.1 in this browser, as an attacker's name would after rebinding
+    const browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      args: ["--no-sandbox", "--host-resolver-rules=MAP rebound.test 127.0.0.1"]
+    })
+    try {
+      for (const base of [server.url, `http://localhost:${server.port}`]) {
+        const page = await browser.newPage()
+        const errors: Array<string> = []
+        page.on("pageerror", (e) => errors.push(String(e)))
+        await page.goto(`${base}/#/?workflow=echo`)
+        await page.waitForSelector('#workflow-list button.selected[data-workflow="echo"]')
+        await page.fill('input[name="text"]', `from ${base}`)
+        await page.click("#start-button")
+        await page.waitForSelector('#run-status[data-status="completed"]')
+        expect(await page.textContent("#outcome-body"), base).toBe(JSON.stringify(`from ${base}`))
+        expect(errors, base).toEqual([])
+        await page.close()
+      }
+      const page = await browser.newPage()
+      const response = await page.goto(`http://rebound.test:${server.port}/`)
+      expect(response!.status()).toBe(403)
+      expect(JSON.parse(await response!.text())).toMatchObject({
+        _tag: "Forbidden",
+        host: `rebound.test:${server.port}`
+      })
+      // the page an attacker serves under that name reads nothing: same origin, so fetch sees the answer, a 403
+      const read = await page.evaluate(async () => {
+        const answer = await fetch("/api/workflows")
+        return { status: answer.status, body: await answer.json() }
+      })
+      expect(read).toMatchObject({ status: 403, body: { _tag: "Forbidden" } })
+    } finally {
+      await browser.close()
+      await server.close()
+    }
+  }, 60_000)
+})
+
 describe("the run viewer on a durable server (SQLite file)", () => {
   it("starts a fan-out and answers a request from the page; the events come from the journal", async () => {
     const dir = mkdtempSync(join(tmpdir(), "flow-viewer-durable-"))
