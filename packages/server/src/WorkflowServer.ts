@@ -578,7 +578,9 @@ const withBearer = (spec: Record<string, any>): Record<string, any> => {
  * that cannot work fails the layer with {@link InvalidOptionError}, and closing the layer cuts the event streams
  * still open (the connection breaks rather than ends, so no client takes it for the run's end). Under
  * `HttpRouter.serve` the server itself stops first, and waits for open requests (Node's server up to its
- * `gracefulShutdownTimeout`) before the routes close: {@link layer} cuts the streams before that wait.
+ * `gracefulShutdownTimeout`) before the routes close: {@link layer} cuts the streams before that wait. Pass as
+ * `host` the interface your server listens on: the `Host` check follows it (see {@link Options.allowedHosts}), so
+ * routes served on `0.0.0.0` under the default `host` answer only requests addressed to a loopback name.
  *
  * @example
  * ```ts
