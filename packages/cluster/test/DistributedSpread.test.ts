@@ -27,7 +27,8 @@ type Named = Runner & { readonly name: string }
 
 /**
  * `promise`, or after `ms` a failure saying what did not happen, with the spread log and the end of each runner's
- * output: a test that waits on real processes says why it failed rather than time out without a word.
+ * output: a test that waits on real processes says why it failed rather than time out without a word. So too when
+ * `promise` fails (a client's call that came back interrupted, say): its error, then the log and the outputs.
  */
 const within = <A>(
   promise: Promise<A>,
@@ -48,7 +49,15 @@ const within = <A>(
       ms
     )
   })
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+  const explained = promise.catch((error: unknown) =>
+    Promise.reject(
+      new Error(
+        `${what}: failed with ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}; log:\n${fs.readFileSync(log, "utf8")}\n${runners.map((r) => `${r.name}:\n${r.output().slice(-3000)}`).join("\n")}`,
+        { cause: error }
+      )
+    )
+  )
+  return Promise.race([explained, late]).finally(() => clearTimeout(timer))
 }
 
 /**
@@ -247,20 +256,7 @@ describe.skipIf(postgresUrl === undefined)(`distribute: true across runner proce
           `the victim had invocations in flight (exited after ${shutdownMs} ms):\n${fs.readFileSync(log, "utf8")}`
         ).toBeGreaterThan(0)
 
-        const result = await Promise.race([
-          running,
-          new Promise<never>((_, reject) =>
-            setTimeout(
-              () =>
-                reject(
-                  new Error(
-                    `no result 60 s after the SIGTERM; log:\n${fs.readFileSync(log, "utf8")}\n${runners.map((r) => `${r.name}:\n${r.output().slice(-3000)}`).join("\n")}`
-                  )
-                ),
-              60_000
-            ).unref()
-          )
-        ])
+        const result = await within(running, 60_000, "the result after the SIGTERM", log, runners)
         const after = read()
         expect(result.map((r) => r.index)).toEqual(Array.from({ length: 8 }, (_, i) => i))
         expect(after.owners, "the run stayed with its owner").toHaveLength(1)
