@@ -226,8 +226,10 @@ describe.skipIf(postgresUrl === undefined)(`distribute: true across runner proce
       "cdist_term",
       () => ({ EFFECT_FLOW_TERMINATION_TIMEOUT_MS: "15000" }),
       async ({ url, log, runners, read }) => {
-        // 8 s items, all in flight at once (8 workers): a runner that waited for them would take seconds to exit.
-        const millis = 8_000
+        // 16 s items, all in flight at once (8 workers): a runner that waited for them would take about 15 s (its
+        // entityTerminationTimeout) to exit, one that does not a few seconds at most on a loaded machine (4.9 s seen
+        // with 8 s items, when the bound was 4 s); the bound below, half an item, tells the two apart with room.
+        const millis = 16_000
         const running = Effect.runPromise(
           Distributed.run(Spread, { n: 8, millis }, { runId: "term-1" }).pipe(Effect.provide(clientLayer(url)))
         )
