@@ -7,19 +7,7 @@
  *
  * @since 0.1.0
  */
-import {
-  Cause,
-  Context,
-  type Duration,
-  Effect,
-  Exit,
-  Layer,
-  ManagedRuntime,
-  Predicate,
-  Schema,
-  Scope,
-  Stream
-} from "effect"
+import { Cause, type Duration, Effect, Exit, Layer, ManagedRuntime, Predicate, Schema, Scope, Stream } from "effect"
 import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type { AnyEvent, EventClass, StopEvent } from "./Event.ts"
@@ -760,7 +748,7 @@ export const runPromise = <W extends Any, L extends ServiceProvider = never>(
     // `Effect.runPromiseExit` starts at once, and gets a fiber only if it does not end at once.
     let started: Effect.Effect<unknown, unknown>
     try {
-      started = Prepare.runNow(self as W, input, Context.empty())
+      started = Prepare.runNow(self as W, input)
     } catch (defect) {
       started = Exit.die(defect)
     }

@@ -47,25 +47,20 @@ export const runCompiled = (compiled: Compiled, input: object, hooks: Hooks = {}
 /** The hooks of a run nobody watches or feeds (`runPromise`'s). */
 const NO_HOOKS: Hooks = {}
 
+/** The context of a run `runNow` starts: the empty one (`runPromise`'s), which installs no tracer. */
+const EMPTY = Context.empty()
+
 /**
- * Start a run of a compiled workflow at once, in `context` and outside any fiber (see `runNow` in prepare.ts):
- * its `Exit` when it ended at once (every handler it reached returned at once, and nothing was forked), else
- * the effect that runs the rest of it, which must run in a fiber whose context is `context`. A run that needs
- * a span, or is started inside a store edit, starts nothing here: the effect is `runCompiled`'s.
+ * Start a run of a compiled workflow at once, in the empty context and outside any fiber (see `runNow` in
+ * prepare.ts): its `Exit` when it ended at once (every handler it reached returned at once, and nothing was
+ * forked), else the effect that runs the rest of it, which must run in a fiber whose context is the empty one.
+ * The empty context installs no tracer and is inside no store edit, so the run needs no span and no lock of
+ * another run (what `runCompiled` asks its fiber's context for).
  *
  * @internal
  */
-export const runNow = (
-  compiled: Compiled,
-  input: object,
-  context: Context.Context<never>
-): Effect.Effect<unknown, unknown> =>
-  // The empty context (`runPromise`'s) holds neither, and is not asked (a lookup is not free before the JIT's work).
-  context !== EMPTY && (spansOn(context) || Context.get(context, EditingRun) !== undefined)
-    ? runCompiled(compiled, input)
-    : running(compiled, input, NO_HOOKS, context, false)
-
-const EMPTY = Context.empty()
+export const runNow = (compiled: Compiled, input: object): Effect.Effect<unknown, unknown> =>
+  running(compiled, input, NO_HOOKS, EMPTY, false)
 
 /** Whether a tracing backend is installed in `context` (then runs and invocations get spans). */
 export const spansOn = (context: Context.Context<never>): boolean =>

@@ -2,7 +2,7 @@
  * From a workflow and an input to what the interpreter runs: the checked, compiled workflow (cached per
  * workflow value) and the decoded input.
  */
-import { type Context, Duration, Effect, Exit, Option, Predicate, Schedule, Schema } from "effect"
+import { Duration, Effect, Exit, Option, Predicate, Schedule, Schema } from "effect"
 import type * as Step from "../Step.ts"
 import { Problem, WorkflowInputError, WorkflowValidationError } from "../WorkflowError.ts"
 import * as Graph from "./graph.ts"
@@ -243,18 +243,14 @@ export const run = (self: Definition, input: unknown, hooks?: Hooks): Effect.Eff
   })
 
 /**
- * `run` with no hooks, started at once in `context` and outside any fiber (`Workflow.runPromise`'s): the run's
- * `Exit` when it ended at once, else the effect that runs the rest of it in a fiber whose context is `context`
- * (see `runNow` in lifecycle.ts). A run whose handlers all return at once then costs no fiber. @internal
+ * `run` with no hooks, started at once in the empty context and outside any fiber (`Workflow.runPromise`'s): the
+ * run's `Exit` when it ended at once, else the effect that runs the rest of it in a fiber whose context is the
+ * empty one (see `runNow` in lifecycle.ts). A run whose handlers all return at once then costs no fiber. @internal
  */
-export const runNow = (
-  self: Definition,
-  input: unknown,
-  context: Context.Context<never>
-): Effect.Effect<unknown, unknown> => {
+export const runNow = (self: Definition, input: unknown): Effect.Effect<unknown, unknown> => {
   const c = compiled(self)
   if (c instanceof WorkflowValidationError) return Exit.fail(c)
   const decoded = decodeInput(self, input)
-  if (isExit(decoded) && decoded._tag === "Success") return runCompiledNow(c, decoded.value as object, context)
+  if (isExit(decoded) && decoded._tag === "Success") return runCompiledNow(c, decoded.value as object)
   return Effect.flatMap(decoded, (value) => runCompiled(c, value))
 }
