@@ -595,20 +595,18 @@ const withBearer = (spec: Record<string, any>): Record<string, any> => {
 export const routes = (
   options: Options<any>
 ): Layer.Layer<never, InvalidOptionError, RunRegistry.RunRegistry | HttpRouter.HttpRouter> =>
-  routesUntil(options, "WorkflowServer.routes", Effect.never)
+  Layer.unwrap(Effect.as(checkOptions(options, "WorkflowServer.routes"), routesUntil(options, Effect.never)))
 
 /**
- * {@link routes} after checking the options, whose event streams are cut once `stopping` completes or the routes'
- * scope closes, whichever comes first: what both {@link routes} and {@link layer} serve.
+ * {@link routes} (options already checked by the caller), whose event streams are cut once `stopping` completes or
+ * the routes' scope closes, whichever comes first: what both {@link routes} and {@link layer} serve.
  */
 const routesUntil = (
   options: Options<any>,
-  of: "WorkflowServer.layer" | "WorkflowServer.routes",
   stopping: Effect.Effect<void>
-): Layer.Layer<never, InvalidOptionError, RunRegistry.RunRegistry | HttpRouter.HttpRouter> =>
+): Layer.Layer<never, never, RunRegistry.RunRegistry | HttpRouter.HttpRouter> =>
   Layer.unwrap(
     Effect.gen(function* () {
-      yield* checkOptions(options, of)
       const closed = Deferred.makeUnsafe<void>()
       yield* Effect.addFinalizer(() => Deferred.succeed(closed, undefined))
       const cut = Effect.raceFirst(stopping, Deferred.await(closed))
@@ -667,7 +665,7 @@ export const layer = <W extends Workflow.Any>(
       const cutStreams = Layer.effectDiscard(Effect.addFinalizer(() => Deferred.succeed(stopping, undefined)))
       return cutStreams.pipe(
         Layer.provideMerge(
-          HttpRouter.serve(routesUntil(options, "WorkflowServer.layer", Deferred.await(stopping)), {
+          HttpRouter.serve(routesUntil(options, Deferred.await(stopping)), {
             disableLogger: true,
             disableListenLog: true
           })
