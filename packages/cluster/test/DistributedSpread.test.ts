@@ -226,10 +226,11 @@ describe.skipIf(postgresUrl === undefined)(`distribute: true across runner proce
       "cdist_term",
       () => ({ EFFECT_FLOW_TERMINATION_TIMEOUT_MS: "15000" }),
       async ({ url, log, runners, read }) => {
-        // 16 s items, all in flight at once (8 workers): a runner that waited for them would take about 15 s (its
-        // entityTerminationTimeout) to exit, one that does not a few seconds at most on a loaded machine (4.9 s seen
-        // with 8 s items, when the bound was 4 s); the bound below, half an item, tells the two apart with room.
-        const millis = 16_000
+        // 8 s items, all in flight at once (8 workers): a runner that waited for them would take about 7 to 8 s to
+        // exit (its item started just before the SIGTERM), one that does not well under that (4.9 s seen on a loaded
+        // machine). Longer items are no cure: while they run, the SIGTERM's shard rebalance may move another
+        // runner's shard, and an item there runs twice, which this test rightly counts.
+        const millis = 8_000
         const running = Effect.runPromise(
           Distributed.run(Spread, { n: 8, millis }, { runId: "term-1" }).pipe(Effect.provide(clientLayer(url)))
         )
@@ -276,7 +277,7 @@ describe.skipIf(postgresUrl === undefined)(`distribute: true across runner proce
         console.log(
           `[term] owner ${after.owners[0]}; ${victim!.name} got SIGTERM with ${inFlight.length} invocations of ${millis} ms in flight and exited ${shutdownMs} ms later (entityTerminationTimeout 15 s); each ran again on ${inFlight.map((i) => result[i]!.runner).join(", ")}`
         )
-        expect(shutdownMs, "the runner stopped without waiting for its invocations").toBeLessThan(millis / 2)
+        expect(shutdownMs, "the runner stopped without waiting for its invocations").toBeLessThan((millis * 3) / 4)
       }
     )
   }, 120_000)
